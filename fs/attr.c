@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Attributes of objects in a view: setattr (mode, owner, size, times),
+ * readlink and extended attributes; and the placement primitives a commit
+ * uses to land a branch's objects in its parent (put, ensure_dir, dir
+ * attributes).
+ *
+ * A change to an object's attributes copies it up first (main: preserves
+ * it).  Extended attribute names that collide with the private marker prefix
+ * are escaped in storage layers, so users can neither see nor forge markers.
+ *
+ * Locks as in view.c.
+ */
+#include "bfsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+/* Get path in b ready for an in-place change; *l/phys say where it is. */
+static int modify_prepare(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, bool data,
+			  struct bfsd_layer **l)
+{
+	int ret;
+
+	*l = bfsd_branch_top(fs, b);
+	if (b == fs->main) {
+		ret = bfsd_preserve(fs, path, BFSD_CH_MODIFY);
+		return ret < 0 ? ret : 0;
+	}
+	return bfsd_copyup(fs, b, path, data);
+}
+
+static int set_times(int dirfd, const char *rel, const struct stat *attr, int to_set)
+{
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+
+	if (to_set & BFSD_SET_ATIME_NOW)
+		ts[0].tv_nsec = UTIME_NOW;
+	else if (to_set & BFSD_SET_ATIME)
+		ts[0] = attr->st_atim;
+	if (to_set & BFSD_SET_MTIME_NOW)
+		ts[1].tv_nsec = UTIME_NOW;
+	else if (to_set & BFSD_SET_MTIME)
+		ts[1] = attr->st_mtim;
+	if (utimensat(dirfd, rel, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+static int truncate_at(int dirfd, const char *rel, struct bfsd_file *f, off_t size)
+{
+	int fd, ret = 0;
+
+	if (f)
+		return ftruncate(f->fd, size) < 0 ? -errno : 0;
+	fd = openat(dirfd, rel, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, size) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int bfsd_view_setattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+		      const struct stat *attr, int to_set, struct bfsd_file *f, struct stat *st)
+{
+	const int changes = BFSD_SET_MODE | BFSD_SET_UID | BFSD_SET_GID | BFSD_SET_SIZE |
+			    BFSD_SET_ATIME | BFSD_SET_MTIME | BFSD_SET_ATIME_NOW |
+			    BFSD_SET_MTIME_NOW;
+	bool data = !((to_set & BFSD_SET_SIZE) && attr->st_size == 0);
+	struct bfsd_layer *l;
+	const char *rel = bfsd_rel(path);
+	int ret;
+
+	if (!(to_set & changes))
+		return bfsd_view_stat(fs, b, path, st);
+	ret = modify_prepare(fs, b, path, data, &l);
+	if (ret)
+		return ret;
+	if ((to_set & (BFSD_SET_UID | BFSD_SET_GID)) &&
+	    fchownat(l->dirfd, rel, (to_set & BFSD_SET_UID) ? attr->st_uid : (uid_t)-1,
+		     (to_set & BFSD_SET_GID) ? attr->st_gid : (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if ((to_set & BFSD_SET_MODE) && fchmodat(l->dirfd, rel, attr->st_mode & 07777, 0) < 0)
+		return -errno;
+	if (to_set & BFSD_SET_SIZE) {
+		ret = truncate_at(l->dirfd, rel, f, attr->st_size);
+		if (ret)
+			return ret;
+	}
+	if (to_set & (BFSD_SET_ATIME | BFSD_SET_MTIME | BFSD_SET_ATIME_NOW | BFSD_SET_MTIME_NOW)) {
+		ret = set_times(l->dirfd, rel, attr, to_set);
+		if (ret)
+			return ret;
+	}
+	atomic_store(&l->dirty, true);
+	return bfsd_view_stat(fs, b, path, st);
+}
+
+int bfsd_view_readlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, char *buf,
+		       size_t size)
+{
+	struct bfsd_res *r;
+	ssize_t n;
+	int ret = bfsd_resolve_existing(fs, b, path, &r);
+
+	if (ret)
+		return ret;
+	if (r->type != S_IFLNK) {
+		bfsd_res_put(r);
+		return -EINVAL;
+	}
+	n = readlinkat(r->loc[0].layer->dirfd, r->loc[0].phys, buf, size - 1);
+	ret = n < 0 ? -errno : 0;
+	if (n >= 0)
+		buf[n] = '\0';
+	bfsd_res_put(r);
+	return ret;
+}
+
+/* Absolute path of the object carrying path's attributes, and its layer. */
+static int attr_path(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, char *abs,
+		     bool *storage)
+{
+	struct bfsd_res *r;
+	int ret = bfsd_resolve_existing(fs, b, path, &r);
+
+	if (ret)
+		return ret;
+	ret = bfsd_layer_abspath(r->loc[r->attr].layer, r->loc[r->attr].phys, abs);
+	*storage = bfsd_layer_is_storage(r->loc[r->attr].layer);
+	bfsd_res_put(r);
+	return ret;
+}
+
+ssize_t bfsd_view_getxattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			   const char *name, void *buf, size_t size)
+{
+	char abs[PATH_MAX], esc[XATTR_NAME_MAX + 1];
+	bool storage;
+	ssize_t n;
+	int ret = attr_path(fs, b, path, abs, &storage);
+
+	if (ret)
+		return ret;
+	if (storage)
+		name = bfsd_xattr_to_layer(fs, name, esc, sizeof(esc));
+	if (!name)
+		return -ERANGE;
+	n = lgetxattr(abs, name, buf, size);
+	return n < 0 ? -errno : n;
+}
+
+ssize_t bfsd_view_listxattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, char *buf,
+			    size_t size)
+{
+	char abs[PATH_MAX], *raw;
+	struct bfsd_buf out = { 0 };
+	bool storage;
+	ssize_t n;
+	int ret = attr_path(fs, b, path, abs, &storage);
+
+	if (ret)
+		return ret;
+	n = llistxattr(abs, NULL, 0);
+	if (n <= 0)
+		return n < 0 ? -errno : 0;
+	raw = malloc(n);
+	if (!raw)
+		return -ENOMEM;
+	n = llistxattr(abs, raw, n);
+	if (n < 0) {
+		n = -errno;
+		goto out_free;
+	}
+	for (char *p = raw; p < raw + n; p += strlen(p) + 1) {
+		const char *name = storage ? bfsd_xattr_from_layer(fs, p) : p;
+
+		if (name && bfsd_buf_add(&out, name, strlen(name) + 1)) {
+			n = -ENOMEM;
+			goto out_free;
+		}
+	}
+	n = out.len;
+	if (size && (size_t)n > size)
+		n = -ERANGE;
+	else if (size && n)
+		memcpy(buf, out.data, n);
+out_free:
+	bfsd_buf_free(&out);
+	free(raw);
+	return n;
+}
+
+static int xattr_change(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			const char *name, const void *val, size_t size, int flags, bool remove)
+{
+	char abs[PATH_MAX], esc[XATTR_NAME_MAX + 1];
+	struct bfsd_layer *l;
+	int ret;
+
+	ret = modify_prepare(fs, b, path, true, &l);
+	if (ret)
+		return ret;
+	ret = bfsd_layer_abspath(l, path, abs);
+	if (ret)
+		return ret;
+	if (bfsd_layer_is_storage(l))
+		name = bfsd_xattr_to_layer(fs, name, esc, sizeof(esc));
+	if (!name)
+		return -ERANGE;
+	if (remove)
+		ret = lremovexattr(abs, name);
+	else
+		ret = lsetxattr(abs, name, val, size, flags);
+	if (ret < 0)
+		return -errno;
+	atomic_store(&l->dirty, true);
+	return 0;
+}
+
+int bfsd_view_setxattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+		       const char *name, const void *val, size_t size, int flags)
+{
+	struct bfsd_res *r;
+	int ret = bfsd_resolve_existing(fs, b, path, &r);
+
+	if (ret)
+		return ret;
+	bfsd_res_put(r);
+	return xattr_change(fs, b, path, name, val, size, flags, false);
+}
+
+int bfsd_view_removexattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			  const char *name)
+{
+	char tmp[1];
+	ssize_t n = bfsd_view_getxattr(fs, b, path, name, tmp, 0);
+
+	if (n < 0)
+		return (int)n;
+	return xattr_change(fs, b, path, name, NULL, 0, 0, true);
+}
+
+/* ---- commit placement ---- */
+
+/*
+ * Make every ancestor of path a directory in b.  The plan creates the
+ * directories a branch made; this only repairs ancestors the parent lost
+ * since the branch was created, shaped like the object's own container.
+ */
+static int ensure_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			  struct bfsd_layer *l, const char *phys)
+{
+	char prefix[PATH_MAX], like[PATH_MAX];
+	const char *s = path;
+	int ret;
+
+	bfsd_path_split(phys, like);
+	for (;;) {
+		const char *slash = strchr(s, '/');
+
+		if (!slash)
+			return 0;
+		memcpy(prefix, path, slash - path);
+		prefix[slash - path] = '\0';
+		s = slash + 1;
+		ret = bfsd_view_ensure_dir(fs, b, prefix, l, like);
+		if (ret)
+			return ret;
+	}
+}
+
+/* A storage object about to land in the base: drop markers, unescape. */
+static int strip_private(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys)
+{
+	char abs[PATH_MAX], names[4096], *val = NULL;
+	ssize_t n;
+	int ret = bfsd_layer_abspath(l, phys, abs);
+
+	if (ret)
+		return ret;
+	n = llistxattr(abs, names, sizeof(names));
+	if (n <= 0)
+		return 0;
+	for (char *p = names; p < names + n; p += strlen(p) + 1) {
+		const char *user;
+		ssize_t vlen;
+
+		if (strncmp(p, fs->xattr_prefix, fs->xattr_prefix_len))
+			continue;
+		user = bfsd_xattr_from_layer(fs, p);
+		if (user) {
+			if (!val)
+				val = malloc(XATTR_SIZE_MAX);
+			if (!val)
+				return -ENOMEM;
+			vlen = lgetxattr(abs, p, val, XATTR_SIZE_MAX);
+			if (vlen >= 0)
+				lsetxattr(abs, user, val, vlen, 0);
+		}
+		lremovexattr(abs, p);
+	}
+	free(val);
+	return 0;
+}
+
+int bfsd_view_put(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, struct bfsd_layer *l,
+		  const char *phys)
+{
+	struct bfsd_layer *top = bfsd_branch_top(fs, b);
+	struct bfsd_res *r;
+	struct stat st;
+	int ret;
+
+	if (fstatat(l->dirfd, phys, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno; /* moved already */
+	ret = ensure_parents(fs, b, path, l, phys);
+	if (ret)
+		return ret;
+	ret = bfsd_resolve(fs, b, path, &r);
+	if (ret)
+		return ret;
+	if (r->type == S_IFDIR)
+		ret = bfsd_view_remove_tree(fs, b, path);
+	bfsd_res_put(r);
+	if (ret)
+		return ret;
+	if (b == fs->main) {
+		ret = bfsd_preserve(fs, path, BFSD_CH_CREATE);
+		if (ret >= 0)
+			ret = strip_private(fs, l, phys);
+	} else {
+		ret = bfsd_copyup_parents(fs, b, path);
+	}
+	if (ret < 0)
+		return ret;
+	if (renameat(l->dirfd, phys, top->dirfd, path) < 0) {
+		if (errno != EXDEV)
+			return -errno;
+		ret = bfsd_copy_object(fs, l, phys, top, path, true, 0);
+		if (ret)
+			return ret;
+		unlinkat(l->dirfd, phys, 0);
+	}
+	atomic_store(&top->dirty, true);
+	if (b != fs->main)
+		bfsd_cache_drop(b, path);
+	return 0;
+}
+
+int bfsd_view_ensure_dir(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			 struct bfsd_layer *l, const char *phys)
+{
+	struct bfsd_cred cred = { 0 };
+	struct bfsd_res *r;
+	struct stat st;
+	int ret;
+
+	ret = bfsd_resolve(fs, b, path, &r);
+	if (ret)
+		return ret;
+	if (r->type == S_IFDIR) {
+		bfsd_res_put(r);
+		return 0;
+	}
+	ret = r->type ? bfsd_view_remove_tree(fs, b, path) : 0;
+	bfsd_res_put(r);
+	if (ret)
+		return ret;
+	if (fstatat(l->dirfd, bfsd_rel(phys), &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	cred.uid = st.st_uid;
+	cred.gid = st.st_gid;
+	ret = bfsd_view_mkdir(fs, b, path, st.st_mode & 07777, &cred, NULL);
+	if (ret && ret != -EEXIST)
+		return ret;
+	return bfsd_view_copy_dir_attrs(fs, b, path, l, phys);
+}
+
+int bfsd_view_copy_dir_attrs(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			     struct bfsd_layer *l, const char *phys)
+{
+	struct bfsd_layer *top;
+	int ret;
+
+	ret = modify_prepare(fs, b, path, false, &top);
+	if (ret)
+		return ret;
+	ret = bfsd_copy_attrs(fs, l, phys, top, path, false);
+	if (!ret && b != fs->main)
+		bfsd_cache_drop(b, path);
+	return ret;
+}

@@ -1,0 +1,627 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * branchfsd private header: the data model of the daemon and the prototypes of
+ * every source file, grouped per file.
+ *
+ * The core (everything but ll_*.c, node.c, inval.c and main.c) knows nothing
+ * of FUSE: it takes a struct bfsd_fs, a branch and logical paths, and returns
+ * 0 (or a count) or a negative errno.  Logical paths are relative to a
+ * branch's root: "" is the root, "a/b" a descendant; they never start or end
+ * with '/'.
+ *
+ * Lock order (take left before right, never the reverse):
+ *
+ *   fs->tree_lock  ->  branch->ns_lock  ->  fs->lower_lock
+ *       ->  branch->cache_lock | fs->files_lock | fs->nodes_lock
+ *
+ * tree_lock (rwlock, writer-preferring) protects the branch tree: names,
+ * parents, children, generations, layer stacks, the preservation chain and
+ * the current branch.  Every request that touches a branch's namespace holds
+ * it shared for its duration; create, commit, abort and switch hold it
+ * exclusive.  Reads and writes through an open file do not take it, except a
+ * write that must first copy up or preserve (bfsd_file_prepare_write).
+ *
+ * ns_lock (rwlock, per branch) serialises namespace changes inside one
+ * branch: lookups, getattr and readdir take it shared, mutations exclusive.
+ *
+ * lower_lock (rwlock) orders main's copy-before-write against branches that
+ * resolve through the preservation chain and the base: preservation holds it
+ * exclusive from the copy until the base is changed; branch resolution that
+ * reaches below its own layers holds it shared.
+ *
+ * The leaf locks (cache_lock, files_lock, nodes_lock) are never held across
+ * I/O or while taking another lock.
+ */
+#ifndef BFSD_H
+#define BFSD_H
+
+#define _GNU_SOURCE
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#define BFSD_MAIN	  "main"
+#define BFSD_CTL_NAME	  ".branchfs_ctl"
+#define BFSD_STAGE_PREFIX ".branchfs-stage-"
+#define BFSD_NAME_MAX	  255
+
+/* Mark an unused parameter of a callback. */
+#define BFSD_UNUSED __attribute__((unused))
+
+struct bfsd_fs;
+struct bfsd_branch;
+
+/* ------------------------------------------------------------------ util.c */
+
+/* A growable byte buffer; len excludes the terminating NUL kept after data. */
+struct bfsd_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+int bfsd_buf_add(struct bfsd_buf *b, const void *p, size_t n);
+int bfsd_buf_addf(struct bfsd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bfsd_buf_free(struct bfsd_buf *b);
+
+/* Join parent and name into out (PATH_MAX bytes); "" + "x" = "x". */
+int bfsd_path_join(char *out, const char *parent, const char *name);
+/* Split path into its parent (written to parent, PATH_MAX) and its last name. */
+const char *bfsd_path_split(const char *path, char *parent);
+/* "." for the root, path otherwise: the form *at() calls accept. */
+const char *bfsd_rel(const char *path);
+/* True when a is b or lies below b. */
+bool bfsd_path_within(const char *a, const char *b);
+uint64_t bfsd_hash(const void *p, size_t n);
+/* Fill out (37 bytes) with a random canonical lowercase UUID. */
+int bfsd_uuid(char out[37]);
+uint64_t bfsd_now_ns(void);
+/* Does a name fit the rules for a user-chosen branch name? 0 or -EINVAL. */
+int bfsd_branch_name_valid(const char *name);
+
+/* Create every missing directory of path (absolute), mode 0700. */
+int bfsd_mkdir_p(const char *path);
+/* Write all of buf; -errno on failure. */
+int bfsd_write_all(int fd, const void *buf, size_t n);
+/* Remove the tree at dirfd/name, not following symlinks. */
+int bfsd_rm_rf_at(int dirfd, const char *name);
+
+enum { BFSD_LOG_ERR, BFSD_LOG_WARN, BFSD_LOG_INFO, BFSD_LOG_DEBUG };
+extern int bfsd_log_level;
+void bfsd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define bfsd_err(...)  bfsd_log(BFSD_LOG_ERR, __VA_ARGS__)
+#define bfsd_warn(...) bfsd_log(BFSD_LOG_WARN, __VA_ARGS__)
+#define bfsd_info(...) bfsd_log(BFSD_LOG_INFO, __VA_ARGS__)
+#define bfsd_dbg(...)  bfsd_log(BFSD_LOG_DEBUG, __VA_ARGS__)
+
+/* ----------------------------------------------------------------- layer.c */
+
+enum bfsd_layer_kind {
+	BFSD_LAYER_BASE,     /* the base directory: live, no markers */
+	BFSD_LAYER_DELTA,    /* a branch layer in storage */
+	BFSD_LAYER_PRESERVE, /* main's copy-before-write layer of one epoch */
+	BFSD_LAYER_WORK,     /* storage/work, where copies are built */
+};
+
+/*
+ * One directory tree holding objects at their logical paths.  Storage layers
+ * also hold markers in extended attributes named fs->xattr_prefix + key:
+ * "wh" on an empty mode-0 regular file makes it a whiteout (name deleted);
+ * "opaque" on a directory hides every layer below it; "redirect" on a
+ * directory takes its lower content from the logical path stored there (in
+ * the namespace of the layers below); "origin" keeps a copied-up object's
+ * inode number so st_ino survives copy-up.
+ */
+struct bfsd_layer {
+	uint64_t id; /* storage id; 0 for the base and the work area */
+	enum bfsd_layer_kind kind;
+	int dirfd;  /* O_DIRECTORY fd of the layer root */
+	char *path; /* absolute path of the layer root */
+	dev_t dev;
+	atomic_int refs;   /* stacks holding the layer */
+	atomic_bool dirty; /* written since it became a top (or epoch layer) */
+	struct bfsd_fs *fs;
+};
+
+int bfsd_layer_open(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id, const char *path,
+		    struct bfsd_layer **out);
+/* Create storage/layers/<id> and open it. */
+int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id,
+		      struct bfsd_layer **out);
+struct bfsd_layer *bfsd_layer_get(struct bfsd_layer *l);
+/* Drop a reference; the last one sends a storage layer's tree to the trash
+ * (unless fs->keep_layers). */
+void bfsd_layer_put(struct bfsd_layer *l);
+bool bfsd_layer_is_storage(const struct bfsd_layer *l);
+/* Absolute path of phys inside l into out (PATH_MAX). */
+int bfsd_layer_abspath(const struct bfsd_layer *l, const char *phys, char *out);
+bool bfsd_layer_is_empty(const struct bfsd_layer *l);
+
+int bfsd_marker_whiteout_make(struct bfsd_layer *l, const char *phys);
+/* Given the stat of l/phys, is it a whiteout? */
+bool bfsd_marker_is_whiteout(const struct bfsd_layer *l, const char *phys, const struct stat *st);
+int bfsd_marker_set(const struct bfsd_layer *l, const char *phys, const char *key, const void *val,
+		    size_t len);
+/* Value length, or -errno (-ENODATA when absent). */
+int bfsd_marker_get(const struct bfsd_layer *l, const char *phys, const char *key, void *val,
+		    size_t size);
+int bfsd_marker_del(const struct bfsd_layer *l, const char *phys, const char *key);
+/* Directory markers: opaque flag, redirect target ("" for none), origin. */
+int bfsd_marker_dir(const struct bfsd_layer *l, const char *phys, bool *opaque, char *redirect,
+		    uint64_t *origin);
+/* 1 and *origin when l/phys has an origin marker, 0 when not, -errno. */
+int bfsd_marker_origin(const struct bfsd_layer *l, const char *phys, uint64_t *origin);
+
+/*
+ * User xattr names as stored in a storage layer: names that collide with the
+ * private prefix are escaped (prefix + "u." + rest).  to_layer returns the
+ * stored name; from_layer returns the user's name, or NULL for a private
+ * marker that must stay hidden.
+ */
+const char *bfsd_xattr_to_layer(const struct bfsd_fs *fs, const char *name, char *buf, size_t n);
+const char *bfsd_xattr_from_layer(const struct bfsd_fs *fs, const char *name);
+
+/* ----------------------------------------------------------------- stack.c */
+
+int bfsd_stack_count(const struct bfsd_fs *fs, const struct bfsd_branch *b);
+struct bfsd_layer *bfsd_stack_at(const struct bfsd_fs *fs, const struct bfsd_branch *b, int idx);
+/* The layer b writes into: its top, or the base for main. */
+struct bfsd_layer *bfsd_branch_top(const struct bfsd_fs *fs, const struct bfsd_branch *b);
+
+/* --------------------------------------------------------------- resolve.c */
+
+struct bfsd_loc {
+	struct bfsd_layer *layer;
+	int idx; /* index of layer in the branch's stack */
+	char *phys;
+};
+
+/*
+ * Where a logical path lives in a branch.  Immutable once published in the
+ * branch cache; reference counted.  type is the S_IFMT of the object, or 0
+ * when the name does not exist (its parent does).
+ */
+struct bfsd_res {
+	atomic_int refs;
+	uint64_t hash;
+	char *path;
+	struct bfsd_res *cnext; /* cache chain; branch->cache_lock */
+	uint32_t gen;		/* branch->res_gen at resolution */
+	uint32_t lower_gen;	/* fs->lower_gen at resolution */
+	mode_t type;
+	int attr;	   /* index of the loc that carries the attributes */
+	bool top_whiteout; /* absent, with a whiteout in the top layer */
+	bool opaque;	   /* dir: its topmost copy hides every layer below */
+	uint64_t vino;	   /* raw inode number (origin-preserving), unsalted */
+	char *lowpath;	   /* logical path below the top layer, when it differs */
+	int nloc;	   /* 1 for non-dirs; every contributing copy for dirs */
+	struct bfsd_loc loc[];
+};
+
+/* Resolve path in b; *out is referenced (bfsd_res_put).  -ENOENT/-ENOTDIR
+ * when an ancestor is missing or not a directory. */
+int bfsd_resolve(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+		 struct bfsd_res **out);
+/* As bfsd_resolve, and -ENOENT when the object itself is absent. */
+int bfsd_resolve_existing(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			  struct bfsd_res **out);
+/* Resolve path in the stack of b from index start down, without the cache. */
+int bfsd_resolve_from(struct bfsd_fs *fs, struct bfsd_branch *b, int start, const char *path,
+		      struct bfsd_res **out);
+void bfsd_res_put(struct bfsd_res *r);
+/* lstat of the object's attribute carrier (st_ino not rewritten). */
+int bfsd_res_stat(const struct bfsd_res *r, struct stat *st);
+/* Logical path of r in the namespace just below the top layer. */
+const char *bfsd_res_lowpath(const struct bfsd_res *r);
+/* Is the object's topmost copy in b's writable layer? */
+bool bfsd_res_in_top(const struct bfsd_fs *fs, const struct bfsd_branch *b,
+		     const struct bfsd_res *r);
+/* Is the object in b's writable layer and nowhere below? */
+bool bfsd_res_top_only(const struct bfsd_fs *fs, const struct bfsd_branch *b,
+		       const struct bfsd_res *r);
+
+void bfsd_cache_init(struct bfsd_branch *b);
+void bfsd_cache_free(struct bfsd_branch *b);
+/* Forget one cached path. */
+void bfsd_cache_drop(struct bfsd_branch *b, const char *path);
+/* Forget everything cached for b (lazily: entries become invalid). */
+void bfsd_cache_flush(struct bfsd_branch *b);
+/* Free every cached entry of b now. */
+void bfsd_cache_clear(struct bfsd_branch *b);
+/* Forget everything resolved through the lower layers, in every branch. */
+void bfsd_cache_lower_changed(struct bfsd_fs *fs);
+
+/* ---------------------------------------------------------------- copyup.c */
+
+/* Copy regular file data: FICLONE, else copy_file_range over data
+ * segments (holes stay holes), else read/write. */
+int bfsd_copy_data(int in, int out, off_t len);
+#define BFSD_XA_SRC_LAYER 1 /* src is in a storage layer (unescape, skip markers) */
+#define BFSD_XA_DST_LAYER 2 /* dst is in a storage layer (escape) */
+#define BFSD_XA_SYNC	  4 /* also remove dst's visible xattrs that src lacks */
+int bfsd_copy_xattrs(struct bfsd_fs *fs, const char *src, const char *dst, int flags);
+/* Give dstl/dphys the xattrs, owner, mode and times of l/phys (and, with
+ * origin, an origin marker so st_ino is kept). */
+int bfsd_copy_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
+		    struct bfsd_layer *dstl, const char *dphys, bool origin);
+/* Copy one object (file, symlink, node, or an empty directory with the
+ * attributes of src) from l/phys to dstl/dphys: built aside, renamed into
+ * place.  data=false makes an empty regular file; origin!=0 is recorded. */
+int bfsd_copy_object(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
+		     struct bfsd_layer *dstl, const char *dphys, bool data, uint64_t origin);
+/* Make sure every ancestor directory of path exists in b's top layer. */
+int bfsd_copyup_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path);
+/* Bring path into b's top layer (file data, or a directory container). */
+int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, bool data);
+/* Copy the tree at path, as the stack of b from index start shows it, to
+ * dstl/dphys.  Storage targets are built aside and renamed in; a base
+ * target is built in place (the caller names a temporary). */
+int bfsd_copy_tree(struct bfsd_fs *fs, struct bfsd_branch *b, int start, const char *path,
+		   struct bfsd_layer *dstl, const char *dphys);
+
+/* -------------------------------------------------------------- preserve.c */
+
+enum bfsd_change {
+	BFSD_CH_MODIFY, /* data or attributes of an existing object change */
+	BFSD_CH_REMOVE, /* the name goes away (unlink, rmdir) */
+	BFSD_CH_CREATE, /* a name appears, or its object is replaced */
+	BFSD_CH_MOVE,	/* the object moves to another name (rename source) */
+	BFSD_CH_DROP,	/* the whole tree at the name goes away */
+};
+
+/* Before main changes path in the base: keep what live branches still see.
+ * 1 when the object itself was moved out of the base, 0, or -errno. */
+int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what);
+/* Is preservation needed at all right now (a live branch exists)? */
+bool bfsd_preserve_active(struct bfsd_fs *fs);
+/* Append l to the preservation chain (loading). */
+int bfsd_preserve_push(struct bfsd_fs *fs, struct bfsd_layer *l);
+/* Epoch for a new child of main: a new layer when the newest holds anything. */
+int bfsd_epoch_snapshot(struct bfsd_fs *fs, uint64_t *epoch);
+/* Drop preservation layers no live branch needs any more. */
+void bfsd_epoch_release(struct bfsd_fs *fs);
+
+/* ------------------------------------------------------------------ file.c */
+
+/* An open regular file: what a FUSE file handle points to. */
+struct bfsd_file {
+	int fd;
+	int flags;
+	struct bfsd_branch *branch; /* referenced */
+	dev_t dev;		    /* of the underlying object; files_lock */
+	ino_t ino;
+	uint64_t write_epoch;	     /* branch's write epoch when last prepared */
+	bool base;		     /* opened in main */
+	struct bfsd_file *next_same; /* files on the same (dev, ino); files_lock */
+	struct bfsd_file **pprev_same;
+};
+
+struct bfsd_cred {
+	uid_t uid;
+	gid_t gid;
+};
+
+int bfsd_file_open(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, int flags,
+		   struct bfsd_file **out);
+int bfsd_file_create(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, int flags,
+		     mode_t mode, const struct bfsd_cred *cred, struct bfsd_file **out,
+		     struct stat *st);
+void bfsd_file_close(struct bfsd_fs *fs, struct bfsd_file *f);
+/* Must the next write copy up or preserve first?  Call under the branch's
+ * write_gate held shared. */
+bool bfsd_file_needs_prepare(struct bfsd_fs *fs, struct bfsd_file *f);
+/* Copy up (branch) or preserve (main) path before writing through f.  Takes
+ * the request locks itself. */
+int bfsd_file_prepare_write(struct bfsd_fs *fs, struct bfsd_file *f, const char *path);
+/* Point every open file of branch b (of every branch but main when b is
+ * NULL) on (dev, ino) at l/phys instead. */
+void bfsd_files_retarget(struct bfsd_fs *fs, struct bfsd_branch *b, dev_t dev, ino_t ino,
+			 struct bfsd_layer *l, const char *phys);
+
+/* ------------------------------------------------------------------ view.c */
+
+int bfsd_view_parent(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+		     struct bfsd_res **out);
+/* Does a layer below b's top have name in the directory parent? */
+bool bfsd_view_lower_has(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *parent,
+			 const char *name);
+/* Must removing path from b's top leave a whiteout? */
+bool bfsd_view_need_whiteout(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path);
+/* stat of path as b shows it, st_ino rewritten to the view's number. */
+int bfsd_view_stat(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, struct stat *st);
+void bfsd_view_fix_stat(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r,
+			struct stat *st);
+/* Create a regular file; *fd is opened with flags. */
+int bfsd_view_create(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, int flags,
+		     mode_t mode, const struct bfsd_cred *cred, int *fd, struct stat *st);
+int bfsd_view_mkdir(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, mode_t mode,
+		    const struct bfsd_cred *cred, struct stat *st);
+int bfsd_view_mknod(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, mode_t mode,
+		    dev_t rdev, const struct bfsd_cred *cred, struct stat *st);
+int bfsd_view_symlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *target,
+		      const char *path, const struct bfsd_cred *cred, struct stat *st);
+int bfsd_view_link(struct bfsd_fs *fs, struct bfsd_branch *b, const char *oldpath,
+		   const char *newpath, struct stat *st);
+int bfsd_view_unlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path);
+int bfsd_view_rmdir(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path);
+/* Is the directory r empty as b shows it? 1 yes, 0 no, -errno. */
+int bfsd_view_dir_empty(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r);
+/* Remove whatever b shows at path, recursively; absent is fine. */
+int bfsd_view_remove_tree(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path);
+
+/* ---------------------------------------------------------------- rename.c */
+
+int bfsd_view_rename(struct bfsd_fs *fs, struct bfsd_branch *b, const char *from, const char *to,
+		     unsigned int flags);
+
+/* ------------------------------------------------------------------ attr.c */
+
+/* Attribute changes, as FUSE setattr asks for them. */
+#define BFSD_SET_MODE	   (1 << 0)
+#define BFSD_SET_UID	   (1 << 1)
+#define BFSD_SET_GID	   (1 << 2)
+#define BFSD_SET_SIZE	   (1 << 3)
+#define BFSD_SET_ATIME	   (1 << 4)
+#define BFSD_SET_MTIME	   (1 << 5)
+#define BFSD_SET_ATIME_NOW (1 << 7)
+#define BFSD_SET_MTIME_NOW (1 << 8)
+
+int bfsd_view_setattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+		      const struct stat *attr, int to_set, struct bfsd_file *f, struct stat *st);
+int bfsd_view_readlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, char *buf,
+		       size_t size);
+ssize_t bfsd_view_getxattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			   const char *name, void *buf, size_t size);
+ssize_t bfsd_view_listxattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, char *buf,
+			    size_t size);
+int bfsd_view_setxattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+		       const char *name, const void *val, size_t size, int flags);
+int bfsd_view_removexattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			  const char *name);
+/* Move the storage object l/phys to path in b, replacing what is there;
+ * done already (source gone) is success. */
+int bfsd_view_put(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, struct bfsd_layer *l,
+		  const char *phys);
+/* Make path a directory in b (replacing a non-directory), shaped like the
+ * storage directory l/phys. */
+int bfsd_view_ensure_dir(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			 struct bfsd_layer *l, const char *phys);
+/* Give the directory path in b the attributes of the storage dir l/phys. */
+int bfsd_view_copy_dir_attrs(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			     struct bfsd_layer *l, const char *phys);
+
+/* --------------------------------------------------------------- readdir.c */
+
+struct bfsd_dirent {
+	char *name;
+	mode_t type;   /* S_IFMT; 0 for a whiteout (BFSD_LIST_WHITEOUTS) */
+	uint64_t vino; /* raw, unsalted */
+	int loc;       /* index into the directory's res->loc */
+};
+
+struct bfsd_dirlist {
+	size_t n;
+	struct bfsd_dirent *e;
+};
+
+#define BFSD_LIST_WHITEOUTS 1 /* list whiteouts too, with type 0 */
+
+/* Merged listing of the directory r (no "." / ".."), from the copies of
+ * stack index below max_idx, top copy first. */
+int bfsd_dir_list(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r, int max_idx,
+		  int flags, struct bfsd_dirlist *out);
+void bfsd_dirlist_free(struct bfsd_dirlist *l);
+
+/* ---------------------------------------------------------------- branch.c */
+
+struct bfsd_branch {
+	uint64_t id; /* 0 for main */
+	char *name;
+	struct bfsd_branch *parent;   /* tree_lock */
+	struct bfsd_branch *children; /* first child; tree_lock */
+	struct bfsd_branch *sibling;  /* next sibling; tree_lock */
+	struct bfsd_branch *hnext;    /* name hash chain; tree_lock */
+	uint64_t gen;		      /* commits into this branch */
+	uint64_t parent_gen;	      /* parent's gen when created */
+	uint64_t epoch;		      /* main epoch whose chain it sees */
+	uint64_t created_ns;	      /* wall clock, for listings */
+	int nlayers;		      /* explicit layers, top first; tree_lock */
+	int nown;		      /* how many of them hold its own changes */
+	struct bfsd_layer **layers;
+	bool dead;			  /* committed or aborted; tree_lock */
+	atomic_int refs;		  /* the tree, open files and FUSE nodes */
+	atomic_uint_fast64_t write_epoch; /* bumped when writers must copy up again */
+	pthread_rwlock_t write_gate;	  /* writes shared, freezing exclusive */
+	pthread_rwlock_t ns_lock;
+	pthread_mutex_t cache_lock;
+	atomic_uint res_gen;
+	struct bfsd_res **cache; /* by path hash; cache_lock */
+	size_t cache_cap, cache_n;
+};
+
+struct bfsd_branch *bfsd_branch_get(struct bfsd_branch *b);
+void bfsd_branch_put(struct bfsd_branch *b);
+int bfsd_branch_alloc(struct bfsd_fs *fs, uint64_t id, const char *name, struct bfsd_branch **out);
+/* Link b into the name hash and its parent's children. */
+void bfsd_branch_link(struct bfsd_fs *fs, struct bfsd_branch *b);
+/* A live branch by name ("main" included). */
+struct bfsd_branch *bfsd_branch_find(struct bfsd_fs *fs, const char *name);
+struct bfsd_branch *bfsd_branch_find_id(struct bfsd_fs *fs, uint64_t id);
+bool bfsd_branch_is_stale(const struct bfsd_branch *b);
+/* Live branches other than main. */
+int bfsd_branch_count(const struct bfsd_fs *fs);
+/* fn on each live branch but main, parents before children. */
+void bfsd_branch_each(struct bfsd_fs *fs, void (*fn)(struct bfsd_branch *, void *), void *arg);
+/* Create a child of parent named name (NULL: branch-<uuid>), its name into
+ * name_out (BFSD_NAME_MAX + 1).  -EINVAL bad name, -EEXIST taken. */
+int bfsd_branch_create(struct bfsd_fs *fs, struct bfsd_branch *parent, const char *name,
+		       char *name_out);
+/* Discard b and all its descendants, no questions asked. */
+void bfsd_branch_discard(struct bfsd_fs *fs, struct bfsd_branch *b);
+/* Discard stale children; -ENOTEMPTY when live ones remain. */
+int bfsd_branch_prune_children(struct bfsd_fs *fs, struct bfsd_branch *b);
+/* Abort b: -EPERM for main, -ENOTEMPTY for live children. */
+int bfsd_branch_abort(struct bfsd_fs *fs, struct bfsd_branch *b);
+
+/* ---------------------------------------------------------------- commit.c */
+
+enum bfsd_op_kind {
+	BFSD_OP_STAGE_OUT = 'O', /* move the parent's source dir to a stage name */
+	BFSD_OP_DEL = 'D',	 /* remove dst in the parent */
+	BFSD_OP_STAGE_IN = 'I',	 /* move the stage name to dst */
+	BFSD_OP_MKDIR = 'M',	 /* make dst a directory */
+	BFSD_OP_PUT = 'P',	 /* move a stored object to dst */
+	BFSD_OP_ATTR = 'A',	 /* give dir dst the attributes of a stored dir */
+};
+
+struct bfsd_op {
+	enum bfsd_op_kind kind;
+	uint64_t layer; /* storage layer of src (PUT, MKDIR, ATTR) */
+	char *src;	/* phys path in that layer, or the parent's path (STAGE_OUT) */
+	char *dst;	/* logical path in the parent */
+	int stage;	/* stage number (STAGE_*) */
+};
+
+struct bfsd_oplist {
+	size_t n, cap;
+	struct bfsd_op *op;
+};
+
+void bfsd_oplist_free(struct bfsd_oplist *l);
+int bfsd_oplist_add(struct bfsd_oplist *l, enum bfsd_op_kind kind, uint64_t layer, const char *src,
+		    const char *dst, int stage);
+/* The changes of b against the snapshot of its parent, as ops. */
+int bfsd_commit_plan(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *ops);
+/* Apply ops[from..] to b's parent; done(arg, i) after each. */
+int bfsd_commit_apply(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_oplist *ops,
+		      size_t from, int (*done)(void *, size_t), void *arg);
+/* Commit b into its parent (tree_lock exclusive): -EPERM main, -ESTALE lost
+ * the race, -ENOTEMPTY live children.  With changed, the applied ops (the
+ * parent paths touched) are handed to the caller to free. */
+int bfsd_commit(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *changed);
+/* Record an applied commit: bump the parent's generation, drop b. */
+int bfsd_commit_finish(struct bfsd_fs *fs, struct bfsd_branch *b);
+
+/* --------------------------------------------------------------- journal.c */
+
+int bfsd_journal_begin(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_oplist *ops);
+int bfsd_journal_done(void *fs, size_t i);
+int bfsd_journal_end(struct bfsd_fs *fs);
+/* At mount: finish a commit a crash interrupted. */
+int bfsd_journal_recover(struct bfsd_fs *fs);
+
+/* ----------------------------------------------------------- store.c load.c */
+
+uint32_t bfsd_store_sum(const char *p, size_t n);
+int bfsd_store_load(struct bfsd_fs *fs);
+int bfsd_store_save_create(struct bfsd_fs *fs, struct bfsd_branch *parent,
+			   struct bfsd_branch *child);
+int bfsd_store_save_branch(struct bfsd_fs *fs, struct bfsd_branch *b);
+int bfsd_store_save_gone(struct bfsd_fs *fs, struct bfsd_branch *b);
+int bfsd_store_save_commit(struct bfsd_fs *fs, struct bfsd_branch *b);
+int bfsd_store_save_fs(struct bfsd_fs *fs);
+/* Rewrite the log as one snapshot of the current state. */
+int bfsd_store_compact(struct bfsd_fs *fs);
+
+/* -------------------------------------------------------------------- fs.c */
+
+struct bfsd_fs {
+	char *base_path;
+	char *storage_path;
+	int storage_fd;
+	int work_fd;  /* storage/work: copies under construction */
+	int trash_fd; /* storage/trash: trees waiting for the reclaimer */
+	int layers_fd;
+	int log_fd;
+	int lock_fd;
+	int journal_fd;
+	dev_t base_dev;
+	dev_t storage_dev;
+	bool is_root;
+	char xattr_prefix[32]; /* "trusted.branchfs." as root, else "user.branchfs." */
+	size_t xattr_prefix_len;
+	bool keep;	  /* keep branches at unmount */
+	bool keep_layers; /* shutting down: never trash layers */
+	bool durable;	  /* fsync the journal and log at commit */
+
+	pthread_rwlock_t tree_lock;
+	struct bfsd_layer *base;
+	struct bfsd_layer *work;
+	struct bfsd_branch *main;
+	struct bfsd_branch *current; /* tree_lock */
+	struct bfsd_branch **bhash;  /* by name; tree_lock */
+	int nbranches;
+	uint64_t next_branch_id;
+	uint64_t next_layer_id;
+	atomic_uint_fast64_t tmp_seq;
+
+	/* Preservation chain: pres[i] is the layer of epoch pres_first + i. */
+	struct bfsd_layer **pres;
+	size_t npres, pres_cap;
+	uint64_t pres_first;
+	uint64_t next_epoch;
+	pthread_rwlock_t lower_lock;
+	atomic_uint lower_gen;
+	atomic_uint_fast64_t main_write_epoch;
+
+	pthread_mutex_t files_lock;
+	struct bfsd_file **files; /* open files by (dev, ino) */
+
+	pthread_t reclaimer;
+	bool reclaimer_running;
+	pthread_mutex_t reclaim_lock;
+	pthread_cond_t reclaim_cond;
+	bool reclaim_stop;
+	int reclaim_pending;
+};
+
+struct bfsd_options {
+	const char *base;
+	const char *storage;
+	bool keep;
+	bool durable;
+};
+
+/* Set up the core on base and storage (no mount): load the tree, finish
+ * an interrupted commit. */
+int bfsd_fs_open(const struct bfsd_options *opt, struct bfsd_fs **out);
+/* Tear down; discards every branch unless fs->keep. */
+void bfsd_fs_close(struct bfsd_fs *fs);
+/* A unique temporary name (NAME_MAX + 1 bytes). */
+void bfsd_fs_tmpname(struct bfsd_fs *fs, char *out);
+/* Raw inode number of an object with stat st (no origin). */
+uint64_t bfsd_fs_vino(const struct bfsd_fs *fs, const struct stat *st);
+/* Inode number shown in branch b for raw number vino. */
+uint64_t bfsd_fs_salt(const struct bfsd_branch *b, uint64_t vino);
+int bfsd_fs_switch(struct bfsd_fs *fs, struct bfsd_branch *b);
+/* Locks of one request on branch b: tree shared, b's namespace shared or
+ * exclusive, and the lower layers shared for a branch other than main. */
+void bfsd_lock_op(struct bfsd_fs *fs, struct bfsd_branch *b, bool excl);
+void bfsd_unlock_op(struct bfsd_fs *fs, struct bfsd_branch *b);
+/* The same without tree_lock, for a caller that holds it already. */
+void bfsd_lock_ns(struct bfsd_fs *fs, struct bfsd_branch *b, bool excl);
+void bfsd_unlock_ns(struct bfsd_fs *fs, struct bfsd_branch *b);
+/* Move a storage layer's tree to the trash and wake the reclaimer. */
+int bfsd_store_trash_layer(struct bfsd_fs *fs, uint64_t id);
+void bfsd_store_wake_reclaimer(struct bfsd_fs *fs);
+/* Empty the trash now. */
+void bfsd_store_reclaim(struct bfsd_fs *fs);
+int bfsd_store_start_reclaimer(struct bfsd_fs *fs);
+void bfsd_store_stop_reclaimer(struct bfsd_fs *fs);
+
+/* ----------------------------------------------------------------- fault.c */
+
+#ifdef BFSD_FAULT_INJECTION
+/* Test builds: die here when BRANCHFSD_FAULT names this point and count. */
+void bfsd_fault_point(struct bfsd_fs *fs, const char *name);
+#else
+#define bfsd_fault_point(fs, name) ((void)(fs), (void)(name))
+#endif
+
+#endif

@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Commit: land a branch's own changes in its parent.
+ *
+ * Plan.  The branch's own layers (the top nown of its stack) are walked as
+ * one merged tree.  For every name the topmost own copy decides:
+ *   whiteout               DEL     the name goes away in the parent
+ *   non-directory          PUT     the stored object moves to the parent
+ *   opaque directory       DEL + MKDIR, then its children
+ *   redirected directory   STAGE_OUT (the parent's source dir, to a stage
+ *                          name), STAGE_IN (stage to the new name), children
+ *   other directory        MKDIR when the snapshot lacks it, children, ATTR
+ * Stage-outs run first, deepest source first, so nested moves compose; the
+ * rest run in walk order, each directory's ATTR after its children so the
+ * committed times stick.
+ *
+ * Apply.  Every op is a view operation on the parent (bfsd_view_*), so main
+ * gets preservation for its live branches and a parent branch gets copy-up
+ * and whiteouts: one engine for both.  Ops are idempotent given the journal's
+ * record of which are done, so a crash mid-commit is finished at the next
+ * mount (journal.c).  The caller holds tree_lock exclusive: no request runs
+ * while a commit applies, so readers see all of it or none of it.
+ */
+#include "bfsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void bfsd_oplist_free(struct bfsd_oplist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->op[i].src);
+		free(l->op[i].dst);
+	}
+	free(l->op);
+	l->op = NULL;
+	l->n = l->cap = 0;
+}
+
+int bfsd_oplist_add(struct bfsd_oplist *l, enum bfsd_op_kind kind, uint64_t layer, const char *src,
+		    const char *dst, int stage)
+{
+	struct bfsd_op *op;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		struct bfsd_op *n = realloc(l->op, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		l->op = n;
+		l->cap = cap;
+	}
+	op = &l->op[l->n];
+	op->kind = kind;
+	op->layer = layer;
+	op->stage = stage;
+	op->src = strdup(src ? src : "");
+	op->dst = strdup(dst ? dst : "");
+	if (!op->src || !op->dst) {
+		free(op->src);
+		free(op->dst);
+		return -ENOMEM;
+	}
+	l->n++;
+	return 0;
+}
+
+struct plan {
+	struct bfsd_fs *fs;
+	struct bfsd_branch *b;
+	struct bfsd_oplist stage; /* STAGE_OUT ops, sorted at the end */
+	struct bfsd_oplist *ops;
+	int nstage;
+};
+
+/*
+ * Logical path of path (in the namespace of stack index from) as the layers
+ * from index `to` on see it: apply the redirects of layers from..to-1.
+ */
+static int translate(struct bfsd_fs *fs, struct bfsd_branch *b, int from, const char *path, int to,
+		     char *out)
+{
+	char cur[PATH_MAX], redirect[PATH_MAX], prefix[PATH_MAX];
+	int ret;
+
+	snprintf(cur, sizeof(cur), "%s", path);
+	for (int idx = from; idx < to; idx++) {
+		struct bfsd_layer *l = bfsd_stack_at(fs, b, idx);
+		size_t best = 0;
+		char target[PATH_MAX] = "";
+
+		/* The deepest redirected ancestor-or-self wins. */
+		for (size_t i = 1; i <= strlen(cur); i++) {
+			bool opaque;
+			uint64_t origin;
+
+			if (cur[i] != '/' && cur[i] != '\0')
+				continue;
+			memcpy(prefix, cur, i);
+			prefix[i] = '\0';
+			ret = bfsd_marker_dir(l, prefix, &opaque, redirect, &origin);
+			if (ret == -ENOENT || ret == -ENOTDIR)
+				break;
+			if (ret)
+				return ret;
+			if (redirect[0]) {
+				best = i;
+				snprintf(target, sizeof(target), "%s", redirect);
+			}
+		}
+		if (best) {
+			char next[PATH_MAX];
+
+			if (snprintf(next, sizeof(next), "%s%s", target, cur + best) >= PATH_MAX)
+				return -ENAMETOOLONG;
+			memcpy(cur, next, sizeof(cur));
+		}
+	}
+	memcpy(out, cur, PATH_MAX);
+	return 0;
+}
+
+/* Where the redirect of dir r (if one of its own copies has it) points, in
+ * the parent's namespace.  Empty when r is not redirected. */
+static int redirect_source(struct plan *p, const struct bfsd_res *r, char *out)
+{
+	char redirect[PATH_MAX];
+	bool opaque;
+	uint64_t origin;
+	int ret;
+
+	out[0] = '\0';
+	for (int i = 0; i < r->nloc && r->loc[i].idx < p->b->nown; i++) {
+		ret = bfsd_marker_dir(r->loc[i].layer, r->loc[i].phys, &opaque, redirect, &origin);
+		if (ret)
+			return ret;
+		if (redirect[0])
+			return translate(p->fs, p->b, r->loc[i].idx + 1, redirect, p->b->nown, out);
+	}
+	return 0;
+}
+
+/* Does dir r differ in its own attributes from the parent's copy at low? */
+static bool attrs_changed(struct plan *p, const struct bfsd_res *r, const char *low)
+{
+	struct bfsd_res *snap;
+	struct stat a, s;
+	bool changed = true;
+
+	if (bfsd_res_stat(r, &a))
+		return true;
+	if (bfsd_resolve_from(p->fs, p->b, p->b->nown, low, &snap))
+		return true;
+	if (snap->type == S_IFDIR && !bfsd_res_stat(snap, &s))
+		changed = a.st_mode != s.st_mode || a.st_uid != s.st_uid || a.st_gid != s.st_gid ||
+			  a.st_mtim.tv_sec != s.st_mtim.tv_sec ||
+			  a.st_mtim.tv_nsec != s.st_mtim.tv_nsec;
+	bfsd_res_put(snap);
+	return changed;
+}
+
+static bool snapshot_has_dir(struct plan *p, const char *low)
+{
+	struct bfsd_res *snap;
+	bool dir;
+
+	if (bfsd_resolve_from(p->fs, p->b, p->b->nown, low, &snap))
+		return false;
+	dir = snap->type == S_IFDIR;
+	bfsd_res_put(snap);
+	return dir;
+}
+
+static int walk(struct plan *p, const struct bfsd_res *dir, const char *low);
+
+static int plan_dir(struct plan *p, const struct bfsd_res *r, const char *low_parent, bool fresh)
+{
+	const struct bfsd_loc *own = &r->loc[0];
+	char src[PATH_MAX], low[PATH_MAX];
+	int ret;
+
+	ret = redirect_source(p, r, src);
+	if (ret)
+		return ret;
+	if (src[0]) {
+		char stage[32];
+
+		snprintf(stage, sizeof(stage), "%d", p->nstage);
+		ret = bfsd_oplist_add(&p->stage, BFSD_OP_STAGE_OUT, own->layer->id, src, stage,
+				      p->nstage);
+		if (!ret)
+			ret = bfsd_oplist_add(p->ops, BFSD_OP_STAGE_IN, own->layer->id, own->phys,
+					      r->path, p->nstage);
+		p->nstage++;
+		if (!ret)
+			ret = walk(p, r, src);
+		if (!ret)
+			ret = bfsd_oplist_add(p->ops, BFSD_OP_ATTR, own->layer->id, own->phys,
+					      r->path, 0);
+		return ret;
+	}
+	if (r->opaque) {
+		ret = bfsd_oplist_add(p->ops, BFSD_OP_DEL, 0, NULL, r->path, 0);
+		fresh = true;
+	}
+	ret = bfsd_path_join(low, low_parent ? low_parent : "",
+			     strrchr(r->path, '/') ? strrchr(r->path, '/') + 1 : r->path);
+	if (ret)
+		return ret;
+	if (!fresh && (!low_parent || !snapshot_has_dir(p, low)))
+		fresh = true;
+	if (fresh)
+		ret = bfsd_oplist_add(p->ops, BFSD_OP_MKDIR, own->layer->id, own->phys, r->path, 0);
+	if (!ret)
+		ret = walk(p, r, fresh ? NULL : low);
+	if (!ret && (fresh || attrs_changed(p, r, low)))
+		ret = bfsd_oplist_add(p->ops, BFSD_OP_ATTR, own->layer->id, own->phys, r->path, 0);
+	return ret;
+}
+
+/* Plan the children of dir (in the branch), whose parent copy is at low
+ * (NULL when the parent has no such directory). */
+static int walk(struct plan *p, const struct bfsd_res *dir, const char *low)
+{
+	struct bfsd_dirlist list = { 0 };
+	char path[PATH_MAX];
+	int ret;
+
+	ret = bfsd_dir_list(p->fs, p->b, dir, p->b->nown, BFSD_LIST_WHITEOUTS, &list);
+	for (size_t i = 0; !ret && i < list.n; i++) {
+		struct bfsd_res *r;
+
+		ret = bfsd_path_join(path, dir->path, list.e[i].name);
+		if (ret)
+			break;
+		if (!list.e[i].type) {
+			ret = bfsd_oplist_add(p->ops, BFSD_OP_DEL, 0, NULL, path, 0);
+			continue;
+		}
+		ret = bfsd_resolve(p->fs, p->b, path, &r);
+		if (ret)
+			break;
+		if (r->type != S_IFDIR)
+			ret = bfsd_oplist_add(p->ops, BFSD_OP_PUT, r->loc[0].layer->id,
+					      r->loc[0].phys, path, 0);
+		else
+			ret = plan_dir(p, r, low, false);
+		bfsd_res_put(r);
+	}
+	bfsd_dirlist_free(&list);
+	return ret;
+}
+
+static int depth(const char *path)
+{
+	int d = 0;
+
+	for (; *path; path++)
+		d += *path == '/';
+	return d;
+}
+
+static int stage_cmp(const void *a, const void *b)
+{
+	const struct bfsd_op *x = a, *y = b;
+
+	return depth(y->src) - depth(x->src);
+}
+
+int bfsd_commit_plan(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *ops)
+{
+	struct plan p = { .fs = fs, .b = b, .ops = ops };
+	struct bfsd_oplist walked = { 0 };
+	struct bfsd_res *root;
+	int ret;
+
+	p.ops = &walked;
+	ret = bfsd_resolve(fs, b, "", &root);
+	if (ret)
+		return ret;
+	ret = walk(&p, root, "");
+	/* The root's own attributes, when the branch changed them. */
+	if (!ret && root->attr >= 0 && root->loc[root->attr].idx < b->nown &&
+	    attrs_changed(&p, root, ""))
+		ret = bfsd_oplist_add(&walked, BFSD_OP_ATTR, root->loc[root->attr].layer->id, "",
+				      "", 0);
+	bfsd_res_put(root);
+	if (!ret) {
+		qsort(p.stage.op, p.stage.n, sizeof(*p.stage.op), stage_cmp);
+		for (size_t i = 0; !ret && i < p.stage.n; i++)
+			ret = bfsd_oplist_add(ops, p.stage.op[i].kind, p.stage.op[i].layer,
+					      p.stage.op[i].src, p.stage.op[i].dst,
+					      p.stage.op[i].stage);
+		for (size_t i = 0; !ret && i < walked.n; i++)
+			ret = bfsd_oplist_add(ops, walked.op[i].kind, walked.op[i].layer,
+					      walked.op[i].src, walked.op[i].dst,
+					      walked.op[i].stage);
+	}
+	bfsd_oplist_free(&p.stage);
+	bfsd_oplist_free(&walked);
+	if (ret)
+		bfsd_oplist_free(ops);
+	return ret;
+}
+
+/* ---- apply ---- */
+
+static struct bfsd_layer *own_layer(struct bfsd_branch *b, uint64_t id)
+{
+	for (int i = 0; i < b->nown; i++)
+		if (b->layers[i]->id == id)
+			return b->layers[i];
+	return NULL;
+}
+
+static void stage_name(struct bfsd_branch *b, int stage, char *out)
+{
+	snprintf(out, NAME_MAX + 1, "%s%llu-%d", BFSD_STAGE_PREFIX, (unsigned long long)b->id,
+		 stage);
+}
+
+static bool exists(struct bfsd_fs *fs, struct bfsd_branch *p, const char *path)
+{
+	struct bfsd_res *r;
+	bool there;
+
+	if (bfsd_resolve(fs, p, path, &r))
+		return false;
+	there = r->type != 0;
+	bfsd_res_put(r);
+	return there;
+}
+
+static int apply_stage_out(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_branch *p,
+			   const struct bfsd_op *op)
+{
+	char stage[NAME_MAX + 1];
+	int ret;
+
+	stage_name(b, op->stage, stage);
+	if (exists(fs, p, stage))
+		return 0;
+	if (exists(fs, p, op->src))
+		return bfsd_view_rename(fs, p, op->src, stage, 0);
+	/* The parent lost the source since: rebuild it from the snapshot. */
+	if (p == fs->main)
+		return bfsd_copy_tree(fs, b, b->nown, op->src, fs->base, stage);
+	ret = bfsd_copyup_parents(fs, p, stage);
+	if (!ret)
+		ret = bfsd_copy_tree(fs, b, b->nown, op->src, p->layers[0], stage);
+	bfsd_cache_flush(p);
+	return ret;
+}
+
+static int apply_stage_in(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_branch *p,
+			  const struct bfsd_op *op)
+{
+	char stage[NAME_MAX + 1];
+	int ret;
+
+	stage_name(b, op->stage, stage);
+	if (!exists(fs, p, stage))
+		return 0; /* done before a crash */
+	ret = bfsd_view_remove_tree(fs, p, op->dst);
+	if (!ret)
+		ret = bfsd_view_rename(fs, p, stage, op->dst, 0);
+	return ret;
+}
+
+static int apply_one(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_branch *p,
+		     const struct bfsd_op *op)
+{
+	struct bfsd_layer *l = op->layer ? own_layer(b, op->layer) : NULL;
+
+	if (op->layer && !l && op->kind != BFSD_OP_STAGE_OUT && op->kind != BFSD_OP_STAGE_IN)
+		return -EIO;
+	switch (op->kind) {
+	case BFSD_OP_STAGE_OUT:
+		return apply_stage_out(fs, b, p, op);
+	case BFSD_OP_STAGE_IN:
+		return apply_stage_in(fs, b, p, op);
+	case BFSD_OP_DEL:
+		return bfsd_view_remove_tree(fs, p, op->dst);
+	case BFSD_OP_MKDIR:
+		return bfsd_view_ensure_dir(fs, p, op->dst, l, op->src);
+	case BFSD_OP_PUT:
+		return bfsd_view_put(fs, p, op->dst, l, op->src);
+	case BFSD_OP_ATTR:
+		if (!exists(fs, p, op->dst))
+			return 0;
+		return bfsd_view_copy_dir_attrs(fs, p, op->dst, l, op->src);
+	}
+	return -EINVAL;
+}
+
+int bfsd_commit_apply(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_oplist *ops,
+		      size_t from, int (*done)(void *, size_t), void *arg)
+{
+	struct bfsd_branch *p = b->parent;
+	int ret = 0;
+
+	for (size_t i = from; i < ops->n; i++) {
+		ret = apply_one(fs, b, p, &ops->op[i]);
+		if (ret) {
+			bfsd_err("commit of '%s': %c %s failed: %s", b->name, ops->op[i].kind,
+				 ops->op[i].dst, strerror(-ret));
+			return ret;
+		}
+		if (done) {
+			ret = done(arg, i);
+			if (ret)
+				return ret;
+		}
+	}
+	if (p != fs->main)
+		bfsd_cache_flush(p);
+	return 0;
+}
+
+int bfsd_commit(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *changed)
+{
+	struct bfsd_oplist ops = { 0 };
+	struct bfsd_branch *p = b->parent;
+	int ret;
+
+	if (b == fs->main || !p)
+		return -EPERM;
+	if (b->parent_gen != p->gen)
+		return -ESTALE;
+	ret = bfsd_branch_prune_children(fs, b);
+	if (ret)
+		return ret;
+	ret = bfsd_commit_plan(fs, b, &ops);
+	if (ret)
+		return ret;
+	ret = bfsd_journal_begin(fs, b, &ops);
+	if (ret)
+		goto out_free;
+	ret = bfsd_commit_apply(fs, b, &ops, 0, bfsd_journal_done, fs);
+	if (ret) {
+		/* Leave the journal: the next mount finishes the commit. */
+		bfsd_err("commit of '%s' stopped; it completes at the next mount", b->name);
+		goto out_free;
+	}
+	ret = bfsd_commit_finish(fs, b);
+	if (changed && !ret) {
+		*changed = ops;
+		return 0;
+	}
+out_free:
+	bfsd_oplist_free(&ops);
+	return ret;
+}
+
+int bfsd_commit_finish(struct bfsd_fs *fs, struct bfsd_branch *b)
+{
+	struct bfsd_branch *p = b->parent;
+	int ret;
+
+	p->gen++;
+	ret = bfsd_store_save_commit(fs, b);
+	if (ret)
+		bfsd_err("cannot record the commit of '%s': %s", b->name, strerror(-ret));
+	bfsd_journal_end(fs);
+	bfsd_branch_discard(fs, b);
+	bfsd_epoch_release(fs);
+	if (p != fs->main)
+		bfsd_cache_flush(p);
+	return 0;
+}

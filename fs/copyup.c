@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Copy-up: bringing an object into a branch's top layer before it changes,
+ * and the copying primitives it shares with preservation and commit.
+ *
+ * Every copy is built under a temporary name (in storage/work for storage
+ * targets, beside the target for the base) with its data, xattrs, owner,
+ * mode and times, and renamed into place last: a crash leaves either the old
+ * state or the complete copy, never a half-written object at the real name.
+ */
+#include "bfsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static int copy_rw(int in, int out, off_t from, off_t to)
+{
+	static __thread char buf[1 << 17];
+
+	while (from < to) {
+		size_t want = (size_t)(to - from) < sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
+		ssize_t n = pread(in, buf, want, from);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = pwrite(out, buf + done, n - done, from + done);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -errno;
+			done += w;
+		}
+		from += n;
+	}
+	return 0;
+}
+
+static int copy_range(int in, int out, off_t from, off_t to)
+{
+	loff_t ioff = from, ooff = from;
+
+	while (ioff < to) {
+		ssize_t n = copy_file_range(in, &ioff, out, &ooff, to - ioff, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 &&
+		    (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP))
+			return copy_rw(in, out, ioff, to);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+	}
+	return 0;
+}
+
+int bfsd_copy_data(int in, int out, off_t len)
+{
+	off_t data = 0, hole;
+	int ret;
+
+	if (len == 0)
+		return 0;
+	if (ioctl(out, FICLONE, in) == 0)
+		return 0;
+	/* Copy data segments only, so sparse files stay sparse. */
+	while (data < len) {
+		data = lseek(in, data, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;
+			return copy_range(in, out, 0, len);
+		}
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0 || hole > len)
+			hole = len;
+		ret = copy_range(in, out, data, hole);
+		if (ret)
+			return ret;
+		data = hole;
+	}
+	if (ftruncate(out, len) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Remove user-visible xattrs of dst that src does not have. */
+static int drop_extra_xattrs(struct bfsd_fs *fs, const char *src, const char *dst, int flags)
+{
+	char names[XATTR_LIST_MAX > 65536 ? 65536 : XATTR_LIST_MAX], esc[XATTR_NAME_MAX + 1];
+	ssize_t n = llistxattr(dst, names, sizeof(names));
+
+	if (n < 0)
+		return errno == ENOTSUP ? 0 : -errno;
+	for (char *p = names; p < names + n; p += strlen(p) + 1) {
+		const char *visible = p, *srcname;
+
+		if (flags & BFSD_XA_DST_LAYER)
+			visible = bfsd_xattr_from_layer(fs, p);
+		if (!visible)
+			continue; /* a private marker of dst */
+		srcname = visible;
+		if (flags & BFSD_XA_SRC_LAYER)
+			srcname = bfsd_xattr_to_layer(fs, visible, esc, sizeof(esc));
+		if (srcname && lgetxattr(src, srcname, NULL, 0) >= 0)
+			continue;
+		if (lremovexattr(dst, p) < 0 && errno != ENODATA && errno != EPERM)
+			return -errno;
+	}
+	return 0;
+}
+
+int bfsd_copy_xattrs(struct bfsd_fs *fs, const char *src, const char *dst, int flags)
+{
+	char *names = NULL, *val = NULL, esc[XATTR_NAME_MAX + 1];
+	ssize_t n;
+	int ret = 0;
+
+	if (flags & BFSD_XA_SYNC) {
+		ret = drop_extra_xattrs(fs, src, dst, flags);
+		if (ret)
+			return ret;
+	}
+	n = llistxattr(src, NULL, 0);
+	if (n <= 0)
+		return n < 0 && errno != ENOTSUP ? -errno : 0;
+	names = malloc(n);
+	val = malloc(XATTR_SIZE_MAX);
+	if (!names || !val) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	n = llistxattr(src, names, n);
+	if (n < 0) {
+		ret = -errno;
+		goto out_free;
+	}
+	for (char *p = names; p < names + n; p += strlen(p) + 1) {
+		const char *name = p;
+		ssize_t vlen;
+
+		if (flags & BFSD_XA_SRC_LAYER)
+			name = bfsd_xattr_from_layer(fs, p);
+		if (!name)
+			continue;
+		if (flags & BFSD_XA_DST_LAYER)
+			name = bfsd_xattr_to_layer(fs, name, esc, sizeof(esc));
+		if (!name)
+			continue;
+		vlen = lgetxattr(src, p, val, XATTR_SIZE_MAX);
+		if (vlen < 0)
+			continue;
+		if (lsetxattr(dst, name, val, vlen, 0) < 0 && errno != EPERM && errno != ENOTSUP &&
+		    errno != EACCES) {
+			ret = -errno;
+			break;
+		}
+	}
+out_free:
+	free(names);
+	free(val);
+	return ret;
+}
+
+/* Where a copy is built before it is renamed into dstl/dphys. */
+struct tmpspot {
+	int dirfd;
+	char name[NAME_MAX + 1];
+	char abs[PATH_MAX];
+	int parent_fd; /* opened for a base target; -1 otherwise */
+};
+
+static int tmpspot_init(struct bfsd_fs *fs, struct bfsd_layer *dstl, const char *dphys,
+			struct tmpspot *t)
+{
+	char parent[PATH_MAX];
+
+	bfsd_fs_tmpname(fs, t->name);
+	t->parent_fd = -1;
+	if (bfsd_layer_is_storage(dstl)) {
+		t->dirfd = fs->work_fd;
+		if (snprintf(t->abs, PATH_MAX, "%s/work/%s", fs->storage_path, t->name) >= PATH_MAX)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	/* The base may be another filesystem: build beside the target. */
+	bfsd_path_split(dphys, parent);
+	t->parent_fd = openat(dstl->dirfd, bfsd_rel(parent),
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (t->parent_fd < 0)
+		return -errno;
+	t->dirfd = t->parent_fd;
+	if (snprintf(t->abs, PATH_MAX, "%s/%s%s%s", dstl->path, parent, parent[0] ? "/" : "",
+		     t->name) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void tmpspot_done(struct tmpspot *t)
+{
+	if (t->parent_fd >= 0)
+		close(t->parent_fd);
+}
+
+/* Give the object at t the owner, mode and times of st. */
+static int finish_attrs(struct tmpspot *t, const struct stat *st)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+
+	if (fchownat(t->dirfd, t->name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno != EPERM)
+		return -errno;
+	if (!S_ISLNK(st->st_mode) && fchmodat(t->dirfd, t->name, st->st_mode & 07777, 0) < 0)
+		return -errno;
+	if (utimensat(t->dirfd, t->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+int bfsd_copy_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
+		    struct bfsd_layer *dstl, const char *dphys, bool origin)
+{
+	char src[PATH_MAX], dst[PATH_MAX];
+	struct stat st;
+	struct timespec ts[2];
+	int ret, flags = BFSD_XA_SYNC;
+
+	if (fstatat(l->dirfd, bfsd_rel(phys), &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	ret = bfsd_layer_abspath(l, phys, src);
+	if (!ret)
+		ret = bfsd_layer_abspath(dstl, dphys, dst);
+	if (ret)
+		return ret;
+	if (bfsd_layer_is_storage(l))
+		flags |= BFSD_XA_SRC_LAYER;
+	if (bfsd_layer_is_storage(dstl))
+		flags |= BFSD_XA_DST_LAYER;
+	ret = bfsd_copy_xattrs(fs, src, dst, flags);
+	if (ret)
+		return ret;
+	if (origin && bfsd_layer_is_storage(dstl)) {
+		uint64_t v;
+
+		if (!bfsd_layer_is_storage(l) || bfsd_marker_origin(l, phys, &v) <= 0)
+			v = bfsd_fs_vino(fs, &st);
+		ret = bfsd_marker_set(dstl, dphys, "origin", &v, sizeof(v));
+		if (ret && ret != -EPERM)
+			return ret;
+	}
+	if (fchownat(dstl->dirfd, bfsd_rel(dphys), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno != EPERM)
+		return -errno;
+	if (!S_ISLNK(st.st_mode) &&
+	    fchmodat(dstl->dirfd, bfsd_rel(dphys), st.st_mode & 07777, 0) < 0)
+		return -errno;
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	if (utimensat(dstl->dirfd, bfsd_rel(dphys), ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	atomic_store(&dstl->dirty, true);
+	return 0;
+}
+
+static int make_object(struct bfsd_layer *l, const char *phys, const struct stat *st,
+		       struct tmpspot *t, bool data)
+{
+	char target[PATH_MAX];
+	int in, out, ret = 0;
+	ssize_t n;
+
+	switch (st->st_mode & S_IFMT) {
+	case S_IFREG:
+		out = openat(t->dirfd, t->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (out < 0)
+			return -errno;
+		if (data && st->st_size) {
+			in = openat(l->dirfd, phys, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (in < 0)
+				ret = -errno;
+			else
+				ret = bfsd_copy_data(in, out, st->st_size);
+			if (in >= 0)
+				close(in);
+		}
+		close(out);
+		return ret;
+	case S_IFDIR:
+		return mkdirat(t->dirfd, t->name, 0700) < 0 ? -errno : 0;
+	case S_IFLNK:
+		n = readlinkat(l->dirfd, phys, target, sizeof(target) - 1);
+		if (n < 0)
+			return -errno;
+		target[n] = '\0';
+		return symlinkat(target, t->dirfd, t->name) < 0 ? -errno : 0;
+	default:
+		return mknodat(t->dirfd, t->name, st->st_mode & (S_IFMT | 0600), st->st_rdev) < 0
+			       ? -errno
+			       : 0;
+	}
+}
+
+int bfsd_copy_object(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
+		     struct bfsd_layer *dstl, const char *dphys, bool data, uint64_t origin)
+{
+	char src[PATH_MAX];
+	struct tmpspot t;
+	struct stat st;
+	int ret, flags = 0;
+
+	if (fstatat(l->dirfd, bfsd_rel(phys), &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	ret = bfsd_layer_abspath(l, phys, src);
+	if (!ret)
+		ret = tmpspot_init(fs, dstl, dphys, &t);
+	if (ret)
+		return ret;
+	ret = make_object(l, phys, &st, &t, data);
+	if (ret)
+		goto out_done;
+	if (bfsd_layer_is_storage(l))
+		flags |= BFSD_XA_SRC_LAYER;
+	if (bfsd_layer_is_storage(dstl))
+		flags |= BFSD_XA_DST_LAYER;
+	ret = bfsd_copy_xattrs(fs, src, t.abs, flags);
+	if (!ret && origin && bfsd_layer_is_storage(dstl)) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%sorigin", fs->xattr_prefix);
+		if (lsetxattr(t.abs, name, &origin, sizeof(origin), 0) < 0 && errno != EPERM)
+			ret = -errno;
+	}
+	if (!ret)
+		ret = finish_attrs(&t, &st);
+	if (ret)
+		goto out_remove_tmp;
+	if (renameat(t.dirfd, t.name, dstl->dirfd, dphys) < 0) {
+		ret = -errno;
+		/* A directory that is already there is as good as ours. */
+		if (S_ISDIR(st.st_mode) && (ret == -EEXIST || ret == -ENOTEMPTY))
+			ret = 0;
+		goto out_remove_tmp;
+	}
+	atomic_store(&dstl->dirty, true);
+	tmpspot_done(&t);
+	return 0;
+
+out_remove_tmp:
+	bfsd_rm_rf_at(t.dirfd, t.name);
+out_done:
+	tmpspot_done(&t);
+	return ret;
+}
+
+int bfsd_copyup_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path)
+{
+	char prefix[PATH_MAX];
+	const char *p = path;
+	int ret = 0;
+
+	if (b == fs->main)
+		return 0;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		struct bfsd_res *r;
+
+		if (!slash)
+			return 0;
+		memcpy(prefix, path, slash - path);
+		prefix[slash - path] = '\0';
+		p = slash + 1;
+		ret = bfsd_resolve_existing(fs, b, prefix, &r);
+		if (ret)
+			return ret;
+		if (r->type != S_IFDIR)
+			ret = -ENOTDIR;
+		else if (!bfsd_res_in_top(fs, b, r))
+			ret = bfsd_copy_object(fs, r->loc[0].layer, r->loc[0].phys, b->layers[0],
+					       prefix, false, r->vino);
+		bfsd_res_put(r);
+		if (ret)
+			return ret;
+		bfsd_cache_drop(b, prefix);
+	}
+}
+
+int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, bool data)
+{
+	struct bfsd_res *r;
+	struct stat st;
+	int ret;
+
+	if (b == fs->main)
+		return 0;
+	ret = bfsd_resolve_existing(fs, b, path, &r);
+	if (ret)
+		return ret;
+	if (bfsd_res_in_top(fs, b, r))
+		goto out_put;
+	ret = bfsd_copyup_parents(fs, b, path);
+	if (ret)
+		goto out_put;
+	if (!path[0]) {
+		/* The root: attribute the top layer's root directory. */
+		ret = bfsd_copy_attrs(fs, r->loc[r->attr].layer, r->loc[r->attr].phys, b->layers[0],
+				      "", true);
+		goto out_drop;
+	}
+	if (fstatat(r->loc[0].layer->dirfd, r->loc[0].phys, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		ret = -errno;
+		goto out_put;
+	}
+	ret = bfsd_copy_object(fs, r->loc[0].layer, r->loc[0].phys, b->layers[0], path, data,
+			       r->vino);
+	if (!ret && S_ISREG(st.st_mode))
+		bfsd_files_retarget(fs, b, st.st_dev, st.st_ino, b->layers[0], path);
+out_drop:
+	bfsd_cache_drop(b, path);
+out_put:
+	bfsd_res_put(r);
+	return ret;
+}
+
+/* Fill the new directory dirfd with the children of dir r (sub-stack view). */
+static int copy_children(struct bfsd_fs *fs, struct bfsd_branch *b, int start,
+			 const struct bfsd_res *r, struct bfsd_layer *dstl, const char *dphys);
+
+static int copy_tree_at(struct bfsd_fs *fs, struct bfsd_branch *b, int start, const char *path,
+			struct bfsd_layer *dstl, const char *dphys)
+{
+	struct bfsd_res *r;
+	int ret = bfsd_resolve_from(fs, b, start, path, &r);
+
+	if (ret)
+		return ret;
+	if (!r->type) {
+		bfsd_res_put(r);
+		return -ENOENT;
+	}
+	ret = bfsd_copy_object(fs, r->loc[r->attr].layer, r->loc[r->attr].phys, dstl, dphys, true,
+			       bfsd_layer_is_storage(dstl) ? r->vino : 0);
+	if (!ret && r->type == S_IFDIR)
+		ret = copy_children(fs, b, start, r, dstl, dphys);
+	bfsd_res_put(r);
+	return ret;
+}
+
+static int copy_children(struct bfsd_fs *fs, struct bfsd_branch *b, int start,
+			 const struct bfsd_res *r, struct bfsd_layer *dstl, const char *dphys)
+{
+	char cpath[PATH_MAX], cdst[PATH_MAX];
+	struct bfsd_dirlist list = { 0 };
+	struct stat st;
+	int ret;
+
+	ret = bfsd_dir_list(fs, b, r, INT_MAX, 0, &list);
+	for (size_t i = 0; !ret && i < list.n; i++) {
+		ret = bfsd_path_join(cpath, r->path, list.e[i].name);
+		if (!ret)
+			ret = bfsd_path_join(cdst, dphys, list.e[i].name);
+		if (!ret)
+			ret = copy_tree_at(fs, b, start, cpath, dstl, cdst);
+	}
+	bfsd_dirlist_free(&list);
+	/* Adding children moved the directory's times: put them back. */
+	if (!ret && !bfsd_res_stat(r, &st)) {
+		struct timespec ts[2] = { st.st_atim, st.st_mtim };
+
+		utimensat(dstl->dirfd, bfsd_rel(dphys), ts, AT_SYMLINK_NOFOLLOW);
+	}
+	return ret;
+}
+
+int bfsd_copy_tree(struct bfsd_fs *fs, struct bfsd_branch *b, int start, const char *path,
+		   struct bfsd_layer *dstl, const char *dphys)
+{
+	char tmp[NAME_MAX + 1];
+	int ret;
+
+	/* The base: the caller names a temporary destination and retries. */
+	if (!bfsd_layer_is_storage(dstl)) {
+		bfsd_rm_rf_at(dstl->dirfd, dphys);
+		return copy_tree_at(fs, b, start, path, dstl, dphys);
+	}
+	/* Storage: build in the work directory, rename the finished tree in. */
+	bfsd_fs_tmpname(fs, tmp);
+	ret = copy_tree_at(fs, b, start, path, fs->work, tmp);
+	if (!ret && renameat(fs->work_fd, tmp, dstl->dirfd, dphys) < 0)
+		ret = -errno;
+	if (ret)
+		bfsd_rm_rf_at(fs->work_fd, tmp);
+	else
+		atomic_store(&dstl->dirty, true);
+	return ret;
+}

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Control files: <mnt>/.branchfs_ctl acts on the mount's current branch,
+ * <mnt>/@NAME/.branchfs_ctl on NAME.  Text commands (one per write) and
+ * ioctls both end up in ctl_run(), which changes the tree under tree_lock
+ * exclusive and then, with no lock held, invalidates every kernel cache the
+ * change made wrong before the request is answered.
+ */
+#include "ll.h"
+
+#include <branchfs/ioctl.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+enum ctl_op { CTL_CREATE, CTL_COMMIT, CTL_ABORT, CTL_SWITCH };
+
+/* The branch a control node acts on (tree_lock held). */
+static struct bfsd_branch *ctl_branch(struct bfsd_mount *m, struct bfsd_node *n)
+{
+	return n->branch ? n->branch : m->fs->current;
+}
+
+static void dead_roots(struct bfsd_node *n, void *arg)
+{
+	struct bfsd_inval *iv = arg;
+
+	if (n->kind == BFSD_NODE_BROOT && n->branch->dead)
+		bfsd_inval_entry(iv, FUSE_ROOT_ID, n->name);
+}
+
+/* Caches made wrong by a commit of something into p. */
+static void inval_commit(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *p,
+			 const struct bfsd_oplist *ops)
+{
+	for (size_t i = 0; i < ops->n; i++) {
+		const struct bfsd_op *op = &ops->op[i];
+
+		if (op->kind == BFSD_OP_STAGE_OUT)
+			bfsd_inval_path(m, iv, p, op->src, true);
+		else
+			bfsd_inval_path(m, iv, p, op->dst, true);
+	}
+	bfsd_inval_path(m, iv, p, "", false);
+}
+
+static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, const char *name,
+		   char *name_out)
+{
+	struct bfsd_fs *fs = m->fs;
+	struct bfsd_oplist changed = { 0 };
+	struct bfsd_inval iv = { 0 };
+	struct bfsd_branch *b, *before, *parent = NULL;
+	int ret;
+
+	pthread_rwlock_wrlock(&fs->tree_lock);
+	before = fs->current;
+	b = ctl_branch(m, n);
+	if (b->dead) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	switch (op) {
+	case CTL_CREATE:
+		ret = bfsd_branch_create(fs, b, name, name_out);
+		break;
+	case CTL_COMMIT:
+		parent = b->parent;
+		ret = bfsd_commit(fs, b, &changed);
+		if (!ret)
+			inval_commit(m, &iv, parent, &changed);
+		break;
+	case CTL_ABORT:
+		ret = bfsd_branch_abort(fs, b);
+		break;
+	case CTL_SWITCH:
+		if (n->branch) {
+			ret = -EINVAL; /* only the root control file switches */
+			break;
+		}
+		b = bfsd_branch_find(fs, name);
+		ret = b ? bfsd_fs_switch(fs, b) : -ENOENT;
+		break;
+	}
+	/* Branches that went away, and the root when it shows another branch. */
+	if (op != CTL_CREATE)
+		bfsd_node_root_children(m, dead_roots, &iv);
+	if (fs->current != before)
+		bfsd_inval_root(m, &iv);
+out_unlock:
+	pthread_rwlock_unlock(&fs->tree_lock);
+	bfsd_inval_send(m, &iv);
+	bfsd_oplist_free(&changed);
+	return ret;
+}
+
+int bfsd_ctl_command(struct bfsd_mount *m, struct bfsd_node *n, const char *buf, size_t len)
+{
+	char cmd[BFSD_NAME_MAX + 32];
+	char *s = cmd, *end;
+	const char *arg;
+
+	if (len >= sizeof(cmd))
+		return -EINVAL;
+	memcpy(cmd, buf, len);
+	cmd[len] = '\0';
+	while (*s && (isspace((unsigned char)*s) || *s == '\0'))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	if (!strcasecmp(s, "create"))
+		return ctl_run(m, n, CTL_CREATE, NULL, NULL);
+	if (!strcasecmp(s, "commit"))
+		return ctl_run(m, n, CTL_COMMIT, NULL, NULL);
+	if (!strcasecmp(s, "abort"))
+		return ctl_run(m, n, CTL_ABORT, NULL, NULL);
+	if (!strncasecmp(s, "create:", 7)) {
+		arg = s + 7;
+		return ctl_run(m, n, CTL_CREATE, arg, NULL);
+	}
+	if (!strncasecmp(s, "switch:", 7)) {
+		arg = s + 7;
+		if (!*arg)
+			return -EINVAL;
+		return ctl_run(m, n, CTL_SWITCH, arg, NULL);
+	}
+	return -EINVAL;
+}
+
+static int ctl_info(struct bfsd_mount *m, struct bfsd_node *n, void *out, size_t *out_len)
+{
+	struct branchfs_ioc_info info = { 0 };
+
+	if (*out_len < sizeof(info))
+		return -EINVAL;
+	info.version = BRANCHFS_INFO_VERSION;
+	info.daemon_pid = (int)getpid();
+	pthread_rwlock_rdlock(&m->fs->tree_lock);
+	info.keep = m->fs->keep;
+	snprintf(info.branch, sizeof(info.branch), "%s", ctl_branch(m, n)->name);
+	pthread_rwlock_unlock(&m->fs->tree_lock);
+	snprintf(info.storage, sizeof(info.storage), "%s", m->fs->storage_path);
+	memcpy(out, &info, sizeof(info));
+	*out_len = sizeof(info);
+	return 0;
+}
+
+int bfsd_ctl_ioctl(struct bfsd_mount *m, struct bfsd_node *n, unsigned int cmd, const void *in,
+		   size_t in_len, void *out, size_t *out_len)
+{
+	char name[BFSD_NAME_MAX + 1];
+	int ret;
+
+	switch (cmd) {
+	case FS_IOC_BRANCH_CREATE:
+		if (*out_len < BRANCHFS_NAME_BUF)
+			return -EINVAL;
+		ret = ctl_run(m, n, CTL_CREATE, NULL, name);
+		if (ret)
+			return ret;
+		/* Generated names ("branch-" + UUID) always fit. */
+		memset(out, 0, BRANCHFS_NAME_BUF);
+		memcpy(out, name, strnlen(name, BRANCHFS_NAME_BUF - 1));
+		*out_len = BRANCHFS_NAME_BUF;
+		return 0;
+	case FS_IOC_BRANCH_COMMIT:
+		*out_len = 0;
+		return ctl_run(m, n, CTL_COMMIT, NULL, NULL);
+	case FS_IOC_BRANCH_ABORT:
+		*out_len = 0;
+		return ctl_run(m, n, CTL_ABORT, NULL, NULL);
+	case FS_IOC_BRANCH_INFO:
+		return ctl_info(m, n, out, out_len);
+	case FS_IOC_BRANCH_SET_KEEP:
+		if (in_len < sizeof(unsigned int))
+			return -EINVAL;
+		pthread_rwlock_wrlock(&m->fs->tree_lock);
+		m->fs->keep = *(const unsigned int *)in != 0;
+		pthread_rwlock_unlock(&m->fs->tree_lock);
+		*out_len = 0;
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+int bfsd_ctl_read(struct bfsd_mount *m, struct bfsd_node *n, char *buf, size_t size)
+{
+	int len;
+
+	pthread_rwlock_rdlock(&m->fs->tree_lock);
+	len = snprintf(buf, size, "%s", ctl_branch(m, n)->name);
+	pthread_rwlock_unlock(&m->fs->tree_lock);
+	return len < (int)size ? len : (int)size - 1;
+}

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Open files: the object behind a FUSE file handle, and the table that finds
+ * every open file of one underlying inode.
+ *
+ * A file opened for writing is copied up (branch) or preserved (main) at
+ * open.  Later, a branch's top can be frozen by a child's creation, or main
+ * can start a new epoch; each bumps a write epoch, and the next write through
+ * an older file copies up or preserves again first.  When copy-up or
+ * preservation gives an object a new home, the open files that must follow
+ * it are re-pointed with dup3(), atomically for concurrent readers.
+ */
+#include "bfsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FILES_BUCKETS 4096
+
+static bool writable(int flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+static uint64_t branch_write_epoch(struct bfsd_fs *fs, struct bfsd_branch *b)
+{
+	if (b == fs->main)
+		return atomic_load(&fs->main_write_epoch);
+	return atomic_load(&b->write_epoch);
+}
+
+static size_t bucket(dev_t dev, ino_t ino)
+{
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) ^ dev) % FILES_BUCKETS;
+}
+
+static int files_add(struct bfsd_fs *fs, struct bfsd_file *f)
+{
+	struct stat st;
+	struct bfsd_file **head;
+
+	if (fstat(f->fd, &st) < 0)
+		return -errno;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	pthread_mutex_lock(&fs->files_lock);
+	if (!fs->files) {
+		fs->files = calloc(FILES_BUCKETS, sizeof(*fs->files));
+		if (!fs->files) {
+			pthread_mutex_unlock(&fs->files_lock);
+			return -ENOMEM;
+		}
+	}
+	head = &fs->files[bucket(f->dev, f->ino)];
+	f->next_same = *head;
+	if (*head)
+		(*head)->pprev_same = &f->next_same;
+	f->pprev_same = head;
+	*head = f;
+	pthread_mutex_unlock(&fs->files_lock);
+	return 0;
+}
+
+static void files_del_locked(struct bfsd_file *f)
+{
+	if (!f->pprev_same)
+		return;
+	*f->pprev_same = f->next_same;
+	if (f->next_same)
+		f->next_same->pprev_same = f->pprev_same;
+	f->pprev_same = NULL;
+	f->next_same = NULL;
+}
+
+static int file_new(struct bfsd_fs *fs, struct bfsd_branch *b, int fd, int flags,
+		    struct bfsd_file **out)
+{
+	struct bfsd_file *f = calloc(1, sizeof(*f));
+	int ret;
+
+	if (!f)
+		return -ENOMEM;
+	f->fd = fd;
+	f->flags = flags & ~(O_CREAT | O_EXCL | O_TRUNC);
+	f->branch = bfsd_branch_get(b);
+	f->base = b == fs->main;
+	f->write_epoch = branch_write_epoch(fs, b);
+	ret = files_add(fs, f);
+	if (ret) {
+		bfsd_branch_put(f->branch);
+		free(f);
+		return ret;
+	}
+	*out = f;
+	return 0;
+}
+
+int bfsd_file_open(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, int flags,
+		   struct bfsd_file **out)
+{
+	int oflags = (flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_NOFOLLOW | O_CLOEXEC;
+	struct bfsd_res *r;
+	int fd, ret;
+
+	ret = bfsd_resolve_existing(fs, b, path, &r);
+	if (ret)
+		return ret;
+	if (r->type == S_IFDIR && writable(flags)) {
+		ret = -EISDIR;
+		goto out_put;
+	}
+	if (writable(flags) && r->type == S_IFREG) {
+		if (b == fs->main)
+			ret = bfsd_preserve(fs, path, BFSD_CH_MODIFY);
+		else if (!bfsd_res_in_top(fs, b, r))
+			ret = bfsd_copyup(fs, b, path, !(flags & O_TRUNC));
+		if (ret < 0)
+			goto out_put;
+		if (b != fs->main) {
+			bfsd_res_put(r);
+			ret = bfsd_resolve_existing(fs, b, path, &r);
+			if (ret)
+				return ret;
+		}
+	}
+	fd = openat(r->loc[0].layer->dirfd, bfsd_rel(r->loc[0].phys), oflags);
+	if (fd < 0) {
+		ret = -errno;
+		goto out_put;
+	}
+	ret = file_new(fs, b, fd, flags, out);
+	if (ret)
+		close(fd);
+out_put:
+	bfsd_res_put(r);
+	return ret;
+}
+
+int bfsd_file_create(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, int flags,
+		     mode_t mode, const struct bfsd_cred *cred, struct bfsd_file **out,
+		     struct stat *st)
+{
+	int fd, ret;
+
+	ret = bfsd_view_create(fs, b, path, flags, mode, cred, &fd, st);
+	if (ret)
+		return ret;
+	ret = file_new(fs, b, fd, flags, out);
+	if (ret)
+		close(fd);
+	return ret;
+}
+
+void bfsd_file_close(struct bfsd_fs *fs, struct bfsd_file *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&fs->files_lock);
+	files_del_locked(f);
+	pthread_mutex_unlock(&fs->files_lock);
+	close(f->fd);
+	bfsd_branch_put(f->branch);
+	free(f);
+}
+
+bool bfsd_file_needs_prepare(struct bfsd_fs *fs, struct bfsd_file *f)
+{
+	return writable(f->flags) && f->write_epoch != branch_write_epoch(fs, f->branch);
+}
+
+int bfsd_file_prepare_write(struct bfsd_fs *fs, struct bfsd_file *f, const char *path)
+{
+	struct bfsd_branch *b = f->branch;
+	uint64_t epoch;
+	int ret;
+
+	bfsd_lock_op(fs, b, true);
+	epoch = branch_write_epoch(fs, b);
+	if (b->dead)
+		ret = -ESTALE;
+	else if (b == fs->main)
+		ret = bfsd_preserve(fs, path, BFSD_CH_MODIFY);
+	else
+		ret = bfsd_copyup(fs, b, path, true);
+	bfsd_unlock_op(fs, b);
+	if (ret < 0)
+		return ret;
+	f->write_epoch = epoch;
+	return 0;
+}
+
+void bfsd_files_retarget(struct bfsd_fs *fs, struct bfsd_branch *b, dev_t dev, ino_t ino,
+			 struct bfsd_layer *l, const char *phys)
+{
+	struct bfsd_file *f, *next, *moved = NULL;
+
+	pthread_mutex_lock(&fs->files_lock);
+	if (!fs->files)
+		goto out_unlock;
+	for (f = fs->files[bucket(dev, ino)]; f; f = next) {
+		int fd;
+
+		next = f->next_same;
+		if (f->dev != dev || f->ino != ino)
+			continue;
+		if (b ? f->branch != b : f->branch == fs->main)
+			continue;
+		fd = openat(l->dirfd, phys, (f->flags & ~O_TRUNC) | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			bfsd_warn("cannot re-point an open file at its copy: %s", strerror(errno));
+			continue;
+		}
+		dup3(fd, f->fd, O_CLOEXEC);
+		close(fd);
+		files_del_locked(f);
+		f->next_same = moved;
+		moved = f;
+	}
+	/* Re-file the moved ones under their new inode. */
+	while (moved) {
+		struct stat st;
+		struct bfsd_file **head;
+
+		f = moved;
+		moved = f->next_same;
+		if (fstat(f->fd, &st) == 0) {
+			f->dev = st.st_dev;
+			f->ino = st.st_ino;
+		}
+		head = &fs->files[bucket(f->dev, f->ino)];
+		f->next_same = *head;
+		if (*head)
+			(*head)->pprev_same = &f->next_same;
+		f->pprev_same = head;
+		*head = f;
+	}
+out_unlock:
+	pthread_mutex_unlock(&fs->files_lock);
+}

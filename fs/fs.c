@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The filesystem core object: setting up base and storage, the per-request
+ * lock helper, inode numbers, switching, the trash reclaimer and shutdown.
+ */
+#include "bfsd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static int open_dir(struct bfsd_fs *fs, const char *name, int *fd)
+{
+	if (mkdirat(fs->storage_fd, name, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	*fd = openat(fs->storage_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return *fd < 0 ? -errno : 0;
+}
+
+/* Take the storage lock and check that it belongs to this base. */
+static int claim_storage(struct bfsd_fs *fs)
+{
+	char recorded[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	fs->lock_fd = openat(fs->storage_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fs->lock_fd < 0)
+		return -errno;
+	if (flock(fs->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		bfsd_err("storage %s is in use by another branchfs mount", fs->storage_path);
+		return -EBUSY;
+	}
+	fd = openat(fs->storage_fd, "base", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, recorded, sizeof(recorded) - 1);
+		close(fd);
+		recorded[n > 0 ? n : 0] = '\0';
+		if (n > 0 && strcmp(recorded, fs->base_path) &&
+		    faccessat(fs->storage_fd, "state", F_OK, 0) == 0) {
+			bfsd_err("storage %s belongs to base %s, not %s", fs->storage_path,
+				 recorded, fs->base_path);
+			return -EXDEV;
+		}
+	}
+	fd = openat(fs->storage_fd, "base", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	n = bfsd_write_all(fd, fs->base_path, strlen(fs->base_path));
+	close(fd);
+	return (int)n;
+}
+
+/* Markers need xattrs in storage: check once, with a clear error. */
+static int check_xattrs(struct bfsd_fs *fs)
+{
+	char path[PATH_MAX], name[64];
+	static const char v = '1';
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/work/.xattr-probe", fs->storage_path);
+	snprintf(name, sizeof(name), "%sprobe", fs->xattr_prefix);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	if (lsetxattr(path, name, &v, 1, 0) < 0) {
+		ret = -errno;
+		bfsd_err("storage %s does not support extended attributes (%s): branchfs "
+			 "needs them for whiteouts and renames",
+			 fs->storage_path, strerror(errno));
+	}
+	unlink(path);
+	return ret;
+}
+
+static int open_base(struct bfsd_fs *fs, const char *base)
+{
+	char real[PATH_MAX];
+	struct stat st;
+	int ret;
+
+	if (!realpath(base, real))
+		return -errno;
+	fs->base_path = strdup(real);
+	if (!fs->base_path)
+		return -ENOMEM;
+	ret = bfsd_layer_open(fs, BFSD_LAYER_BASE, 0, real, &fs->base);
+	if (ret)
+		return ret;
+	if (fstat(fs->base->dirfd, &st) < 0)
+		return -errno;
+	fs->base_dev = st.st_dev;
+	return 0;
+}
+
+static int open_storage(struct bfsd_fs *fs, const char *storage)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int ret;
+
+	ret = bfsd_mkdir_p(storage);
+	if (ret)
+		return ret;
+	if (!realpath(storage, path))
+		return -errno;
+	fs->storage_path = strdup(path);
+	if (!fs->storage_path)
+		return -ENOMEM;
+	fs->storage_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fs->storage_fd < 0)
+		return -errno;
+	if (fstat(fs->storage_fd, &st) < 0)
+		return -errno;
+	fs->storage_dev = st.st_dev;
+	ret = claim_storage(fs);
+	if (!ret)
+		ret = open_dir(fs, "layers", &fs->layers_fd);
+	if (!ret)
+		ret = open_dir(fs, "work", &fs->work_fd);
+	if (!ret)
+		ret = open_dir(fs, "trash", &fs->trash_fd);
+	if (!ret)
+		ret = check_xattrs(fs);
+	if (ret)
+		return ret;
+	/* Whatever was under construction when we died is garbage. */
+	bfsd_rm_rf_at(fs->storage_fd, "work");
+	ret = open_dir(fs, "work", &fs->work_fd);
+	if (!ret) {
+		snprintf(path, sizeof(path), "%s/work", fs->storage_path);
+		ret = bfsd_layer_open(fs, BFSD_LAYER_WORK, 0, path, &fs->work);
+	}
+	return ret;
+}
+
+static void init_locks(struct bfsd_fs *fs)
+{
+	pthread_rwlockattr_t attr;
+
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fs->tree_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	pthread_rwlock_init(&fs->lower_lock, NULL);
+	pthread_mutex_init(&fs->files_lock, NULL);
+	pthread_mutex_init(&fs->reclaim_lock, NULL);
+	pthread_cond_init(&fs->reclaim_cond, NULL);
+}
+
+int bfsd_fs_open(const struct bfsd_options *opt, struct bfsd_fs **out)
+{
+	struct bfsd_fs *fs = calloc(1, sizeof(*fs));
+	int ret;
+
+	if (!fs)
+		return -ENOMEM;
+	fs->storage_fd = fs->work_fd = fs->trash_fd = fs->layers_fd = -1;
+	fs->log_fd = fs->lock_fd = fs->journal_fd = -1;
+	fs->keep = opt->keep;
+	fs->durable = opt->durable;
+	fs->is_root = geteuid() == 0;
+	fs->next_branch_id = 1;
+	fs->next_layer_id = 1;
+	snprintf(fs->xattr_prefix, sizeof(fs->xattr_prefix), "%s.branchfs.",
+		 fs->is_root ? "trusted" : "user");
+	fs->xattr_prefix_len = strlen(fs->xattr_prefix);
+	init_locks(fs);
+	ret = open_base(fs, opt->base);
+	if (!ret)
+		ret = open_storage(fs, opt->storage);
+	if (!ret)
+		ret = bfsd_store_load(fs);
+	if (!ret)
+		ret = bfsd_store_compact(fs);
+	if (!ret)
+		ret = bfsd_journal_recover(fs);
+	if (ret) {
+		bfsd_fs_close(fs);
+		return ret;
+	}
+	*out = fs;
+	return 0;
+}
+
+/* Free b and its descendants without touching storage. */
+static void forget_tree(struct bfsd_branch *b)
+{
+	while (b->children) {
+		struct bfsd_branch *c = b->children;
+
+		b->children = c->sibling;
+		forget_tree(c);
+	}
+	b->dead = true;
+	bfsd_branch_put(b);
+}
+
+static void close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+void bfsd_fs_close(struct bfsd_fs *fs)
+{
+	if (!fs)
+		return;
+	bfsd_store_stop_reclaimer(fs);
+	if (fs->main && fs->log_fd >= 0) {
+		if (!fs->keep) {
+			while (fs->main->children)
+				bfsd_branch_discard(fs, fs->main->children);
+			fs->current = fs->main;
+			bfsd_epoch_release(fs);
+		}
+		bfsd_store_compact(fs);
+	}
+	/* What is still in the tree now is kept for the next mount. */
+	fs->keep_layers = true;
+	if (fs->main)
+		forget_tree(fs->main);
+	for (size_t i = 0; i < fs->npres; i++)
+		bfsd_layer_put(fs->pres[i]);
+	free(fs->pres);
+	if (fs->trash_fd >= 0)
+		bfsd_store_reclaim(fs);
+	bfsd_layer_put(fs->base);
+	bfsd_layer_put(fs->work);
+	free(fs->bhash);
+	free(fs->files);
+	close_fd(fs->journal_fd);
+	close_fd(fs->log_fd);
+	close_fd(fs->work_fd);
+	close_fd(fs->trash_fd);
+	close_fd(fs->layers_fd);
+	close_fd(fs->storage_fd);
+	close_fd(fs->lock_fd);
+	free(fs->base_path);
+	free(fs->storage_path);
+	free(fs);
+}
+
+void bfsd_fs_tmpname(struct bfsd_fs *fs, char *out)
+{
+	unsigned long long seq = atomic_fetch_add(&fs->tmp_seq, 1);
+
+	snprintf(out, NAME_MAX + 1, ".branchfs-tmp-%d-%llu", (int)getpid(), seq);
+}
+
+uint64_t bfsd_fs_vino(const struct bfsd_fs *fs, const struct stat *st)
+{
+	if (st->st_dev == fs->base_dev)
+		return st->st_ino;
+	if (st->st_dev == fs->storage_dev)
+		return st->st_ino | (1ull << 63);
+	/* A filesystem mounted inside the base: keep its numbers apart. */
+	return (st->st_ino ^ (bfsd_hash(&st->st_dev, sizeof(st->st_dev)) << 40)) | (1ull << 62);
+}
+
+uint64_t bfsd_fs_salt(const struct bfsd_branch *b, uint64_t vino)
+{
+	return vino ^ ((b->id & 0x7fffffull) << 40);
+}
+
+int bfsd_fs_switch(struct bfsd_fs *fs, struct bfsd_branch *b)
+{
+	if (b->dead)
+		return -ENOENT;
+	fs->current = b;
+	return bfsd_store_save_fs(fs);
+}
+
+void bfsd_lock_ns(struct bfsd_fs *fs, struct bfsd_branch *b, bool excl)
+{
+	if (excl)
+		pthread_rwlock_wrlock(&b->ns_lock);
+	else
+		pthread_rwlock_rdlock(&b->ns_lock);
+	if (b != fs->main)
+		pthread_rwlock_rdlock(&fs->lower_lock);
+}
+
+void bfsd_unlock_ns(struct bfsd_fs *fs, struct bfsd_branch *b)
+{
+	if (b != fs->main)
+		pthread_rwlock_unlock(&fs->lower_lock);
+	pthread_rwlock_unlock(&b->ns_lock);
+}
+
+void bfsd_lock_op(struct bfsd_fs *fs, struct bfsd_branch *b, bool excl)
+{
+	pthread_rwlock_rdlock(&fs->tree_lock);
+	bfsd_lock_ns(fs, b, excl);
+}
+
+void bfsd_unlock_op(struct bfsd_fs *fs, struct bfsd_branch *b)
+{
+	bfsd_unlock_ns(fs, b);
+	pthread_rwlock_unlock(&fs->tree_lock);
+}
+
+/* ---- trash ---- */
+
+int bfsd_store_trash_layer(struct bfsd_fs *fs, uint64_t id)
+{
+	char name[32], tmp[NAME_MAX + 1];
+
+	if (id == UINT64_MAX)
+		return 0;
+	snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
+	bfsd_fs_tmpname(fs, tmp);
+	if (renameat(fs->layers_fd, name, fs->trash_fd, tmp) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	bfsd_store_wake_reclaimer(fs);
+	return 0;
+}
+
+void bfsd_store_reclaim(struct bfsd_fs *fs)
+{
+	int fd = openat(fs->trash_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		bfsd_rm_rf_at(fs->trash_fd, de->d_name);
+	}
+	closedir(d);
+}
+
+static void *reclaimer(void *arg)
+{
+	struct bfsd_fs *fs = arg;
+
+	pthread_mutex_lock(&fs->reclaim_lock);
+	while (!fs->reclaim_stop) {
+		if (!fs->reclaim_pending) {
+			pthread_cond_wait(&fs->reclaim_cond, &fs->reclaim_lock);
+			continue;
+		}
+		fs->reclaim_pending = 0;
+		pthread_mutex_unlock(&fs->reclaim_lock);
+		bfsd_store_reclaim(fs);
+		pthread_mutex_lock(&fs->reclaim_lock);
+	}
+	pthread_mutex_unlock(&fs->reclaim_lock);
+	return NULL;
+}
+
+void bfsd_store_wake_reclaimer(struct bfsd_fs *fs)
+{
+	pthread_mutex_lock(&fs->reclaim_lock);
+	fs->reclaim_pending = 1;
+	pthread_cond_signal(&fs->reclaim_cond);
+	pthread_mutex_unlock(&fs->reclaim_lock);
+}
+
+int bfsd_store_start_reclaimer(struct bfsd_fs *fs)
+{
+	int ret = pthread_create(&fs->reclaimer, NULL, reclaimer, fs);
+
+	if (ret)
+		return -ret;
+	fs->reclaimer_running = true;
+	bfsd_store_wake_reclaimer(fs); /* whatever an earlier run left */
+	return 0;
+}
+
+void bfsd_store_stop_reclaimer(struct bfsd_fs *fs)
+{
+	if (!fs->reclaimer_running)
+		return;
+	pthread_mutex_lock(&fs->reclaim_lock);
+	fs->reclaim_stop = true;
+	pthread_cond_signal(&fs->reclaim_cond);
+	pthread_mutex_unlock(&fs->reclaim_lock);
+	pthread_join(fs->reclaimer, NULL);
+	fs->reclaimer_running = false;
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Kernel cache invalidation.
+ *
+ * Entries and attributes are cached by the kernel for long timeouts and file
+ * pages are kept across opens; that is only correct because every change the
+ * kernel cannot see for itself is invalidated here: a commit into a branch,
+ * an abort, a switch of the mount root, and a change made through one of
+ * the two views of a branch (the mount root and @NAME) that the other view
+ * has cached.  Requests collect what to invalidate while they hold locks and
+ * send it afterwards (bfsd_inval_send) with no lock held.
+ */
+#include "ll.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct bfsd_inval_item *item_new(struct bfsd_inval *iv)
+{
+	if (iv->n == iv->cap) {
+		size_t cap = iv->cap ? iv->cap * 2 : 16;
+		struct bfsd_inval_item *it = realloc(iv->it, cap * sizeof(*it));
+
+		if (!it)
+			return NULL;
+		iv->it = it;
+		iv->cap = cap;
+	}
+	memset(&iv->it[iv->n], 0, sizeof(iv->it[0]));
+	return &iv->it[iv->n++];
+}
+
+void bfsd_inval_entry(struct bfsd_inval *iv, fuse_ino_t parent, const char *name)
+{
+	struct bfsd_inval_item *it = item_new(iv);
+
+	if (!it)
+		return;
+	it->parent = parent;
+	it->name = strdup(name);
+	if (!it->name)
+		iv->n--;
+}
+
+void bfsd_inval_inode(struct bfsd_inval *iv, fuse_ino_t ino, off_t off, off_t len)
+{
+	struct bfsd_inval_item *it = item_new(iv);
+
+	if (!it)
+		return;
+	it->parent = ino;
+	it->off = off;
+	it->len = len;
+}
+
+/* One view's kernel copies of (b, path). */
+static void inval_view(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *b,
+		       bool via_root, const char *path, bool entry)
+{
+	char parent[PATH_MAX];
+	const char *name;
+	struct bfsd_node *n = bfsd_node_walk(m, b, via_root, path);
+
+	if (n)
+		bfsd_inval_inode(iv, bfsd_node_id(m, n), 0, 0);
+	if (!entry || !path[0])
+		return;
+	name = bfsd_path_split(path, parent);
+	n = bfsd_node_walk(m, b, via_root, parent);
+	if (n)
+		bfsd_inval_entry(iv, bfsd_node_id(m, n), name);
+}
+
+void bfsd_inval_path(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *b,
+		     const char *path, bool entry)
+{
+	inval_view(m, iv, b, true, path, entry);
+	inval_view(m, iv, b, false, path, entry);
+}
+
+void bfsd_inval_twin(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_node *n,
+		     struct bfsd_branch *b, const char *path, bool entry)
+{
+	bool via_root = n->kind == BFSD_NODE_ROOT || (n->kind != BFSD_NODE_BROOT && n->via_root);
+
+	inval_view(m, iv, b, !via_root, path, entry);
+}
+
+static void root_child(struct bfsd_node *n, void *arg)
+{
+	bfsd_inval_entry(arg, FUSE_ROOT_ID, n->name);
+}
+
+void bfsd_inval_root(struct bfsd_mount *m, struct bfsd_inval *iv)
+{
+	bfsd_node_root_children(m, root_child, iv);
+	bfsd_inval_inode(iv, FUSE_ROOT_ID, 0, 0);
+}
+
+void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv)
+{
+	for (size_t i = 0; i < iv->n; i++) {
+		struct bfsd_inval_item *it = &iv->it[i];
+		int ret;
+
+		if (m->se && it->name)
+			ret = fuse_lowlevel_notify_inval_entry(m->se, it->parent, it->name,
+							       strlen(it->name));
+		else if (m->se)
+			ret = fuse_lowlevel_notify_inval_inode(m->se, it->parent, it->off, it->len);
+		else
+			ret = 0;
+		if (ret && ret != -ENOENT)
+			bfsd_dbg("cache invalidation failed: %s", strerror(-ret));
+		free(it->name);
+	}
+	free(iv->it);
+	iv->it = NULL;
+	iv->n = iv->cap = 0;
+}

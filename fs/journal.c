@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The commit intent journal: storage/journal holds the full plan of the
+ * commit in flight, then one "done" line per applied op.
+ *
+ *   J <branch id> <nops>\n
+ *   <kind> <layer> <stage> <len>:<src> <len>:<dst>\n     (nops lines)
+ *   E <xxh32 of everything above>\n
+ *   D <i>\n                                              (appended)
+ *
+ * The plan is written to journal.tmp and renamed into place before any op
+ * runs, so a journal either is complete or does not exist.  At mount, a
+ * journal whose branch is still in the tree is finished from the op after
+ * the last done line (every op is idempotent on its own); one whose branch
+ * is gone belonged to a commit that was already recorded.  Commits only roll
+ * forward: once the plan is on disk, the commit happens.
+ */
+#include "bfsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int add_path(struct bfsd_buf *b, const char *p)
+{
+	int ret = bfsd_buf_addf(b, " %zu:", strlen(p));
+
+	return ret ? ret : bfsd_buf_add(b, p, strlen(p));
+}
+
+int bfsd_journal_begin(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_oplist *ops)
+{
+	struct bfsd_buf j = { 0 };
+	int fd, ret;
+
+	ret = bfsd_buf_addf(&j, "J %" PRIu64 " %zu\n", b->id, ops->n);
+	for (size_t i = 0; i < ops->n && !ret; i++) {
+		const struct bfsd_op *op = &ops->op[i];
+
+		ret = bfsd_buf_addf(&j, "%c %" PRIu64 " %d", op->kind, op->layer, op->stage);
+		if (!ret)
+			ret = add_path(&j, op->src);
+		if (!ret)
+			ret = add_path(&j, op->dst);
+		if (!ret)
+			ret = bfsd_buf_add(&j, "\n", 1);
+	}
+	if (!ret)
+		ret = bfsd_buf_addf(&j, "E %08x\n", bfsd_store_sum(j.data, j.len));
+	if (ret)
+		goto out_free;
+	fd = openat(fs->storage_fd, "journal.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		goto out_free;
+	}
+	ret = bfsd_write_all(fd, j.data, j.len);
+	if (!ret && fs->durable && fsync(fd) < 0)
+		ret = -errno;
+	close(fd);
+	if (!ret && renameat(fs->storage_fd, "journal.tmp", fs->storage_fd, "journal") < 0)
+		ret = -errno;
+	if (!ret && fs->durable)
+		fsync(fs->storage_fd);
+	if (!ret) {
+		fs->journal_fd = openat(fs->storage_fd, "journal", O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fs->journal_fd < 0)
+			ret = -errno;
+	}
+	bfsd_fault_point(fs, "journal-written");
+out_free:
+	bfsd_buf_free(&j);
+	return ret;
+}
+
+int bfsd_journal_done(void *arg, size_t i)
+{
+	struct bfsd_fs *fs = arg;
+	char line[32];
+	int n = snprintf(line, sizeof(line), "D %zu\n", i);
+
+	bfsd_fault_point(fs, "op-applied");
+	return bfsd_write_all(fs->journal_fd, line, n);
+}
+
+int bfsd_journal_end(struct bfsd_fs *fs)
+{
+	if (fs->journal_fd >= 0)
+		close(fs->journal_fd);
+	fs->journal_fd = -1;
+	if (unlinkat(fs->storage_fd, "journal", 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Read "<len>:<bytes>" at *p into a new string. */
+static int take_path(char **p, const char *end, char **out)
+{
+	char *colon;
+	size_t n = strtoull(*p, &colon, 10);
+
+	if (colon == *p || *colon != ':' || colon + 1 + n > end)
+		return -EINVAL;
+	*out = strndup(colon + 1, n);
+	if (!*out)
+		return -ENOMEM;
+	*p = colon + 1 + n;
+	return 0;
+}
+
+static int parse(char *text, size_t len, uint64_t *id, struct bfsd_oplist *ops, size_t *next)
+{
+	char *p = text, *end = text + len, *e;
+	size_t nops;
+	unsigned int sum;
+	int used = 0;
+
+	if (sscanf(p, "J %" SCNu64 " %zu%n", id, &nops, &used) != 2)
+		return -EINVAL;
+	p += used + 1;
+	for (size_t i = 0; i < nops; i++) {
+		struct bfsd_op op = { 0 };
+		char kind;
+		int ret;
+
+		if (sscanf(p, "%c %" SCNu64 " %d%n", &kind, &op.layer, &op.stage, &used) != 3)
+			return -EINVAL;
+		p += used + 1;
+		ret = take_path(&p, end, &op.src);
+		if (!ret) {
+			p++;
+			ret = take_path(&p, end, &op.dst);
+		}
+		if (!ret)
+			ret = bfsd_oplist_add(ops, kind, op.layer, op.src, op.dst, op.stage);
+		free(op.src);
+		free(op.dst);
+		if (ret)
+			return ret;
+		p++; /* newline */
+	}
+	if (p >= end || sscanf(p, "E %x", &sum) != 1 || bfsd_store_sum(text, p - text) != sum)
+		return -EINVAL;
+	e = memchr(p, '\n', end - p);
+	*next = 0;
+	for (p = e ? e + 1 : end; p < end;) {
+		size_t i;
+
+		if (sscanf(p, "D %zu", &i) == 1 && i + 1 > *next)
+			*next = i + 1;
+		e = memchr(p, '\n', end - p);
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
+int bfsd_journal_recover(struct bfsd_fs *fs)
+{
+	struct bfsd_oplist ops = { 0 };
+	struct bfsd_buf text = { 0 };
+	struct bfsd_branch *b;
+	char chunk[65536];
+	size_t next = 0;
+	uint64_t id;
+	ssize_t n;
+	int fd, ret = 0;
+
+	unlinkat(fs->storage_fd, "journal.tmp", 0);
+	fd = openat(fs->storage_fd, "journal", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && !ret)
+		ret = bfsd_buf_add(&text, chunk, n);
+	close(fd);
+	if (!ret && parse(text.data, text.len, &id, &ops, &next)) {
+		bfsd_warn("journal: unreadable plan; the commit had not started");
+		ret = bfsd_journal_end(fs);
+		goto out_free;
+	}
+	b = ret ? NULL : bfsd_branch_find_id(fs, id);
+	if (!ret && !b) {
+		ret = bfsd_journal_end(fs); /* recorded already */
+		goto out_free;
+	}
+	if (!ret) {
+		bfsd_warn("journal: finishing the commit of '%s' (%zu of %zu ops done)", b->name,
+			  next, ops.n);
+		fs->journal_fd = openat(fs->storage_fd, "journal", O_WRONLY | O_APPEND | O_CLOEXEC);
+		ret = bfsd_commit_apply(fs, b, &ops, next, bfsd_journal_done, fs);
+		if (!ret)
+			ret = bfsd_commit_finish(fs, b);
+	}
+out_free:
+	bfsd_oplist_free(&ops);
+	bfsd_buf_free(&text);
+	return ret;
+}

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Layers: directory trees in storage (or the base directory) and the markers
+ * a storage layer keeps in extended attributes.
+ *
+ * Markers live in xattrs named fs->xattr_prefix + key so they move with the
+ * object on rename (a path-keyed side table would not):
+ *   wh       on an empty mode-0 regular file: a whiteout (name deleted)
+ *   opaque   on a directory: layers below contribute nothing to it
+ *   redirect on a directory: layers below are read at this logical path
+ *   origin   on any object: the raw inode number it was copied from
+ * A layer root with an origin marker carries the attributes of the view's
+ * root; an unmarked root only stands for "the directory is here".
+ */
+#include "bfsd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static int layer_new(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id, int dirfd,
+		     const char *path, struct bfsd_layer **out)
+{
+	struct bfsd_layer *l = calloc(1, sizeof(*l));
+	struct stat st;
+
+	if (!l)
+		return -ENOMEM;
+	if (fstat(dirfd, &st) < 0) {
+		int ret = -errno;
+
+		free(l);
+		return ret;
+	}
+	l->path = strdup(path);
+	if (!l->path) {
+		free(l);
+		return -ENOMEM;
+	}
+	l->id = id;
+	l->kind = kind;
+	l->dirfd = dirfd;
+	l->dev = st.st_dev;
+	l->fs = fs;
+	atomic_init(&l->refs, 1);
+	atomic_init(&l->dirty, false);
+	*out = l;
+	return 0;
+}
+
+int bfsd_layer_open(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id, const char *path,
+		    struct bfsd_layer **out)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = layer_new(fs, kind, id, fd, path, out);
+	if (ret)
+		close(fd);
+	else if (kind == BFSD_LAYER_DELTA || kind == BFSD_LAYER_PRESERVE)
+		atomic_store(&(*out)->dirty, !bfsd_layer_is_empty(*out));
+	return ret;
+}
+
+int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id,
+		      struct bfsd_layer **out)
+{
+	char name[32], path[PATH_MAX];
+
+	snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
+	if (mkdirat(fs->layers_fd, name, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (snprintf(path, sizeof(path), "%s/layers/%s", fs->storage_path, name) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return bfsd_layer_open(fs, kind, id, path, out);
+}
+
+struct bfsd_layer *bfsd_layer_get(struct bfsd_layer *l)
+{
+	if (l)
+		atomic_fetch_add(&l->refs, 1);
+	return l;
+}
+
+void bfsd_layer_put(struct bfsd_layer *l)
+{
+	if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
+		return;
+	if ((l->kind == BFSD_LAYER_DELTA || l->kind == BFSD_LAYER_PRESERVE) && !l->fs->keep_layers)
+		bfsd_store_trash_layer(l->fs, l->id);
+	close(l->dirfd);
+	free(l->path);
+	free(l);
+}
+
+bool bfsd_layer_is_storage(const struct bfsd_layer *l)
+{
+	return l->kind != BFSD_LAYER_BASE;
+}
+
+int bfsd_layer_abspath(const struct bfsd_layer *l, const char *phys, char *out)
+{
+	int n;
+
+	if (phys[0])
+		n = snprintf(out, PATH_MAX, "%s/%s", l->path, phys);
+	else
+		n = snprintf(out, PATH_MAX, "%s", l->path);
+	return n < PATH_MAX ? 0 : -ENAMETOOLONG;
+}
+
+bool bfsd_layer_is_empty(const struct bfsd_layer *l)
+{
+	int fd = openat(l->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	bool empty = true;
+	uint64_t origin;
+	DIR *d;
+
+	if (fd < 0)
+		return false;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return false;
+	}
+	while (empty && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			empty = false;
+	closedir(d);
+	/* An attributed root is content too. */
+	if (empty && bfsd_marker_origin(l, "", &origin) > 0)
+		empty = false;
+	return empty;
+}
+
+static int marker_name(const struct bfsd_layer *l, const char *key, char *out, size_t n)
+{
+	if ((size_t)snprintf(out, n, "%s%s", l->fs->xattr_prefix, key) >= n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int bfsd_marker_set(const struct bfsd_layer *l, const char *phys, const char *key, const void *val,
+		    size_t len)
+{
+	char path[PATH_MAX], name[64];
+	int ret = bfsd_layer_abspath(l, phys, path);
+
+	if (!ret)
+		ret = marker_name(l, key, name, sizeof(name));
+	if (ret)
+		return ret;
+	if (lsetxattr(path, name, val, len, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int bfsd_marker_get(const struct bfsd_layer *l, const char *phys, const char *key, void *val,
+		    size_t size)
+{
+	char path[PATH_MAX], name[64];
+	int ret = bfsd_layer_abspath(l, phys, path);
+	ssize_t n;
+
+	if (!ret)
+		ret = marker_name(l, key, name, sizeof(name));
+	if (ret)
+		return ret;
+	n = lgetxattr(path, name, val, size);
+	if (n < 0)
+		return -errno;
+	return (int)n;
+}
+
+int bfsd_marker_del(const struct bfsd_layer *l, const char *phys, const char *key)
+{
+	char path[PATH_MAX], name[64];
+	int ret = bfsd_layer_abspath(l, phys, path);
+
+	if (!ret)
+		ret = marker_name(l, key, name, sizeof(name));
+	if (ret)
+		return ret;
+	if (lremovexattr(path, name) < 0 && errno != ENODATA)
+		return -errno;
+	return 0;
+}
+
+int bfsd_marker_origin(const struct bfsd_layer *l, const char *phys, uint64_t *origin)
+{
+	uint64_t v;
+	int n = bfsd_marker_get(l, phys, "origin", &v, sizeof(v));
+
+	if (n == (int)sizeof(v)) {
+		*origin = v;
+		return 1;
+	}
+	if (n >= 0 || n == -ENODATA || n == -ENOTSUP || n == -EPERM)
+		return 0;
+	return n;
+}
+
+int bfsd_marker_whiteout_make(struct bfsd_layer *l, const char *phys)
+{
+	char tmp[NAME_MAX + 1], path[PATH_MAX], name[64];
+	static const char one = '1';
+	int fd, ret;
+
+	ret = marker_name(l, "wh", name, sizeof(name));
+	if (ret)
+		return ret;
+	bfsd_fs_tmpname(l->fs, tmp);
+	fd = openat(l->fs->work_fd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	if (snprintf(path, sizeof(path), "%s/work/%s", l->fs->storage_path, tmp) >= PATH_MAX) {
+		ret = -ENAMETOOLONG;
+		goto out_unlink_tmp;
+	}
+	if (lsetxattr(path, name, &one, 1, 0) < 0) {
+		ret = -errno;
+		goto out_unlink_tmp;
+	}
+	/* Atomically replaces whatever the layer had at phys. */
+	if (renameat(l->fs->work_fd, tmp, l->dirfd, phys) < 0) {
+		ret = -errno;
+		goto out_unlink_tmp;
+	}
+	atomic_store(&l->dirty, true);
+	return 0;
+
+out_unlink_tmp:
+	unlinkat(l->fs->work_fd, tmp, 0);
+	return ret;
+}
+
+bool bfsd_marker_is_whiteout(const struct bfsd_layer *l, const char *phys, const struct stat *st)
+{
+	char v;
+
+	if (!bfsd_layer_is_storage(l) || !S_ISREG(st->st_mode) || st->st_size != 0 ||
+	    (st->st_mode & 07777) != 0)
+		return false;
+	return bfsd_marker_get(l, phys, "wh", &v, 1) == 1;
+}
+
+int bfsd_marker_dir(const struct bfsd_layer *l, const char *phys, bool *opaque, char *redirect,
+		    uint64_t *origin)
+{
+	char path[PATH_MAX], names[1024];
+	const size_t plen = l->fs->xattr_prefix_len;
+	ssize_t n;
+	int ret;
+
+	*opaque = false;
+	redirect[0] = '\0';
+	*origin = 0;
+	ret = bfsd_layer_abspath(l, phys, path);
+	if (ret)
+		return ret;
+	n = llistxattr(path, names, sizeof(names));
+	if (n < 0 && errno == ERANGE)
+		n = 0; /* many user xattrs: fall back to direct gets below */
+	else if (n < 0)
+		return errno == ENOTSUP ? 0 : -errno;
+	if (n > 0) {
+		bool any = false;
+
+		for (char *p = names; p < names + n; p += strlen(p) + 1)
+			if (!strncmp(p, l->fs->xattr_prefix, plen))
+				any = true;
+		if (!any)
+			return 0;
+	}
+	{
+		char v;
+
+		*opaque = bfsd_marker_get(l, phys, "opaque", &v, 1) == 1;
+	}
+	ret = bfsd_marker_get(l, phys, "redirect", redirect, PATH_MAX - 1);
+	if (ret >= 0)
+		redirect[ret] = '\0';
+	else
+		redirect[0] = '\0';
+	ret = bfsd_marker_origin(l, phys, origin);
+	return ret < 0 ? ret : 0;
+}
+
+const char *bfsd_xattr_to_layer(const struct bfsd_fs *fs, const char *name, char *buf, size_t n)
+{
+	if (strncmp(name, fs->xattr_prefix, fs->xattr_prefix_len))
+		return name;
+	if ((size_t)snprintf(buf, n, "%su.%s", fs->xattr_prefix, name + fs->xattr_prefix_len) >= n)
+		return NULL;
+	return buf;
+}
+
+const char *bfsd_xattr_from_layer(const struct bfsd_fs *fs, const char *name)
+{
+	static __thread char buf[XATTR_NAME_MAX + 1];
+
+	if (strncmp(name, fs->xattr_prefix, fs->xattr_prefix_len))
+		return name;
+	name += fs->xattr_prefix_len;
+	if (strncmp(name, "u.", 2))
+		return NULL;
+	snprintf(buf, sizeof(buf), "%s%s", "", fs->xattr_prefix);
+	strncat(buf, name + 2, sizeof(buf) - strlen(buf) - 1);
+	return buf;
+}

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * branchfsd FUSE edge: kernel nodes, cache invalidation, control files and
+ * the low-level handlers.  Only the files declared here include libfuse.
+ *
+ * Kernel nodes.  A node is what a FUSE node id names: the mount root, an
+ * @NAME directory, a control file, or an object of a branch's view.  View
+ * nodes are keyed by (parent, name, branch) and remember whether they were
+ * reached through the mount root (which shows the current branch) or
+ * through @NAME; the two are distinct kernel inodes ("twins") for the same
+ * branch path, and a change through one invalidates the other.
+ *
+ * Invalidations are collected during a request (struct bfsd_inval) and sent
+ * after the reply, with no lock held (libfuse's rule; the kernel may hold
+ * the directory lock until our reply arrives).  Commit, abort and switch
+ * send theirs before replying, so a read right after sees the new state.
+ *
+ * Lock order: fs locks (bfsd.h) -> mount->nodes_lock (leaf).
+ */
+#ifndef BFSD_LL_H
+#define BFSD_LL_H
+
+#include "bfsd.h"
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+enum bfsd_node_kind {
+	BFSD_NODE_ROOT,	  /* the mount root: the current branch plus @NAME entries */
+	BFSD_NODE_BROOT,  /* /@NAME: the root of branch NAME's view */
+	BFSD_NODE_CTL,	  /* a .branchfs_ctl file (branch NULL: the root's) */
+	BFSD_NODE_OBJECT, /* a file, directory or other object of a view */
+};
+
+struct bfsd_node {
+	enum bfsd_node_kind kind;
+	struct bfsd_branch *branch; /* referenced; NULL for ROOT and the root ctl */
+	bool via_root;		    /* reached through the mount root */
+	struct bfsd_node *parent;   /* nodes_lock; referenced */
+	char *name;		    /* nodes_lock */
+	struct bfsd_node *hnext;    /* hash chain; nodes_lock */
+	bool hashed;		    /* reachable by (parent, name); nodes_lock */
+	uint64_t nlookup;	    /* kernel references; nodes_lock */
+	int refs;		    /* children + open handles + 1 while looked up */
+	uint64_t ino;		    /* st_ino reported */
+	mode_t type;
+	/* Main view only: what the file looked like at its last open, to decide
+	 * whether the kernel may keep its page cache. */
+	struct timespec seen_mtime;
+	off_t seen_size;
+};
+
+struct bfsd_inval_item {
+	fuse_ino_t parent; /* entry (parent, name), or inode when name is NULL */
+	char *name;
+	fuse_ino_t child; /* for notify_delete */
+	off_t off, len;
+};
+
+struct bfsd_inval {
+	size_t n, cap;
+	struct bfsd_inval_item *it;
+};
+
+struct bfsd_mount {
+	struct bfsd_fs *fs;
+	struct fuse_session *se;
+	pthread_mutex_t nodes_lock;
+	struct bfsd_node **nodes; /* hash by (parent, name, branch) */
+	size_t nodes_cap, nnodes;
+	struct bfsd_node root;
+	struct bfsd_node root_ctl;
+	uid_t uid; /* the mounting user: owner of the control files */
+	gid_t gid;
+	struct timespec started;
+	double branch_timeout; /* entry/attr timeout of branch views */
+	double main_timeout;   /* entry/attr timeout of main's view (base is live) */
+	bool debug;
+};
+
+/* ------------------------------------------------------------------ node.c */
+
+int bfsd_nodes_init(struct bfsd_mount *m);
+void bfsd_nodes_free(struct bfsd_mount *m);
+struct bfsd_node *bfsd_node_of(struct bfsd_mount *m, fuse_ino_t ino);
+fuse_ino_t bfsd_node_id(struct bfsd_mount *m, const struct bfsd_node *n);
+/* Find or create the child node and count one kernel lookup of it. */
+int bfsd_node_lookup(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
+		     enum bfsd_node_kind kind, struct bfsd_branch *b, bool via_root, mode_t type,
+		     uint64_t ino, struct bfsd_node **out);
+void bfsd_node_forget(struct bfsd_mount *m, struct bfsd_node *n, uint64_t nlookup);
+void bfsd_node_hold(struct bfsd_mount *m, struct bfsd_node *n);
+void bfsd_node_release(struct bfsd_mount *m, struct bfsd_node *n);
+/* An existing hashed child, without counting a lookup. */
+struct bfsd_node *bfsd_node_find(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
+				 struct bfsd_branch *b);
+/* The logical path of an object node in its branch (PATH_MAX). */
+int bfsd_node_path(struct bfsd_mount *m, struct bfsd_node *n, char *out);
+/* The branch and path a request on n works on: -ESTALE for a dead branch. */
+int bfsd_node_target(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_branch **b, char *path);
+/* Reflect a rename / removal of (parent, name) in the node table. */
+void bfsd_node_moved(struct bfsd_mount *m, struct bfsd_node *oldparent, const char *oldname,
+		     struct bfsd_node *newparent, const char *newname, struct bfsd_branch *b,
+		     bool exchange);
+void bfsd_node_unhash(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
+		      struct bfsd_branch *b);
+/* The node that shows (b, path) in the given view, if the kernel has it. */
+struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,
+				 const char *path);
+/* Call fn for every hashed child of the mount root. */
+void bfsd_node_root_children(struct bfsd_mount *m, void (*fn)(struct bfsd_node *, void *),
+			     void *arg);
+
+/* ----------------------------------------------------------------- inval.c */
+
+void bfsd_inval_entry(struct bfsd_inval *iv, fuse_ino_t parent, const char *name);
+void bfsd_inval_inode(struct bfsd_inval *iv, fuse_ino_t ino, off_t off, off_t len);
+/* Both views' kernel copies of (b, path): inode, and the entry in its parent. */
+void bfsd_inval_path(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *b,
+		     const char *path, bool entry);
+/* The other view's copy of (b, path) only (after a change through one). */
+void bfsd_inval_twin(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_node *n,
+		     struct bfsd_branch *b, const char *path, bool entry);
+/* Every entry directly under the mount root (switch, commit or abort of
+ * the current branch). */
+void bfsd_inval_root(struct bfsd_mount *m, struct bfsd_inval *iv);
+/* Send and empty; call with no lock held. */
+void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv);
+
+/* ------------------------------------------------------------------- ctl.c */
+
+/* Run a text command written to the control file of node n. */
+int bfsd_ctl_command(struct bfsd_mount *m, struct bfsd_node *n, const char *buf, size_t len);
+/* Handle an ioctl on a control file; out/out_len receive the reply data. */
+int bfsd_ctl_ioctl(struct bfsd_mount *m, struct bfsd_node *n, unsigned int cmd, const void *in,
+		   size_t in_len, void *out, size_t *out_len);
+/* What reading the control file returns. */
+int bfsd_ctl_read(struct bfsd_mount *m, struct bfsd_node *n, char *buf, size_t size);
+
+/* ------------------------------------------------------------- ll_*.c */
+
+struct bfsd_mount *bfsd_ll_mount(fuse_req_t req);
+/* Fill a FUSE entry for node n with attributes st. */
+void bfsd_ll_entry(struct bfsd_mount *m, struct bfsd_node *n, const struct stat *st,
+		   struct fuse_entry_param *e);
+double bfsd_ll_timeout(struct bfsd_mount *m, struct bfsd_branch *b);
+/* Does n show the mount's current branch (reached through the root)? */
+bool bfsd_ll_via_root(const struct bfsd_node *n);
+/* Entry for a special node (CTL, BROOT); counts a lookup of *out. */
+int bfsd_ll_special_entry(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
+			  enum bfsd_node_kind kind, struct bfsd_branch *b,
+			  struct fuse_entry_param *e, struct bfsd_node **out);
+/* Entry for path in b's view; *out NULL for a negative entry.  tree_lock
+ * held shared. */
+int bfsd_ll_object_entry(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
+			 struct bfsd_branch *b, bool via_root, const char *path,
+			 struct fuse_entry_param *e, struct bfsd_node **out);
+/* Attributes of a special node (root, @NAME, control file). */
+int bfsd_ll_special_attr(struct bfsd_mount *m, struct bfsd_node *n, struct stat *st);
+struct bfsd_cred bfsd_ll_cred(fuse_req_t req);
+
+void bfsd_ll_init(void *userdata, struct fuse_conn_info *conn);
+void bfsd_ll_destroy(void *userdata);
+void bfsd_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void bfsd_ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void bfsd_ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void bfsd_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void bfsd_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		     struct fuse_file_info *fi);
+void bfsd_ll_readlink(fuse_req_t req, fuse_ino_t ino);
+void bfsd_ll_statfs(fuse_req_t req, fuse_ino_t ino);
+
+void bfsd_ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void bfsd_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void bfsd_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void bfsd_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+void bfsd_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void bfsd_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void bfsd_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		    const char *newname, unsigned int flags);
+
+void bfsd_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void bfsd_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi);
+void bfsd_ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			 struct fuse_file_info *fi);
+void bfsd_ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void bfsd_ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+void bfsd_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		    struct fuse_file_info *fi);
+void bfsd_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void bfsd_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void bfsd_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi);
+void bfsd_ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void bfsd_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void bfsd_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void bfsd_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+		       struct fuse_file_info *fi);
+void bfsd_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		   struct fuse_file_info *fi);
+void bfsd_ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		   struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
+		   size_t out_bufsz);
+
+void bfsd_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		      size_t size, int flags);
+void bfsd_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void bfsd_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void bfsd_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+extern const struct fuse_lowlevel_ops bfsd_ll_ops;
+
+#endif

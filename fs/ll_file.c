@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * FUSE handlers for open files: create, open, read, write, flush, release,
+ * fsync, fallocate, lseek, and ioctl (control files only).
+ *
+ * Data moves through the descriptor of the file handle, with no tree lock:
+ * a read is a splice from the underlying file.  A write holds its branch's
+ * write gate shared, so it cannot race a freeze of the layer it writes to;
+ * when the branch moved on (a child froze its top, or main began a new
+ * epoch) the write copies up or preserves first.  Control files are
+ * direct-I/O: every read and write reaches ctl.c.
+ */
+#include "ll.h"
+
+#include <branchfs/ioctl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct bfsd_file *file_of(struct fuse_file_info *fi)
+{
+	return (struct bfsd_file *)(uintptr_t)fi->fh;
+}
+
+/* Main shows a live base: keep the page cache only if the file did not
+ * change since the kernel last read it. */
+static bool main_keep_cache(struct bfsd_mount *m, struct bfsd_node *n, int fd)
+{
+	struct stat st;
+	bool same;
+
+	if (fstat(fd, &st) < 0)
+		return false;
+	pthread_mutex_lock(&m->nodes_lock);
+	same = n->seen_mtime.tv_sec == st.st_mtim.tv_sec &&
+	       n->seen_mtime.tv_nsec == st.st_mtim.tv_nsec && n->seen_size == st.st_size;
+	n->seen_mtime = st.st_mtim;
+	n->seen_size = st.st_size;
+	pthread_mutex_unlock(&m->nodes_lock);
+	return same;
+}
+
+static void opened(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f,
+		   struct fuse_file_info *fi)
+{
+	fi->fh = (uintptr_t)f;
+	fi->keep_cache = f->branch == m->fs->main ? main_keep_cache(m, n, f->fd) : 1;
+	fi->noflush = 1;
+	bfsd_node_hold(m, n);
+}
+
+void bfsd_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct bfsd_mount *m = bfsd_ll_mount(req);
+	struct bfsd_node *n = bfsd_node_of(m, ino);
+	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+	struct bfsd_inval iv = { 0 };
+	struct bfsd_file *f = NULL;
+	struct bfsd_branch *b;
+	char path[PATH_MAX];
+	int ret;
+
+	if (n->kind == BFSD_NODE_CTL) {
+		fi->direct_io = 1;
+		fi->fh = 0;
+		fuse_reply_open(req, fi);
+		return;
+	}
+	pthread_rwlock_rdlock(&m->fs->tree_lock);
+	ret = bfsd_node_target(m, n, &b, path);
+	if (!ret) {
+		bfsd_lock_ns(m->fs, b, writing);
+		ret = bfsd_file_open(m->fs, b, path, fi->flags, &f);
+		bfsd_unlock_ns(m->fs, b);
+	}
+	if (!ret && (fi->flags & O_TRUNC))
+		bfsd_inval_twin(m, &iv, n, b, path, false);
+	pthread_rwlock_unlock(&m->fs->tree_lock);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	opened(m, n, f, fi);
+	if (fuse_reply_open(req, fi)) {
+		bfsd_file_close(m->fs, f);
+		bfsd_node_release(m, n);
+	}
+	bfsd_inval_send(m, &iv);
+}
+
+void bfsd_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		    struct fuse_file_info *fi)
+{
+	struct bfsd_mount *m = bfsd_ll_mount(req);
+	struct bfsd_node *pn = bfsd_node_of(m, parent), *n = NULL;
+	struct bfsd_cred cred = bfsd_ll_cred(req);
+	struct bfsd_inval iv = { 0 };
+	struct fuse_entry_param e;
+	struct bfsd_file *f = NULL;
+	struct bfsd_branch *b;
+	char path[PATH_MAX];
+	struct stat st;
+	int ret;
+
+	pthread_rwlock_rdlock(&m->fs->tree_lock);
+	ret = pn->kind == BFSD_NODE_CTL ? -ENOTDIR
+	      : (pn->kind == BFSD_NODE_ROOT && name[0] == '@') ||
+			      (pn->kind != BFSD_NODE_OBJECT && !strcmp(name, BFSD_CTL_NAME))
+		      ? -EPERM
+		      : bfsd_node_target(m, pn, &b, path);
+	if (!ret)
+		ret = bfsd_path_join(path, path, name);
+	if (!ret) {
+		bfsd_lock_ns(m->fs, b, true);
+		ret = bfsd_file_create(m->fs, b, path, fi->flags, mode, &cred, &f, &st);
+		bfsd_unlock_ns(m->fs, b);
+	}
+	if (!ret)
+		ret = bfsd_node_lookup(m, pn, name, BFSD_NODE_OBJECT, b, bfsd_ll_via_root(pn),
+				       S_IFREG, st.st_ino, &n);
+	if (!ret)
+		bfsd_inval_twin(m, &iv, pn, b, path, true);
+	pthread_rwlock_unlock(&m->fs->tree_lock);
+	if (ret) {
+		bfsd_file_close(m->fs, f);
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	bfsd_ll_entry(m, n, &st, &e);
+	opened(m, n, f, fi);
+	if (fuse_reply_create(req, &e, fi)) {
+		bfsd_file_close(m->fs, f);
+		bfsd_node_release(m, n);
+		bfsd_node_forget(m, n, 1);
+	}
+	bfsd_inval_send(m, &iv);
+}
+
+void bfsd_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct bfsd_mount *m = bfsd_ll_mount(req);
+	struct bfsd_node *n = bfsd_node_of(m, ino);
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	if (n->kind == BFSD_NODE_CTL) {
+		char text[BFSD_NAME_MAX + 1];
+		int len = bfsd_ctl_read(m, n, text, sizeof(text));
+
+		if (off >= len)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_buf(req, text + off,
+				       (size_t)(len - off) < size ? (size_t)(len - off) : size);
+		return;
+	}
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = file_of(fi)->fd;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+/* The path of n, for a write that must copy up or preserve first. */
+static int prepare(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f)
+{
+	char path[PATH_MAX];
+	struct bfsd_branch *b;
+	int ret;
+
+	pthread_rwlock_rdlock(&m->fs->tree_lock);
+	ret = bfsd_node_target(m, n, &b, path);
+	pthread_rwlock_unlock(&m->fs->tree_lock);
+	return ret ? ret : bfsd_file_prepare_write(m->fs, f, path);
+}
+
+/* Run fn with f's branch write gate held, after catching up if needed. */
+static int gated(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f,
+		 ssize_t (*fn)(struct bfsd_file *, void *), void *arg, ssize_t *res)
+{
+	pthread_rwlock_t *gate = &f->branch->write_gate;
+	int ret;
+
+	for (;;) {
+		pthread_rwlock_rdlock(gate);
+		if (!bfsd_file_needs_prepare(m->fs, f))
+			break;
+		pthread_rwlock_unlock(gate);
+		ret = prepare(m, n, f);
+		if (ret)
+			return ret;
+	}
+	*res = fn(f, arg);
+	pthread_rwlock_unlock(gate);
+	return *res < 0 ? (int)*res : 0;
+}
+
+struct wargs {
+	const char *buf;
+	size_t size;
+	off_t off;
+};
+
+static ssize_t do_pwrite(struct bfsd_file *f, void *arg)
+{
+	struct wargs *w = arg;
+	ssize_t n = pwrite(f->fd, w->buf, w->size, w->off);
+
+	return n < 0 ? -errno : n;
+}
+
+/* After data changed through n: the other view's cached pages are stale. */
+static void twin_data(struct bfsd_mount *m, struct bfsd_node *n, off_t off, off_t len)
+{
+	struct bfsd_inval iv = { 0 };
+	char path[PATH_MAX];
+	struct bfsd_branch *b;
+
+	pthread_rwlock_rdlock(&m->fs->tree_lock);
+	if (!bfsd_node_target(m, n, &b, path))
+		bfsd_inval_twin(m, &iv, n, b, path, false);
+	pthread_rwlock_unlock(&m->fs->tree_lock);
+	for (size_t i = 0; i < iv.n; i++) {
+		iv.it[i].off = off;
+		iv.it[i].len = len;
+	}
+	bfsd_inval_send(m, &iv);
+}
+
+void bfsd_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	struct bfsd_mount *m = bfsd_ll_mount(req);
+	struct bfsd_node *n = bfsd_node_of(m, ino);
+	struct wargs w = { buf, size, off };
+	ssize_t written = 0;
+	int ret;
+
+	if (n->kind == BFSD_NODE_CTL) {
+		ret = bfsd_ctl_command(m, n, buf, size);
+		if (ret)
+			fuse_reply_err(req, -ret);
+		else
+			fuse_reply_write(req, size);
+		return;
+	}
+	ret = gated(m, n, file_of(fi), do_pwrite, &w, &written);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fuse_reply_write(req, written);
+	twin_data(m, n, off, written);
+}
+
+void bfsd_ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+void bfsd_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct bfsd_mount *m = bfsd_ll_mount(req);
+	struct bfsd_node *n = bfsd_node_of(m, ino);
+
+	if (n->kind != BFSD_NODE_CTL && fi->fh) {
+		bfsd_file_close(m->fs, file_of(fi));
+		bfsd_node_release(m, n);
+	}
+	fuse_reply_err(req, 0);
+}
+
+void bfsd_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct bfsd_mount *m = bfsd_ll_mount(req);
+	struct bfsd_node *n = bfsd_node_of(m, ino);
+	int ret = 0;
+
+	if (n->kind != BFSD_NODE_CTL && fi->fh &&
+	    (datasync ? fdatasync(file_of(fi)->fd) : fsync(file_of(fi)->fd)) < 0)
+		ret = errno;
+	fuse_reply_err(req, ret);
+}
+
+struct fargs {
+	int mode;
+	off_t offset, length;
+};
+
+static ssize_t do_fallocate(struct bfsd_file *f, void *arg)
+{
+	struct fargs *a = arg;
+
+	return fallocate(f->fd, a->mode, a->offset, a->length) < 0 ? -errno : 0;
+}
+
+void bfsd_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+		       struct fuse_file_info *fi)
+{
+	struct bfsd_mount *m = bfsd_ll_mount(req);
+	struct bfsd_node *n = bfsd_node_of(m, ino);
+	struct fargs a = { mode, offset, length };
+	ssize_t res;
+	int ret;
+
+	if (n->kind == BFSD_NODE_CTL || !fi->fh) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	ret = gated(m, n, file_of(fi), do_fallocate, &a, &res);
+	fuse_reply_err(req, -ret);
+	if (!ret)
+		twin_data(m, n, 0, 0);
+}
+
+void bfsd_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+	struct bfsd_mount *m = bfsd_ll_mount(req);
+	struct bfsd_node *n = bfsd_node_of(m, ino);
+	off_t res;
+
+	if (n->kind == BFSD_NODE_CTL || !fi->fh) {
+		fuse_reply_err(req, ESPIPE);
+		return;
+	}
+	res = lseek(file_of(fi)->fd, off, whence);
+	if (res < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, res);
+}
+
+void bfsd_ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		   struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
+		   size_t out_bufsz)
+{
+	struct bfsd_mount *m = bfsd_ll_mount(req);
+	struct bfsd_node *n = bfsd_node_of(m, ino);
+	char out[sizeof(struct branchfs_ioc_info)];
+	size_t out_len = out_bufsz < sizeof(out) ? out_bufsz : sizeof(out);
+	int ret;
+
+	(void)arg;
+	(void)fi;
+	if (n->kind != BFSD_NODE_CTL || (flags & FUSE_IOCTL_COMPAT)) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	ret = bfsd_ctl_ioctl(m, n, cmd, in_buf, in_bufsz, out, &out_len);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_ioctl(req, 0, out_len ? out : NULL, out_len);
+}

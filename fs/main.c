@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * branchfsd: the daemon serving one branchfs mount.
+ *
+ *   branchfsd --base DIR [--storage DIR] [-o OPTS] [-f] [-d] [--keep] MNT
+ *   branchfsd SOURCE MNT -o base=DIR[,storage=DIR][,OPTS]   (mount.fuse form)
+ *
+ * The storage is opened (and an interrupted commit finished) before the
+ * mount exists, so errors reach the caller; then the daemon detaches (its
+ * stdio goes to /dev/null; messages go to syslog) and serves until
+ * unmounted.  A clean exit discards branches unless --keep.
+ */
+#include "ll.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+struct cmdline {
+	const char *base;
+	const char *storage;
+	const char *mnt;
+	struct bfsd_buf fuse_opts; /* passed to libfuse */
+	bool foreground;
+	bool debug;
+	bool keep;
+	bool durable;
+	double main_timeout;
+	double branch_timeout;
+	char storage_buf[PATH_MAX];
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: branchfsd --base DIR [--storage DIR] [-o OPTS] [-f] [-d] [--keep] MNT\n"
+		"       branchfsd SOURCE MNT -o base=DIR[,storage=DIR][,OPTS]\n"
+		"\n"
+		"Serve a branchfs mount of DIR at MNT.  OPTS are FUSE mount options\n"
+		"(allow_other, ...) and base=, storage=, keep, durable, main_timeout=S,\n"
+		"branch_timeout=S.\n");
+}
+
+/* Split -o OPTS: ours are taken, the rest go to libfuse. */
+static int take_opts(struct cmdline *c, char *opts)
+{
+	for (char *tok = strtok(opts, ","); tok; tok = strtok(NULL, ",")) {
+		if (!strncmp(tok, "base=", 5))
+			c->base = tok + 5;
+		else if (!strncmp(tok, "storage=", 8))
+			c->storage = tok + 8;
+		else if (!strcmp(tok, "keep"))
+			c->keep = true;
+		else if (!strcmp(tok, "durable"))
+			c->durable = true;
+		else if (!strncmp(tok, "main_timeout=", 13))
+			c->main_timeout = atof(tok + 13);
+		else if (!strncmp(tok, "branch_timeout=", 15))
+			c->branch_timeout = atof(tok + 15);
+		else if (bfsd_buf_addf(&c->fuse_opts, ",%s", tok))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int parse(int argc, char **argv, struct cmdline *c)
+{
+	static const struct option longopts[] = {
+		{ "base", required_argument, NULL, 'b' },
+		{ "storage", required_argument, NULL, 's' },
+		{ "keep", no_argument, NULL, 'k' },
+		{ "durable", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	c->main_timeout = 1.0;
+	c->branch_timeout = 86400.0;
+	while ((opt = getopt_long(argc, argv, "o:fdh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'b':
+			c->base = optarg;
+			break;
+		case 's':
+			c->storage = optarg;
+			break;
+		case 'k':
+			c->keep = true;
+			break;
+		case 'D':
+			c->durable = true;
+			break;
+		case 'o':
+			if (take_opts(c, optarg))
+				return -1;
+			break;
+		case 'd':
+			c->debug = true;
+			/* fallthrough */
+		case 'f':
+			c->foreground = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("branchfsd %s\n", BFS_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	/* "SOURCE MNT" (mount helper) or "MNT". */
+	if (argc - optind == 2)
+		optind++;
+	if (argc - optind != 1 || !c->base) {
+		usage(stderr);
+		return -1;
+	}
+	c->mnt = argv[optind];
+	return 0;
+}
+
+/* Default storage: one directory per base, under /var/lib/branchfs for
+ * root and $XDG_STATE_HOME/branchfs (~/.local/state/branchfs) otherwise. */
+static int default_storage(struct cmdline *c)
+{
+	char real[PATH_MAX], root[PATH_MAX];
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME"), *base;
+	int n;
+
+	if (!realpath(c->base, real))
+		return -errno;
+	if (geteuid() == 0)
+		snprintf(root, sizeof(root), "/var/lib/branchfs");
+	else if (state && state[0])
+		snprintf(root, sizeof(root), "%s/branchfs", state);
+	else
+		snprintf(root, sizeof(root), "%s/.local/state/branchfs", home ? home : "/tmp");
+	base = strrchr(real, '/');
+	base = base && base[1] ? base + 1 : "root";
+	n = snprintf(c->storage_buf, sizeof(c->storage_buf), "%s/%s-%016llx", root, base,
+		     (unsigned long long)bfsd_hash(real, strlen(real)));
+	if (n >= (int)sizeof(c->storage_buf))
+		return -ENAMETOOLONG;
+	c->storage = c->storage_buf;
+	return 0;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int serve(struct cmdline *c, struct bfsd_mount *m)
+{
+	char *argv[] = { "branchfsd", "-o", NULL, c->debug ? "-d" : NULL, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(c->debug ? 4 : 3, argv);
+	struct fuse_loop_config *cfg;
+	struct bfsd_buf opts = { 0 };
+	int ret = 1;
+
+	if (bfsd_buf_addf(&opts, "default_permissions,fsname=branchfs,subtype=branchfs%s",
+			  c->fuse_opts.data ? c->fuse_opts.data : ""))
+		return 1;
+	argv[2] = opts.data;
+	m->se = fuse_session_new(&args, &bfsd_ll_ops, sizeof(bfsd_ll_ops), m);
+	if (!m->se)
+		goto out_free;
+	if (fuse_set_signal_handlers(m->se))
+		goto out_destroy;
+	if (fuse_session_mount(m->se, c->mnt)) {
+		fprintf(stderr, "branchfsd: cannot mount %s\n", c->mnt);
+		goto out_signals;
+	}
+	fuse_daemonize(c->foreground);
+	if (bfsd_store_start_reclaimer(m->fs))
+		bfsd_warn("no reclaimer thread: aborted branches are freed at unmount");
+	cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_max_threads(cfg, 32);
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	ret = fuse_session_loop_mt(m->se, cfg) ? 1 : 0;
+	fuse_loop_cfg_destroy(cfg);
+	fuse_session_unmount(m->se);
+out_signals:
+	fuse_remove_signal_handlers(m->se);
+out_destroy:
+	fuse_session_destroy(m->se);
+	m->se = NULL;
+out_free:
+	bfsd_buf_free(&opts);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline c = { 0 };
+	struct bfsd_options opt = { 0 };
+	struct bfsd_mount m = { 0 };
+	int ret;
+
+	openlog("branchfsd", LOG_PID, LOG_DAEMON);
+	if (getenv("BRANCHFSD_DEBUG"))
+		bfsd_log_level = BFSD_LOG_DEBUG;
+	if (parse(argc, argv, &c))
+		return 2;
+	if (!c.storage && (ret = default_storage(&c))) {
+		fprintf(stderr, "branchfsd: cannot use base %s: %s\n", c.base, strerror(-ret));
+		return 1;
+	}
+	raise_nofile();
+	opt.base = c.base;
+	opt.storage = c.storage;
+	opt.keep = c.keep;
+	opt.durable = c.durable;
+	ret = bfsd_fs_open(&opt, &m.fs);
+	if (ret) {
+		fprintf(stderr, "branchfsd: cannot open base %s with storage %s: %s\n", c.base,
+			c.storage, strerror(-ret));
+		return 1;
+	}
+	m.uid = getuid();
+	m.gid = getgid();
+	m.main_timeout = c.main_timeout;
+	m.branch_timeout = c.branch_timeout;
+	m.debug = c.debug;
+	clock_gettime(CLOCK_REALTIME, &m.started);
+	ret = bfsd_nodes_init(&m);
+	if (!ret)
+		ret = serve(&c, &m);
+	bfsd_fs_close(m.fs);
+	bfsd_nodes_free(&m);
+	bfsd_buf_free(&c.fuse_opts);
+	return ret;
+}

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Preservation: main writes into the live base directory, so before it
+ * changes anything a live branch still sees, the old version goes into the
+ * preservation layer of the current epoch.
+ *
+ * Epoch e starts when a branch is created off main while the previous
+ * preservation layer holds something (otherwise the branch shares it).  A
+ * branch of epoch e sees pres[e], pres[e+1], ..., pres[newest], then the
+ * base: pres[k] holds the state at the start of epoch k of every path first
+ * changed during epoch k, so the first layer that knows a path has its value
+ * at the start of epoch e.  Only the newest layer is ever written, and only
+ * for a path it does not already decide ("covered"): a path is covered when
+ * the layer holds it, a whiteout or non-directory above it, or an opaque
+ * directory above it.
+ *
+ * Callers hold tree_lock (shared at least) and main's ns_lock exclusive;
+ * preservation takes lower_lock exclusive so branches never resolve halfway
+ * through it.  Cost: nothing without live branches; otherwise one lookup per
+ * path component in the newest layer, plus the copy of what changes (a
+ * rename for removals, a data copy for in-place writes, a tree copy only
+ * for a directory moved away by rename).
+ */
+#include "bfsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+bool bfsd_preserve_active(struct bfsd_fs *fs)
+{
+	return fs->npres > 0 && bfsd_branch_count(fs) > 0;
+}
+
+enum cover { NOT_COVERED, COVERED, CONTAINER };
+
+/* How much of path the newest preservation layer already decides. */
+static int covered(struct bfsd_layer *p, const char *path, enum cover *out)
+{
+	char prefix[PATH_MAX];
+	const char *s = path;
+
+	for (;;) {
+		const char *slash = strchr(s, '/');
+		size_t len = slash ? (size_t)(slash - path) : strlen(path);
+		struct stat st;
+		bool opaque = false;
+		char redirect[PATH_MAX];
+		uint64_t origin;
+		int ret;
+
+		memcpy(prefix, path, len);
+		prefix[len] = '\0';
+		if (fstatat(p->dirfd, prefix, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				return -errno;
+			*out = NOT_COVERED;
+			return 0;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			*out = COVERED;
+			return 0;
+		}
+		ret = bfsd_marker_dir(p, prefix, &opaque, redirect, &origin);
+		if (ret)
+			return ret;
+		if (opaque) {
+			*out = COVERED;
+			return 0;
+		}
+		if (!slash) {
+			*out = CONTAINER;
+			return 0;
+		}
+		s = slash + 1;
+	}
+}
+
+/* Keep the times of the container dir of p/path's parent across a change. */
+struct dirtimes {
+	char parent[PATH_MAX];
+	struct timespec ts[2];
+	bool valid;
+};
+
+static void dirtimes_save(struct bfsd_layer *p, const char *path, struct dirtimes *t)
+{
+	struct stat st;
+
+	bfsd_path_split(path, t->parent);
+	t->valid = fstatat(p->dirfd, bfsd_rel(t->parent), &st, AT_SYMLINK_NOFOLLOW) == 0;
+	t->ts[0] = st.st_atim;
+	t->ts[1] = st.st_mtim;
+}
+
+static void dirtimes_restore(struct bfsd_layer *p, const struct dirtimes *t)
+{
+	if (t->valid)
+		utimensat(p->dirfd, bfsd_rel(t->parent), t->ts, AT_SYMLINK_NOFOLLOW);
+}
+
+/* Give p every ancestor directory of path, with the base's attributes. */
+static int make_containers(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path)
+{
+	char prefix[PATH_MAX];
+	const char *s = path;
+	struct stat st;
+	int ret;
+
+	if (!atomic_load(&p->dirty)) {
+		/* First content of this epoch: keep the root's attributes too. */
+		ret = bfsd_copy_attrs(fs, fs->base, "", p, "", true);
+		if (ret)
+			return ret;
+	}
+	for (;;) {
+		const char *slash = strchr(s, '/');
+
+		if (!slash)
+			return 0;
+		memcpy(prefix, path, slash - path);
+		prefix[slash - path] = '\0';
+		s = slash + 1;
+		if (fstatat(p->dirfd, prefix, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		if (fstatat(fs->base->dirfd, prefix, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		ret = bfsd_copy_object(fs, fs->base, prefix, p, prefix, false,
+				       bfsd_fs_vino(fs, &st));
+		if (ret)
+			return ret;
+	}
+}
+
+/*
+ * Give the container p/path everything the base has of dir path that p does
+ * not decide yet (moved when the base loses the tree, copied otherwise),
+ * then make p/path opaque: it is complete and nothing below may show.
+ */
+static int fill_container(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path, bool move)
+{
+	struct bfsd_res *r = NULL;
+	struct bfsd_dirlist list = { 0 };
+	char child[PATH_MAX];
+	static const char one = '1';
+	int ret;
+
+	ret = bfsd_resolve(fs, fs->main, path, &r);
+	if (!ret && r->type == S_IFDIR)
+		ret = bfsd_dir_list(fs, fs->main, r, INT_MAX, 0, &list);
+	for (size_t i = 0; !ret && i < list.n; i++) {
+		struct stat st;
+
+		ret = bfsd_path_join(child, path, list.e[i].name);
+		if (ret)
+			break;
+		if (fstatat(p->dirfd, child, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (S_ISDIR(st.st_mode))
+				ret = fill_container(fs, p, child, move);
+			continue;
+		}
+		if (move && renameat(fs->base->dirfd, child, p->dirfd, child) == 0)
+			continue;
+		if (move && errno != EXDEV)
+			ret = -errno;
+		else
+			ret = bfsd_copy_tree(fs, fs->main, 0, child, p, child);
+	}
+	bfsd_dirlist_free(&list);
+	bfsd_res_put(r);
+	if (!ret)
+		ret = bfsd_marker_set(p, path, "opaque", &one, 1);
+	return ret;
+}
+
+static int preserve_locked(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path,
+			   enum bfsd_change what, struct stat *bst)
+{
+	static const char one = '1';
+	enum cover cov;
+	int ret;
+
+	bool dir = S_ISDIR(bst->st_mode);
+
+	if (what == BFSD_CH_DROP && !dir)
+		what = BFSD_CH_REMOVE;
+	ret = covered(p, path, &cov);
+	if (ret || cov == COVERED)
+		return ret;
+	if (cov == CONTAINER) {
+		/* Only a directory tree leaving the base needs more than this. */
+		if (dir && (what == BFSD_CH_MOVE || what == BFSD_CH_DROP))
+			return fill_container(fs, p, path, what == BFSD_CH_DROP);
+		return 0;
+	}
+	ret = make_containers(fs, p, path);
+	if (ret)
+		return ret;
+	if (!bst->st_mode)
+		return bfsd_marker_whiteout_make(p, path);
+	if ((!dir && (what == BFSD_CH_REMOVE || what == BFSD_CH_CREATE)) ||
+	    (dir && what == BFSD_CH_DROP)) {
+		/* The base loses this object: hand the object itself over. */
+		if (renameat(fs->base->dirfd, path, p->dirfd, path) == 0) {
+			atomic_store(&p->dirty, true);
+			if (dir)
+				ret = bfsd_marker_set(p, path, "opaque", &one, 1);
+			return ret ? ret : 1;
+		}
+		if (errno != EXDEV)
+			return -errno;
+	}
+	if (dir && (what == BFSD_CH_MOVE || what == BFSD_CH_DROP)) {
+		ret = bfsd_copy_tree(fs, fs->main, 0, path, p, path);
+		if (!ret)
+			ret = bfsd_marker_set(p, path, "opaque", &one, 1);
+		return ret;
+	}
+	ret = bfsd_copy_object(fs, fs->base, path, p, path, S_ISREG(bst->st_mode),
+			       bfsd_fs_vino(fs, bst));
+	if (!ret && S_ISREG(bst->st_mode))
+		bfsd_files_retarget(fs, NULL, bst->st_dev, bst->st_ino, p, path);
+	return ret;
+}
+
+int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what)
+{
+	struct bfsd_layer *p;
+	struct dirtimes t;
+	struct stat bst;
+	int ret;
+
+	if (!bfsd_preserve_active(fs) || !path[0])
+		return 0;
+	p = fs->pres[fs->npres - 1];
+	memset(&bst, 0, sizeof(bst));
+	if (fstatat(fs->base->dirfd, path, &bst, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		memset(&bst, 0, sizeof(bst));
+		if (what != BFSD_CH_CREATE)
+			return 0;
+	}
+	pthread_rwlock_wrlock(&fs->lower_lock);
+	dirtimes_save(p, path, &t);
+	ret = preserve_locked(fs, p, path, what, &bst);
+	if (ret >= 0) {
+		dirtimes_restore(p, &t);
+		bfsd_cache_lower_changed(fs);
+	}
+	pthread_rwlock_unlock(&fs->lower_lock);
+	if (ret < 0)
+		bfsd_err("cannot preserve '%s' for live branches: %s", path, strerror(-ret));
+	return ret;
+}
+
+int bfsd_preserve_push(struct bfsd_fs *fs, struct bfsd_layer *l)
+{
+	if (fs->npres == fs->pres_cap) {
+		size_t cap = fs->pres_cap ? fs->pres_cap * 2 : 8;
+		struct bfsd_layer **n = realloc(fs->pres, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		fs->pres = n;
+		fs->pres_cap = cap;
+	}
+	fs->pres[fs->npres++] = l;
+	return 0;
+}
+
+int bfsd_epoch_snapshot(struct bfsd_fs *fs, uint64_t *epoch)
+{
+	struct bfsd_layer *l;
+	int ret;
+
+	if (fs->npres && !atomic_load(&fs->pres[fs->npres - 1]->dirty)) {
+		*epoch = fs->pres_first + fs->npres - 1;
+		return 0;
+	}
+	ret = bfsd_layer_create(fs, BFSD_LAYER_PRESERVE, fs->next_layer_id, &l);
+	if (ret)
+		return ret;
+	ret = bfsd_preserve_push(fs, l);
+	if (ret) {
+		bfsd_layer_put(l);
+		return ret;
+	}
+	fs->next_layer_id++;
+	if (fs->npres == 1)
+		fs->pres_first = fs->next_epoch;
+	fs->next_epoch = fs->pres_first + fs->npres;
+	/* Main's open writers must check the new layer before their next write. */
+	atomic_fetch_add(&fs->main_write_epoch, 1);
+	*epoch = fs->pres_first + fs->npres - 1;
+	return 0;
+}
+
+static void min_epoch(struct bfsd_branch *b, void *arg)
+{
+	uint64_t *min = arg;
+
+	if (b->epoch < *min)
+		*min = b->epoch;
+}
+
+void bfsd_epoch_release(struct bfsd_fs *fs)
+{
+	uint64_t min = UINT64_MAX;
+	size_t drop;
+
+	bfsd_branch_each(fs, min_epoch, &min);
+	drop = 0;
+	while (drop < fs->npres && fs->pres_first + drop < min)
+		drop++;
+	if (!drop)
+		return;
+	for (size_t i = 0; i < drop; i++)
+		bfsd_layer_put(fs->pres[i]);
+	memmove(fs->pres, fs->pres + drop, (fs->npres - drop) * sizeof(*fs->pres));
+	fs->npres -= drop;
+	fs->pres_first += drop;
+	bfsd_cache_lower_changed(fs);
+}

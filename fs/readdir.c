@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Merged directory listings.
+ *
+ * The contributing copies of a directory are read top first; the first copy
+ * of a name wins, and a whiteout hides the name from every copy below (and
+ * is itself listed only when asked for, by the commit planner).  The result
+ * is a snapshot: FUSE offsets are indices into it, so concurrent changes
+ * never make a reader skip or repeat an entry.
+ */
+#include "bfsd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct nameset {
+	uint64_t *h;
+	uint32_t *idx; /* entry index + 1; 0 = empty slot */
+	size_t cap, n;
+};
+
+static int nameset_grow(struct nameset *s, const struct bfsd_dirlist *l)
+{
+	size_t cap = s->cap ? s->cap * 2 : 256;
+	uint64_t *h = calloc(cap, sizeof(*h));
+	uint32_t *idx = calloc(cap, sizeof(*idx));
+
+	if (!h || !idx) {
+		free(h);
+		free(idx);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->cap; i++) {
+		size_t j;
+
+		if (!s->idx[i])
+			continue;
+		for (j = s->h[i] & (cap - 1); idx[j]; j = (j + 1) & (cap - 1))
+			;
+		h[j] = s->h[i];
+		idx[j] = s->idx[i];
+	}
+	(void)l;
+	free(s->h);
+	free(s->idx);
+	s->h = h;
+	s->idx = idx;
+	s->cap = cap;
+	return 0;
+}
+
+/* Insert name (entry i of l) unless present; 1 when it was new. */
+static int nameset_add(struct nameset *s, const struct bfsd_dirlist *l, const char *name, size_t i)
+{
+	uint64_t h = bfsd_hash(name, strlen(name));
+	size_t j;
+	int ret;
+
+	if ((s->n + 1) * 2 > s->cap) {
+		ret = nameset_grow(s, l);
+		if (ret)
+			return ret;
+	}
+	for (j = h & (s->cap - 1); s->idx[j]; j = (j + 1) & (s->cap - 1))
+		if (s->h[j] == h && !strcmp(l->e[s->idx[j] - 1].name, name))
+			return 0;
+	s->h[j] = h;
+	s->idx[j] = (uint32_t)i + 1;
+	s->n++;
+	return 1;
+}
+
+static mode_t dtype_mode(unsigned char t)
+{
+	switch (t) {
+	case DT_DIR:
+		return S_IFDIR;
+	case DT_REG:
+		return S_IFREG;
+	case DT_LNK:
+		return S_IFLNK;
+	case DT_CHR:
+		return S_IFCHR;
+	case DT_BLK:
+		return S_IFBLK;
+	case DT_FIFO:
+		return S_IFIFO;
+	case DT_SOCK:
+		return S_IFSOCK;
+	default:
+		return 0;
+	}
+}
+
+static int list_add(struct bfsd_dirlist *l, size_t *cap, const char *name, mode_t type,
+		    uint64_t vino, int loc)
+{
+	if (l->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		struct bfsd_dirent *e = realloc(l->e, ncap * sizeof(*e));
+
+		if (!e)
+			return -ENOMEM;
+		l->e = e;
+		*cap = ncap;
+	}
+	l->e[l->n].name = strdup(name);
+	if (!l->e[l->n].name)
+		return -ENOMEM;
+	l->e[l->n].type = type;
+	l->e[l->n].vino = vino;
+	l->e[l->n].loc = loc;
+	l->n++;
+	return 0;
+}
+
+/* Read one contributing copy of the directory into l. */
+static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int flags,
+		     struct bfsd_dirlist *l, size_t *cap, struct nameset *seen)
+{
+	struct bfsd_layer *layer = lc->layer;
+	bool storage = bfsd_layer_is_storage(layer);
+	char phys[PATH_MAX];
+	struct dirent *de;
+	int fd, ret = 0;
+	DIR *d;
+
+	fd = openat(layer->dirfd, bfsd_rel(lc->phys), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while (!ret && (errno = 0, de = readdir(d))) {
+		mode_t type = dtype_mode(de->d_type);
+		uint64_t vino = 0, origin;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (storage && (type == S_IFREG || type == S_IFDIR || !type)) {
+			ret = bfsd_path_join(phys, lc->phys, de->d_name);
+			if (ret)
+				break;
+			if (fstatat(layer->dirfd, phys, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			type = st.st_mode & S_IFMT;
+			if (bfsd_marker_is_whiteout(layer, phys, &st))
+				type = 0;
+			else if (bfsd_marker_origin(layer, phys, &origin) > 0)
+				vino = origin;
+			else
+				vino = bfsd_fs_vino(fs, &st);
+		} else {
+			struct stat dst = { .st_dev = layer->dev, .st_ino = de->d_ino };
+
+			vino = bfsd_fs_vino(fs, &dst);
+		}
+		ret = nameset_add(seen, l, de->d_name, l->n);
+		if (ret <= 0)
+			continue;
+		ret = 0;
+		if (!type && !(flags & BFSD_LIST_WHITEOUTS)) {
+			/* Keep the name in seen, out of the listing: mark it. */
+			ret = list_add(l, cap, de->d_name, 0, 0, -1);
+			continue;
+		}
+		if (!type)
+			ret = list_add(l, cap, de->d_name, 0, 0, loc);
+		else
+			ret = list_add(l, cap, de->d_name, type, vino, loc);
+	}
+	if (!ret && errno)
+		ret = -errno;
+	closedir(d);
+	return ret;
+}
+
+int bfsd_dir_list(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r, int max_idx,
+		  int flags, struct bfsd_dirlist *out)
+{
+	struct nameset seen = { 0 };
+	size_t cap = 0, keep = 0;
+	int ret = 0;
+
+	(void)b;
+	out->n = 0;
+	out->e = NULL;
+	for (int i = 0; i < r->nloc && !ret; i++) {
+		if (r->loc[i].idx >= max_idx)
+			break;
+		ret = read_copy(fs, &r->loc[i], i, flags, out, &cap, &seen);
+	}
+	free(seen.h);
+	free(seen.idx);
+	if (ret) {
+		bfsd_dirlist_free(out);
+		return ret;
+	}
+	/* Drop the placeholders that only hid names of lower copies. */
+	for (size_t i = 0; i < out->n; i++) {
+		if (out->e[i].loc < 0) {
+			free(out->e[i].name);
+			continue;
+		}
+		out->e[keep++] = out->e[i];
+	}
+	out->n = keep;
+	return 0;
+}
+
+void bfsd_dirlist_free(struct bfsd_dirlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->e[i].name);
+	free(l->e);
+	l->e = NULL;
+	l->n = 0;
+}

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Rename in a view, with RENAME_NOREPLACE and RENAME_EXCHANGE.
+ *
+ * Main renames in the base after preserving both names.  A branch renames in
+ * its top layer: a non-directory is copied up straight to its new name; a
+ * directory is renamed (or, when only lower layers have it, created as an
+ * empty copy) and marked with a redirect to its old logical path in the
+ * layers below, so its lower content follows it without being copied.  A
+ * directory with nothing below is marked opaque instead when the new name
+ * has something below.  The old name gets a whiteout if a lower layer still
+ * has it.  The new name is placed before the old one is hidden, so a crash
+ * in between can duplicate an object but never lose it.
+ *
+ * Locks as in view.c.
+ */
+#include "bfsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#define RENAME_EXCHANGE	 (1 << 1)
+#endif
+
+/* Has the directory r anything in the layers below the top? */
+static bool has_lower(const struct bfsd_res *r)
+{
+	for (int i = 0; i < r->nloc; i++)
+		if (r->loc[i].idx > 0)
+			return true;
+	return false;
+}
+
+static int check_names(const struct bfsd_res *from, const struct bfsd_res *to, unsigned int flags,
+		       struct bfsd_fs *fs, struct bfsd_branch *b)
+{
+	int ret;
+
+	if (flags & RENAME_EXCHANGE)
+		return to->type ? 0 : -ENOENT;
+	if (!to->type)
+		return 0;
+	if (flags & RENAME_NOREPLACE)
+		return -EEXIST;
+	if (from->type == S_IFDIR && to->type != S_IFDIR)
+		return -ENOTDIR;
+	if (from->type != S_IFDIR && to->type == S_IFDIR)
+		return -EISDIR;
+	if (to->type == S_IFDIR) {
+		ret = bfsd_view_dir_empty(fs, b, to);
+		if (ret <= 0)
+			return ret ? ret : -ENOTEMPTY;
+	}
+	return 0;
+}
+
+static int main_rename(struct bfsd_fs *fs, const struct bfsd_res *from, const struct bfsd_res *to,
+		       unsigned int flags)
+{
+	int ret;
+
+	ret = bfsd_preserve(fs, from->path, BFSD_CH_MOVE);
+	if (ret >= 0)
+		ret = bfsd_preserve(fs, to->path,
+				    (flags & RENAME_EXCHANGE) ? BFSD_CH_MOVE : BFSD_CH_CREATE);
+	if (ret < 0)
+		return ret;
+	/* A replaced object may already be in the preservation layer: fine. */
+	if (renameat2(fs->base->dirfd, from->path, fs->base->dirfd, to->path, flags) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Set the markers of the directory now at top/path that came from r. */
+static int mark_moved_dir(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r,
+			  const char *path)
+{
+	struct bfsd_layer *top = b->layers[0];
+	static const char one = '1';
+	const char *low = bfsd_res_lowpath(r);
+	int ret;
+
+	if (has_lower(r))
+		return bfsd_marker_set(top, path, "redirect", low, strlen(low));
+	ret = bfsd_marker_del(top, path, "redirect");
+	if (!ret && bfsd_view_need_whiteout(fs, b, path))
+		ret = bfsd_marker_set(top, path, "opaque", &one, 1);
+	return ret;
+}
+
+/* Put the object of from at to in the top layer (to is free or replaced). */
+static int place(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *from,
+		 const char *to)
+{
+	struct bfsd_layer *top = b->layers[0];
+	struct stat st;
+	int ret;
+
+	if (bfsd_res_in_top(fs, b, from)) {
+		if (renameat(top->dirfd, from->path, top->dirfd, to) < 0)
+			return -errno;
+		return from->type == S_IFDIR ? mark_moved_dir(fs, b, from, to) : 0;
+	}
+	/* Only below: copy it up straight to its new name. */
+	if (fstatat(from->loc[0].layer->dirfd, from->loc[0].phys, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	ret = bfsd_copy_object(fs, from->loc[0].layer, from->loc[0].phys, top, to,
+			       from->type != S_IFDIR, from->vino);
+	if (ret)
+		return ret;
+	if (from->type == S_IFDIR)
+		return mark_moved_dir(fs, b, from, to);
+	if (S_ISREG(st.st_mode))
+		bfsd_files_retarget(fs, b, st.st_dev, st.st_ino, top, to);
+	return 0;
+}
+
+static int branch_exchange(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *from,
+			   const struct bfsd_res *to)
+{
+	struct bfsd_layer *top = b->layers[0];
+	int ret;
+
+	ret = bfsd_copyup(fs, b, from->path, true);
+	if (!ret)
+		ret = bfsd_copyup(fs, b, to->path, true);
+	if (ret)
+		return ret;
+	if (renameat2(top->dirfd, from->path, top->dirfd, to->path, RENAME_EXCHANGE) < 0)
+		return -errno;
+	/* Each directory keeps its lower content under its new name. */
+	if (from->type == S_IFDIR)
+		ret = mark_moved_dir(fs, b, from, to->path);
+	if (!ret && to->type == S_IFDIR)
+		ret = mark_moved_dir(fs, b, to, from->path);
+	return ret;
+}
+
+static int branch_rename(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *from,
+			 const struct bfsd_res *to)
+{
+	struct bfsd_layer *top = b->layers[0];
+	bool need_wh;
+	int ret;
+
+	ret = bfsd_copyup_parents(fs, b, to->path);
+	if (ret)
+		return ret;
+	/* The replaced directory is empty to users but may hold whiteouts. */
+	if (to->type == S_IFDIR && bfsd_res_in_top(fs, b, to)) {
+		char tmp[NAME_MAX + 1];
+
+		bfsd_fs_tmpname(fs, tmp);
+		if (renameat(top->dirfd, to->path, fs->trash_fd, tmp) < 0 && errno != ENOENT)
+			return -errno;
+		bfsd_store_wake_reclaimer(fs);
+	}
+	need_wh = bfsd_view_need_whiteout(fs, b, from->path);
+	ret = place(fs, b, from, to->path);
+	if (!ret && need_wh)
+		ret = bfsd_marker_whiteout_make(top, from->path);
+	atomic_store(&top->dirty, true);
+	return ret;
+}
+
+int bfsd_view_rename(struct bfsd_fs *fs, struct bfsd_branch *b, const char *from, const char *to,
+		     unsigned int flags)
+{
+	struct bfsd_res *rf = NULL, *rt = NULL, *parent = NULL;
+	int ret;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
+		return -EINVAL;
+	if (!from[0] || !to[0])
+		return -EBUSY;
+	ret = bfsd_resolve_existing(fs, b, from, &rf);
+	if (!ret)
+		ret = bfsd_view_parent(fs, b, to, &parent);
+	if (!ret)
+		ret = bfsd_resolve(fs, b, to, &rt);
+	if (ret)
+		goto out_put;
+	if (!strcmp(from, to))
+		goto out_put;
+	/* A directory cannot move below itself, nor its ancestor onto it. */
+	if ((rf->type == S_IFDIR && bfsd_path_within(to, from)) ||
+	    (rt->type == S_IFDIR && bfsd_path_within(from, to))) {
+		ret = -EINVAL;
+		goto out_put;
+	}
+	ret = check_names(rf, rt, flags, fs, b);
+	if (ret)
+		goto out_put;
+	if (b == fs->main)
+		ret = main_rename(fs, rf, rt, flags);
+	else if (flags & RENAME_EXCHANGE)
+		ret = branch_exchange(fs, b, rf, rt);
+	else
+		ret = branch_rename(fs, b, rf, rt);
+	if (b != fs->main)
+		bfsd_cache_flush(b);
+out_put:
+	bfsd_res_put(parent);
+	bfsd_res_put(rt);
+	bfsd_res_put(rf);
+	return ret;
+}

@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Views: namespace operations on a branch as its users see it.
+ *
+ * Main works on the base directory directly, after bfsd_preserve() has kept
+ * what live branches still see.  A branch works on its top layer: objects
+ * are copied up before they change, removed names that a lower layer still
+ * has get a whiteout, and a new object replacing a whiteout is built aside
+ * and renamed over it so the lower object never shows through.
+ *
+ * Callers hold tree_lock shared, the branch's ns_lock exclusive and, for a
+ * branch other than main, lower_lock shared (see bfsd_lock_op).
+ */
+#include "bfsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int bfsd_view_parent(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+		     struct bfsd_res **out)
+{
+	char parent[PATH_MAX];
+	int ret;
+
+	bfsd_path_split(path, parent);
+	ret = bfsd_resolve_existing(fs, b, parent, out);
+	if (ret)
+		return ret;
+	if ((*out)->type != S_IFDIR) {
+		bfsd_res_put(*out);
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
+bool bfsd_view_lower_has(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *parent,
+			 const char *name)
+{
+	char phys[PATH_MAX];
+
+	if (b == fs->main)
+		return false;
+	for (int i = 0; i < parent->nloc; i++) {
+		const struct bfsd_loc *pl = &parent->loc[i];
+		struct stat st;
+
+		if (pl->idx == 0)
+			continue;
+		if (bfsd_path_join(phys, pl->phys, name))
+			return true;
+		if (fstatat(pl->layer->dirfd, phys, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		return !bfsd_marker_is_whiteout(pl->layer, phys, &st);
+	}
+	return false;
+}
+
+bool bfsd_view_need_whiteout(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path)
+{
+	struct bfsd_res *parent;
+	bool need;
+
+	if (b == fs->main)
+		return false;
+	if (bfsd_view_parent(fs, b, path, &parent))
+		return true;
+	need = bfsd_view_lower_has(fs, b, parent,
+				   strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+	bfsd_res_put(parent);
+	return need;
+}
+
+void bfsd_view_fix_stat(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r,
+			struct stat *st)
+{
+	st->st_ino = bfsd_fs_salt(b, r->vino);
+	/* A directory merged from several layers has no meaningful link count. */
+	if (r->type == S_IFDIR && b != fs->main && r->nloc > 1)
+		st->st_nlink = 1;
+}
+
+int bfsd_view_stat(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, struct stat *st)
+{
+	struct bfsd_res *r;
+	int ret = bfsd_resolve_existing(fs, b, path, &r);
+
+	if (ret)
+		return ret;
+	ret = bfsd_res_stat(r, st);
+	if (!ret)
+		bfsd_view_fix_stat(fs, b, r, st);
+	bfsd_res_put(r);
+	return ret;
+}
+
+/*
+ * Common start of every creation: the parent must be a directory, the name
+ * must be free; main preserves, a branch copies up the parent directories.
+ * *over_whiteout says the new object must replace a whiteout atomically.
+ */
+static int prepare_new(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+		       struct stat *parent_st, bool *over_whiteout)
+{
+	struct bfsd_res *parent, *r;
+	int ret;
+
+	if (!path[0])
+		return -EEXIST;
+	ret = bfsd_view_parent(fs, b, path, &parent);
+	if (ret)
+		return ret;
+	ret = bfsd_res_stat(parent, parent_st);
+	bfsd_res_put(parent);
+	if (ret)
+		return ret;
+	ret = bfsd_resolve(fs, b, path, &r);
+	if (ret)
+		return ret;
+	*over_whiteout = r->top_whiteout;
+	ret = r->type ? -EEXIST : 0;
+	bfsd_res_put(r);
+	if (ret)
+		return ret;
+	if (b == fs->main) {
+		ret = bfsd_preserve(fs, path, BFSD_CH_CREATE);
+		return ret < 0 ? ret : 0;
+	}
+	return bfsd_copyup_parents(fs, b, path);
+}
+
+/* Owner of a new object: the caller, or the parent's group under setgid. */
+static int set_owner(struct bfsd_fs *fs, int dirfd, const char *name, const struct bfsd_cred *cred,
+		     const struct stat *parent_st, bool dir)
+{
+	gid_t gid = cred->gid;
+	struct stat st;
+
+	if (parent_st->st_mode & S_ISGID) {
+		gid = parent_st->st_gid;
+		if (dir && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !(st.st_mode & S_ISGID))
+			fchmodat(dirfd, name, (st.st_mode & 07777) | S_ISGID, 0);
+	}
+	if (!fs->is_root && cred->uid == geteuid() && gid == getegid())
+		return 0;
+	if (fchownat(dirfd, name, cred->uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
+		return -errno;
+	return 0;
+}
+
+/* What kind of object a creation makes. */
+struct newobj {
+	mode_t mode;	 /* S_IFMT | permission bits */
+	dev_t rdev;	 /* for nodes */
+	const char *tgt; /* for symlinks */
+	int flags;	 /* for regular files: open flags of the returned fd */
+};
+
+static int make_at(int dirfd, const char *name, const struct newobj *o, int *fd)
+{
+	switch (o->mode & S_IFMT) {
+	case S_IFREG:
+		*fd = openat(dirfd, name,
+			     (o->flags & ~(O_TRUNC | O_CREAT | O_EXCL)) | O_CREAT | O_EXCL |
+				     O_NOFOLLOW | O_CLOEXEC,
+			     o->mode & 07777);
+		return *fd < 0 ? -errno : 0;
+	case S_IFDIR:
+		return mkdirat(dirfd, name, o->mode & 07777) < 0 ? -errno : 0;
+	case S_IFLNK:
+		return symlinkat(o->tgt, dirfd, name) < 0 ? -errno : 0;
+	default:
+		return mknodat(dirfd, name, o->mode, o->rdev) < 0 ? -errno : 0;
+	}
+}
+
+/*
+ * Create o at path in b.  Over a whiteout the object is made in the work
+ * directory (opaque, when a directory) and renamed over it.
+ */
+static int create_obj(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+		      const struct newobj *o, const struct bfsd_cred *cred, int *fd,
+		      struct stat *st)
+{
+	struct stat parent_st;
+	struct bfsd_layer *top;
+	char tmp[NAME_MAX + 1];
+	bool over_wh = false;
+	int ret, dirfd;
+	const char *name;
+
+	*fd = -1;
+	ret = prepare_new(fs, b, path, &parent_st, &over_wh);
+	if (ret)
+		return ret;
+	top = bfsd_branch_top(fs, b);
+	dirfd = top->dirfd;
+	name = path;
+	if (over_wh) {
+		bfsd_fs_tmpname(fs, tmp);
+		dirfd = fs->work_fd;
+		name = tmp;
+	}
+	ret = make_at(dirfd, name, o, fd);
+	if (ret)
+		return ret;
+	ret = set_owner(fs, dirfd, name, cred, &parent_st, S_ISDIR(o->mode));
+	if (!ret && over_wh && S_ISDIR(o->mode)) {
+		static const char one = '1';
+
+		/* Nothing of the deleted directory below may show through. */
+		ret = bfsd_marker_set(fs->work, tmp, "opaque", &one, 1);
+	}
+	if (!ret && over_wh && renameat(fs->work_fd, tmp, top->dirfd, path) < 0)
+		ret = -errno;
+	if (ret)
+		goto out_remove;
+	atomic_store(&top->dirty, true);
+	if (b != fs->main) {
+		bfsd_cache_drop(b, path);
+		if (S_ISDIR(o->mode))
+			bfsd_cache_flush(b);
+	}
+	return st ? bfsd_view_stat(fs, b, path, st) : 0;
+
+out_remove:
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	if (over_wh)
+		bfsd_rm_rf_at(fs->work_fd, tmp);
+	else if (S_ISDIR(o->mode))
+		unlinkat(top->dirfd, path, AT_REMOVEDIR);
+	else
+		unlinkat(top->dirfd, path, 0);
+	return ret;
+}
+
+int bfsd_view_create(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, int flags,
+		     mode_t mode, const struct bfsd_cred *cred, int *fd, struct stat *st)
+{
+	struct newobj o = { .mode = S_IFREG | (mode & 07777), .flags = flags };
+
+	return create_obj(fs, b, path, &o, cred, fd, st);
+}
+
+int bfsd_view_mkdir(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, mode_t mode,
+		    const struct bfsd_cred *cred, struct stat *st)
+{
+	struct newobj o = { .mode = S_IFDIR | (mode & 07777) };
+	int fd;
+
+	return create_obj(fs, b, path, &o, cred, &fd, st);
+}
+
+int bfsd_view_mknod(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, mode_t mode,
+		    dev_t rdev, const struct bfsd_cred *cred, struct stat *st)
+{
+	struct newobj o = { .mode = mode, .rdev = rdev };
+	int fd, ret;
+
+	if (S_ISDIR(mode) || S_ISLNK(mode))
+		return -EINVAL;
+	if (S_ISREG(mode) || !(mode & S_IFMT)) {
+		o.mode = S_IFREG | (mode & 07777);
+		o.flags = O_WRONLY;
+	}
+	ret = create_obj(fs, b, path, &o, cred, &fd, st);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int bfsd_view_symlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *target,
+		      const char *path, const struct bfsd_cred *cred, struct stat *st)
+{
+	struct newobj o = { .mode = S_IFLNK | 0777, .tgt = target };
+	int fd;
+
+	return create_obj(fs, b, path, &o, cred, &fd, st);
+}
+
+int bfsd_view_link(struct bfsd_fs *fs, struct bfsd_branch *b, const char *oldpath,
+		   const char *newpath, struct stat *st)
+{
+	struct bfsd_res *r;
+	struct stat parent_st;
+	struct bfsd_layer *top;
+	char tmp[NAME_MAX + 1];
+	bool over_wh = false;
+	int ret;
+
+	ret = bfsd_resolve_existing(fs, b, oldpath, &r);
+	if (ret)
+		return ret;
+	ret = r->type == S_IFDIR ? -EPERM : 0;
+	bfsd_res_put(r);
+	if (ret)
+		return ret;
+	ret = prepare_new(fs, b, newpath, &parent_st, &over_wh);
+	if (!ret)
+		ret = bfsd_copyup(fs, b, oldpath, true);
+	if (ret)
+		return ret;
+	top = bfsd_branch_top(fs, b);
+	if (!over_wh) {
+		if (linkat(top->dirfd, oldpath, top->dirfd, newpath, 0) < 0)
+			return -errno;
+	} else {
+		bfsd_fs_tmpname(fs, tmp);
+		if (linkat(top->dirfd, oldpath, fs->work_fd, tmp, 0) < 0)
+			return -errno;
+		if (renameat(fs->work_fd, tmp, top->dirfd, newpath) < 0) {
+			ret = -errno;
+			unlinkat(fs->work_fd, tmp, 0);
+			return ret;
+		}
+	}
+	atomic_store(&top->dirty, true);
+	if (b != fs->main) {
+		bfsd_cache_drop(b, oldpath);
+		bfsd_cache_drop(b, newpath);
+	}
+	return st ? bfsd_view_stat(fs, b, newpath, st) : 0;
+}
+
+/* Take the top layer's copy of path out of the namespace (into the trash). */
+static int drop_top(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, bool dir)
+{
+	struct bfsd_layer *top = bfsd_branch_top(fs, b);
+	char tmp[NAME_MAX + 1];
+
+	if (!dir)
+		return unlinkat(top->dirfd, path, 0) < 0 && errno != ENOENT ? -errno : 0;
+	bfsd_fs_tmpname(fs, tmp);
+	if (renameat(top->dirfd, path, fs->trash_fd, tmp) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	bfsd_store_wake_reclaimer(fs);
+	return 0;
+}
+
+/* Remove the name path from branch b (not main), whiteout included. */
+static int branch_remove(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r)
+{
+	bool need = bfsd_view_need_whiteout(fs, b, r->path);
+	struct bfsd_layer *top = b->layers[0];
+	int ret = 0;
+
+	if (r->type == S_IFDIR && bfsd_res_in_top(fs, b, r))
+		ret = drop_top(fs, b, r->path, true);
+	if (!ret && need) {
+		ret = bfsd_copyup_parents(fs, b, r->path);
+		if (!ret)
+			ret = bfsd_marker_whiteout_make(top, r->path);
+	} else if (!ret && r->type != S_IFDIR && bfsd_res_in_top(fs, b, r)) {
+		ret = drop_top(fs, b, r->path, false);
+	}
+	atomic_store(&top->dirty, true);
+	bfsd_cache_drop(b, r->path);
+	if (r->type == S_IFDIR)
+		bfsd_cache_flush(b);
+	return ret;
+}
+
+int bfsd_view_unlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path)
+{
+	struct bfsd_res *r;
+	int ret = bfsd_resolve_existing(fs, b, path, &r);
+
+	if (ret)
+		return ret;
+	if (r->type == S_IFDIR) {
+		ret = -EISDIR;
+	} else if (b == fs->main) {
+		ret = bfsd_preserve(fs, path, BFSD_CH_REMOVE);
+		if (ret == 0 && unlinkat(fs->base->dirfd, path, 0) < 0)
+			ret = -errno;
+		ret = ret < 0 ? ret : 0;
+	} else {
+		ret = branch_remove(fs, b, r);
+	}
+	bfsd_res_put(r);
+	return ret;
+}
+
+int bfsd_view_dir_empty(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r)
+{
+	struct bfsd_dirlist list = { 0 };
+	int ret = bfsd_dir_list(fs, b, r, INT_MAX, 0, &list);
+
+	if (ret)
+		return ret;
+	ret = list.n == 0;
+	bfsd_dirlist_free(&list);
+	return ret;
+}
+
+int bfsd_view_rmdir(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path)
+{
+	struct bfsd_res *r;
+	int ret;
+
+	if (!path[0])
+		return -EBUSY;
+	ret = bfsd_resolve_existing(fs, b, path, &r);
+	if (ret)
+		return ret;
+	if (r->type != S_IFDIR) {
+		ret = -ENOTDIR;
+		goto out_put;
+	}
+	ret = bfsd_view_dir_empty(fs, b, r);
+	if (ret <= 0) {
+		ret = ret ? ret : -ENOTEMPTY;
+		goto out_put;
+	}
+	if (b == fs->main) {
+		ret = bfsd_preserve(fs, path, BFSD_CH_REMOVE);
+		if (ret >= 0 && unlinkat(fs->base->dirfd, path, AT_REMOVEDIR) < 0)
+			ret = -errno;
+		ret = ret < 0 ? ret : 0;
+	} else {
+		ret = branch_remove(fs, b, r);
+	}
+out_put:
+	bfsd_res_put(r);
+	return ret;
+}
+
+int bfsd_view_remove_tree(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path)
+{
+	struct bfsd_res *r;
+	char tmp[NAME_MAX + 1];
+	int ret;
+
+	ret = bfsd_resolve(fs, b, path, &r);
+	if (ret == -ENOENT || ret == -ENOTDIR)
+		return 0;
+	if (ret)
+		return ret;
+	if (!r->type) {
+		ret = 0;
+	} else if (b != fs->main) {
+		ret = branch_remove(fs, b, r);
+	} else {
+		ret = bfsd_preserve(fs, path, BFSD_CH_DROP);
+		if (ret == 0 && r->type != S_IFDIR && unlinkat(fs->base->dirfd, path, 0) < 0)
+			ret = -errno;
+		if (ret == 0 && r->type == S_IFDIR) {
+			/* Into the trash when it is on our filesystem, else now. */
+			bfsd_fs_tmpname(fs, tmp);
+			if (renameat(fs->base->dirfd, path, fs->trash_fd, tmp) == 0)
+				bfsd_store_wake_reclaimer(fs);
+			else
+				ret = bfsd_rm_rf_at(fs->base->dirfd, path);
+		}
+		ret = ret < 0 ? ret : 0;
+	}
+	bfsd_res_put(r);
+	return ret;
+}
