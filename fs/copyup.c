@@ -204,8 +204,7 @@ static int tmpspot_init(struct bfsd_fs *fs, struct bfsd_layer *dstl, const char 
 	if (t->parent_fd < 0)
 		return -errno;
 	t->dirfd = t->parent_fd;
-	if (snprintf(t->abs, PATH_MAX, "%s/%s%s%s", dstl->path, parent, parent[0] ? "/" : "",
-		     t->name) >= PATH_MAX)
+	if (snprintf(t->abs, PATH_MAX, "/proc/self/fd/%d/%s", t->parent_fd, t->name) >= PATH_MAX)
 		return -ENAMETOOLONG;
 	return 0;
 }

@@ -109,10 +109,15 @@ int bfsd_layer_abspath(const struct bfsd_layer *l, const char *phys, char *out)
 {
 	int n;
 
+	/*
+	 * Through the layer's own descriptor, never its path: the base may be
+	 * the mount point itself (a mount in place), and a path could be
+	 * swapped under us; /proc/self/fd/N is the directory we opened.
+	 */
 	if (phys[0])
-		n = snprintf(out, PATH_MAX, "%s/%s", l->path, phys);
+		n = snprintf(out, PATH_MAX, "/proc/self/fd/%d/%s", l->dirfd, phys);
 	else
-		n = snprintf(out, PATH_MAX, "%s", l->path);
+		n = snprintf(out, PATH_MAX, "/proc/self/fd/%d/.", l->dirfd);
 	return n < PATH_MAX ? 0 : -ENAMETOOLONG;
 }
 
@@ -222,10 +227,9 @@ int bfsd_marker_whiteout_make(struct bfsd_layer *l, const char *phys)
 	if (fd < 0)
 		return -errno;
 	close(fd);
-	if (snprintf(path, sizeof(path), "%s/work/%s", l->fs->storage_path, tmp) >= PATH_MAX) {
-		ret = -ENAMETOOLONG;
+	ret = bfsd_layer_abspath(l->fs->work, tmp, path);
+	if (ret)
 		goto out_unlink_tmp;
-	}
 	if (lsetxattr(path, name, &one, 1, 0) < 0) {
 		ret = -errno;
 		goto out_unlink_tmp;

@@ -146,7 +146,8 @@ void bfsd_ll_entry(struct bfsd_mount *m, struct bfsd_node *n, const struct stat 
 double bfsd_ll_timeout(struct bfsd_mount *m, struct bfsd_branch *b);
 /* Does n show the mount's current branch (reached through the root)? */
 bool bfsd_ll_via_root(const struct bfsd_node *n);
-/* Entry for a special node (CTL, BROOT); counts a lookup of *out. */
+/* Entry for a special node (CTL, BROOT); counts a lookup of *out.
+ * tree_lock held shared. */
 int bfsd_ll_special_entry(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
 			  enum bfsd_node_kind kind, struct bfsd_branch *b,
 			  struct fuse_entry_param *e, struct bfsd_node **out);
@@ -155,8 +156,10 @@ int bfsd_ll_special_entry(struct bfsd_mount *m, struct bfsd_node *parent, const 
 int bfsd_ll_object_entry(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
 			 struct bfsd_branch *b, bool via_root, const char *path,
 			 struct fuse_entry_param *e, struct bfsd_node **out);
-/* Attributes of a special node (root, @NAME, control file). */
+/* Attributes of a special node (root, @NAME, control file); _locked when
+ * the caller holds tree_lock. */
 int bfsd_ll_special_attr(struct bfsd_mount *m, struct bfsd_node *n, struct stat *st);
+int bfsd_ll_special_attr_locked(struct bfsd_mount *m, struct bfsd_node *n, struct stat *st);
 struct bfsd_cred bfsd_ll_cred(fuse_req_t req);
 
 void bfsd_ll_init(void *userdata, struct fuse_conn_info *conn);

@@ -54,7 +54,7 @@ void bfsd_ll_entry(struct bfsd_mount *m, struct bfsd_node *n, const struct stat 
 /* Inode numbers of the special nodes: apart from any object's number. */
 #define SPECIAL_INO (1ull << 61)
 
-int bfsd_ll_special_attr(struct bfsd_mount *m, struct bfsd_node *n, struct stat *st)
+int bfsd_ll_special_attr_locked(struct bfsd_mount *m, struct bfsd_node *n, struct stat *st)
 {
 	struct bfsd_branch *b;
 	int ret;
@@ -70,19 +70,25 @@ int bfsd_ll_special_attr(struct bfsd_mount *m, struct bfsd_node *n, struct stat 
 		st->st_blksize = 4096;
 		return 0;
 	}
-	pthread_rwlock_rdlock(&m->fs->tree_lock);
 	b = n->kind == BFSD_NODE_ROOT ? m->fs->current : n->branch;
-	if (b->dead) {
-		ret = -ESTALE;
-	} else {
-		bfsd_lock_ns(m->fs, b, false);
-		ret = bfsd_view_stat(m->fs, b, "", st);
-		bfsd_unlock_ns(m->fs, b);
-	}
-	pthread_rwlock_unlock(&m->fs->tree_lock);
+	if (b->dead)
+		return -ESTALE;
+	bfsd_lock_ns(m->fs, b, false);
+	ret = bfsd_view_stat(m->fs, b, "", st);
+	bfsd_unlock_ns(m->fs, b);
 	/* The mount root keeps one number whichever branch it shows. */
 	if (!ret && n->kind == BFSD_NODE_ROOT)
 		st->st_ino = SPECIAL_INO;
+	return ret;
+}
+
+int bfsd_ll_special_attr(struct bfsd_mount *m, struct bfsd_node *n, struct stat *st)
+{
+	int ret;
+
+	pthread_rwlock_rdlock(&m->fs->tree_lock);
+	ret = bfsd_ll_special_attr_locked(m, n, st);
+	pthread_rwlock_unlock(&m->fs->tree_lock);
 	return ret;
 }
 
@@ -92,7 +98,7 @@ int bfsd_ll_special_entry(struct bfsd_mount *m, struct bfsd_node *parent, const 
 {
 	struct bfsd_node tmp = { .kind = kind, .branch = b };
 	struct stat st;
-	int ret = bfsd_ll_special_attr(m, &tmp, &st);
+	int ret = bfsd_ll_special_attr_locked(m, &tmp, &st);
 
 	if (!ret)
 		ret = bfsd_node_lookup(m, parent, name, kind, b, false, st.st_mode & S_IFMT,
@@ -161,24 +167,18 @@ void bfsd_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
+	pthread_rwlock_rdlock(&m->fs->tree_lock);
 	if (pn->kind != BFSD_NODE_OBJECT && !strcmp(name, BFSD_CTL_NAME)) {
 		ret = bfsd_ll_special_entry(m, pn, name, BFSD_NODE_CTL, pn->branch, &e, &n);
+		pthread_rwlock_unlock(&m->fs->tree_lock);
 		reply_entry(req, m, pn, ret, &e, n);
 		return;
 	}
-	pthread_rwlock_rdlock(&m->fs->tree_lock);
 	if (pn->kind == BFSD_NODE_ROOT && name[0] == '@') {
 		b = bfsd_branch_find(m->fs, name + 1);
-		if (!b) {
-			pthread_rwlock_unlock(&m->fs->tree_lock);
-			fuse_reply_err(req, ENOENT);
-			return;
-		}
-		bfsd_branch_get(b);
+		ret = b ? bfsd_ll_special_entry(m, pn, name, BFSD_NODE_BROOT, b, &e, &n) : -ENOENT;
 		pthread_rwlock_unlock(&m->fs->tree_lock);
-		ret = bfsd_ll_special_entry(m, pn, name, BFSD_NODE_BROOT, b, &e, &n);
 		reply_entry(req, m, pn, ret, &e, n);
-		bfsd_branch_put(b);
 		return;
 	}
 	ret = bfsd_node_target(m, pn, &b, path);

@@ -2,7 +2,7 @@
 /*
  * branchfsd: the daemon serving one branchfs mount.
  *
- *   branchfsd --base DIR [--storage DIR] [-o OPTS] [-f] [-d] [--keep] MNT
+ *   branchfsd [--base DIR] [--storage DIR] [-o OPTS] [-f] [-d] [--keep] MNT
  *   branchfsd SOURCE MNT -o base=DIR[,storage=DIR][,OPTS]   (mount.fuse form)
  *
  * The storage is opened (and an interrupted commit finished) before the
@@ -39,10 +39,11 @@ struct cmdline {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: branchfsd --base DIR [--storage DIR] [-o OPTS] [-f] [-d] [--keep] MNT\n"
+		"usage: branchfsd [--base DIR] [--storage DIR] [-o OPTS] [-f] [-d] [--keep] MNT\n"
 		"       branchfsd SOURCE MNT -o base=DIR[,storage=DIR][,OPTS]\n"
 		"\n"
-		"Serve a branchfs mount of DIR at MNT.  OPTS are FUSE mount options\n"
+		"Serve a branchfs mount of DIR (default: MNT itself) at MNT.  OPTS are\n"
+		"FUSE mount options\n"
 		"(allow_other, ...) and base=, storage=, keep, durable, main_timeout=S,\n"
 		"branch_timeout=S.\n");
 }
@@ -122,11 +123,14 @@ static int parse(int argc, char **argv, struct cmdline *c)
 	/* "SOURCE MNT" (mount helper) or "MNT". */
 	if (argc - optind == 2)
 		optind++;
-	if (argc - optind != 1 || !c->base) {
+	if (argc - optind != 1) {
 		usage(stderr);
 		return -1;
 	}
 	c->mnt = argv[optind];
+	/* No base: branch the mount point's own contents, in place. */
+	if (!c->base)
+		c->base = c->mnt;
 	return 0;
 }
 

@@ -1,0 +1,12 @@
+#!/bin/bash
+# Install what building, testing and the demo need, from Debian 12's
+# packages.  Run as root (or with sudo available).
+set -euo pipefail
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+	build-essential cmake pkg-config clang-format \
+	libfuse3-dev fuse3 libxxhash-dev check \
+	git attr acl fuse-overlayfs sqlite3 ca-certificates >/dev/null
