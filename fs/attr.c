@@ -341,6 +341,7 @@ int bfsd_view_put(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, s
 	}
 	if (ret < 0)
 		return ret;
+	bfsd_fault_point(fs, "put-prepared");
 	if (renameat(l->dirfd, phys, top->dirfd, path) < 0) {
 		if (errno != EXDEV)
 			return -errno;

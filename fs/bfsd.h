@@ -139,6 +139,9 @@ struct bfsd_layer *bfsd_layer_get(struct bfsd_layer *l);
  * (unless fs->keep_layers). */
 void bfsd_layer_put(struct bfsd_layer *l);
 bool bfsd_layer_is_storage(const struct bfsd_layer *l);
+/* Rename odir/old to l/phys, replacing what is there; a directory may
+ * replace a whiteout (atomically, by exchange). */
+int bfsd_layer_rename_in(int odir, const char *old, struct bfsd_layer *l, const char *phys);
 /* Absolute path of phys inside l into out (PATH_MAX). */
 int bfsd_layer_abspath(const struct bfsd_layer *l, const char *phys, char *out);
 bool bfsd_layer_is_empty(const struct bfsd_layer *l);

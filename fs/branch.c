@@ -287,6 +287,7 @@ int bfsd_branch_create(struct bfsd_fs *fs, struct bfsd_branch *parent, const cha
 	if (ret)
 		goto out_free;
 	bfsd_branch_link(fs, c);
+	bfsd_fault_point(fs, "create-layered");
 	ret = bfsd_store_save_create(fs, parent, c);
 	if (ret) {
 		branch_unlink(fs, c);

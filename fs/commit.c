@@ -367,6 +367,7 @@ static int apply_stage_in(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd
 	if (!exists(fs, p, stage))
 		return 0; /* done before a crash */
 	ret = bfsd_view_remove_tree(fs, p, op->dst);
+	bfsd_fault_point(fs, "stage-in-cleared");
 	if (!ret)
 		ret = bfsd_view_rename(fs, p, stage, op->dst, 0);
 	return ret;
@@ -462,8 +463,10 @@ int bfsd_commit_finish(struct bfsd_fs *fs, struct bfsd_branch *b)
 	struct bfsd_branch *p = b->parent;
 	int ret;
 
+	bfsd_fault_point(fs, "commit-applied");
 	p->gen++;
 	ret = bfsd_store_save_commit(fs, b);
+	bfsd_fault_point(fs, "commit-recorded");
 	if (ret)
 		bfsd_err("cannot record the commit of '%s': %s", b->name, strerror(-ret));
 	bfsd_journal_end(fs);

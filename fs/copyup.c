@@ -347,8 +347,9 @@ int bfsd_copy_object(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 		ret = finish_attrs(&t, &st);
 	if (ret)
 		goto out_remove_tmp;
-	if (renameat(t.dirfd, t.name, dstl->dirfd, dphys) < 0) {
-		ret = -errno;
+	bfsd_fault_point(fs, "copy-built");
+	ret = bfsd_layer_rename_in(t.dirfd, t.name, dstl, dphys);
+	if (ret) {
 		/* A directory that is already there is as good as ours. */
 		if (S_ISDIR(st.st_mode) && (ret == -EEXIST || ret == -ENOTEMPTY))
 			ret = 0;
@@ -498,8 +499,8 @@ int bfsd_copy_tree(struct bfsd_fs *fs, struct bfsd_branch *b, int start, const c
 	/* Storage: build in the work directory, rename the finished tree in. */
 	bfsd_fs_tmpname(fs, tmp);
 	ret = copy_tree_at(fs, b, start, path, fs->work, tmp);
-	if (!ret && renameat(fs->work_fd, tmp, dstl->dirfd, dphys) < 0)
-		ret = -errno;
+	if (!ret)
+		ret = bfsd_layer_rename_in(fs->work_fd, tmp, dstl, dphys);
 	if (ret)
 		bfsd_rm_rf_at(fs->work_fd, tmp);
 	else

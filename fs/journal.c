@@ -62,6 +62,7 @@ int bfsd_journal_begin(struct bfsd_fs *fs, struct bfsd_branch *b, const struct b
 	if (!ret && fs->durable && fsync(fd) < 0)
 		ret = -errno;
 	close(fd);
+	bfsd_fault_point(fs, "journal-writing");
 	if (!ret && renameat(fs->storage_fd, "journal.tmp", fs->storage_fd, "journal") < 0)
 		ret = -errno;
 	if (!ret && fs->durable)

@@ -15,6 +15,7 @@
 #include "bfsd.h"
 
 #include <dirent.h>
+#include <linux/fs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -245,6 +246,31 @@ int bfsd_marker_whiteout_make(struct bfsd_layer *l, const char *phys)
 out_unlink_tmp:
 	unlinkat(l->fs->work_fd, tmp, 0);
 	return ret;
+}
+
+int bfsd_layer_rename_in(int odir, const char *old, struct bfsd_layer *l, const char *phys)
+{
+	struct stat st;
+	int err;
+
+	if (renameat(odir, old, l->dirfd, phys) == 0)
+		goto out_dirty;
+	err = errno;
+	/*
+	 * rename(2) will not put a directory over a file or a file over a
+	 * directory.  A whiteout (a file) may still be replaced, by swapping it
+	 * out atomically: the name is never free for a lower object to show.
+	 */
+	if ((err != ENOTDIR && err != EISDIR) ||
+	    fstatat(l->dirfd, phys, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !bfsd_marker_is_whiteout(l, phys, &st))
+		return -err;
+	if (renameat2(odir, old, l->dirfd, phys, RENAME_EXCHANGE) < 0)
+		return -errno;
+	unlinkat(odir, old, 0); /* the whiteout, now at the old name */
+out_dirty:
+	atomic_store(&l->dirty, true);
+	return 0;
 }
 
 bool bfsd_marker_is_whiteout(const struct bfsd_layer *l, const char *phys, const struct stat *st)

@@ -248,6 +248,7 @@ int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what)
 	pthread_rwlock_wrlock(&fs->lower_lock);
 	dirtimes_save(p, path, &t);
 	ret = preserve_locked(fs, p, path, what, &bst);
+	bfsd_fault_point(fs, "preserved");
 	if (ret >= 0) {
 		dirtimes_restore(p, &t);
 		bfsd_cache_lower_changed(fs);

@@ -102,8 +102,9 @@ static int place(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_re
 	int ret;
 
 	if (bfsd_res_in_top(fs, b, from)) {
-		if (renameat(top->dirfd, from->path, top->dirfd, to) < 0)
-			return -errno;
+		ret = bfsd_layer_rename_in(top->dirfd, from->path, top, to);
+		if (ret)
+			return ret;
 		return from->type == S_IFDIR ? mark_moved_dir(fs, b, from, to) : 0;
 	}
 	/* Only below: copy it up straight to its new name. */

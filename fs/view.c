@@ -215,8 +215,8 @@ static int create_obj(struct bfsd_fs *fs, struct bfsd_branch *b, const char *pat
 		/* Nothing of the deleted directory below may show through. */
 		ret = bfsd_marker_set(fs->work, tmp, "opaque", &one, 1);
 	}
-	if (!ret && over_wh && renameat(fs->work_fd, tmp, top->dirfd, path) < 0)
-		ret = -errno;
+	if (!ret && over_wh)
+		ret = bfsd_layer_rename_in(fs->work_fd, tmp, top, path);
 	if (ret)
 		goto out_remove;
 	atomic_store(&top->dirty, true);

@@ -74,9 +74,13 @@ static bool mounted(const struct bfs_mount *m)
 
 void bfs_mount_start(struct bfs_mount *m, const char *const *extra)
 {
-	const char *argv[64] = {
-		BFS_DAEMON_PATH, "-f", "--base", m->base, "--storage", m->storage
-	};
+	bfs_mount_start_daemon(m, BFS_DAEMON_PATH, NULL, extra);
+}
+
+void bfs_mount_start_daemon(struct bfs_mount *m, const char *daemon, const char *fault,
+			    const char *const *extra)
+{
+	const char *argv[64] = { daemon, "-f", "--base", m->base, "--storage", m->storage };
 	int argc = 6;
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 
@@ -88,6 +92,10 @@ void bfs_mount_start(struct bfs_mount *m, const char *const *extra)
 	if (m->pid < 0)
 		die("fork: %s", strerror(errno));
 	if (m->pid == 0) {
+		if (fault)
+			setenv("BRANCHFSD_FAULT", fault, 1);
+		else
+			unsetenv("BRANCHFSD_FAULT");
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}

@@ -28,6 +28,10 @@ void bfs_mount_prepare(struct bfs_mount *m);
 /* Start the daemon on m (extra: more arguments, NULL-terminated list or
  * NULL), wait until the mount answers; aborts the test on failure. */
 void bfs_mount_start(struct bfs_mount *m, const char *const *extra);
+/* bfs_mount_start with another daemon binary and, when fault is not NULL,
+ * BRANCHFSD_FAULT=fault in its environment (test-only crash points). */
+void bfs_mount_start_daemon(struct bfs_mount *m, const char *daemon, const char *fault,
+			    const char *const *extra);
 /* prepare + start. */
 void bfs_mount_setup(struct bfs_mount *m);
 /* Unmount and wait for the daemon to exit (kill it after 10 s). */
