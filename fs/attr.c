@@ -52,21 +52,6 @@ static int set_times(int dirfd, const char *rel, const struct stat *attr, int to
 	return 0;
 }
 
-static int truncate_at(int dirfd, const char *rel, struct bfsd_file *f, off_t size)
-{
-	int fd, ret = 0;
-
-	if (f)
-		return ftruncate(f->fd, size) < 0 ? -errno : 0;
-	fd = openat(dirfd, rel, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, size) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 int bfsd_view_setattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
 		      const struct stat *attr, int to_set, struct bfsd_file *f, struct stat *st)
 {
@@ -90,7 +75,8 @@ int bfsd_view_setattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *pat
 	if ((to_set & BFSD_SET_MODE) && fchmodat(l->dirfd, rel, attr->st_mode & 07777, 0) < 0)
 		return -errno;
 	if (to_set & BFSD_SET_SIZE) {
-		ret = truncate_at(l->dirfd, rel, f, attr->st_size);
+		ret = f ? bfsd_file_truncate(fs, f, attr->st_size)
+			: bfsd_truncate_at(fs, l, rel, attr->st_size);
 		if (ret)
 			return ret;
 	}
@@ -342,14 +328,15 @@ int bfsd_view_put(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, s
 	if (ret < 0)
 		return ret;
 	bfsd_fault_point(fs, "put-prepared");
-	if (renameat(l->dirfd, phys, top->dirfd, path) < 0) {
-		if (errno != EXDEV)
-			return -errno;
+	ret = bfsd_layer_rename_in(l->dirfd, phys, top, path);
+	if (ret == -EXDEV) {
 		ret = bfsd_copy_object(fs, l, phys, top, path, true, 0);
-		if (ret)
-			return ret;
-		unlinkat(l->dirfd, phys, 0);
+		if (!ret)
+			unlinkat(l->dirfd, phys, 0);
 	}
+	if (ret)
+		return ret;
+	bfsd_quota_move(fs, l, top, &st);
 	atomic_store(&top->dirty, true);
 	if (b != fs->main)
 		bfsd_cache_drop(b, path);

@@ -124,8 +124,10 @@ struct bfsd_layer {
 	int dirfd;  /* O_DIRECTORY fd of the layer root */
 	char *path; /* absolute path of the layer root */
 	dev_t dev;
-	atomic_int refs;   /* stacks holding the layer */
-	atomic_bool dirty; /* written since it became a top (or epoch layer) */
+	atomic_int refs;	   /* stacks and open files holding the layer */
+	atomic_bool dirty;	   /* written since it became a top (or epoch layer) */
+	atomic_int_fast64_t bytes; /* file data charged to it (quota.c) */
+	atomic_bool scanned;	   /* bytes counted from disk at mount */
 	struct bfsd_fs *fs;
 };
 
@@ -290,6 +292,33 @@ int bfsd_epoch_snapshot(struct bfsd_fs *fs, uint64_t *epoch);
 /* Drop preservation layers no live branch needs any more. */
 void bfsd_epoch_release(struct bfsd_fs *fs);
 
+/* ----------------------------------------------------------------- quota.c */
+
+/* A set of inodes, each counted once. */
+struct bfsd_inoset {
+	uint64_t *v;
+	size_t cap, n;
+};
+
+/* Is a quota being enforced? */
+bool bfsd_quota_on(const struct bfsd_fs *fs);
+/* Charge delta bytes (negative: give back) to storage layer l; -ENOSPC when
+ * growth would pass the quota (nothing charged then). */
+int bfsd_quota_charge(struct bfsd_fs *fs, struct bfsd_layer *l, int64_t delta);
+/* l is being freed: its whole total goes back. */
+void bfsd_quota_layer_gone(struct bfsd_fs *fs, struct bfsd_layer *l);
+/* Count l's data from disk (at mount, with a quota). */
+void bfsd_quota_scan(struct bfsd_fs *fs, struct bfsd_layer *l);
+/* Data bytes of the tree at dirfd/name, each inode once. */
+int64_t bfsd_quota_tree_bytes(int dirfd, const char *name);
+/* A commit moved the object st from layer from to layer to (NULL or the
+ * base: out of storage); each inode moves once per commit. */
+void bfsd_quota_move(struct bfsd_fs *fs, struct bfsd_layer *from, struct bfsd_layer *to,
+		     const struct stat *st);
+void bfsd_quota_moves_done(struct bfsd_fs *fs);
+/* "10G", "512M", "4096": bytes (K/M/G/T are powers of 1024). */
+int bfsd_quota_parse(const char *s, int64_t *out);
+
 /* ------------------------------------------------------------------ file.c */
 
 /* An open regular file: what a FUSE file handle points to. */
@@ -297,6 +326,7 @@ struct bfsd_file {
 	int fd;
 	int flags;
 	struct bfsd_branch *branch; /* referenced */
+	struct bfsd_layer *layer;   /* holding the object; referenced; files_lock */
 	dev_t dev;		    /* of the underlying object; files_lock */
 	ino_t ino;
 	uint64_t write_epoch;	     /* branch's write epoch when last prepared */
@@ -316,6 +346,14 @@ int bfsd_file_create(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path
 		     mode_t mode, const struct bfsd_cred *cred, struct bfsd_file **out,
 		     struct stat *st);
 void bfsd_file_close(struct bfsd_fs *fs, struct bfsd_file *f);
+/* pwrite through f, charging growth to the quota; bytes written or -errno. */
+ssize_t bfsd_file_write(struct bfsd_fs *fs, struct bfsd_file *f, const void *buf, size_t size,
+			off_t off);
+/* fallocate / ftruncate through f, with the quota. */
+int bfsd_file_fallocate(struct bfsd_fs *fs, struct bfsd_file *f, int mode, off_t off, off_t len);
+int bfsd_file_truncate(struct bfsd_fs *fs, struct bfsd_file *f, off_t size);
+/* Truncate dirfd/rel (in layer l) to size, with the quota. */
+int bfsd_truncate_at(struct bfsd_fs *fs, struct bfsd_layer *l, const char *rel, off_t size);
 /* Must the next write copy up or preserve first?  Call under the branch's
  * write_gate held shared. */
 bool bfsd_file_needs_prepare(struct bfsd_fs *fs, struct bfsd_file *f);
@@ -549,9 +587,14 @@ struct bfsd_fs {
 	bool is_root;
 	char xattr_prefix[32]; /* "trusted.branchfs." as root, else "user.branchfs." */
 	size_t xattr_prefix_len;
-	bool keep;	  /* keep branches at unmount */
-	bool keep_layers; /* shutting down: never trash layers */
-	bool durable;	  /* fsync the journal and log at commit */
+	bool keep;			/* keep branches at unmount */
+	bool keep_layers;		/* shutting down: never trash layers */
+	bool durable;			/* fsync the journal and log at commit */
+	int64_t quota;			/* --max-storage bytes; 0: none */
+	bool quota_armed;		/* layers counted: enforce */
+	atomic_int_fast64_t used;	/* bytes charged to every storage layer */
+	struct bfsd_inoset moved;	/* inodes a running commit moved (tree_lock) */
+	pthread_mutex_t size_locks[64]; /* serialise size changes per inode */
 
 	pthread_rwlock_t tree_lock;
 	struct bfsd_layer *base;
@@ -589,6 +632,7 @@ struct bfsd_options {
 	const char *storage;
 	bool keep;
 	bool durable;
+	int64_t quota; /* bytes; 0: none */
 };
 
 /* Set up the core on base and storage (no mount): load the tree, finish

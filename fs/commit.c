@@ -470,6 +470,7 @@ int bfsd_commit_finish(struct bfsd_fs *fs, struct bfsd_branch *b)
 	if (ret)
 		bfsd_err("cannot record the commit of '%s': %s", b->name, strerror(-ret));
 	bfsd_journal_end(fs);
+	bfsd_quota_moves_done(fs);
 	bfsd_branch_discard(fs, b);
 	bfsd_epoch_release(fs);
 	if (p != fs->main)

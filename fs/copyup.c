@@ -319,15 +319,24 @@ int bfsd_copy_object(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 	char src[PATH_MAX];
 	struct tmpspot t;
 	struct stat st;
+	int64_t charged = 0;
 	int ret, flags = 0;
 
 	if (fstatat(l->dirfd, bfsd_rel(phys), &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	if (S_ISREG(st.st_mode) && data) {
+		ret = bfsd_quota_charge(fs, dstl, st.st_size);
+		if (ret)
+			return ret;
+		charged = st.st_size;
+	}
 	ret = bfsd_layer_abspath(l, phys, src);
 	if (!ret)
 		ret = tmpspot_init(fs, dstl, dphys, &t);
-	if (ret)
+	if (ret) {
+		bfsd_quota_charge(fs, dstl, -charged);
 		return ret;
+	}
 	ret = make_object(l, phys, &st, &t, data);
 	if (ret)
 		goto out_done;
@@ -363,6 +372,7 @@ out_remove_tmp:
 	bfsd_rm_rf_at(t.dirfd, t.name);
 out_done:
 	tmpspot_done(&t);
+	bfsd_quota_charge(fs, dstl, -charged);
 	return ret;
 }
 

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -75,8 +76,8 @@ static void files_del_locked(struct bfsd_file *f)
 	f->next_same = NULL;
 }
 
-static int file_new(struct bfsd_fs *fs, struct bfsd_branch *b, int fd, int flags,
-		    struct bfsd_file **out)
+static int file_new(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_layer *l, int fd,
+		    int flags, struct bfsd_file **out)
 {
 	struct bfsd_file *f = calloc(1, sizeof(*f));
 	int ret;
@@ -84,12 +85,14 @@ static int file_new(struct bfsd_fs *fs, struct bfsd_branch *b, int fd, int flags
 	if (!f)
 		return -ENOMEM;
 	f->fd = fd;
+	f->layer = bfsd_layer_get(l);
 	f->flags = flags & ~(O_CREAT | O_EXCL | O_TRUNC);
 	f->branch = bfsd_branch_get(b);
 	f->base = b == fs->main;
 	f->write_epoch = branch_write_epoch(fs, b);
 	ret = files_add(fs, f);
 	if (ret) {
+		bfsd_layer_put(f->layer);
 		bfsd_branch_put(f->branch);
 		free(f);
 		return ret;
@@ -131,7 +134,7 @@ int bfsd_file_open(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, 
 		ret = -errno;
 		goto out_put;
 	}
-	ret = file_new(fs, b, fd, flags, out);
+	ret = file_new(fs, b, r->loc[0].layer, fd, flags, out);
 	if (ret)
 		close(fd);
 out_put:
@@ -148,7 +151,7 @@ int bfsd_file_create(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path
 	ret = bfsd_view_create(fs, b, path, flags, mode, cred, &fd, st);
 	if (ret)
 		return ret;
-	ret = file_new(fs, b, fd, flags, out);
+	ret = file_new(fs, b, bfsd_branch_top(fs, b), fd, flags, out);
 	if (ret)
 		close(fd);
 	return ret;
@@ -162,8 +165,127 @@ void bfsd_file_close(struct bfsd_fs *fs, struct bfsd_file *f)
 	files_del_locked(f);
 	pthread_mutex_unlock(&fs->files_lock);
 	close(f->fd);
+	bfsd_layer_put(f->layer);
 	bfsd_branch_put(f->branch);
 	free(f);
+}
+
+static pthread_mutex_t *size_lock(struct bfsd_fs *fs, ino_t ino)
+{
+	return &fs->size_locks[(ino * 0x9e3779b97f4a7c15ull) >> 58];
+}
+
+/*
+ * Change the size of the file behind fd (in layer l) by running fn, with
+ * the growth to new_end charged first.  Size changes of one inode are
+ * serialised so two writers never charge the same growth twice.
+ */
+static ssize_t sized(struct bfsd_fs *fs, struct bfsd_layer *l, int fd, off_t new_end, bool shrink,
+		     ssize_t (*fn)(int, void *), void *arg)
+{
+	pthread_mutex_t *lock;
+	struct stat st;
+	int64_t delta;
+	off_t old;
+	ssize_t ret;
+
+	if (!bfsd_quota_on(fs) || !l || !bfsd_layer_is_storage(l))
+		return fn(fd, arg);
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	/* Within the file: nothing to count (the common case, lock-free). */
+	if (new_end <= st.st_size && !shrink)
+		return fn(fd, arg);
+	lock = size_lock(fs, st.st_ino);
+	pthread_mutex_lock(lock);
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out_unlock;
+	}
+	old = st.st_size;
+	delta = shrink ? new_end - old : (new_end > old ? new_end - old : 0);
+	ret = bfsd_quota_charge(fs, l, delta);
+	if (ret)
+		goto out_unlock;
+	ret = fn(fd, arg);
+	/* Give back growth that did not happen (a short or failed write). */
+	if (delta > 0 && fstat(fd, &st) == 0 && st.st_size < new_end)
+		bfsd_quota_charge(fs, l, -(new_end - (st.st_size > old ? st.st_size : old)));
+out_unlock:
+	pthread_mutex_unlock(lock);
+	return ret;
+}
+
+struct io {
+	const void *buf;
+	size_t size;
+	off_t off;
+	int mode;
+};
+
+static ssize_t do_write(int fd, void *arg)
+{
+	struct io *io = arg;
+	ssize_t n = pwrite(fd, io->buf, io->size, io->off);
+
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t do_fallocate(int fd, void *arg)
+{
+	struct io *io = arg;
+
+	return fallocate(fd, io->mode, io->off, (off_t)io->size) < 0 ? -errno : 0;
+}
+
+static ssize_t do_truncate(int fd, void *arg)
+{
+	struct io *io = arg;
+
+	return ftruncate(fd, io->off) < 0 ? -errno : 0;
+}
+
+ssize_t bfsd_file_write(struct bfsd_fs *fs, struct bfsd_file *f, const void *buf, size_t size,
+			off_t off)
+{
+	struct io io = { .buf = buf, .size = size, .off = off };
+
+	if (f->flags & O_APPEND) {
+		struct stat st;
+
+		/* O_APPEND writes land at the end, whatever off says. */
+		if (fstat(f->fd, &st) == 0)
+			io.off = st.st_size;
+	}
+	return sized(fs, f->layer, f->fd, io.off + (off_t)size, false, do_write, &io);
+}
+
+int bfsd_file_fallocate(struct bfsd_fs *fs, struct bfsd_file *f, int mode, off_t off, off_t len)
+{
+	struct io io = { .size = (size_t)len, .off = off, .mode = mode };
+	off_t end = (mode & FALLOC_FL_KEEP_SIZE) ? 0 : off + len;
+
+	return (int)sized(fs, f->layer, f->fd, end, false, do_fallocate, &io);
+}
+
+int bfsd_file_truncate(struct bfsd_fs *fs, struct bfsd_file *f, off_t size)
+{
+	struct io io = { .off = size };
+
+	return (int)sized(fs, f->layer, f->fd, size, true, do_truncate, &io);
+}
+
+int bfsd_truncate_at(struct bfsd_fs *fs, struct bfsd_layer *l, const char *rel, off_t size)
+{
+	struct io io = { .off = size };
+	int fd = openat(l->dirfd, rel, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = (int)sized(fs, l, fd, size, true, do_truncate, &io);
+	close(fd);
+	return ret;
 }
 
 bool bfsd_file_needs_prepare(struct bfsd_fs *fs, struct bfsd_file *f)
@@ -215,6 +337,8 @@ void bfsd_files_retarget(struct bfsd_fs *fs, struct bfsd_branch *b, dev_t dev, i
 		}
 		dup3(fd, f->fd, O_CLOEXEC);
 		close(fd);
+		bfsd_layer_put(f->layer);
+		f->layer = bfsd_layer_get(l);
 		files_del_locked(f);
 		f->next_same = moved;
 		moved = f;

@@ -153,7 +153,24 @@ static void init_locks(struct bfsd_fs *fs)
 	pthread_rwlock_init(&fs->lower_lock, NULL);
 	pthread_mutex_init(&fs->files_lock, NULL);
 	pthread_mutex_init(&fs->reclaim_lock, NULL);
+	for (size_t i = 0; i < sizeof(fs->size_locks) / sizeof(fs->size_locks[0]); i++)
+		pthread_mutex_init(&fs->size_locks[i], NULL);
 	pthread_cond_init(&fs->reclaim_cond, NULL);
+}
+
+static void scan_branch(struct bfsd_branch *b, void *arg)
+{
+	for (int i = 0; i < b->nlayers; i++)
+		bfsd_quota_scan(arg, b->layers[i]);
+}
+
+/* Count what storage holds, then enforce the quota from now on. */
+static void quota_arm(struct bfsd_fs *fs)
+{
+	bfsd_branch_each(fs, scan_branch, fs);
+	for (size_t i = 0; i < fs->npres; i++)
+		bfsd_quota_scan(fs, fs->pres[i]);
+	fs->quota_armed = true;
 }
 
 int bfsd_fs_open(const struct bfsd_options *opt, struct bfsd_fs **out)
@@ -187,6 +204,9 @@ int bfsd_fs_open(const struct bfsd_options *opt, struct bfsd_fs **out)
 		bfsd_fs_close(fs);
 		return ret;
 	}
+	fs->quota = opt->quota;
+	if (fs->quota)
+		quota_arm(fs);
 	*out = fs;
 	return 0;
 }

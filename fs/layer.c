@@ -74,13 +74,17 @@ int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id
 		      struct bfsd_layer **out)
 {
 	char name[32], path[PATH_MAX];
+	int ret;
 
 	snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
 	if (mkdirat(fs->layers_fd, name, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	if (snprintf(path, sizeof(path), "%s/layers/%s", fs->storage_path, name) >= PATH_MAX)
 		return -ENAMETOOLONG;
-	return bfsd_layer_open(fs, kind, id, path, out);
+	ret = bfsd_layer_open(fs, kind, id, path, out);
+	if (!ret)
+		atomic_store(&(*out)->scanned, true); /* new: nothing to count */
+	return ret;
 }
 
 struct bfsd_layer *bfsd_layer_get(struct bfsd_layer *l)
@@ -94,8 +98,11 @@ void bfsd_layer_put(struct bfsd_layer *l)
 {
 	if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
 		return;
-	if ((l->kind == BFSD_LAYER_DELTA || l->kind == BFSD_LAYER_PRESERVE) && !l->fs->keep_layers)
+	if ((l->kind == BFSD_LAYER_DELTA || l->kind == BFSD_LAYER_PRESERVE) &&
+	    !l->fs->keep_layers) {
+		bfsd_quota_layer_gone(l->fs, l);
 		bfsd_store_trash_layer(l->fs, l->id);
+	}
 	close(l->dirfd);
 	free(l->path);
 	free(l);
@@ -235,12 +242,10 @@ int bfsd_marker_whiteout_make(struct bfsd_layer *l, const char *phys)
 		ret = -errno;
 		goto out_unlink_tmp;
 	}
-	/* Atomically replaces whatever the layer had at phys. */
-	if (renameat(l->fs->work_fd, tmp, l->dirfd, phys) < 0) {
-		ret = -errno;
+	/* Atomically replaces whatever object the layer had at phys. */
+	ret = bfsd_layer_rename_in(l->fs->work_fd, tmp, l, phys);
+	if (ret)
 		goto out_unlink_tmp;
-	}
-	atomic_store(&l->dirty, true);
 	return 0;
 
 out_unlink_tmp:
@@ -250,11 +255,19 @@ out_unlink_tmp:
 
 int bfsd_layer_rename_in(int odir, const char *old, struct bfsd_layer *l, const char *phys)
 {
-	struct stat st;
+	struct stat st, replaced;
+	bool counted;
 	int err;
 
-	if (renameat(odir, old, l->dirfd, phys) == 0)
+	/* A regular file replaced here gives its bytes back. */
+	counted = bfsd_quota_on(l->fs) &&
+		  fstatat(l->dirfd, phys, &replaced, AT_SYMLINK_NOFOLLOW) == 0 &&
+		  S_ISREG(replaced.st_mode) && replaced.st_nlink == 1;
+	if (renameat(odir, old, l->dirfd, phys) == 0) {
+		if (counted)
+			bfsd_quota_charge(l->fs, l, -(int64_t)replaced.st_size);
 		goto out_dirty;
+	}
 	err = errno;
 	/*
 	 * rename(2) will not put a directory over a file or a file over a

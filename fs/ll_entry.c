@@ -344,8 +344,21 @@ void bfsd_ll_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs sv;
 
 	(void)ino;
-	if (fstatvfs(m->fs->base->dirfd, &sv) < 0)
+	if (fstatvfs(m->fs->base->dirfd, &sv) < 0) {
 		fuse_reply_err(req, errno);
-	else
-		fuse_reply_statfs(req, &sv);
+		return;
+	}
+	/* With a storage limit, the limit is the size and what is left of it
+	 * (or of the disk, when less) is free. */
+	if (m->fs->quota && sv.f_frsize) {
+		uint64_t used = (uint64_t)atomic_load(&m->fs->used);
+		uint64_t left = used < (uint64_t)m->fs->quota ? m->fs->quota - used : 0;
+
+		sv.f_blocks = m->fs->quota / sv.f_frsize;
+		if (left / sv.f_frsize < sv.f_bavail)
+			sv.f_bavail = left / sv.f_frsize;
+		if (left / sv.f_frsize < sv.f_bfree)
+			sv.f_bfree = left / sv.f_frsize;
+	}
+	fuse_reply_statfs(req, &sv);
 }

@@ -176,7 +176,8 @@ static int prepare(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *
 
 /* Run fn with f's branch write gate held, after catching up if needed. */
 static int gated(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f,
-		 ssize_t (*fn)(struct bfsd_file *, void *), void *arg, ssize_t *res)
+		 ssize_t (*fn)(struct bfsd_fs *, struct bfsd_file *, void *), void *arg,
+		 ssize_t *res)
 {
 	pthread_rwlock_t *gate = &f->branch->write_gate;
 	int ret;
@@ -190,7 +191,7 @@ static int gated(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f,
 		if (ret)
 			return ret;
 	}
-	*res = fn(f, arg);
+	*res = fn(m->fs, f, arg);
 	pthread_rwlock_unlock(gate);
 	return *res < 0 ? (int)*res : 0;
 }
@@ -201,12 +202,11 @@ struct wargs {
 	off_t off;
 };
 
-static ssize_t do_pwrite(struct bfsd_file *f, void *arg)
+static ssize_t do_pwrite(struct bfsd_fs *fs, struct bfsd_file *f, void *arg)
 {
 	struct wargs *w = arg;
-	ssize_t n = pwrite(f->fd, w->buf, w->size, w->off);
 
-	return n < 0 ? -errno : n;
+	return bfsd_file_write(fs, f, w->buf, w->size, w->off);
 }
 
 /* After data changed through n: the other view's cached pages are stale. */
@@ -289,11 +289,11 @@ struct fargs {
 	off_t offset, length;
 };
 
-static ssize_t do_fallocate(struct bfsd_file *f, void *arg)
+static ssize_t do_fallocate(struct bfsd_fs *fs, struct bfsd_file *f, void *arg)
 {
 	struct fargs *a = arg;
 
-	return fallocate(f->fd, a->mode, a->offset, a->length) < 0 ? -errno : 0;
+	return bfsd_file_fallocate(fs, f, a->mode, a->offset, a->length);
 }
 
 void bfsd_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,

@@ -2,7 +2,8 @@
 /*
  * branchfsd: the daemon serving one branchfs mount.
  *
- *   branchfsd [--base DIR] [--storage DIR] [-o OPTS] [-f] [-d] [--keep] MNT
+ *   branchfsd [--base DIR] [--storage DIR] [--max-storage SIZE] [-o OPTS] [-f] [-d]
+ *             [--keep] MNT
  *   branchfsd SOURCE MNT -o base=DIR[,storage=DIR][,OPTS]   (mount.fuse form)
  *
  * The storage is opened (and an interrupted commit finished) before the
@@ -31,6 +32,7 @@ struct cmdline {
 	bool debug;
 	bool keep;
 	bool durable;
+	const char *max_storage;
 	double main_timeout;
 	double branch_timeout;
 	char storage_buf[PATH_MAX];
@@ -39,12 +41,14 @@ struct cmdline {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: branchfsd [--base DIR] [--storage DIR] [-o OPTS] [-f] [-d] [--keep] MNT\n"
+		"usage: branchfsd [--base DIR] [--storage DIR] [--max-storage SIZE] [-o OPTS]\n"
+		"                 [-f] [-d] [--keep] MNT\n"
 		"       branchfsd SOURCE MNT -o base=DIR[,storage=DIR][,OPTS]\n"
 		"\n"
 		"Serve a branchfs mount of DIR (default: MNT itself) at MNT.  OPTS are\n"
 		"FUSE mount options\n"
-		"(allow_other, ...) and base=, storage=, keep, durable, main_timeout=S,\n"
+		"(allow_other, ...) and base=, storage=, max_storage=, keep, durable,\n"
+		"main_timeout=S,\n"
 		"branch_timeout=S.\n");
 }
 
@@ -60,6 +64,8 @@ static int take_opts(struct cmdline *c, char *opts)
 			c->keep = true;
 		else if (!strcmp(tok, "durable"))
 			c->durable = true;
+		else if (!strncmp(tok, "max_storage=", 12))
+			c->max_storage = tok + 12;
 		else if (!strncmp(tok, "main_timeout=", 13))
 			c->main_timeout = atof(tok + 13);
 		else if (!strncmp(tok, "branch_timeout=", 15))
@@ -77,6 +83,7 @@ static int parse(int argc, char **argv, struct cmdline *c)
 		{ "storage", required_argument, NULL, 's' },
 		{ "keep", no_argument, NULL, 'k' },
 		{ "durable", no_argument, NULL, 'D' },
+		{ "max-storage", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -98,6 +105,9 @@ static int parse(int argc, char **argv, struct cmdline *c)
 			break;
 		case 'D':
 			c->durable = true;
+			break;
+		case 'm':
+			c->max_storage = optarg;
 			break;
 		case 'o':
 			if (take_opts(c, optarg))
@@ -231,6 +241,12 @@ int main(int argc, char **argv)
 	opt.storage = c.storage;
 	opt.keep = c.keep;
 	opt.durable = c.durable;
+	if (c.max_storage && bfsd_quota_parse(c.max_storage, &opt.quota)) {
+		fprintf(stderr,
+			"branchfsd: invalid storage limit '%s': use a size such as 512M or 10G\n",
+			c.max_storage);
+		return 2;
+	}
 	ret = bfsd_fs_open(&opt, &m.fs);
 	if (ret) {
 		fprintf(stderr, "branchfsd: cannot open base %s with storage %s: %s\n", c.base,

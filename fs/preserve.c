@@ -136,6 +136,24 @@ static int make_containers(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 	}
 }
 
+/* Move base/path into p/path, charging its data to p; -EXDEV when the
+ * base is another filesystem (the caller copies instead). */
+static int hand_over(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path)
+{
+	int64_t bytes = bfsd_quota_on(fs) ? bfsd_quota_tree_bytes(fs->base->dirfd, path) : 0;
+	int ret = bfsd_quota_charge(fs, p, bytes);
+
+	if (ret)
+		return ret;
+	if (renameat(fs->base->dirfd, path, p->dirfd, path) < 0) {
+		ret = -errno;
+		bfsd_quota_charge(fs, p, -bytes);
+		return ret;
+	}
+	atomic_store(&p->dirty, true);
+	return 0;
+}
+
 /*
  * Give the container p/path everything the base has of dir path that p does
  * not decide yet (moved when the base loses the tree, copied otherwise),
@@ -163,12 +181,12 @@ static int fill_container(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
 				ret = fill_container(fs, p, child, move);
 			continue;
 		}
-		if (move && renameat(fs->base->dirfd, child, p->dirfd, child) == 0)
-			continue;
-		if (move && errno != EXDEV)
-			ret = -errno;
-		else
-			ret = bfsd_copy_tree(fs, fs->main, 0, child, p, child);
+		if (move) {
+			ret = hand_over(fs, p, child);
+			if (ret != -EXDEV)
+				continue;
+		}
+		ret = bfsd_copy_tree(fs, fs->main, 0, child, p, child);
 	}
 	bfsd_dirlist_free(&list);
 	bfsd_res_put(r);
@@ -205,14 +223,14 @@ static int preserve_locked(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 	if ((!dir && (what == BFSD_CH_REMOVE || what == BFSD_CH_CREATE)) ||
 	    (dir && what == BFSD_CH_DROP)) {
 		/* The base loses this object: hand the object itself over. */
-		if (renameat(fs->base->dirfd, path, p->dirfd, path) == 0) {
-			atomic_store(&p->dirty, true);
+		ret = hand_over(fs, p, path);
+		if (!ret) {
 			if (dir)
 				ret = bfsd_marker_set(p, path, "opaque", &one, 1);
 			return ret ? ret : 1;
 		}
-		if (errno != EXDEV)
-			return -errno;
+		if (ret != -EXDEV)
+			return ret;
 	}
 	if (dir && (what == BFSD_CH_MOVE || what == BFSD_CH_DROP)) {
 		ret = bfsd_copy_tree(fs, fs->main, 0, path, p, path);

@@ -159,6 +159,8 @@ static int branch_rename(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 		bfsd_fs_tmpname(fs, tmp);
 		if (renameat(top->dirfd, to->path, fs->trash_fd, tmp) < 0 && errno != ENOENT)
 			return -errno;
+		if (bfsd_quota_on(fs))
+			bfsd_quota_charge(fs, top, -bfsd_quota_tree_bytes(fs->trash_fd, tmp));
 		bfsd_store_wake_reclaimer(fs);
 	}
 	need_wh = bfsd_view_need_whiteout(fs, b, from->path);

@@ -333,12 +333,24 @@ static int drop_top(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
 {
 	struct bfsd_layer *top = bfsd_branch_top(fs, b);
 	char tmp[NAME_MAX + 1];
+	struct stat st;
 
-	if (!dir)
-		return unlinkat(top->dirfd, path, 0) < 0 && errno != ENOENT ? -errno : 0;
+	if (!dir) {
+		bool last = bfsd_quota_on(fs) &&
+			    fstatat(top->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISREG(st.st_mode) && st.st_nlink == 1;
+
+		if (unlinkat(top->dirfd, path, 0) < 0)
+			return errno != ENOENT ? -errno : 0;
+		if (last)
+			bfsd_quota_charge(fs, top, -(int64_t)st.st_size);
+		return 0;
+	}
 	bfsd_fs_tmpname(fs, tmp);
 	if (renameat(top->dirfd, path, fs->trash_fd, tmp) < 0)
 		return errno == ENOENT ? 0 : -errno;
+	if (bfsd_quota_on(fs))
+		bfsd_quota_charge(fs, top, -bfsd_quota_tree_bytes(fs->trash_fd, tmp));
 	bfsd_store_wake_reclaimer(fs);
 	return 0;
 }
