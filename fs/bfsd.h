@@ -35,7 +35,9 @@
 #ifndef BFSD_H
 #define BFSD_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -458,6 +460,19 @@ struct bfsd_dirlist {
 int bfsd_dir_list(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r, int max_idx,
 		  int flags, struct bfsd_dirlist *out);
 void bfsd_dirlist_free(struct bfsd_dirlist *l);
+
+/* --------------------------------------------------------------- command.c */
+
+enum bfsd_cmd_op { BFSD_CMD_CREATE, BFSD_CMD_COMMIT, BFSD_CMD_ABORT, BFSD_CMD_SWITCH };
+
+struct bfsd_cmd {
+	enum bfsd_cmd_op op;
+	bool has_arg;
+	char arg[BFSD_NAME_MAX + 1];
+};
+
+/* Parse one control-file text command; -EINVAL when it is not one. */
+int bfsd_cmd_parse(const char *buf, size_t len, struct bfsd_cmd *out);
 
 /* ---------------------------------------------------------------- branch.c */
 

@@ -9,11 +9,9 @@
 #include "ll.h"
 
 #include <branchfs/ioctl.h>
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 enum ctl_op { CTL_CREATE, CTL_COMMIT, CTL_ABORT, CTL_SWITCH };
@@ -54,7 +52,7 @@ static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, co
 	struct bfsd_oplist changed = { 0 };
 	struct bfsd_inval iv = { 0 };
 	struct bfsd_branch *b, *before, *parent = NULL;
-	int ret;
+	int ret = -EINVAL;
 
 	pthread_rwlock_wrlock(&fs->tree_lock);
 	before = fs->current;
@@ -99,36 +97,18 @@ out_unlock:
 
 int bfsd_ctl_command(struct bfsd_mount *m, struct bfsd_node *n, const char *buf, size_t len)
 {
-	char cmd[BFSD_NAME_MAX + 32];
-	char *s = cmd, *end;
-	const char *arg;
+	static const enum ctl_op ops[] = {
+		[BFSD_CMD_CREATE] = CTL_CREATE,
+		[BFSD_CMD_COMMIT] = CTL_COMMIT,
+		[BFSD_CMD_ABORT] = CTL_ABORT,
+		[BFSD_CMD_SWITCH] = CTL_SWITCH,
+	};
+	struct bfsd_cmd cmd;
+	int ret = bfsd_cmd_parse(buf, len, &cmd);
 
-	if (len >= sizeof(cmd))
-		return -EINVAL;
-	memcpy(cmd, buf, len);
-	cmd[len] = '\0';
-	while (*s && (isspace((unsigned char)*s) || *s == '\0'))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	if (!strcasecmp(s, "create"))
-		return ctl_run(m, n, CTL_CREATE, NULL, NULL);
-	if (!strcasecmp(s, "commit"))
-		return ctl_run(m, n, CTL_COMMIT, NULL, NULL);
-	if (!strcasecmp(s, "abort"))
-		return ctl_run(m, n, CTL_ABORT, NULL, NULL);
-	if (!strncasecmp(s, "create:", 7)) {
-		arg = s + 7;
-		return ctl_run(m, n, CTL_CREATE, arg, NULL);
-	}
-	if (!strncasecmp(s, "switch:", 7)) {
-		arg = s + 7;
-		if (!*arg)
-			return -EINVAL;
-		return ctl_run(m, n, CTL_SWITCH, arg, NULL);
-	}
-	return -EINVAL;
+	if (ret)
+		return ret;
+	return ctl_run(m, n, ops[cmd.op], cmd.has_arg ? cmd.arg : NULL, NULL);
 }
 
 static int ctl_info(struct bfsd_mount *m, struct bfsd_node *n, void *out, size_t *out_len)

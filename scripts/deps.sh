@@ -9,4 +9,5 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential cmake pkg-config clang-format \
 	libfuse3-dev fuse3 libxxhash-dev check \
+	clang libclang-rt-14-dev \
 	git attr acl fuse-overlayfs sqlite3 ca-certificates >/dev/null
