@@ -369,11 +369,11 @@ int bfsd_view_ensure_dir(struct bfsd_fs *fs, struct bfsd_branch *b, const char *
 	ret = bfsd_view_mkdir(fs, b, path, st.st_mode & 07777, &cred, NULL);
 	if (ret && ret != -EEXIST)
 		return ret;
-	return bfsd_view_copy_dir_attrs(fs, b, path, l, phys);
+	return bfsd_view_copy_dir_attrs(fs, b, path, l, phys, NULL);
 }
 
 int bfsd_view_copy_dir_attrs(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
-			     struct bfsd_layer *l, const char *phys)
+			     struct bfsd_layer *l, const char *phys, const struct timespec *times)
 {
 	struct bfsd_layer *top;
 	int ret;
@@ -381,7 +381,7 @@ int bfsd_view_copy_dir_attrs(struct bfsd_fs *fs, struct bfsd_branch *b, const ch
 	ret = modify_prepare(fs, b, path, false, &top);
 	if (ret)
 		return ret;
-	ret = bfsd_copy_attrs(fs, l, phys, top, path, false);
+	ret = bfsd_copy_attrs(fs, l, phys, top, path, false, times);
 	if (!ret && b != fs->main)
 		bfsd_cache_drop(b, path);
 	return ret;

@@ -256,7 +256,8 @@ int bfsd_copy_xattrs(struct bfsd_fs *fs, const char *src, const char *dst, int f
 /* Give dstl/dphys the xattrs, owner, mode and times of l/phys (and, with
  * origin, an origin marker so st_ino is kept). */
 int bfsd_copy_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
-		    struct bfsd_layer *dstl, const char *dphys, bool origin);
+		    struct bfsd_layer *dstl, const char *dphys, bool origin,
+		    const struct timespec *times);
 /* Copy one object (file, symlink, node, or an empty directory with the
  * attributes of src) from l/phys to dstl/dphys: built aside, renamed into
  * place.  data=false makes an empty regular file; origin!=0 is recorded. */
@@ -435,9 +436,10 @@ int bfsd_view_put(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, s
  * storage directory l/phys. */
 int bfsd_view_ensure_dir(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
 			 struct bfsd_layer *l, const char *phys);
-/* Give the directory path in b the attributes of the storage dir l/phys. */
+/* Give the directory path in b the attributes of the storage dir l/phys
+ * (its times, or times[2] when not NULL). */
 int bfsd_view_copy_dir_attrs(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
-			     struct bfsd_layer *l, const char *phys);
+			     struct bfsd_layer *l, const char *phys, const struct timespec *times);
 
 /* --------------------------------------------------------------- readdir.c */
 
@@ -538,10 +540,11 @@ enum bfsd_op_kind {
 
 struct bfsd_op {
 	enum bfsd_op_kind kind;
-	uint64_t layer; /* storage layer of src (PUT, MKDIR, ATTR) */
-	char *src;	/* phys path in that layer, or the parent's path (STAGE_OUT) */
-	char *dst;	/* logical path in the parent */
-	int stage;	/* stage number (STAGE_*) */
+	uint64_t layer;		  /* storage layer of src (PUT, MKDIR, ATTR) */
+	char *src;		  /* phys path in that layer, or the parent's path (STAGE_OUT) */
+	char *dst;		  /* logical path in the parent */
+	int stage;		  /* stage number (STAGE_*) */
+	struct timespec times[2]; /* ATTR: atime and mtime to give dst */
 };
 
 struct bfsd_oplist {

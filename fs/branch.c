@@ -178,7 +178,7 @@ static int freeze_top(struct bfsd_fs *fs, struct bfsd_branch *p)
 	}
 	fs->next_layer_id++;
 	/* The root keeps its attributes in the new top. */
-	ret = bfsd_copy_attrs(fs, p->layers[0], "", top, "", true);
+	ret = bfsd_copy_attrs(fs, p->layers[0], "", top, "", true, NULL);
 	if (ret) {
 		bfsd_layer_put(top);
 		free(layers);
@@ -240,9 +240,9 @@ static int child_stack(struct bfsd_fs *fs, struct bfsd_branch *p, struct bfsd_br
 	c->nown = 1;
 	/* The view's root directory keeps the parent's attributes. */
 	if (p != fs->main)
-		ret = bfsd_copy_attrs(fs, p->layers[0], "", top, "", true);
+		ret = bfsd_copy_attrs(fs, p->layers[0], "", top, "", true, NULL);
 	else
-		ret = bfsd_copy_attrs(fs, fs->base, "", top, "", true);
+		ret = bfsd_copy_attrs(fs, fs->base, "", top, "", true, NULL);
 	atomic_store(&top->dirty, false);
 	return ret;
 }

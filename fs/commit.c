@@ -59,6 +59,7 @@ int bfsd_oplist_add(struct bfsd_oplist *l, enum bfsd_op_kind kind, uint64_t laye
 	op->kind = kind;
 	op->layer = layer;
 	op->stage = stage;
+	memset(op->times, 0, sizeof(op->times));
 	op->src = strdup(src ? src : "");
 	op->dst = strdup(dst ? dst : "");
 	if (!op->src || !op->dst) {
@@ -164,24 +165,55 @@ static bool attrs_changed(struct plan *p, const struct bfsd_res *r, const char *
 	return changed;
 }
 
-static bool snapshot_has_dir(struct plan *p, const char *low)
+/* What the parent's snapshot has at low: its S_IFMT, 0 for nothing. */
+static mode_t snapshot_type(struct plan *p, const char *low)
 {
 	struct bfsd_res *snap;
-	bool dir;
+	mode_t type;
 
 	if (bfsd_resolve_from(p->fs, p->b, p->b->nown, low, &snap))
-		return false;
-	dir = snap->type == S_IFDIR;
+		return 0;
+	type = snap->type;
 	bfsd_res_put(snap);
-	return dir;
+	return type;
+}
+
+/* Does some copy of dir r come from the parent's layers (below nown)? */
+static bool reaches_parent(const struct plan *p, const struct bfsd_res *r)
+{
+	for (int i = 0; i < r->nloc; i++)
+		if (r->loc[i].idx >= p->b->nown)
+			return true;
+	return false;
 }
 
 static int walk(struct plan *p, const struct bfsd_res *dir, const char *low);
 
-static int plan_dir(struct plan *p, const struct bfsd_res *r, const char *low_parent, bool fresh)
+/* Record r's times in the newest op: a commit reads them before its
+ * own moves out of r change them. */
+static int add_attr(struct plan *p, const struct bfsd_res *r)
+{
+	const struct bfsd_loc *own = &r->loc[r->attr > 0 ? r->attr : 0];
+	struct bfsd_op *op;
+	struct stat st;
+	int ret = bfsd_res_stat(r, &st);
+
+	if (!ret)
+		ret = bfsd_oplist_add(p->ops, BFSD_OP_ATTR, own->layer->id, own->phys, r->path, 0);
+	if (ret)
+		return ret;
+	op = &p->ops->op[p->ops->n - 1];
+	op->times[0] = st.st_atim;
+	op->times[1] = st.st_mtim;
+	return 0;
+}
+
+static int plan_dir(struct plan *p, const struct bfsd_res *r, const char *low_parent)
 {
 	const struct bfsd_loc *own = &r->loc[0];
 	char src[PATH_MAX], low[PATH_MAX];
+	mode_t snap = 0;
+	bool fresh;
 	int ret;
 
 	ret = redirect_source(p, r, src);
@@ -199,27 +231,29 @@ static int plan_dir(struct plan *p, const struct bfsd_res *r, const char *low_pa
 		p->nstage++;
 		if (!ret)
 			ret = walk(p, r, src);
-		if (!ret)
-			ret = bfsd_oplist_add(p->ops, BFSD_OP_ATTR, own->layer->id, own->phys,
-					      r->path, 0);
-		return ret;
-	}
-	if (r->opaque) {
-		ret = bfsd_oplist_add(p->ops, BFSD_OP_DEL, 0, NULL, r->path, 0);
-		fresh = true;
+		return ret ? ret : add_attr(p, r);
 	}
 	ret = bfsd_path_join(low, low_parent ? low_parent : "",
 			     strrchr(r->path, '/') ? strrchr(r->path, '/') + 1 : r->path);
 	if (ret)
 		return ret;
-	if (!fresh && (!low_parent || !snapshot_has_dir(p, low)))
-		fresh = true;
-	if (fresh)
+	if (low_parent)
+		snap = snapshot_type(p, low);
+	/*
+	 * A directory none of whose copies reaches the parent's layers (opaque,
+	 * or made over a whiteout in an older own layer) replaces what the
+	 * snapshot had at that name; a new one merges with whatever the parent
+	 * has made there since.
+	 */
+	fresh = snap != S_IFDIR || !reaches_parent(p, r);
+	if (snap && !reaches_parent(p, r))
+		ret = bfsd_oplist_add(p->ops, BFSD_OP_DEL, 0, NULL, r->path, 0);
+	if (!ret && fresh)
 		ret = bfsd_oplist_add(p->ops, BFSD_OP_MKDIR, own->layer->id, own->phys, r->path, 0);
 	if (!ret)
 		ret = walk(p, r, fresh ? NULL : low);
 	if (!ret && (fresh || attrs_changed(p, r, low)))
-		ret = bfsd_oplist_add(p->ops, BFSD_OP_ATTR, own->layer->id, own->phys, r->path, 0);
+		ret = add_attr(p, r);
 	return ret;
 }
 
@@ -249,7 +283,7 @@ static int walk(struct plan *p, const struct bfsd_res *dir, const char *low)
 			ret = bfsd_oplist_add(p->ops, BFSD_OP_PUT, r->loc[0].layer->id,
 					      r->loc[0].phys, path, 0);
 		else
-			ret = plan_dir(p, r, low, false);
+			ret = plan_dir(p, r, low);
 		bfsd_res_put(r);
 	}
 	bfsd_dirlist_free(&list);
@@ -287,8 +321,7 @@ int bfsd_commit_plan(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_opli
 	/* The root's own attributes, when the branch changed them. */
 	if (!ret && root->attr >= 0 && root->loc[root->attr].idx < b->nown &&
 	    attrs_changed(&p, root, ""))
-		ret = bfsd_oplist_add(&walked, BFSD_OP_ATTR, root->loc[root->attr].layer->id, "",
-				      "", 0);
+		ret = add_attr(&p, root);
 	bfsd_res_put(root);
 	if (!ret) {
 		qsort(p.stage.op, p.stage.n, sizeof(*p.stage.op), stage_cmp);
@@ -296,10 +329,14 @@ int bfsd_commit_plan(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_opli
 			ret = bfsd_oplist_add(ops, p.stage.op[i].kind, p.stage.op[i].layer,
 					      p.stage.op[i].src, p.stage.op[i].dst,
 					      p.stage.op[i].stage);
-		for (size_t i = 0; !ret && i < walked.n; i++)
+		for (size_t i = 0; !ret && i < walked.n; i++) {
 			ret = bfsd_oplist_add(ops, walked.op[i].kind, walked.op[i].layer,
 					      walked.op[i].src, walked.op[i].dst,
 					      walked.op[i].stage);
+			if (!ret)
+				memcpy(ops->op[ops->n - 1].times, walked.op[i].times,
+				       sizeof(walked.op[i].times));
+		}
 	}
 	bfsd_oplist_free(&p.stage);
 	bfsd_oplist_free(&walked);
@@ -394,7 +431,7 @@ static int apply_one(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_bran
 	case BFSD_OP_ATTR:
 		if (!exists(fs, p, op->dst))
 			return 0;
-		return bfsd_view_copy_dir_attrs(fs, p, op->dst, l, op->src);
+		return bfsd_view_copy_dir_attrs(fs, p, op->dst, l, op->src, op->times);
 	}
 	return -EINVAL;
 }

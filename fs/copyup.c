@@ -231,7 +231,8 @@ static int finish_attrs(struct tmpspot *t, const struct stat *st)
 }
 
 int bfsd_copy_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
-		    struct bfsd_layer *dstl, const char *dphys, bool origin)
+		    struct bfsd_layer *dstl, const char *dphys, bool origin,
+		    const struct timespec *times)
 {
 	char src[PATH_MAX], dst[PATH_MAX];
 	struct stat st;
@@ -267,8 +268,8 @@ int bfsd_copy_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 	if (!S_ISLNK(st.st_mode) &&
 	    fchmodat(dstl->dirfd, bfsd_rel(dphys), st.st_mode & 07777, 0) < 0)
 		return -errno;
-	ts[0] = st.st_atim;
-	ts[1] = st.st_mtim;
+	ts[0] = times ? times[0] : st.st_atim;
+	ts[1] = times ? times[1] : st.st_mtim;
 	if (utimensat(dstl->dirfd, bfsd_rel(dphys), ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	atomic_store(&dstl->dirty, true);
@@ -427,7 +428,7 @@ int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, boo
 	if (!path[0]) {
 		/* The root: attribute the top layer's root directory. */
 		ret = bfsd_copy_attrs(fs, r->loc[r->attr].layer, r->loc[r->attr].phys, b->layers[0],
-				      "", true);
+				      "", true, NULL);
 		goto out_drop;
 	}
 	if (fstatat(r->loc[0].layer->dirfd, r->loc[0].phys, &st, AT_SYMLINK_NOFOLLOW) < 0) {

@@ -4,7 +4,7 @@
  * commit in flight, then one "done" line per applied op.
  *
  *   J <branch id> <nops>\n
- *   <kind> <layer> <stage> <len>:<src> <len>:<dst>\n     (nops lines)
+ *   <kind> <layer> <stage> <atime> <mtime> <len>:<src> <len>:<dst>\n  (nops lines)
  *   E <xxh32 of everything above>\n
  *   D <i>\n                                              (appended)
  *
@@ -41,7 +41,10 @@ int bfsd_journal_begin(struct bfsd_fs *fs, struct bfsd_branch *b, const struct b
 	for (size_t i = 0; i < ops->n && !ret; i++) {
 		const struct bfsd_op *op = &ops->op[i];
 
-		ret = bfsd_buf_addf(&j, "%c %" PRIu64 " %d", op->kind, op->layer, op->stage);
+		ret = bfsd_buf_addf(&j, "%c %" PRIu64 " %d %lld.%09ld %lld.%09ld", op->kind,
+				    op->layer, op->stage, (long long)op->times[0].tv_sec,
+				    op->times[0].tv_nsec, (long long)op->times[1].tv_sec,
+				    op->times[1].tv_nsec);
 		if (!ret)
 			ret = add_path(&j, op->src);
 		if (!ret)
@@ -128,8 +131,16 @@ static int parse(char *text, size_t len, uint64_t *id, struct bfsd_oplist *ops, 
 		char kind;
 		int ret;
 
-		if (sscanf(p, "%c %" SCNu64 " %d%n", &kind, &op.layer, &op.stage, &used) != 3)
+		long long s0, s1;
+		long n0, n1;
+
+		if (sscanf(p, "%c %" SCNu64 " %d %lld.%ld %lld.%ld%n", &kind, &op.layer, &op.stage,
+			   &s0, &n0, &s1, &n1, &used) != 7)
 			return -EINVAL;
+		op.times[0].tv_sec = s0;
+		op.times[0].tv_nsec = n0;
+		op.times[1].tv_sec = s1;
+		op.times[1].tv_nsec = n1;
 		p += used + 1;
 		ret = take_path(&p, end, &op.src);
 		if (!ret) {
@@ -138,6 +149,8 @@ static int parse(char *text, size_t len, uint64_t *id, struct bfsd_oplist *ops, 
 		}
 		if (!ret)
 			ret = bfsd_oplist_add(ops, kind, op.layer, op.src, op.dst, op.stage);
+		if (!ret)
+			memcpy(ops->op[ops->n - 1].times, op.times, sizeof(op.times));
 		free(op.src);
 		free(op.dst);
 		if (ret)

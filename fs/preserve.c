@@ -80,27 +80,37 @@ static int covered(struct bfsd_layer *p, const char *path, enum cover *out)
 	}
 }
 
-/* Keep the times of the container dir of p/path's parent across a change. */
+/*
+ * Preserved directories keep the times they had when they were copied: the
+ * entries preservation adds to them must not move their times.  Saved for
+ * the path's parent and the path itself, restored after the change.
+ */
 struct dirtimes {
-	char parent[PATH_MAX];
-	struct timespec ts[2];
-	bool valid;
+	char dir[2][PATH_MAX];
+	struct timespec ts[2][2];
+	bool valid[2];
 };
 
 static void dirtimes_save(struct bfsd_layer *p, const char *path, struct dirtimes *t)
 {
 	struct stat st;
 
-	bfsd_path_split(path, t->parent);
-	t->valid = fstatat(p->dirfd, bfsd_rel(t->parent), &st, AT_SYMLINK_NOFOLLOW) == 0;
-	t->ts[0] = st.st_atim;
-	t->ts[1] = st.st_mtim;
+	bfsd_path_split(path, t->dir[0]);
+	snprintf(t->dir[1], PATH_MAX, "%s", path);
+	for (int i = 0; i < 2; i++) {
+		t->valid[i] =
+			fstatat(p->dirfd, bfsd_rel(t->dir[i]), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			S_ISDIR(st.st_mode);
+		t->ts[i][0] = st.st_atim;
+		t->ts[i][1] = st.st_mtim;
+	}
 }
 
 static void dirtimes_restore(struct bfsd_layer *p, const struct dirtimes *t)
 {
-	if (t->valid)
-		utimensat(p->dirfd, bfsd_rel(t->parent), t->ts, AT_SYMLINK_NOFOLLOW);
+	for (int i = 0; i < 2; i++)
+		if (t->valid[i])
+			utimensat(p->dirfd, bfsd_rel(t->dir[i]), t->ts[i], AT_SYMLINK_NOFOLLOW);
 }
 
 /* Give p every ancestor directory of path, with the base's attributes. */
@@ -113,7 +123,7 @@ static int make_containers(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 
 	if (!atomic_load(&p->dirty)) {
 		/* First content of this epoch: keep the root's attributes too. */
-		ret = bfsd_copy_attrs(fs, fs->base, "", p, "", true);
+		ret = bfsd_copy_attrs(fs, fs->base, "", p, "", true, NULL);
 		if (ret)
 			return ret;
 	}
@@ -195,48 +205,54 @@ static int fill_container(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
 	return ret;
 }
 
-static int preserve_locked(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path,
-			   enum bfsd_change what, struct stat *bst)
+/* The old object at path, a directory, leaves the base: complete it in p
+ * and make it opaque, so whatever later takes the name never merges in. */
+static int dir_leaves(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path,
+		      enum bfsd_change what, bool exists, const struct stat *bst)
 {
 	static const char one = '1';
-	enum cover cov;
-	int ret;
+	int ret = 0;
 
-	bool dir = S_ISDIR(bst->st_mode);
-
-	if (what == BFSD_CH_DROP && !dir)
-		what = BFSD_CH_REMOVE;
-	ret = covered(p, path, &cov);
-	if (ret || cov == COVERED)
-		return ret;
-	if (cov == CONTAINER) {
-		/* Only a directory tree leaving the base needs more than this. */
-		if (dir && (what == BFSD_CH_MOVE || what == BFSD_CH_DROP))
-			return fill_container(fs, p, path, what == BFSD_CH_DROP);
-		return 0;
-	}
-	ret = make_containers(fs, p, path);
-	if (ret)
-		return ret;
-	if (!bst->st_mode)
-		return bfsd_marker_whiteout_make(p, path);
-	if ((!dir && (what == BFSD_CH_REMOVE || what == BFSD_CH_CREATE)) ||
-	    (dir && what == BFSD_CH_DROP)) {
-		/* The base loses this object: hand the object itself over. */
+	if (exists && what != BFSD_CH_REMOVE && what != BFSD_CH_CREATE)
+		return fill_container(fs, p, path, what == BFSD_CH_DROP);
+	if (!exists && what == BFSD_CH_DROP) {
 		ret = hand_over(fs, p, path);
 		if (!ret) {
-			if (dir)
-				ret = bfsd_marker_set(p, path, "opaque", &one, 1);
+			ret = bfsd_marker_set(p, path, "opaque", &one, 1);
 			return ret ? ret : 1;
 		}
 		if (ret != -EXDEV)
 			return ret;
 	}
-	if (dir && (what == BFSD_CH_MOVE || what == BFSD_CH_DROP)) {
+	if (!exists && (what == BFSD_CH_MOVE || what == BFSD_CH_DROP))
 		ret = bfsd_copy_tree(fs, fs->main, 0, path, p, path);
-		if (!ret)
-			ret = bfsd_marker_set(p, path, "opaque", &one, 1);
-		return ret;
+	else if (!exists)
+		ret = bfsd_copy_object(fs, fs->base, path, p, path, false, bfsd_fs_vino(fs, bst));
+	/* rmdir and replacement: the base's copy is empty, p's is complete. */
+	return ret ? ret : bfsd_marker_set(p, path, "opaque", &one, 1);
+}
+
+/* Preserve path (not covered by p) before main changes it; the
+ * containers of its ancestors exist. */
+static int preserve_locked(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path,
+			   enum bfsd_change what, struct stat *bst, enum cover cov)
+{
+	bool dir = S_ISDIR(bst->st_mode);
+	int ret;
+
+	if (what == BFSD_CH_DROP && !dir)
+		what = BFSD_CH_REMOVE;
+	if (!bst->st_mode)
+		return cov == CONTAINER ? 0 : bfsd_marker_whiteout_make(p, path);
+	if (dir && what != BFSD_CH_MODIFY)
+		return dir_leaves(fs, p, path, what, cov == CONTAINER, bst);
+	if (cov == CONTAINER)
+		return 0; /* a directory's attributes, kept already */
+	if (!dir && (what == BFSD_CH_REMOVE || what == BFSD_CH_CREATE)) {
+		/* The base loses this object: hand the object itself over. */
+		ret = hand_over(fs, p, path);
+		if (ret != -EXDEV)
+			return ret ? ret : 1;
 	}
 	ret = bfsd_copy_object(fs, fs->base, path, p, path, S_ISREG(bst->st_mode),
 			       bfsd_fs_vino(fs, bst));
@@ -250,6 +266,7 @@ int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what)
 	struct bfsd_layer *p;
 	struct dirtimes t;
 	struct stat bst;
+	enum cover cov;
 	int ret;
 
 	if (!bfsd_preserve_active(fs) || !path[0])
@@ -264,13 +281,23 @@ int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what)
 			return 0;
 	}
 	pthread_rwlock_wrlock(&fs->lower_lock);
-	dirtimes_save(p, path, &t);
-	ret = preserve_locked(fs, p, path, what, &bst);
-	bfsd_fault_point(fs, "preserved");
-	if (ret >= 0) {
-		dirtimes_restore(p, &t);
-		bfsd_cache_lower_changed(fs);
+	ret = covered(p, path, &cov);
+	if (ret || cov == COVERED)
+		goto out_unlock;
+	/* Containers first, with the base's times; then save and restore
+	 * those times around what the change adds into them. */
+	if (cov == NOT_COVERED)
+		ret = make_containers(fs, p, path);
+	if (!ret) {
+		dirtimes_save(p, path, &t);
+		ret = preserve_locked(fs, p, path, what, &bst, cov);
+		if (ret >= 0)
+			dirtimes_restore(p, &t);
 	}
+	bfsd_fault_point(fs, "preserved");
+	if (ret >= 0)
+		bfsd_cache_lower_changed(fs);
+out_unlock:
 	pthread_rwlock_unlock(&fs->lower_lock);
 	if (ret < 0)
 		bfsd_err("cannot preserve '%s' for live branches: %s", path, strerror(-ret));

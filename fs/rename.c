@@ -165,6 +165,9 @@ static int branch_rename(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 	}
 	need_wh = bfsd_view_need_whiteout(fs, b, from->path);
 	ret = place(fs, b, from, to->path);
+	/* The old name's whiteout needs its directories in the top too. */
+	if (!ret && need_wh)
+		ret = bfsd_copyup_parents(fs, b, from->path);
 	if (!ret && need_wh)
 		ret = bfsd_marker_whiteout_make(top, from->path);
 	atomic_store(&top->dirty, true);

@@ -25,6 +25,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -409,6 +412,33 @@ void bfsd_cache_drop(struct bfsd_branch *b, const char *path)
 	pthread_mutex_unlock(&b->cache_lock);
 }
 
+/*
+ * lstat dirfd/path without following a symlink in any component (the base
+ * is changed by other programs: a directory may have become a link to
+ * elsewhere).  -ENOENT only when the parent is a directory without the name.
+ */
+static int stat_beneath(int dirfd, const char *path, struct stat *st)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	char parent[PATH_MAX];
+	const char *name = bfsd_path_split(path, parent);
+	int pfd = dirfd, ret = 0;
+
+	if (parent[0]) {
+		pfd = (int)syscall(SYS_openat2, dirfd, parent, &how, sizeof(how));
+		if (pfd < 0)
+			return errno == ELOOP ? -ENOTDIR : -errno;
+	}
+	if (fstatat(pfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = -errno;
+	if (pfd != dirfd)
+		close(pfd);
+	return ret;
+}
+
 /* Main: the base alone, looked up directly every time. */
 static int resolve_main(struct bfsd_fs *fs, const char *path, struct bfsd_res **out)
 {
@@ -426,28 +456,13 @@ static int resolve_main(struct bfsd_fs *fs, const char *path, struct bfsd_res **
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	if (fstatat(fs->base->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		ret = -errno;
-		if (ret != -ENOENT)
-			goto out_free;
-		/* Absent: the parent must be a directory. */
-		{
-			char parent[PATH_MAX];
-
-			bfsd_path_split(path, parent);
-			if (parent[0] &&
-			    fstatat(fs->base->dirfd, parent, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-				ret = -errno;
-				goto out_free;
-			}
-			if (parent[0] && !S_ISDIR(st.st_mode)) {
-				ret = -ENOTDIR;
-				goto out_free;
-			}
-		}
-		*out = r;
+	ret = stat_beneath(fs->base->dirfd, path, &st);
+	if (ret == -ENOENT) {
+		*out = r; /* absent; its parent is a directory */
 		return 0;
 	}
+	if (ret)
+		goto out_free;
 	r->type = st.st_mode & S_IFMT;
 	r->vino = bfsd_fs_vino(fs, &st);
 	ret = res_set_loc(r, 0, fs->base, 0, path);
