@@ -337,6 +337,13 @@ int bfsd_view_put(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, s
 	if (ret)
 		return ret;
 	bfsd_quota_move(fs, l, top, &st);
+	if (b == fs->main) {
+		struct stat now;
+
+		bfsd_links_forget(fs, path);
+		if (fstatat(top->dirfd, path, &now, AT_SYMLINK_NOFOLLOW) == 0)
+			bfsd_links_add(fs, path, &now);
+	}
 	atomic_store(&top->dirty, true);
 	if (b != fs->main)
 		bfsd_cache_drop(b, path);

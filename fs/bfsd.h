@@ -253,6 +253,9 @@ int bfsd_copy_data(int in, int out, off_t len);
 #define BFSD_XA_DST_LAYER 2 /* dst is in a storage layer (escape) */
 #define BFSD_XA_SYNC	  4 /* also remove dst's visible xattrs that src lacks */
 int bfsd_copy_xattrs(struct bfsd_fs *fs, const char *src, const char *dst, int flags);
+/* Do a/pa and b/pb show the same extended attributes to users? */
+bool bfsd_xattrs_equal(struct bfsd_fs *fs, struct bfsd_layer *a, const char *pa,
+		       struct bfsd_layer *b, const char *pb);
 /* Give dstl/dphys the xattrs, owner, mode and times of l/phys (and, with
  * origin, an origin marker so st_ino is kept). */
 int bfsd_copy_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
@@ -322,6 +325,21 @@ void bfsd_quota_moves_done(struct bfsd_fs *fs);
 /* "10G", "512M", "4096": bytes (K/M/G/T are powers of 1024). */
 int bfsd_quota_parse(const char *s, int64_t *out);
 
+/* ----------------------------------------------------------------- links.c */
+
+/* The base paths that still name the multi-linked inode (dev, ino); the
+ * map is built on first use.  Free with bfsd_links_free. */
+int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size_t *n);
+void bfsd_links_free(char **paths, size_t n);
+/* Main's changes to the base, kept in the map (no-ops before it exists). */
+void bfsd_links_add(struct bfsd_fs *fs, const char *path, const struct stat *st);
+void bfsd_links_forget(struct bfsd_fs *fs, const char *path);
+void bfsd_links_rename(struct bfsd_fs *fs, const char *from, const char *to, bool exchange);
+void bfsd_links_free_all(struct bfsd_fs *fs);
+/* Paths below dir in storage layer l that name (dev, ino). */
+int bfsd_layer_link_names(struct bfsd_layer *l, const char *dir, dev_t dev, ino_t ino, char ***out,
+			  size_t *n);
+
 /* ------------------------------------------------------------------ file.c */
 
 /* An open regular file: what a FUSE file handle points to. */
@@ -341,6 +359,7 @@ struct bfsd_file {
 struct bfsd_cred {
 	uid_t uid;
 	gid_t gid;
+	mode_t umask; /* the caller's: applied unless a default ACL decides */
 };
 
 int bfsd_file_open(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, int flags,
@@ -379,6 +398,9 @@ bool bfsd_view_lower_has(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 bool bfsd_view_need_whiteout(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path);
 /* stat of path as b shows it, st_ino rewritten to the view's number. */
 int bfsd_view_stat(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, struct stat *st);
+/* The same, plus the identity of the underlying object (*dev, *ino). */
+int bfsd_view_stat_ident(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			 struct stat *st, dev_t *dev, ino_t *ino);
 void bfsd_view_fix_stat(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r,
 			struct stat *st);
 /* Create a regular file; *fd is opened with flags. */
@@ -634,8 +656,16 @@ struct bfsd_fs {
 	atomic_uint lower_gen;
 	atomic_uint_fast64_t main_write_epoch;
 
+	pthread_mutex_t links_lock;
+	struct link_entry **links; /* base hard links (links.c); links_lock */
+
 	pthread_mutex_t files_lock;
 	struct bfsd_file **files; /* open files by (dev, ino) */
+
+	/* Told of every copy-up (the FUSE edge drops cached attributes:
+	 * a directory's copy has its own ctime and link count). */
+	void (*on_copyup)(void *ctx, struct bfsd_branch *b, const char *path);
+	void *hook_ctx;
 
 	pthread_t reclaimer;
 	bool reclaimer_running;

@@ -158,9 +158,12 @@ static bool attrs_changed(struct plan *p, const struct bfsd_res *r, const char *
 	if (bfsd_resolve_from(p->fs, p->b, p->b->nown, low, &snap))
 		return true;
 	if (snap->type == S_IFDIR && !bfsd_res_stat(snap, &s))
-		changed = a.st_mode != s.st_mode || a.st_uid != s.st_uid || a.st_gid != s.st_gid ||
-			  a.st_mtim.tv_sec != s.st_mtim.tv_sec ||
-			  a.st_mtim.tv_nsec != s.st_mtim.tv_nsec;
+		changed =
+			a.st_mode != s.st_mode || a.st_uid != s.st_uid || a.st_gid != s.st_gid ||
+			a.st_mtim.tv_sec != s.st_mtim.tv_sec ||
+			a.st_mtim.tv_nsec != s.st_mtim.tv_nsec ||
+			!bfsd_xattrs_equal(p->fs, r->loc[r->attr].layer, r->loc[r->attr].phys,
+					   snap->loc[snap->attr].layer, snap->loc[snap->attr].phys);
 	bfsd_res_put(snap);
 	return changed;
 }

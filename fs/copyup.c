@@ -20,6 +20,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+static int strcmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int copy_rw(int in, int out, off_t from, off_t to)
 {
 	static __thread char buf[1 << 17];
@@ -174,6 +179,51 @@ out_free:
 	free(names);
 	free(val);
 	return ret;
+}
+
+/* The user-visible xattrs of l/phys as "name=value" lines (sorted). */
+static int visible_xattrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
+			  struct bfsd_buf *out)
+{
+	char path[PATH_MAX], names[65536], val[4096];
+	const char *sorted[1024];
+	size_t n = 0;
+	ssize_t len;
+	int ret = bfsd_layer_abspath(l, phys, path);
+
+	if (ret)
+		return ret;
+	len = llistxattr(path, names, sizeof(names));
+	if (len < 0)
+		return errno == ENOTSUP ? 0 : -errno;
+	for (char *p = names; p < names + len && n < 1024; p += strlen(p) + 1)
+		if (!bfsd_layer_is_storage(l) || bfsd_xattr_from_layer(fs, p))
+			sorted[n++] = p;
+	qsort(sorted, n, sizeof(sorted[0]), strcmp_ptr);
+	for (size_t i = 0; i < n && !ret; i++) {
+		ssize_t vl = lgetxattr(path, sorted[i], val, sizeof(val));
+		const char *name =
+			bfsd_layer_is_storage(l) ? bfsd_xattr_from_layer(fs, sorted[i]) : sorted[i];
+
+		ret = bfsd_buf_addf(out, "%s=", name);
+		if (!ret && vl > 0)
+			ret = bfsd_buf_add(out, val, vl);
+		if (!ret)
+			ret = bfsd_buf_add(out, "\n", 1);
+	}
+	return ret;
+}
+
+bool bfsd_xattrs_equal(struct bfsd_fs *fs, struct bfsd_layer *a, const char *pa,
+		       struct bfsd_layer *b, const char *pb)
+{
+	struct bfsd_buf x = { 0 }, y = { 0 };
+	bool equal = !visible_xattrs(fs, a, pa, &x) && !visible_xattrs(fs, b, pb, &y) &&
+		     x.len == y.len && (!x.len || !memcmp(x.data, y.data, x.len));
+
+	bfsd_buf_free(&x);
+	bfsd_buf_free(&y);
+	return equal;
 }
 
 /* Where a copy is built before it is renamed into dstl/dphys. */
@@ -377,6 +427,45 @@ out_done:
 	return ret;
 }
 
+/*
+ * Copying an object up adds an entry to its parent's copy in the top layer;
+ * the user did not change that directory, so its times are put back.
+ */
+struct parent_times {
+	char parent[PATH_MAX];
+	struct timespec ts[2];
+	bool valid;
+};
+
+static void parent_times_save(struct bfsd_layer *l, const char *path, struct parent_times *t)
+{
+	struct stat st;
+
+	bfsd_path_split(path, t->parent);
+	t->valid = fstatat(l->dirfd, bfsd_rel(t->parent), &st, AT_SYMLINK_NOFOLLOW) == 0;
+	t->ts[0] = st.st_atim;
+	t->ts[1] = st.st_mtim;
+}
+
+static void parent_times_restore(struct bfsd_layer *l, const struct parent_times *t)
+{
+	if (t->valid)
+		utimensat(l->dirfd, bfsd_rel(t->parent), t->ts, AT_SYMLINK_NOFOLLOW);
+}
+
+/* copy_object into b's top for a copy-up: the parent's times stay. */
+static int copy_up_object(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_loc *loc,
+			  const char *path, bool data, uint64_t origin)
+{
+	struct parent_times t;
+	int ret;
+
+	parent_times_save(b->layers[0], path, &t);
+	ret = bfsd_copy_object(fs, loc->layer, loc->phys, b->layers[0], path, data, origin);
+	parent_times_restore(b->layers[0], &t);
+	return ret;
+}
+
 int bfsd_copyup_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path)
 {
 	char prefix[PATH_MAX];
@@ -400,13 +489,49 @@ int bfsd_copyup_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *p
 		if (r->type != S_IFDIR)
 			ret = -ENOTDIR;
 		else if (!bfsd_res_in_top(fs, b, r))
-			ret = bfsd_copy_object(fs, r->loc[0].layer, r->loc[0].phys, b->layers[0],
-					       prefix, false, r->vino);
+			ret = copy_up_object(fs, b, &r->loc[0], prefix, false, r->vino);
 		bfsd_res_put(r);
 		if (ret)
 			return ret;
 		bfsd_cache_drop(b, prefix);
+		if (fs->on_copyup)
+			fs->on_copyup(fs->hook_ctx, b, prefix);
 	}
+}
+
+/*
+ * The file copied up to path had other names below: those the branch still
+ * shows of it come up as links to the same copy, so they stay one file.
+ */
+static void link_other_names(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_loc *loc,
+			     const struct stat *st, const char *path)
+{
+	struct bfsd_layer *top = b->layers[0];
+	char **names = NULL;
+	size_t n = 0;
+
+	if (bfsd_layer_is_storage(loc->layer))
+		bfsd_layer_link_names(loc->layer, "", st->st_dev, st->st_ino, &names, &n);
+	else
+		bfsd_links_names(fs, st->st_dev, st->st_ino, &names, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct bfsd_res *r;
+		struct stat q;
+		bool same;
+
+		if (!strcmp(names[i], loc->phys) || bfsd_resolve_existing(fs, b, names[i], &r))
+			continue;
+		same = r->type == S_IFREG && !bfsd_res_in_top(fs, b, r) &&
+		       fstatat(r->loc[0].layer->dirfd, r->loc[0].phys, &q, AT_SYMLINK_NOFOLLOW) ==
+			       0 &&
+		       q.st_dev == st->st_dev && q.st_ino == st->st_ino;
+		bfsd_res_put(r);
+		if (!same || bfsd_copyup_parents(fs, b, names[i]))
+			continue;
+		if (linkat(top->dirfd, path, top->dirfd, names[i], 0) == 0)
+			bfsd_cache_drop(b, names[i]);
+	}
+	bfsd_links_free(names, n);
 }
 
 int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, bool data)
@@ -435,12 +560,15 @@ int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, boo
 		ret = -errno;
 		goto out_put;
 	}
-	ret = bfsd_copy_object(fs, r->loc[0].layer, r->loc[0].phys, b->layers[0], path, data,
-			       r->vino);
+	ret = copy_up_object(fs, b, &r->loc[0], path, data, r->vino);
+	if (!ret && S_ISREG(st.st_mode) && st.st_nlink > 1)
+		link_other_names(fs, b, &r->loc[0], &st, path);
 	if (!ret && S_ISREG(st.st_mode))
 		bfsd_files_retarget(fs, b, st.st_dev, st.st_ino, b->layers[0], path);
 out_drop:
 	bfsd_cache_drop(b, path);
+	if (!ret && fs->on_copyup)
+		fs->on_copyup(fs->hook_ctx, b, path);
 out_put:
 	bfsd_res_put(r);
 	return ret;

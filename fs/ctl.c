@@ -22,12 +22,12 @@ static struct bfsd_branch *ctl_branch(struct bfsd_mount *m, struct bfsd_node *n)
 	return n->branch ? n->branch : m->fs->current;
 }
 
-static void dead_roots(struct bfsd_node *n, void *arg)
+static void dead_roots(struct bfsd_node *n, const char *name, void *arg)
 {
 	struct bfsd_inval *iv = arg;
 
 	if (n->kind == BFSD_NODE_BROOT && n->branch->dead)
-		bfsd_inval_entry(iv, FUSE_ROOT_ID, n->name);
+		bfsd_inval_entry(iv, FUSE_ROOT_ID, name);
 }
 
 /* Caches made wrong by a commit of something into p. */

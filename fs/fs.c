@@ -152,6 +152,7 @@ static void init_locks(struct bfsd_fs *fs)
 	pthread_rwlockattr_destroy(&attr);
 	pthread_rwlock_init(&fs->lower_lock, NULL);
 	pthread_mutex_init(&fs->files_lock, NULL);
+	pthread_mutex_init(&fs->links_lock, NULL);
 	pthread_mutex_init(&fs->reclaim_lock, NULL);
 	for (size_t i = 0; i < sizeof(fs->size_locks) / sizeof(fs->size_locks[0]); i++)
 		pthread_mutex_init(&fs->size_locks[i], NULL);
@@ -257,6 +258,7 @@ void bfsd_fs_close(struct bfsd_fs *fs)
 	bfsd_layer_put(fs->work);
 	free(fs->bhash);
 	free(fs->files);
+	bfsd_links_free_all(fs);
 	close_fd(fs->journal_fd);
 	close_fd(fs->log_fd);
 	close_fd(fs->work_fd);

@@ -87,9 +87,10 @@ void bfsd_inval_twin(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_no
 	inval_view(m, iv, b, !via_root, path, entry);
 }
 
-static void root_child(struct bfsd_node *n, void *arg)
+static void root_child(struct bfsd_node *n, const char *name, void *arg)
 {
-	bfsd_inval_entry(arg, FUSE_ROOT_ID, n->name);
+	(void)n;
+	bfsd_inval_entry(arg, FUSE_ROOT_ID, name);
 }
 
 void bfsd_inval_root(struct bfsd_mount *m, struct bfsd_inval *iv)
@@ -98,7 +99,31 @@ void bfsd_inval_root(struct bfsd_mount *m, struct bfsd_inval *iv)
 	bfsd_inval_inode(iv, FUSE_ROOT_ID, 0, 0);
 }
 
+/* Invalidations the core asked for during this thread's request. */
+static __thread struct bfsd_inval pending;
+
+void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path)
+{
+	struct bfsd_mount *m = ctx;
+
+	for (int via_root = 0; via_root < 2; via_root++) {
+		struct bfsd_node *n = bfsd_node_walk(m, b, via_root, path);
+
+		/* Attributes only: the data did not change. */
+		if (n)
+			bfsd_inval_inode(&pending, bfsd_node_id(m, n), -1, 0);
+	}
+}
+
+static void send_list(struct bfsd_mount *m, struct bfsd_inval *iv);
+
 void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv)
+{
+	send_list(m, iv);
+	send_list(m, &pending);
+}
+
+static void send_list(struct bfsd_mount *m, struct bfsd_inval *iv)
 {
 	for (size_t i = 0; i < iv->n; i++) {
 		struct bfsd_inval_item *it = &iv->it[i];

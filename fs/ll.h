@@ -32,18 +32,35 @@ enum bfsd_node_kind {
 	BFSD_NODE_OBJECT, /* a file, directory or other object of a view */
 };
 
+/* One name of a node: (parent, name) in the hash that lookups search. */
+struct bfsd_alias {
+	struct bfsd_node *node;
+	struct bfsd_node *parent; /* referenced */
+	char *name;
+	struct bfsd_alias *hnext; /* hash chain */
+	struct bfsd_alias *next;  /* the node's other names */
+};
+
+/*
+ * A node is one object as the kernel sees it: a file with several names
+ * (hard links) is one node with several aliases, so the kernel keeps one
+ * inode, one attribute cache and one page cache for it.  Everything here is
+ * under mount->nodes_lock.
+ */
 struct bfsd_node {
 	enum bfsd_node_kind kind;
 	struct bfsd_branch *branch; /* referenced; NULL for ROOT and the root ctl */
 	bool via_root;		    /* reached through the mount root */
-	struct bfsd_node *parent;   /* nodes_lock; referenced */
-	char *name;		    /* nodes_lock */
-	struct bfsd_node *hnext;    /* hash chain; nodes_lock */
-	bool hashed;		    /* reachable by (parent, name); nodes_lock */
-	uint64_t nlookup;	    /* kernel references; nodes_lock */
-	int refs;		    /* children + open handles + 1 while looked up */
+	struct bfsd_alias *aliases; /* its names; the first gives its path */
+	uint64_t nlookup;	    /* kernel references */
+	int refs;		    /* aliases below it + open handles + 1 while looked up */
 	uint64_t ino;		    /* st_ino reported */
 	mode_t type;
+	/* A multi-linked file: the underlying object, to find it by identity. */
+	dev_t udev;
+	ino_t uino;
+	struct bfsd_node *inext; /* identity hash chain */
+	bool ihashed;
 	/* Main view only: what the file looked like at its last open, to decide
 	 * whether the kernel may keep its page cache. */
 	struct timespec seen_mtime;
@@ -66,8 +83,10 @@ struct bfsd_mount {
 	struct bfsd_fs *fs;
 	struct fuse_session *se;
 	pthread_mutex_t nodes_lock;
-	struct bfsd_node **nodes; /* hash by (parent, name, branch) */
-	size_t nodes_cap, nnodes;
+	struct bfsd_alias **names; /* aliases by (parent, name, branch) */
+	size_t names_cap, nnames;
+	struct bfsd_node **idents; /* multi-linked files by (branch, view, dev, ino) */
+	size_t idents_cap;
 	struct bfsd_node root;
 	struct bfsd_node root_ctl;
 	uid_t uid; /* the mounting user: owner of the control files */
@@ -84,14 +103,18 @@ int bfsd_nodes_init(struct bfsd_mount *m);
 void bfsd_nodes_free(struct bfsd_mount *m);
 struct bfsd_node *bfsd_node_of(struct bfsd_mount *m, fuse_ino_t ino);
 fuse_ino_t bfsd_node_id(struct bfsd_mount *m, const struct bfsd_node *n);
-/* Find or create the child node and count one kernel lookup of it. */
+/* Find or create the node of parent/name (st: its attributes, st_ino as
+ * shown) and count one kernel lookup of it.  A multi-linked file already
+ * known under another name is that node, with one more alias. */
 int bfsd_node_lookup(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
-		     enum bfsd_node_kind kind, struct bfsd_branch *b, bool via_root, mode_t type,
-		     uint64_t ino, struct bfsd_node **out);
+		     enum bfsd_node_kind kind, struct bfsd_branch *b, bool via_root,
+		     const struct stat *st, dev_t udev, ino_t uino, struct bfsd_node **out);
 void bfsd_node_forget(struct bfsd_mount *m, struct bfsd_node *n, uint64_t nlookup);
+/* n (a file that just got a second name) is found by its identity too. */
+void bfsd_node_set_ident(struct bfsd_mount *m, struct bfsd_node *n, dev_t dev, ino_t ino);
 void bfsd_node_hold(struct bfsd_mount *m, struct bfsd_node *n);
 void bfsd_node_release(struct bfsd_mount *m, struct bfsd_node *n);
-/* An existing hashed child, without counting a lookup. */
+/* An existing child by name, without counting a lookup. */
 struct bfsd_node *bfsd_node_find(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
 				 struct bfsd_branch *b);
 /* The logical path of an object node in its branch (PATH_MAX). */
@@ -107,9 +130,9 @@ void bfsd_node_unhash(struct bfsd_mount *m, struct bfsd_node *parent, const char
 /* The node that shows (b, path) in the given view, if the kernel has it. */
 struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,
 				 const char *path);
-/* Call fn for every hashed child of the mount root. */
-void bfsd_node_root_children(struct bfsd_mount *m, void (*fn)(struct bfsd_node *, void *),
-			     void *arg);
+/* Call fn(node, name, arg) for every name directly under the mount root. */
+void bfsd_node_root_children(struct bfsd_mount *m,
+			     void (*fn)(struct bfsd_node *, const char *, void *), void *arg);
 
 /* ----------------------------------------------------------------- inval.c */
 
@@ -124,8 +147,11 @@ void bfsd_inval_twin(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_no
 /* Every entry directly under the mount root (switch, commit or abort of
  * the current branch). */
 void bfsd_inval_root(struct bfsd_mount *m, struct bfsd_inval *iv);
-/* Send and empty; call with no lock held. */
+/* Send and empty iv, and what the core asked for during this request;
+ * call with no lock held. */
 void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv);
+/* The core's copy-up hook: the copied object's cached attributes go. */
+void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path);
 
 /* ------------------------------------------------------------------- ctl.c */
 

@@ -83,6 +83,8 @@ static void do_make(fuse_req_t req, fuse_ino_t parent, const char *name, const s
 	struct bfsd_branch *b;
 	char path[PATH_MAX];
 	struct stat st;
+	dev_t udev = 0;
+	ino_t uino = 0;
 	int ret;
 
 	pthread_rwlock_rdlock(&m->fs->tree_lock);
@@ -90,11 +92,17 @@ static void do_make(fuse_req_t req, fuse_ino_t parent, const char *name, const s
 	if (!ret) {
 		bfsd_lock_ns(m->fs, b, true);
 		ret = make(m, req, b, path, a, &st);
+		/* A new name of an existing file: the kernel must see the same
+		 * inode under both names, so the reply is the source's node. */
+		if (!ret && a->what == MK_LINK)
+			ret = bfsd_view_stat_ident(m->fs, b, path, &st, &udev, &uino);
 		bfsd_unlock_ns(m->fs, b);
 	}
+	if (!ret && a->what == MK_LINK)
+		bfsd_node_set_ident(m, a->src, udev, uino);
 	if (!ret)
-		ret = bfsd_node_lookup(m, pn, name, BFSD_NODE_OBJECT, b, bfsd_ll_via_root(pn),
-				       st.st_mode & S_IFMT, st.st_ino, &n);
+		ret = bfsd_node_lookup(m, pn, name, BFSD_NODE_OBJECT, b, bfsd_ll_via_root(pn), &st,
+				       udev, uino, &n);
 	if (!ret) {
 		bfsd_ll_entry(m, n, &st, &e);
 		bfsd_inval_twin(m, &iv, pn, b, path, true);

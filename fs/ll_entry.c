@@ -24,7 +24,7 @@ struct bfsd_mount *bfsd_ll_mount(fuse_req_t req)
 struct bfsd_cred bfsd_ll_cred(fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct bfsd_cred c = { .uid = ctx->uid, .gid = ctx->gid };
+	struct bfsd_cred c = { .uid = ctx->uid, .gid = ctx->gid, .umask = ctx->umask };
 
 	return c;
 }
@@ -101,8 +101,7 @@ int bfsd_ll_special_entry(struct bfsd_mount *m, struct bfsd_node *parent, const 
 	int ret = bfsd_ll_special_attr_locked(m, &tmp, &st);
 
 	if (!ret)
-		ret = bfsd_node_lookup(m, parent, name, kind, b, false, st.st_mode & S_IFMT,
-				       st.st_ino, out);
+		ret = bfsd_node_lookup(m, parent, name, kind, b, false, &st, 0, 0, out);
 	if (!ret)
 		bfsd_ll_entry(m, *out, &st, e);
 	return ret;
@@ -114,6 +113,8 @@ int bfsd_ll_object_entry(struct bfsd_mount *m, struct bfsd_node *parent, const c
 {
 	struct bfsd_res *r = NULL;
 	struct stat st;
+	dev_t udev = 0;
+	ino_t uino = 0;
 	int ret;
 
 	*out = NULL;
@@ -121,6 +122,8 @@ int bfsd_ll_object_entry(struct bfsd_mount *m, struct bfsd_node *parent, const c
 	ret = bfsd_resolve(m->fs, b, path, &r);
 	if (!ret && r->type) {
 		ret = bfsd_res_stat(r, &st);
+		udev = st.st_dev;
+		uino = st.st_ino;
 		if (!ret)
 			bfsd_view_fix_stat(m->fs, b, r, &st);
 	}
@@ -134,8 +137,8 @@ int bfsd_ll_object_entry(struct bfsd_mount *m, struct bfsd_node *parent, const c
 		return 0;
 	}
 	bfsd_res_put(r);
-	ret = bfsd_node_lookup(m, parent, name, BFSD_NODE_OBJECT, b, via_root, st.st_mode & S_IFMT,
-			       st.st_ino, out);
+	ret = bfsd_node_lookup(m, parent, name, BFSD_NODE_OBJECT, b, via_root, &st, udev, uino,
+			       out);
 	if (!ret)
 		bfsd_ll_entry(m, *out, &st, e);
 	return ret;

@@ -118,8 +118,8 @@ void bfsd_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 		bfsd_unlock_ns(m->fs, b);
 	}
 	if (!ret)
-		ret = bfsd_node_lookup(m, pn, name, BFSD_NODE_OBJECT, b, bfsd_ll_via_root(pn),
-				       S_IFREG, st.st_ino, &n);
+		ret = bfsd_node_lookup(m, pn, name, BFSD_NODE_OBJECT, b, bfsd_ll_via_root(pn), &st,
+				       0, 0, &n);
 	if (!ret)
 		bfsd_inval_twin(m, &iv, pn, b, path, true);
 	pthread_rwlock_unlock(&m->fs->tree_lock);

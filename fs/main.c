@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -228,6 +229,9 @@ int main(int argc, char **argv)
 	int ret;
 
 	openlog("branchfsd", LOG_PID, LOG_DAEMON);
+	/* Every object we make gets an explicit mode; callers' umasks are
+	 * applied per request (view.c). */
+	umask(0);
 	if (getenv("BRANCHFSD_DEBUG"))
 		bfsd_log_level = BFSD_LOG_DEBUG;
 	if (parse(argc, argv, &c))
@@ -253,6 +257,8 @@ int main(int argc, char **argv)
 			c.storage, strerror(-ret));
 		return 1;
 	}
+	m.fs->on_copyup = bfsd_inval_copyup;
+	m.fs->hook_ctx = &m;
 	m.uid = getuid();
 	m.gid = getgid();
 	m.main_timeout = c.main_timeout;

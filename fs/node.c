@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Kernel nodes: the objects FUSE node ids name, their lookup counts, and
- * the (parent, name, branch) hash that finds them again.
+ * Kernel nodes: the objects FUSE node ids name, their names (aliases),
+ * their lookup counts, and the hashes that find them again.
  *
  * A node id is the node's address (the root is FUSE_ROOT_ID).  A node lives
- * while the kernel has looked it up (nlookup > 0), a child still points at
- * it, or a file handle holds it.  Nodes keep paths, not open descriptors:
- * the open-file limit must not bound how many inodes the kernel caches.
- * Everything here is under mount->nodes_lock, a leaf lock.
+ * while the kernel has looked it up (nlookup > 0), an alias below it still
+ * points at it, or a file handle holds it.  Names are found through the
+ * (parent, name, branch) hash of aliases; a multi-linked file is also found
+ * by its underlying identity, so a second name of it joins the same node.
+ * Nodes keep names, never open descriptors: the open-file limit must not
+ * bound how many inodes the kernel caches.  Everything here is under
+ * mount->nodes_lock, a leaf lock.
  */
 #include "ll.h"
 
@@ -16,118 +19,189 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t slot(const struct bfsd_mount *m, const struct bfsd_node *parent, const char *name,
-		   const struct bfsd_branch *b)
+static size_t name_slot(const struct bfsd_mount *m, const struct bfsd_node *parent,
+			const char *name, const struct bfsd_branch *b)
 {
 	uint64_t h = bfsd_hash(name, strlen(name));
 
 	h ^= (uintptr_t)parent * 0x9e3779b97f4a7c15ull;
 	h ^= (uintptr_t)b * 0xc2b2ae3d27d4eb4full;
-	return h & (m->nodes_cap - 1);
+	return h & (m->names_cap - 1);
 }
 
-static void hash_add(struct bfsd_mount *m, struct bfsd_node *n)
+static size_t ident_slot(const struct bfsd_mount *m, const struct bfsd_branch *b, bool via_root,
+			 dev_t dev, ino_t ino)
 {
-	size_t s = slot(m, n->parent, n->name, n->branch);
+	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev ^
+		     (uintptr_t)b * 0xc2b2ae3d27d4eb4full ^ via_root;
 
-	n->hnext = m->nodes[s];
-	m->nodes[s] = n;
-	n->hashed = true;
-	m->nnodes++;
+	return h & (m->idents_cap - 1);
 }
 
-static void hash_del(struct bfsd_mount *m, struct bfsd_node *n)
+static void names_add(struct bfsd_mount *m, struct bfsd_alias *a)
 {
-	struct bfsd_node **pp;
+	size_t s = name_slot(m, a->parent, a->name, a->node->branch);
 
-	if (!n->hashed)
-		return;
-	for (pp = &m->nodes[slot(m, n->parent, n->name, n->branch)]; *pp; pp = &(*pp)->hnext) {
-		if (*pp == n) {
-			*pp = n->hnext;
-			break;
+	a->hnext = m->names[s];
+	m->names[s] = a;
+	m->nnames++;
+}
+
+static void names_del(struct bfsd_mount *m, struct bfsd_alias *a)
+{
+	struct bfsd_alias **pp = &m->names[name_slot(m, a->parent, a->name, a->node->branch)];
+
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == a) {
+			*pp = a->hnext;
+			m->nnames--;
+			return;
 		}
 	}
-	n->hashed = false;
-	n->hnext = NULL;
-	m->nnodes--;
 }
 
-static int grow(struct bfsd_mount *m)
+static int names_grow(struct bfsd_mount *m)
 {
-	size_t cap = m->nodes_cap * 2;
-	struct bfsd_node **t = calloc(cap, sizeof(*t)), **old = m->nodes;
-	size_t oldcap = m->nodes_cap;
+	size_t oldcap = m->names_cap;
+	struct bfsd_alias **old = m->names, **t = calloc(oldcap * 2, sizeof(*t));
 
 	if (!t)
 		return -ENOMEM;
-	m->nodes = t;
-	m->nodes_cap = cap;
-	m->nnodes = 0;
+	m->names = t;
+	m->names_cap = oldcap * 2;
+	m->nnames = 0;
 	for (size_t i = 0; i < oldcap; i++) {
-		struct bfsd_node *n = old[i], *next;
+		struct bfsd_alias *a = old[i], *next;
 
-		for (; n; n = next) {
-			next = n->hnext;
-			hash_add(m, n);
+		for (; a; a = next) {
+			next = a->hnext;
+			names_add(m, a);
 		}
 	}
 	free(old);
 	return 0;
 }
 
+static void ident_del(struct bfsd_mount *m, struct bfsd_node *n)
+{
+	struct bfsd_node **pp;
+
+	if (!n->ihashed)
+		return;
+	pp = &m->idents[ident_slot(m, n->branch, n->via_root, n->udev, n->uino)];
+	for (; *pp; pp = &(*pp)->inext) {
+		if (*pp == n) {
+			*pp = n->inext;
+			break;
+		}
+	}
+	n->ihashed = false;
+}
+
+static void ident_set(struct bfsd_mount *m, struct bfsd_node *n, dev_t dev, ino_t ino)
+{
+	size_t s;
+
+	if (n->ihashed && n->udev == dev && n->uino == ino)
+		return;
+	ident_del(m, n);
+	n->udev = dev;
+	n->uino = ino;
+	s = ident_slot(m, n->branch, n->via_root, dev, ino);
+	n->inext = m->idents[s];
+	m->idents[s] = n;
+	n->ihashed = true;
+}
+
+static struct bfsd_node *ident_find(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,
+				    dev_t dev, ino_t ino)
+{
+	struct bfsd_node *n = m->idents[ident_slot(m, b, via_root, dev, ino)];
+
+	for (; n; n = n->inext)
+		if (n->branch == b && n->via_root == via_root && n->udev == dev && n->uino == ino)
+			return n;
+	return NULL;
+}
+
 int bfsd_nodes_init(struct bfsd_mount *m)
 {
 	pthread_mutex_init(&m->nodes_lock, NULL);
-	m->nodes_cap = 4096;
-	m->nodes = calloc(m->nodes_cap, sizeof(*m->nodes));
-	if (!m->nodes)
+	m->names_cap = 4096;
+	m->names = calloc(m->names_cap, sizeof(*m->names));
+	m->idents_cap = 1024;
+	m->idents = calloc(m->idents_cap, sizeof(*m->idents));
+	if (!m->names || !m->idents)
 		return -ENOMEM;
 	m->root.kind = BFSD_NODE_ROOT;
 	m->root.type = S_IFDIR;
 	m->root.ino = 1ull << 61;
 	m->root.refs = 1;
-	m->root.name = "";
 	m->root_ctl.kind = BFSD_NODE_CTL;
 	m->root_ctl.type = S_IFREG;
-	m->root_ctl.parent = &m->root;
-	m->root_ctl.name = BFSD_CTL_NAME;
 	m->root_ctl.refs = 1;
 	return 0;
 }
 
-static void node_free(struct bfsd_node *n)
+static bool is_static(const struct bfsd_mount *m, const struct bfsd_node *n)
 {
-	bfsd_branch_put(n->branch);
-	free(n->name);
-	free(n);
+	return n == &m->root || n == &m->root_ctl;
 }
 
-/* Drop a reference; the last one frees n and releases its parent. */
+static void unref_locked(struct bfsd_mount *m, struct bfsd_node *n);
+
+static void alias_free(struct bfsd_mount *m, struct bfsd_alias *a)
+{
+	struct bfsd_node *parent = a->parent;
+
+	names_del(m, a);
+	free(a->name);
+	free(a);
+	unref_locked(m, parent);
+}
+
+/* Take one name away from its node. */
+static void alias_remove(struct bfsd_mount *m, struct bfsd_alias *a)
+{
+	struct bfsd_alias **pp = &a->node->aliases;
+
+	while (*pp && *pp != a)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = a->next;
+	alias_free(m, a);
+}
+
+/* Drop a reference; the last one frees n and its names. */
 static void unref_locked(struct bfsd_mount *m, struct bfsd_node *n)
 {
-	while (n && n != &m->root && n != &m->root_ctl && --n->refs == 0) {
-		struct bfsd_node *parent = n->parent;
+	if (!n || is_static(m, n) || --n->refs > 0)
+		return;
+	ident_del(m, n);
+	while (n->aliases) {
+		struct bfsd_alias *a = n->aliases;
 
-		hash_del(m, n);
-		node_free(n);
-		n = parent;
+		n->aliases = a->next;
+		alias_free(m, a);
 	}
+	bfsd_branch_put(n->branch);
+	free(n);
 }
 
 void bfsd_nodes_free(struct bfsd_mount *m)
 {
-	for (size_t i = 0; i < m->nodes_cap; i++) {
-		struct bfsd_node *n = m->nodes[i], *next;
+	/* At exit, with no request running: release what is still named. */
+	for (size_t i = 0; i < m->names_cap; i++) {
+		struct bfsd_alias *a = m->names[i], *next;
 
-		for (; n; n = next) {
-			next = n->hnext;
-			bfsd_branch_put(n->branch);
-			free(n->name);
-			free(n);
+		for (; a; a = next) {
+			next = a->hnext;
+			free(a->name);
+			free(a);
 		}
 	}
-	free(m->nodes);
+	free(m->names);
+	free(m->idents);
 	pthread_mutex_destroy(&m->nodes_lock);
 }
 
@@ -145,83 +219,130 @@ fuse_ino_t bfsd_node_id(struct bfsd_mount *m, const struct bfsd_node *n)
 	return (fuse_ino_t)(uintptr_t)n;
 }
 
-static struct bfsd_node *find_locked(struct bfsd_mount *m, struct bfsd_node *parent,
+static struct bfsd_alias *alias_find(struct bfsd_mount *m, struct bfsd_node *parent,
 				     const char *name, struct bfsd_branch *b)
 {
-	struct bfsd_node *n;
+	struct bfsd_alias *a = m->names[name_slot(m, parent, name, b)];
 
-	for (n = m->nodes[slot(m, parent, name, b)]; n; n = n->hnext)
-		if (n->parent == parent && n->branch == b && !strcmp(n->name, name))
-			return n;
+	for (; a; a = a->hnext)
+		if (a->parent == parent && a->node->branch == b && !strcmp(a->name, name))
+			return a;
 	return NULL;
 }
 
 struct bfsd_node *bfsd_node_find(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
 				 struct bfsd_branch *b)
 {
-	struct bfsd_node *n;
+	struct bfsd_alias *a;
 
 	pthread_mutex_lock(&m->nodes_lock);
-	n = find_locked(m, parent, name, b);
+	a = alias_find(m, parent, name, b);
 	pthread_mutex_unlock(&m->nodes_lock);
+	return a ? a->node : NULL;
+}
+
+static int alias_add(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_node *parent,
+		     const char *name)
+{
+	struct bfsd_alias *a, **tail;
+
+	if (m->nnames >= m->names_cap && names_grow(m))
+		return -ENOMEM;
+	a = calloc(1, sizeof(*a));
+	if (!a || !(a->name = strdup(name))) {
+		free(a);
+		return -ENOMEM;
+	}
+	a->node = n;
+	a->parent = parent;
+	parent->refs++;
+	for (tail = &n->aliases; *tail; tail = &(*tail)->next)
+		;
+	*tail = a;
+	names_add(m, a);
+	return 0;
+}
+
+static struct bfsd_node *node_new(enum bfsd_node_kind kind, struct bfsd_branch *b, bool via_root,
+				  mode_t type)
+{
+	struct bfsd_node *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->kind = kind;
+	n->branch = bfsd_branch_get(b);
+	n->via_root = via_root;
+	n->type = type;
 	return n;
 }
 
 int bfsd_node_lookup(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
-		     enum bfsd_node_kind kind, struct bfsd_branch *b, bool via_root, mode_t type,
-		     uint64_t ino, struct bfsd_node **out)
+		     enum bfsd_node_kind kind, struct bfsd_branch *b, bool via_root,
+		     const struct stat *st, dev_t udev, ino_t uino, struct bfsd_node **out)
 {
-	struct bfsd_node *n;
+	bool linked = S_ISREG(st->st_mode) && st->st_nlink > 1 && kind == BFSD_NODE_OBJECT;
+	mode_t type = st->st_mode & S_IFMT;
+	struct bfsd_alias *a;
+	struct bfsd_node *n = NULL;
 	int ret = 0;
 
-	if (kind == BFSD_NODE_CTL && !b) {
-		pthread_mutex_lock(&m->nodes_lock);
-		m->root_ctl.nlookup++;
-		pthread_mutex_unlock(&m->nodes_lock);
-		*out = &m->root_ctl;
-		return 0;
-	}
 	pthread_mutex_lock(&m->nodes_lock);
-	n = find_locked(m, parent, name, b);
-	/* A different kind of object now: the kernel needs a new inode. */
-	if (n && (n->type != type || n->kind != kind))
-		hash_del(m, n), n = NULL;
-	if (!n) {
-		if (m->nnodes >= m->nodes_cap && grow(m)) {
-			ret = -ENOMEM;
-			goto out_unlock;
-		}
-		n = calloc(1, sizeof(*n));
-		if (!n || !(n->name = strdup(name))) {
-			free(n);
-			ret = -ENOMEM;
-			goto out_unlock;
-		}
-		n->kind = kind;
-		n->branch = bfsd_branch_get(b);
-		n->via_root = via_root;
-		n->parent = parent;
-		n->type = type;
-		parent->refs++;
-		hash_add(m, n);
+	if (kind == BFSD_NODE_CTL && !b) {
+		n = &m->root_ctl;
+		goto out_count;
 	}
-	if (n->nlookup++ == 0)
+	a = alias_find(m, parent, name, b);
+	/* A different object under this name now: the kernel needs a new inode. */
+	if (a && (a->node->type != type || a->node->kind != kind ||
+		  (linked && a->node->ihashed && (a->node->udev != udev || a->node->uino != uino))))
+		alias_remove(m, a), a = NULL;
+	if (a)
+		n = a->node;
+	/* Another name of a multi-linked file the kernel knows: the same node. */
+	if (!n && linked)
+		n = ident_find(m, b, via_root, udev, uino);
+	if (!n) {
+		n = node_new(kind, b, via_root, type);
+		if (!n) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
+	}
+	if (!a && alias_add(m, n, parent, name)) {
+		if (!n->aliases && !n->refs) {
+			bfsd_branch_put(n->branch);
+			free(n);
+		}
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	if (linked)
+		ident_set(m, n, udev, uino);
+out_count:
+	if (n->nlookup++ == 0 && !is_static(m, n))
 		n->refs++;
-	n->ino = ino;
+	n->ino = st->st_ino;
 	*out = n;
 out_unlock:
 	pthread_mutex_unlock(&m->nodes_lock);
 	return ret;
 }
 
+void bfsd_node_set_ident(struct bfsd_mount *m, struct bfsd_node *n, dev_t dev, ino_t ino)
+{
+	pthread_mutex_lock(&m->nodes_lock);
+	if (n->kind == BFSD_NODE_OBJECT && S_ISREG(n->type))
+		ident_set(m, n, dev, ino);
+	pthread_mutex_unlock(&m->nodes_lock);
+}
+
 void bfsd_node_forget(struct bfsd_mount *m, struct bfsd_node *n, uint64_t nlookup)
 {
 	pthread_mutex_lock(&m->nodes_lock);
-	if (n == &m->root || n == &m->root_ctl) {
+	if (n->nlookup) {
 		n->nlookup -= nlookup < n->nlookup ? nlookup : n->nlookup;
-	} else if (n->nlookup) {
-		n->nlookup -= nlookup < n->nlookup ? nlookup : n->nlookup;
-		if (!n->nlookup)
+		if (!n->nlookup && !is_static(m, n))
 			unref_locked(m, n);
 	}
 	pthread_mutex_unlock(&m->nodes_lock);
@@ -241,17 +362,17 @@ void bfsd_node_release(struct bfsd_mount *m, struct bfsd_node *n)
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
-static int path_locked(struct bfsd_mount *m, struct bfsd_node *n, char *out)
+static int path_locked(struct bfsd_node *n, char *out)
 {
 	const char *names[PATH_MAX / 2];
 	size_t depth = 0, len = 0;
 
-	for (; n->kind == BFSD_NODE_OBJECT; n = n->parent) {
-		if (!n->hashed)
+	for (; n->kind == BFSD_NODE_OBJECT; n = n->aliases->parent) {
+		if (!n->aliases)
 			return -ENOENT; /* removed, or below something removed */
 		if (depth == sizeof(names) / sizeof(names[0]))
 			return -ENAMETOOLONG;
-		names[depth++] = n->name;
+		names[depth++] = n->aliases->name;
 	}
 	out[0] = '\0';
 	while (depth--) {
@@ -264,7 +385,6 @@ static int path_locked(struct bfsd_mount *m, struct bfsd_node *n, char *out)
 		memcpy(out + len, names[depth], nl + 1);
 		len += nl;
 	}
-	(void)m;
 	return 0;
 }
 
@@ -273,7 +393,7 @@ int bfsd_node_path(struct bfsd_mount *m, struct bfsd_node *n, char *out)
 	int ret;
 
 	pthread_mutex_lock(&m->nodes_lock);
-	ret = path_locked(m, n, out);
+	ret = n->aliases || n->kind != BFSD_NODE_OBJECT ? path_locked(n, out) : -ENOENT;
 	pthread_mutex_unlock(&m->nodes_lock);
 	return ret;
 }
@@ -300,55 +420,63 @@ int bfsd_node_target(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_bran
 	return -EINVAL;
 }
 
-static void rehash_locked(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_node *parent,
-			  const char *name)
+/* Give alias a a new (parent, name). */
+static void alias_move(struct bfsd_mount *m, struct bfsd_alias *a, struct bfsd_node *parent,
+		       const char *name)
 {
 	char *copy = strdup(name);
 
 	if (!copy) {
-		hash_del(m, n); /* unreachable by name: the kernel looks it up again */
+		alias_remove(m, a); /* unnamed: the kernel looks it up again */
 		return;
 	}
-	hash_del(m, n);
-	if (parent != n->parent) {
+	names_del(m, a);
+	if (parent != a->parent) {
 		parent->refs++;
-		unref_locked(m, n->parent);
-		n->parent = parent;
+		unref_locked(m, a->parent);
+		a->parent = parent;
 	}
-	free(n->name);
-	n->name = copy;
-	hash_add(m, n);
+	free(a->name);
+	a->name = copy;
+	names_add(m, a);
 }
 
 void bfsd_node_moved(struct bfsd_mount *m, struct bfsd_node *oldparent, const char *oldname,
 		     struct bfsd_node *newparent, const char *newname, struct bfsd_branch *b,
 		     bool exchange)
 {
-	struct bfsd_node *from, *to;
+	struct bfsd_alias *from, *to;
 
 	pthread_mutex_lock(&m->nodes_lock);
-	from = oldparent ? find_locked(m, oldparent, oldname, b) : NULL;
-	to = newparent ? find_locked(m, newparent, newname, b) : NULL;
-	if (to)
-		hash_del(m, to);
+	from = oldparent ? alias_find(m, oldparent, oldname, b) : NULL;
+	to = newparent ? alias_find(m, newparent, newname, b) : NULL;
+	if (to && !exchange)
+		alias_remove(m, to), to = NULL;
+	else if (to)
+		names_del(m, to); /* re-added below, under the old name */
 	if (from && newparent)
-		rehash_locked(m, from, newparent, newname);
+		alias_move(m, from, newparent, newname);
 	else if (from)
-		hash_del(m, from);
-	if (exchange && to && oldparent)
-		rehash_locked(m, to, oldparent, oldname);
+		alias_remove(m, from);
+	if (to && oldparent) {
+		names_add(m, to);
+		alias_move(m, to, oldparent, oldname);
+	} else if (to) {
+		names_add(m, to);
+		alias_remove(m, to);
+	}
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
 void bfsd_node_unhash(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
 		      struct bfsd_branch *b)
 {
-	struct bfsd_node *n;
+	struct bfsd_alias *a;
 
 	pthread_mutex_lock(&m->nodes_lock);
-	n = find_locked(m, parent, name, b);
-	if (n)
-		hash_del(m, n);
+	a = alias_find(m, parent, name, b);
+	if (a)
+		alias_remove(m, a);
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
@@ -356,6 +484,7 @@ struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bo
 				 const char *path)
 {
 	char name[NAME_MAX + 2];
+	struct bfsd_alias *a;
 	struct bfsd_node *n;
 	const char *p = path;
 
@@ -365,7 +494,8 @@ struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bo
 	} else {
 		name[0] = '@';
 		snprintf(name + 1, sizeof(name) - 1, "%s", b->name);
-		n = find_locked(m, &m->root, name, b);
+		a = alias_find(m, &m->root, name, b);
+		n = a ? a->node : NULL;
 	}
 	while (n && *p) {
 		const char *slash = strchr(p, '/');
@@ -377,20 +507,21 @@ struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bo
 		}
 		memcpy(name, p, len);
 		name[len] = '\0';
-		n = find_locked(m, n, name, b);
+		a = alias_find(m, n, name, b);
+		n = a ? a->node : NULL;
 		p += len + (slash ? 1 : 0);
 	}
 	pthread_mutex_unlock(&m->nodes_lock);
 	return n;
 }
 
-void bfsd_node_root_children(struct bfsd_mount *m, void (*fn)(struct bfsd_node *, void *),
-			     void *arg)
+void bfsd_node_root_children(struct bfsd_mount *m,
+			     void (*fn)(struct bfsd_node *, const char *, void *), void *arg)
 {
 	pthread_mutex_lock(&m->nodes_lock);
-	for (size_t i = 0; i < m->nodes_cap; i++)
-		for (struct bfsd_node *n = m->nodes[i]; n; n = n->hnext)
-			if (n->parent == &m->root)
-				fn(n, arg);
+	for (size_t i = 0; i < m->names_cap; i++)
+		for (struct bfsd_alias *a = m->names[i]; a; a = a->hnext)
+			if (a->parent == &m->root)
+				fn(a->node, a->name, arg);
 	pthread_mutex_unlock(&m->nodes_lock);
 }

@@ -248,8 +248,9 @@ static int preserve_locked(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 		return dir_leaves(fs, p, path, what, cov == CONTAINER, bst);
 	if (cov == CONTAINER)
 		return 0; /* a directory's attributes, kept already */
-	if (!dir && (what == BFSD_CH_REMOVE || what == BFSD_CH_CREATE)) {
-		/* The base loses this object: hand the object itself over. */
+	if (!dir && (what == BFSD_CH_REMOVE || what == BFSD_CH_CREATE) && bst->st_nlink == 1) {
+		/* The base loses this object: hand the object itself over (never
+		 * one with other names: it would stay shared with the base). */
 		ret = hand_over(fs, p, path);
 		if (ret != -EXDEV)
 			return ret ? ret : 1;
@@ -258,6 +259,46 @@ static int preserve_locked(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 			       bfsd_fs_vino(fs, bst));
 	if (!ret && S_ISREG(bst->st_mode))
 		bfsd_files_retarget(fs, NULL, bst->st_dev, bst->st_ino, p, path);
+	return ret;
+}
+
+/*
+ * Main changes a multi-linked file in place: every name of it is preserved,
+ * as one copy and links to it, so the snapshot keeps one file too.
+ */
+static int preserve_links(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path,
+			  const struct stat *bst)
+{
+	const char *first = NULL;
+	char **names = NULL;
+	size_t n = 0;
+	int ret = bfsd_links_names(fs, bst->st_dev, bst->st_ino, &names, &n);
+
+	for (size_t i = 0; !ret && i <= n; i++) {
+		const char *q = i < n ? names[i] : path;
+		struct dirtimes t;
+		enum cover cov;
+
+		if (i == n && first && !strcmp(first, path))
+			break;
+		ret = covered(p, q, &cov);
+		if (ret || cov != NOT_COVERED)
+			continue;
+		ret = make_containers(fs, p, q);
+		if (ret)
+			break;
+		dirtimes_save(p, q, &t);
+		if (!first) {
+			ret = bfsd_copy_object(fs, fs->base, q, p, q, true, bfsd_fs_vino(fs, bst));
+			first = q;
+		} else if (linkat(p->dirfd, first, p->dirfd, q, 0) < 0) {
+			ret = -errno;
+		}
+		dirtimes_restore(p, &t);
+	}
+	if (!ret && first)
+		bfsd_files_retarget(fs, NULL, bst->st_dev, bst->st_ino, p, first);
+	bfsd_links_free(names, n);
 	return ret;
 }
 
@@ -281,6 +322,10 @@ int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what)
 			return 0;
 	}
 	pthread_rwlock_wrlock(&fs->lower_lock);
+	if (what == BFSD_CH_MODIFY && S_ISREG(bst.st_mode) && bst.st_nlink > 1) {
+		ret = preserve_links(fs, p, path, &bst);
+		goto out_done;
+	}
 	ret = covered(p, path, &cov);
 	if (ret || cov == COVERED)
 		goto out_unlock;
@@ -294,6 +339,7 @@ int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what)
 		if (ret >= 0)
 			dirtimes_restore(p, &t);
 	}
+out_done:
 	bfsd_fault_point(fs, "preserved");
 	if (ret >= 0)
 		bfsd_cache_lower_changed(fs);

@@ -36,6 +36,16 @@ static bool has_lower(const struct bfsd_res *r)
 	return false;
 }
 
+/* Are from and to two names of the same (non-directory) file? */
+static bool same_file(const struct bfsd_res *from, const struct bfsd_res *to)
+{
+	struct stat a, b;
+
+	return from->type && to->type && from->type != S_IFDIR && to->type != S_IFDIR &&
+	       !bfsd_res_stat(from, &a) && !bfsd_res_stat(to, &b) && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
 static int check_names(const struct bfsd_res *from, const struct bfsd_res *to, unsigned int flags,
 		       struct bfsd_fs *fs, struct bfsd_branch *b)
 {
@@ -73,6 +83,7 @@ static int main_rename(struct bfsd_fs *fs, const struct bfsd_res *from, const st
 	/* A replaced object may already be in the preservation layer: fine. */
 	if (renameat2(fs->base->dirfd, from->path, fs->base->dirfd, to->path, flags) < 0)
 		return -errno;
+	bfsd_links_rename(fs, from->path, to->path, flags & RENAME_EXCHANGE);
 	return 0;
 }
 
@@ -202,8 +213,8 @@ int bfsd_view_rename(struct bfsd_fs *fs, struct bfsd_branch *b, const char *from
 		goto out_put;
 	}
 	ret = check_names(rf, rt, flags, fs, b);
-	if (ret)
-		goto out_put;
+	if (ret || same_file(rf, rt))
+		goto out_put; /* two names of one file: rename does nothing */
 	if (b == fs->main)
 		ret = main_rename(fs, rf, rt, flags);
 	else if (flags & RENAME_EXCHANGE)

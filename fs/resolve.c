@@ -415,7 +415,8 @@ void bfsd_cache_drop(struct bfsd_branch *b, const char *path)
 /*
  * lstat dirfd/path without following a symlink in any component (the base
  * is changed by other programs: a directory may have become a link to
- * elsewhere).  -ENOENT only when the parent is a directory without the name.
+ * elsewhere).  1 when the parent is a directory without the name; -ENOENT
+ * or -ENOTDIR when an ancestor is missing or not a directory.
  */
 static int stat_beneath(int dirfd, const char *path, struct stat *st)
 {
@@ -433,7 +434,7 @@ static int stat_beneath(int dirfd, const char *path, struct stat *st)
 			return errno == ELOOP ? -ENOTDIR : -errno;
 	}
 	if (fstatat(pfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
-		ret = -errno;
+		ret = errno == ENOENT ? 1 : -errno;
 	if (pfd != dirfd)
 		close(pfd);
 	return ret;
@@ -457,7 +458,7 @@ static int resolve_main(struct bfsd_fs *fs, const char *path, struct bfsd_res **
 		goto out_free;
 	}
 	ret = stat_beneath(fs->base->dirfd, path, &st);
-	if (ret == -ENOENT) {
+	if (ret == 1) {
 		*out = r; /* absent; its parent is a directory */
 		return 0;
 	}

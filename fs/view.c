@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,12 +79,17 @@ void bfsd_view_fix_stat(struct bfsd_fs *fs, struct bfsd_branch *b, const struct 
 			struct stat *st)
 {
 	st->st_ino = bfsd_fs_salt(b, r->vino);
-	/* A directory merged from several layers has no meaningful link count. */
-	if (r->type == S_IFDIR && b != fs->main && r->nloc > 1)
+	/*
+	 * A branch directory merged from several layers has no meaningful link
+	 * count, and copying one up would change it: in branches every
+	 * directory reports 1 ("unknown", which find and fts understand).
+	 */
+	if (r->type == S_IFDIR && b != fs->main)
 		st->st_nlink = 1;
 }
 
-int bfsd_view_stat(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, struct stat *st)
+int bfsd_view_stat_ident(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			 struct stat *st, dev_t *dev, ino_t *ino)
 {
 	struct bfsd_res *r;
 	int ret = bfsd_resolve_existing(fs, b, path, &r);
@@ -91,10 +97,19 @@ int bfsd_view_stat(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, 
 	if (ret)
 		return ret;
 	ret = bfsd_res_stat(r, st);
+	if (dev)
+		*dev = st->st_dev;
+	if (ino)
+		*ino = st->st_ino;
 	if (!ret)
 		bfsd_view_fix_stat(fs, b, r, st);
 	bfsd_res_put(r);
 	return ret;
+}
+
+int bfsd_view_stat(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, struct stat *st)
+{
+	return bfsd_view_stat_ident(fs, b, path, st, NULL, NULL);
 }
 
 /*
@@ -160,6 +175,21 @@ struct newobj {
 	int flags;	 /* for regular files: open flags of the returned fd */
 };
 
+/*
+ * Create with the caller's umask as this thread's own (threads unshare
+ * their filesystem context once), so the filesystem applies the umask, or
+ * instead the parent directory's default ACL, exactly as for a local user.
+ */
+static void caller_umask(mode_t mask)
+{
+	static __thread bool unshared;
+
+	if (!unshared)
+		unshared = unshare(CLONE_FS) == 0;
+	if (unshared)
+		umask(mask);
+}
+
 static int make_at(int dirfd, const char *name, const struct newobj *o, int *fd)
 {
 	switch (o->mode & S_IFMT) {
@@ -205,7 +235,9 @@ static int create_obj(struct bfsd_fs *fs, struct bfsd_branch *b, const char *pat
 		dirfd = fs->work_fd;
 		name = tmp;
 	}
+	caller_umask(cred->umask);
 	ret = make_at(dirfd, name, o, fd);
+	caller_umask(0);
 	if (ret)
 		return ret;
 	ret = set_owner(fs, dirfd, name, cred, &parent_st, S_ISDIR(o->mode));
@@ -324,6 +356,13 @@ int bfsd_view_link(struct bfsd_fs *fs, struct bfsd_branch *b, const char *oldpat
 	if (b != fs->main) {
 		bfsd_cache_drop(b, oldpath);
 		bfsd_cache_drop(b, newpath);
+	} else {
+		struct stat ls;
+
+		if (fstatat(top->dirfd, newpath, &ls, AT_SYMLINK_NOFOLLOW) == 0) {
+			bfsd_links_add(fs, oldpath, &ls);
+			bfsd_links_add(fs, newpath, &ls);
+		}
 	}
 	return st ? bfsd_view_stat(fs, b, newpath, st) : 0;
 }
@@ -392,6 +431,8 @@ int bfsd_view_unlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path
 		if (ret == 0 && unlinkat(fs->base->dirfd, path, 0) < 0)
 			ret = -errno;
 		ret = ret < 0 ? ret : 0;
+		if (!ret)
+			bfsd_links_forget(fs, path);
 	} else {
 		ret = branch_remove(fs, b, r);
 	}
@@ -459,6 +500,7 @@ int bfsd_view_remove_tree(struct bfsd_fs *fs, struct bfsd_branch *b, const char 
 	} else if (b != fs->main) {
 		ret = branch_remove(fs, b, r);
 	} else {
+		bfsd_links_forget(fs, path);
 		ret = bfsd_preserve(fs, path, BFSD_CH_DROP);
 		if (ret == 0 && r->type != S_IFDIR && unlinkat(fs->base->dirfd, path, 0) < 0)
 			ret = -errno;

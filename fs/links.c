@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Hard links of the base: which paths name the same multi-linked inode.
+ *
+ * A file with several names must stay one file.  When a branch copies one
+ * name up, every other name it still shows of that inode comes up as a link
+ * to the same copy; when main writes such a file in place, every name is
+ * preserved.  Both need the other names, which the filesystem cannot give,
+ * so the base is walked once, on the first need, for regular files with
+ * st_nlink > 1; main's own links, unlinks, renames and commits keep the map
+ * current after that.  Names made behind the mount's back are not seen; a
+ * stale path is detected by checking its inode before use.
+ */
+#include "bfsd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct link_entry {
+	dev_t dev;
+	ino_t ino;
+	size_t n, cap;
+	char **paths;
+	struct link_entry *next;
+};
+
+#define LINK_BUCKETS 1024
+
+static size_t bucket(dev_t dev, ino_t ino)
+{
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) ^ dev) % LINK_BUCKETS;
+}
+
+static struct link_entry *entry_find(struct bfsd_fs *fs, dev_t dev, ino_t ino, bool create)
+{
+	struct link_entry *e, **head = &fs->links[bucket(dev, ino)];
+
+	for (e = *head; e; e = e->next)
+		if (e->dev == dev && e->ino == ino)
+			return e;
+	if (!create)
+		return NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->dev = dev;
+	e->ino = ino;
+	e->next = *head;
+	*head = e;
+	return e;
+}
+
+static void entry_add_path(struct link_entry *e, const char *path)
+{
+	char **p;
+
+	for (size_t i = 0; i < e->n; i++)
+		if (!strcmp(e->paths[i], path))
+			return;
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 4;
+
+		p = realloc(e->paths, cap * sizeof(*p));
+		if (!p)
+			return;
+		e->paths = p;
+		e->cap = cap;
+	}
+	e->paths[e->n] = strdup(path);
+	if (e->paths[e->n])
+		e->n++;
+}
+
+/* Walk the base below dir (path prefix) collecting multi-linked files. */
+static void scan(struct bfsd_fs *fs, int dirfd, const char *prefix)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd = openat(dirfd, bfsd_rel(prefix), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (bfsd_path_join(path, prefix, de->d_name))
+			continue;
+		if (de->d_type == DT_DIR) {
+			scan(fs, dirfd, path);
+			continue;
+		}
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			scan(fs, dirfd, path);
+		else if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+			entry_add_path(entry_find(fs, st.st_dev, st.st_ino, true), path);
+	}
+	closedir(d);
+}
+
+static void ensure_built(struct bfsd_fs *fs)
+{
+	if (fs->links)
+		return;
+	fs->links = calloc(LINK_BUCKETS, sizeof(*fs->links));
+	if (fs->links)
+		scan(fs, fs->base->dirfd, "");
+}
+
+int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size_t *n)
+{
+	struct link_entry *e;
+	size_t k = 0;
+	char **v;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&fs->links_lock);
+	ensure_built(fs);
+	e = fs->links ? entry_find(fs, dev, ino, false) : NULL;
+	v = e ? calloc(e->n ? e->n : 1, sizeof(*v)) : NULL;
+	for (size_t i = 0; v && i < e->n; i++) {
+		struct stat st;
+
+		/* Only names that still are this inode. */
+		if (fstatat(fs->base->dirfd, e->paths[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_dev == dev && st.st_ino == ino)
+			v[k++] = strdup(e->paths[i]);
+	}
+	pthread_mutex_unlock(&fs->links_lock);
+	*out = v;
+	*n = k;
+	return e && !v ? -ENOMEM : 0;
+}
+
+void bfsd_links_free(char **paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+}
+
+/* path now names (dev, ino): record it (when the map exists). */
+void bfsd_links_add(struct bfsd_fs *fs, const char *path, const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode) || st->st_nlink < 2)
+		return;
+	pthread_mutex_lock(&fs->links_lock);
+	if (fs->links)
+		entry_add_path(entry_find(fs, st->st_dev, st->st_ino, true), path);
+	pthread_mutex_unlock(&fs->links_lock);
+}
+
+/* Apply fn to every recorded path; fn returns the new path or NULL to drop. */
+static void rewrite(struct bfsd_fs *fs, const char *(*fn)(const char *, const void *, char *),
+		    const void *arg)
+{
+	char buf[PATH_MAX];
+
+	pthread_mutex_lock(&fs->links_lock);
+	for (size_t b = 0; fs->links && b < LINK_BUCKETS; b++) {
+		for (struct link_entry *e = fs->links[b]; e; e = e->next) {
+			size_t keep = 0;
+
+			for (size_t i = 0; i < e->n; i++) {
+				const char *np = fn(e->paths[i], arg, buf);
+
+				if (!np) {
+					free(e->paths[i]);
+					continue;
+				}
+				if (np != e->paths[i]) {
+					char *dup = strdup(np);
+
+					if (dup) {
+						free(e->paths[i]);
+						e->paths[i] = dup;
+					}
+				}
+				e->paths[keep++] = e->paths[i];
+			}
+			e->n = keep;
+		}
+	}
+	pthread_mutex_unlock(&fs->links_lock);
+}
+
+static const char *drop_under(const char *p, const void *arg, char *buf)
+{
+	(void)buf;
+	return bfsd_path_within(p, arg) ? NULL : p;
+}
+
+void bfsd_links_forget(struct bfsd_fs *fs, const char *path)
+{
+	if (fs->links)
+		rewrite(fs, drop_under, path);
+}
+
+struct move {
+	const char *from, *to;
+	bool exchange;
+};
+
+static const char *moved(const char *p, const void *arg, char *buf)
+{
+	const struct move *mv = arg;
+
+	if (bfsd_path_within(p, mv->from)) {
+		if (bfsd_path_join(buf, mv->to,
+				   p + strlen(mv->from) + (p[strlen(mv->from)] ? 1 : 0)))
+			return NULL;
+		return buf;
+	}
+	if (bfsd_path_within(p, mv->to)) {
+		if (!mv->exchange)
+			return NULL; /* replaced */
+		if (bfsd_path_join(buf, mv->from, p + strlen(mv->to) + (p[strlen(mv->to)] ? 1 : 0)))
+			return NULL;
+		return buf;
+	}
+	return p;
+}
+
+void bfsd_links_rename(struct bfsd_fs *fs, const char *from, const char *to, bool exchange)
+{
+	struct move mv = { from, to, exchange };
+
+	if (fs->links)
+		rewrite(fs, moved, &mv);
+}
+
+void bfsd_links_free_all(struct bfsd_fs *fs)
+{
+	for (size_t b = 0; fs->links && b < LINK_BUCKETS; b++) {
+		struct link_entry *e = fs->links[b], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			bfsd_links_free(e->paths, e->n);
+			free(e);
+		}
+	}
+	free(fs->links);
+	fs->links = NULL;
+}
+
+int bfsd_layer_link_names(struct bfsd_layer *l, const char *dir, dev_t dev, ino_t ino, char ***out,
+			  size_t *n)
+{
+	struct bfsd_fs tmp = { 0 };
+	struct link_entry *e;
+
+	/* A storage layer is small (it holds changes): scan it now. */
+	tmp.links = calloc(LINK_BUCKETS, sizeof(*tmp.links));
+	if (!tmp.links)
+		return -ENOMEM;
+	scan(&tmp, l->dirfd, dir);
+	e = entry_find(&tmp, dev, ino, false);
+	*out = NULL;
+	*n = 0;
+	if (e) {
+		*out = e->paths;
+		*n = e->n;
+		e->paths = NULL;
+		e->n = 0;
+	}
+	bfsd_links_free_all(&tmp);
+	return 0;
+}
