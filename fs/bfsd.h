@@ -664,7 +664,8 @@ struct bfsd_fs {
 
 	/* Told of every copy-up (the FUSE edge drops cached attributes:
 	 * a directory's copy has its own ctime and link count). */
-	void (*on_copyup)(void *ctx, struct bfsd_branch *b, const char *path);
+	void (*on_copyup)(void *ctx, struct bfsd_branch *b, const char *path,
+			  const struct stat *copy);
 	void *hook_ctx;
 
 	pthread_t reclaimer;

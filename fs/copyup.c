@@ -339,7 +339,9 @@ static int make_object(struct bfsd_layer *l, const char *phys, const struct stat
 		if (out < 0)
 			return -errno;
 		if (data && st->st_size) {
-			in = openat(l->dirfd, phys, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			in = openat(l->dirfd, phys, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
+			if (in < 0 && errno == EPERM)
+				in = openat(l->dirfd, phys, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (in < 0)
 				ret = -errno;
 			else
@@ -495,7 +497,7 @@ int bfsd_copyup_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *p
 			return ret;
 		bfsd_cache_drop(b, prefix);
 		if (fs->on_copyup)
-			fs->on_copyup(fs->hook_ctx, b, prefix);
+			fs->on_copyup(fs->hook_ctx, b, prefix, NULL);
 	}
 }
 
@@ -567,8 +569,12 @@ int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, boo
 		bfsd_files_retarget(fs, b, st.st_dev, st.st_ino, b->layers[0], path);
 out_drop:
 	bfsd_cache_drop(b, path);
-	if (!ret && fs->on_copyup)
-		fs->on_copyup(fs->hook_ctx, b, path);
+	if (!ret && fs->on_copyup) {
+		struct stat copy;
+
+		if (fstatat(b->layers[0]->dirfd, bfsd_rel(path), &copy, AT_SYMLINK_NOFOLLOW) == 0)
+			fs->on_copyup(fs->hook_ctx, b, path, &copy);
+	}
 out_put:
 	bfsd_res_put(r);
 	return ret;

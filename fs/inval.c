@@ -102,16 +102,20 @@ void bfsd_inval_root(struct bfsd_mount *m, struct bfsd_inval *iv)
 /* Invalidations the core asked for during this thread's request. */
 static __thread struct bfsd_inval pending;
 
-void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path)
+void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const struct stat *copy)
 {
 	struct bfsd_mount *m = ctx;
 
 	for (int via_root = 0; via_root < 2; via_root++) {
 		struct bfsd_node *n = bfsd_node_walk(m, b, via_root, path);
 
+		if (!n)
+			continue;
 		/* Attributes only: the data did not change. */
-		if (n)
-			bfsd_inval_inode(&pending, bfsd_node_id(m, n), -1, 0);
+		bfsd_inval_inode(&pending, bfsd_node_id(m, n), -1, 0);
+		/* A multi-linked file is found by its copy from now on. */
+		if (copy && S_ISREG(copy->st_mode) && copy->st_nlink > 1)
+			bfsd_node_set_ident(m, n, copy->st_dev, copy->st_ino);
 	}
 }
 

@@ -151,7 +151,7 @@ void bfsd_inval_root(struct bfsd_mount *m, struct bfsd_inval *iv);
  * call with no lock held. */
 void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv);
 /* The core's copy-up hook: the copied object's cached attributes go. */
-void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path);
+void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const struct stat *copy);
 
 /* ------------------------------------------------------------------- ctl.c */
 

@@ -118,6 +118,7 @@ static int make_containers(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 {
 	char prefix[PATH_MAX];
 	const char *s = path;
+	struct dirtimes t;
 	struct stat st;
 	int ret;
 
@@ -139,8 +140,11 @@ static int make_containers(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 			continue;
 		if (fstatat(fs->base->dirfd, prefix, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
+		/* The new container must not move the times of the one above. */
+		dirtimes_save(p, prefix, &t);
 		ret = bfsd_copy_object(fs, fs->base, prefix, p, prefix, false,
 				       bfsd_fs_vino(fs, &st));
+		dirtimes_restore(p, &t);
 		if (ret)
 			return ret;
 	}

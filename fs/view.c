@@ -420,10 +420,24 @@ static int branch_remove(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 int bfsd_view_unlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path)
 {
 	struct bfsd_res *r;
+	struct stat st;
 	int ret = bfsd_resolve_existing(fs, b, path, &r);
 
 	if (ret)
 		return ret;
+	/*
+	 * One name of a file with others: bring the file up with all its
+	 * names first, so the names left keep one file with one link fewer.
+	 */
+	if (b != fs->main && r->type == S_IFREG && !bfsd_res_in_top(fs, b, r) &&
+	    !bfsd_res_stat(r, &st) && st.st_nlink > 1) {
+		bfsd_res_put(r);
+		ret = bfsd_copyup(fs, b, path, true);
+		if (!ret)
+			ret = bfsd_resolve_existing(fs, b, path, &r);
+		if (ret)
+			return ret;
+	}
 	if (r->type == S_IFDIR) {
 		ret = -EISDIR;
 	} else if (b == fs->main) {
