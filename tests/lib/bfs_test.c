@@ -626,25 +626,46 @@ char *bfs_tree_dump(const char *dir, unsigned int flags)
 	return out;
 }
 
+/* Does the text t hold the line l (len bytes) as a whole line? */
+static bool has_line(const char *t, const char *l, size_t len)
+{
+	for (const char *p = t; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		if (n == len && !memcmp(p, l, len))
+			return true;
+		p += n + (p[n] != '\0');
+	}
+	return false;
+}
+
+/* Append "  <mark> line" for each line of a missing from b (at most 12). */
+static void add_missing(char *msg, size_t size, const char *a, const char *b, char mark)
+{
+	int shown = 0;
+
+	for (const char *p = a; *p && shown < 12;) {
+		size_t n = strcspn(p, "\n"), at = strlen(msg);
+
+		if (!has_line(b, p, n)) {
+			snprintf(msg + at, size - at, "\n  %c %.*s", mark, (int)n, p);
+			shown++;
+		}
+		p += n + (p[n] != '\0');
+	}
+}
+
 const char *bfs_str_diff(const char *a, const char *b)
 {
-	static char msg[8192];
-	int la, lb;
+	static char msg[16384];
 
 	if (!a || !b) {
 		snprintf(msg, sizeof(msg), "the %s text is NULL", a ? "second" : "first");
 		return msg;
 	}
-	for (;;) {
-		la = (int)strcspn(a, "\n");
-		lb = (int)strcspn(b, "\n");
-		if (la != lb || memcmp(a, b, la) || !*a || !*b)
-			break;
-		a += la + (a[la] != '\0');
-		b += lb + (b[lb] != '\0');
-	}
-	snprintf(msg, sizeof(msg), "first difference:\n  < %.*s\n  > %.*s", *a ? la : 5,
-		 *a ? a : "(end)", *b ? lb : 5, *b ? b : "(end)");
+	snprintf(msg, sizeof(msg), "lines only in the first (<) and only in the second (>):");
+	add_missing(msg, sizeof(msg), a, b, '<');
+	add_missing(msg, sizeof(msg), b, a, '>');
 	return msg;
 }
 

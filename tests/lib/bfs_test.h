@@ -88,7 +88,8 @@ char *bfs_tree_dump(const char *dir, unsigned int flags);
  * empty); flags BFS_DUMP_MOUNT / BFS_DUMP_NOCTL as for bfs_tree_dump.
  * malloc'd; NULL with errno on failure. */
 char *bfs_list_dir(const char *dir, unsigned int flags);
-/* The first line where a and b differ, for failure messages (static). */
+/* The lines of a missing from b and of b missing from a, for failure
+ * messages (static buffer). */
 const char *bfs_str_diff(const char *a, const char *b);
 
 /* Run fn(arg) in a child process with real and effective uid/gid set to
