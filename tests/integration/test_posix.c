@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "bfs_check.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <stdio.h>
@@ -954,6 +955,37 @@ START_TEST(stable_inode_numbers)
 }
 END_TEST
 
+/* Writing a file changes nothing of its directory, and what stat says
+ * about the directory does not change later by itself (tar compares). */
+START_TEST(directory_attributes_stable)
+{
+	struct stat before, a, b;
+	DIR *d;
+
+	use_view(_i);
+	before = st_of(wp("dir/sub"));
+	ck_ret(bfs_write_file(wp("dir/sub/b"), "changed\n"), 0);
+	a = st_of(wp("dir/sub"));
+	d = opendir(wp("dir/sub"));
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d))
+		;
+	closedir(d);
+	ck_file_eq(wp("dir/sub/b"), "changed\n");
+	b = st_of(wp("dir/sub"));
+	ck_assert_msg(a.st_ctim.tv_sec == b.st_ctim.tv_sec &&
+			      a.st_ctim.tv_nsec == b.st_ctim.tv_nsec,
+		      "ctime moved from %lld.%09ld to %lld.%09ld with no change",
+		      (long long)a.st_ctim.tv_sec, a.st_ctim.tv_nsec, (long long)b.st_ctim.tv_sec,
+		      b.st_ctim.tv_nsec);
+	ck_assert_int_eq(a.st_nlink, b.st_nlink);
+	ck_assert_int_eq(b.st_mtim.tv_sec, before.st_mtim.tv_sec);
+	ck_assert_int_eq(b.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+	ck_assert_int_eq(b.st_ino, before.st_ino);
+	finish();
+}
+END_TEST
+
 /* The same object of branch b has one number in /@b/ and at the root. */
 START_TEST(same_inode_in_both_views)
 {
@@ -1047,6 +1079,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, shared_mmap, 0, NVIEWS);
 	tcase_add_loop_test(tc, stable_inode_numbers, 0, NVIEWS);
 	tcase_add_test(tc, same_inode_in_both_views);
+	tcase_add_loop_test(tc, directory_attributes_stable, 0, NVIEWS);
 	tcase_add_loop_test(tc, at_names_below_the_top, 0, NVIEWS);
 	suite_add_tcase(s, tc);
 	return s;
