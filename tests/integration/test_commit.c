@@ -591,6 +591,35 @@ START_TEST(ioctls_on_current_nested_branch)
 }
 END_TEST
 
+/* switch: the root shows the other branch at once, warm caches or not. */
+START_TEST(switch_shows_the_other_branch_at_once)
+{
+	warm(m.mnt);
+	ops_fresh(branch("b"));
+	ck_ret(bfs_ctl(ctl_of(NULL), "switch:b"), 0);
+	ck_fresh(m.mnt, BFS_DUMP_MOUNT);
+	ck_ret(bfs_ctl(ctl_of(NULL), "switch:main"), 0);
+	warm(m.mnt);
+	ck_list_eq(m.mnt, BFS_DUMP_MOUNT, "dir empty f.txt hl1 hl2 sym");
+}
+END_TEST
+
+/* A branch aborted and made again under the same name is the new one. */
+START_TEST(recreated_name_shows_the_new_branch)
+{
+	ck_ret(bfs_write_file(at(branch("b"), "f.txt"), "old b\n"), 0);
+	ck_ret(bfs_write_file(at(branch("b"), "old-only"), "x\n"), 0);
+	ck_file_eq(at(branch("b"), "f.txt"), "old b\n");
+	ck_ret(bfs_ioc_abort(ctl_of("b")), 0);
+	ck_absent(at(branch("b"), "f.txt"));
+	ck_absent(branch("b"));
+	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
+	ck_file_eq(at(branch("b"), "f.txt"), "base\n");
+	ck_absent(at(branch("b"), "old-only"));
+	ck_list_eq(branch("b"), BFS_DUMP_NOCTL, "dir empty f.txt hl1 hl2 sym");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("commit");
@@ -598,7 +627,7 @@ static Suite *suite(void)
 	TCase *tn = tcase_create("tree");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 15);
 	tcase_add_test(tc, modes_owners_times);
 	tcase_add_test(tc, xattrs_and_acls);
 	tcase_add_test(tc, symlinks);
@@ -615,12 +644,14 @@ static Suite *suite(void)
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tn, setup, teardown);
-	tcase_set_timeout(tn, 30);
+	tcase_set_timeout(tn, 15);
 	tcase_add_test(tn, nested_commits);
 	tcase_add_test(tn, nested_commit_of_moved_base_dir);
 	tcase_add_test(tn, caches_of_main_after_commit);
 	tcase_add_test(tn, caches_of_parent_after_commit);
 	tcase_add_test(tn, open_file_of_main_after_commit);
+	tcase_add_test(tn, switch_shows_the_other_branch_at_once);
+	tcase_add_test(tn, recreated_name_shows_the_new_branch);
 	tcase_add_test(tn, commit_current_switches_to_parent);
 	tcase_add_test(tn, abort_current_switches_to_parent);
 	tcase_add_test(tn, ioctls_on_current_nested_branch);

@@ -410,7 +410,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("parallel");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 90);
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, parallel_sibling_branches);
 	tcase_add_loop_test(tc, first_winner_race, 0, 3);
 	tcase_add_test(tc, commit_is_atomic_for_readers);

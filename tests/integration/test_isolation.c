@@ -53,6 +53,14 @@ static const char *at(const char *root, const char *rel)
 	return p;
 }
 
+static off_t st_of_size(const char *path)
+{
+	struct stat st;
+
+	ck_assert_msg(stat(path, &st) == 0, "stat %s: %s", path, strerror(errno));
+	return st.st_size;
+}
+
 static const char *branch(const char *name)
 {
 	static char buf[4][4096];
@@ -342,13 +350,36 @@ START_TEST(commit_after_main_writes)
 }
 END_TEST
 
+/* A file changed in the base by another program shows on main soon. */
+START_TEST(base_changed_behind_the_mount_shows_on_main)
+{
+	char *s = NULL;
+
+	ck_file_eq(at(m.mnt, "f.txt"), "base\n");
+	ck_assert_int_eq(st_of_size(at(m.mnt, "f.txt")), 5);
+	ck_ret(bfs_write_file(at(m.base, "f.txt"), "changed outside the mount\n"), 0);
+	ck_ret(bfs_write_file(at(m.base, "outside"), "o\n"), 0);
+	for (int i = 0; i < 100; i++) {
+		free(s);
+		s = bfs_read_file(at(m.mnt, "f.txt"));
+		if (s && !strcmp(s, "changed outside the mount\n"))
+			break;
+		usleep(50000);
+	}
+	ck_assert_str_eq(s, "changed outside the mount\n");
+	free(s);
+	ck_assert_int_eq(st_of_size(at(m.mnt, "f.txt")), 26);
+	ck_file_eq(at(m.mnt, "outside"), "o\n");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("isolation");
 	TCase *tc = tcase_create("snapshots");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
+	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, parent_writes_invisible_to_child);
 	tcase_add_test(tc, main_writes_invisible_to_branches);
 	tcase_add_test(tc, main_write_through_hard_link);
@@ -358,6 +389,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, stale_branch_stays_usable);
 	tcase_add_test(tc, stale_children_do_not_block_parent);
 	tcase_add_test(tc, commit_after_main_writes);
+	tcase_add_test(tc, base_changed_behind_the_mount_shows_on_main);
 	suite_add_tcase(s, tc);
 	return s;
 }

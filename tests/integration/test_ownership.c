@@ -418,7 +418,7 @@ static Suite *suite(void)
 	TCase *tp = tcase_create("private");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 15);
 	tcase_add_loop_test(tc, creations_belong_to_the_caller, 0, NVIEWS);
 	tcase_add_loop_test(tc, setgid_directories, 0, NVIEWS);
 	tcase_add_loop_test(tc, kernel_permission_checks, 0, NVIEWS);
@@ -427,7 +427,7 @@ static Suite *suite(void)
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tp, setup_private, teardown_private);
-	tcase_set_timeout(tp, 30);
+	tcase_set_timeout(tp, 15);
 	tcase_add_test(tp, without_allow_other_only_root_gets_in);
 	suite_add_tcase(s, tp);
 	return s;

@@ -261,7 +261,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("restart");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
+	tcase_set_timeout(tc, 20);
 	tcase_add_loop_test(tc, crash_keeps_every_branch, 0, 2);
 	tcase_add_test(tc, crash_right_after_commit);
 	tcase_add_test(tc, crash_keeps_current_branch);

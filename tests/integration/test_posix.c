@@ -1052,7 +1052,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("views");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 15);
 	tcase_add_loop_test(tc, regular_files, 0, NVIEWS);
 	tcase_add_loop_test(tc, directories, 0, NVIEWS);
 	tcase_add_loop_test(tc, symlinks, 0, NVIEWS);
