@@ -50,11 +50,11 @@ static void make_base(void)
 				"mkdir rootdir && echo r > rootdir/f && "
 				"mkdir -m 01777 sticky && echo s > sticky/rootfile && "
 				"echo ro > ro.txt && echo secret > secret && chmod 0600 secret && "
-				"echo acl > acl.txt && chmod 0640 acl.txt && "
-				"setfacl -m u:%d:rw acl.txt",
-				SGID, SGID, USER),
+				"echo acl > acl.txt && chmod 0640 acl.txt",
+				SGID, SGID),
 			 0);
 	ck_ret(bfs_write_file(bfs_path(p, m.base, "pub/deep/old"), "old\n"), 0);
+	ck_ret(bfs_acl_grant(bfs_path(p, m.base, "acl.txt"), false, USER, 6), 0);
 }
 
 static void setup(void)

@@ -669,6 +669,67 @@ const char *bfs_str_diff(const char *a, const char *b)
 	return msg;
 }
 
+/* The ACL xattr format of Linux (include/uapi/linux/posix_acl_xattr.h),
+ * little-endian on every machine these tests run on. */
+#define ACL_XATTR_VERSION 0x0002
+enum {
+	ACL_TAG_USER_OBJ = 0x01,
+	ACL_TAG_USER = 0x02,
+	ACL_TAG_GROUP_OBJ = 0x04,
+	ACL_TAG_MASK = 0x10,
+	ACL_TAG_OTHER = 0x20
+};
+
+struct acl_entry {
+	uint16_t tag;
+	uint16_t perm;
+	uint32_t id;
+};
+
+static const char *acl_name(bool dflt)
+{
+	return dflt ? "system.posix_acl_default" : "system.posix_acl_access";
+}
+
+int bfs_acl_grant(const char *path, bool dflt, uid_t uid, unsigned int perm)
+{
+	struct {
+		uint32_t version;
+		struct acl_entry e[5];
+	} __attribute__((packed)) acl;
+	struct stat st;
+	unsigned int group;
+
+	if (stat(path, &st))
+		return -errno;
+	group = (st.st_mode >> 3) & 7;
+	acl.version = ACL_XATTR_VERSION;
+	acl.e[0] = (struct acl_entry){ ACL_TAG_USER_OBJ, (st.st_mode >> 6) & 7, (uint32_t)-1 };
+	acl.e[1] = (struct acl_entry){ ACL_TAG_USER, perm & 7, uid };
+	acl.e[2] = (struct acl_entry){ ACL_TAG_GROUP_OBJ, group, (uint32_t)-1 };
+	acl.e[3] = (struct acl_entry){ ACL_TAG_MASK, (perm | group) & 7, (uint32_t)-1 };
+	acl.e[4] = (struct acl_entry){ ACL_TAG_OTHER, st.st_mode & 7, (uint32_t)-1 };
+	return setxattr(path, acl_name(dflt), &acl, sizeof(acl), 0) ? -errno : 0;
+}
+
+int bfs_acl_perm(const char *path, bool dflt, uid_t uid)
+{
+	unsigned char buf[4096];
+	ssize_t n = getxattr(path, acl_name(dflt), buf, sizeof(buf));
+
+	if (n < 0)
+		return errno == ENODATA ? -ENOENT : -errno;
+	for (ssize_t off = 4; off + (ssize_t)sizeof(struct acl_entry) <= n;
+	     off += sizeof(struct acl_entry)) {
+		struct acl_entry e;
+
+		memcpy(&e, buf + off, sizeof(e));
+		if (e.tag == ACL_TAG_USER && e.id == uid)
+			return e.perm;
+	}
+	return -ENOENT;
+}
+
 int bfs_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg)
 {
 	int pfd[2], result = -ECHILD, status;

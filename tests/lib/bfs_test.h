@@ -92,6 +92,15 @@ char *bfs_list_dir(const char *dir, unsigned int flags);
  * messages (static buffer). */
 const char *bfs_str_diff(const char *a, const char *b);
 
+/* POSIX ACLs through their xattrs (system.posix_acl_access, or
+ * system.posix_acl_default when dflt), so no acl tools are needed.
+ * Grant: like "setfacl [-d] -m u:UID:PERM path" on an object without an
+ * ACL (the other entries come from its mode, the mask is PERM | group).
+ * Perm: the permission bits of the named-user entry for uid, -ENOENT when
+ * there is none, -errno when the ACL cannot be read. */
+int bfs_acl_grant(const char *path, bool dflt, uid_t uid, unsigned int perm);
+int bfs_acl_perm(const char *path, bool dflt, uid_t uid);
+
 /* Run fn(arg) in a child process with real and effective uid/gid set to
  * uid/gid, no supplementary groups and umask 022; returns what fn returned
  * (by convention 0 or -errno), or -ECHILD when the child died. */
