@@ -8,8 +8,11 @@
 #include "bfs_test.h"
 
 #include <branchfs/ioctl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -305,4 +309,462 @@ int bfs_sh(const char *dir, const char *fmt, ...)
 	if (pid < 0 || waitpid(pid, &status, 0) < 0)
 		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+char *bfs_ctl_read(const char *ctl)
+{
+	return bfs_read_file(ctl);
+}
+
+int bfs_branch_create(const struct bfs_mount *m, const char *parent, const char *name)
+{
+	char ctl[4096], cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "create:%s", name);
+	return bfs_ctl(bfs_ctl_path(ctl, m, parent), cmd);
+}
+
+int bfs_pwrite_file(const char *path, const void *data, size_t len, off_t off)
+{
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pwrite(fd, data, len, off);
+	if (n < 0 || (size_t)n != len) {
+		int e = n < 0 ? -errno : -EIO;
+
+		close(fd);
+		return e;
+	}
+	return close(fd) ? -errno : 0;
+}
+
+/* One object of a dump: its line (without the link group) and inode. */
+struct dump_ent {
+	char *path;
+	char *line;
+	ino_t ino;
+	nlink_t nlink;
+	bool dir;
+};
+
+struct dump {
+	struct dump_ent *e;
+	size_t n, cap;
+	unsigned int flags;
+};
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ c[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static int hash_file(int dirfd, const char *name, uint64_t *out)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW);
+	uint64_t h = 0xcbf29ce484222325ull;
+	char buf[65536];
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		h = fnv1a(h, buf, n);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	*out = h;
+	return 0;
+}
+
+static int strcmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Append " x:NAME=HEX" for each xattr (sorted) to line. */
+static void dump_xattrs(const char *path, char *line, size_t size)
+{
+	char names[8192], *sorted[256];
+	ssize_t len = llistxattr(path, names, sizeof(names));
+	size_t n = 0;
+
+	for (ssize_t off = 0; len > 0 && off < len && n < 256; off += strlen(names + off) + 1)
+		sorted[n++] = names + off;
+	qsort(sorted, n, sizeof(*sorted), strcmp_ptr);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char val[4096];
+		ssize_t vl = lgetxattr(path, sorted[i], val, sizeof(val));
+		size_t at = strlen(line);
+
+		snprintf(line + at, size - at, " x:%s=", sorted[i]);
+		for (ssize_t j = 0; j < vl; j++) {
+			at = strlen(line);
+			snprintf(line + at, size - at, "%02x", val[j]);
+		}
+		if (vl < 0) {
+			at = strlen(line);
+			snprintf(line + at, size - at, "<%s>", strerror(errno));
+		}
+	}
+}
+
+static void dump_add(struct dump *d, const char *path, const struct stat *st, const char *line)
+{
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 256;
+		d->e = realloc(d->e, d->cap * sizeof(*d->e));
+		if (!d->e)
+			die("out of memory");
+	}
+	d->e[d->n].path = strdup(path);
+	d->e[d->n].line = strdup(line);
+	d->e[d->n].ino = st->st_ino;
+	d->e[d->n].nlink = st->st_nlink;
+	d->e[d->n].dir = S_ISDIR(st->st_mode);
+	d->n++;
+}
+
+static char type_char(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return 'f';
+	case S_IFDIR:
+		return 'd';
+	case S_IFLNK:
+		return 'l';
+	case S_IFIFO:
+		return 'p';
+	case S_IFSOCK:
+		return 's';
+	case S_IFCHR:
+		return 'c';
+	case S_IFBLK:
+		return 'b';
+	}
+	return '?';
+}
+
+/* The line of one object: "path type perm [uid gid] [mtime] data [xattrs]". */
+static void dump_line(struct dump *d, int dirfd, const char *name, const char *full,
+		      const char *rel, const struct stat *st, char *line, size_t size)
+{
+	uint64_t h = 0;
+	size_t at;
+
+	snprintf(line, size, "%s %c %04o", rel, type_char(st->st_mode),
+		 (unsigned int)(st->st_mode & 07777));
+	at = strlen(line);
+	if (d->flags & BFS_DUMP_OWNER)
+		snprintf(line + at, size - at, " %u:%u", (unsigned int)st->st_uid,
+			 (unsigned int)st->st_gid);
+	at = strlen(line);
+	if ((d->flags & BFS_DUMP_MTIME) && !S_ISDIR(st->st_mode))
+		snprintf(line + at, size - at, " t%lld.%09ld", (long long)st->st_mtim.tv_sec,
+			 st->st_mtim.tv_nsec);
+	at = strlen(line);
+	if (S_ISREG(st->st_mode)) {
+		int ret = hash_file(dirfd, name, &h);
+
+		snprintf(line + at, size - at, " %lld:%016llx%s", (long long)st->st_size,
+			 (unsigned long long)h, ret ? "<unreadable>" : "");
+	} else if (S_ISLNK(st->st_mode)) {
+		char target[4096];
+		ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+
+		target[n < 0 ? 0 : n] = '\0';
+		snprintf(line + at, size - at, " -> %s", n < 0 ? "<unreadable>" : target);
+	}
+	if (d->flags & BFS_DUMP_XATTR)
+		dump_xattrs(full, line, size);
+}
+
+static int dump_walk(struct dump *d, const char *full, const char *rel, int depth)
+{
+	struct dirent *de;
+	DIR *dir = opendir(full);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (depth == 0 && (d->flags & (BFS_DUMP_MOUNT | BFS_DUMP_NOCTL)) &&
+		    !strcmp(de->d_name, ".branchfs_ctl"))
+			continue;
+		if (depth == 0 && (d->flags & BFS_DUMP_MOUNT) && de->d_name[0] == '@')
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			names = realloc(names, cap * sizeof(*names));
+			if (!names)
+				die("out of memory");
+		}
+		names[n++] = strdup(de->d_name);
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		char cfull[4096], crel[4096], line[16384];
+		struct stat st;
+
+		snprintf(cfull, sizeof(cfull), "%s/%s", full, names[i]);
+		snprintf(crel, sizeof(crel), "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
+		if (fstatat(dirfd(dir), names[i], &st, AT_SYMLINK_NOFOLLOW)) {
+			ret = -errno;
+			break;
+		}
+		dump_line(d, dirfd(dir), names[i], cfull, crel, &st, line, sizeof(line));
+		dump_add(d, crel, &st, line);
+		if (S_ISDIR(st.st_mode))
+			ret = dump_walk(d, cfull, crel, depth + 1);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(dir);
+	return ret;
+}
+
+static int ent_cmp(const void *a, const void *b);
+
+char *bfs_list_dir(const char *dir, unsigned int flags)
+{
+	struct dump d = { .flags = flags };
+	struct dirent *de;
+	DIR *dh = opendir(dir);
+	size_t len = 1;
+	char *out;
+
+	if (!dh)
+		return NULL;
+	while ((de = readdir(dh))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if ((flags & (BFS_DUMP_MOUNT | BFS_DUMP_NOCTL)) &&
+		    !strcmp(de->d_name, ".branchfs_ctl"))
+			continue;
+		if ((flags & BFS_DUMP_MOUNT) && de->d_name[0] == '@')
+			continue;
+		dump_add(&d, de->d_name, &(struct stat){ 0 }, "");
+		len += strlen(de->d_name) + 1;
+	}
+	closedir(dh);
+	qsort(d.e, d.n, sizeof(*d.e), ent_cmp);
+	out = malloc(len);
+	if (!out)
+		die("out of memory");
+	out[0] = '\0';
+	for (size_t i = 0; i < d.n; i++) {
+		if (i)
+			strcat(out, " ");
+		strcat(out, d.e[i].path);
+		free(d.e[i].path);
+		free(d.e[i].line);
+	}
+	free(d.e);
+	return out;
+}
+
+static int ent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct dump_ent *)a)->path, ((const struct dump_ent *)b)->path);
+}
+
+/* Join the sorted lines; with BFS_DUMP_LINKS a non-directory with more than
+ * one link also names the first path (in order) sharing its inode. */
+static char *dump_join(struct dump *d)
+{
+	size_t len = 1, at = 0;
+	char *out;
+
+	qsort(d->e, d->n, sizeof(*d->e), ent_cmp);
+	for (size_t i = 0; i < d->n; i++)
+		len += strlen(d->e[i].line) + strlen(d->e[i].path) + 32;
+	out = malloc(len);
+	if (!out)
+		die("out of memory");
+	out[0] = '\0';
+	for (size_t i = 0; i < d->n; i++) {
+		const struct dump_ent *e = &d->e[i];
+
+		at += sprintf(out + at, "%s", e->line);
+		if ((d->flags & BFS_DUMP_LINKS) && !e->dir) {
+			size_t first = i;
+
+			for (size_t j = 0; j < i; j++) {
+				if (d->e[j].ino == e->ino) {
+					first = j;
+					break;
+				}
+			}
+			at += sprintf(out + at, " n%lu", (unsigned long)e->nlink);
+			if (e->nlink > 1)
+				at += sprintf(out + at, " =%s", d->e[first].path);
+		}
+		out[at++] = '\n';
+		out[at] = '\0';
+	}
+	return out;
+}
+
+char *bfs_tree_dump(const char *dir, unsigned int flags)
+{
+	struct dump d = { .flags = flags };
+	char *out = NULL;
+	int ret = dump_walk(&d, dir, "", 0);
+
+	if (!ret)
+		out = dump_join(&d);
+	for (size_t i = 0; i < d.n; i++) {
+		free(d.e[i].path);
+		free(d.e[i].line);
+	}
+	free(d.e);
+	if (ret)
+		errno = -ret;
+	return out;
+}
+
+/* Does the text t hold the line l (len bytes) as a whole line? */
+static bool has_line(const char *t, const char *l, size_t len)
+{
+	for (const char *p = t; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		if (n == len && !memcmp(p, l, len))
+			return true;
+		p += n + (p[n] != '\0');
+	}
+	return false;
+}
+
+/* Append "  <mark> line" for each line of a missing from b (at most 12). */
+static void add_missing(char *msg, size_t size, const char *a, const char *b, char mark)
+{
+	int shown = 0;
+
+	for (const char *p = a; *p && shown < 12;) {
+		size_t n = strcspn(p, "\n"), at = strlen(msg);
+
+		if (!has_line(b, p, n)) {
+			snprintf(msg + at, size - at, "\n  %c %.*s", mark, (int)n, p);
+			shown++;
+		}
+		p += n + (p[n] != '\0');
+	}
+}
+
+const char *bfs_str_diff(const char *a, const char *b)
+{
+	static char msg[16384];
+
+	if (!a || !b) {
+		snprintf(msg, sizeof(msg), "the %s text is NULL", a ? "second" : "first");
+		return msg;
+	}
+	snprintf(msg, sizeof(msg), "lines only in the first (<) and only in the second (>):");
+	add_missing(msg, sizeof(msg), a, b, '<');
+	add_missing(msg, sizeof(msg), b, a, '>');
+	return msg;
+}
+
+/* The ACL xattr format of Linux (include/uapi/linux/posix_acl_xattr.h),
+ * little-endian on every machine these tests run on. */
+#define ACL_XATTR_VERSION 0x0002
+enum {
+	ACL_TAG_USER_OBJ = 0x01,
+	ACL_TAG_USER = 0x02,
+	ACL_TAG_GROUP_OBJ = 0x04,
+	ACL_TAG_MASK = 0x10,
+	ACL_TAG_OTHER = 0x20
+};
+
+struct acl_entry {
+	uint16_t tag;
+	uint16_t perm;
+	uint32_t id;
+};
+
+static const char *acl_name(bool dflt)
+{
+	return dflt ? "system.posix_acl_default" : "system.posix_acl_access";
+}
+
+int bfs_acl_grant(const char *path, bool dflt, uid_t uid, unsigned int perm)
+{
+	struct {
+		uint32_t version;
+		struct acl_entry e[5];
+	} __attribute__((packed)) acl;
+	struct stat st;
+	unsigned int group;
+
+	if (stat(path, &st))
+		return -errno;
+	group = (st.st_mode >> 3) & 7;
+	acl.version = ACL_XATTR_VERSION;
+	acl.e[0] = (struct acl_entry){ ACL_TAG_USER_OBJ, (st.st_mode >> 6) & 7, (uint32_t)-1 };
+	acl.e[1] = (struct acl_entry){ ACL_TAG_USER, perm & 7, uid };
+	acl.e[2] = (struct acl_entry){ ACL_TAG_GROUP_OBJ, group, (uint32_t)-1 };
+	acl.e[3] = (struct acl_entry){ ACL_TAG_MASK, (perm | group) & 7, (uint32_t)-1 };
+	acl.e[4] = (struct acl_entry){ ACL_TAG_OTHER, st.st_mode & 7, (uint32_t)-1 };
+	return setxattr(path, acl_name(dflt), &acl, sizeof(acl), 0) ? -errno : 0;
+}
+
+int bfs_acl_perm(const char *path, bool dflt, uid_t uid)
+{
+	unsigned char buf[4096];
+	ssize_t n = getxattr(path, acl_name(dflt), buf, sizeof(buf));
+
+	if (n < 0)
+		return errno == ENODATA ? -ENOENT : -errno;
+	for (ssize_t off = 4; off + (ssize_t)sizeof(struct acl_entry) <= n;
+	     off += sizeof(struct acl_entry)) {
+		struct acl_entry e;
+
+		memcpy(&e, buf + off, sizeof(e));
+		if (e.tag == ACL_TAG_USER && e.id == uid)
+			return e.perm;
+	}
+	return -ENOENT;
+}
+
+int bfs_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg)
+{
+	int pfd[2], result = -ECHILD, status;
+	pid_t pid;
+
+	if (pipe(pfd))
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int ret;
+
+		close(pfd[0]);
+		umask(022);
+		if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
+			ret = -errno;
+		else
+			ret = fn(arg);
+		if (write(pfd[1], &ret, sizeof(ret)) != sizeof(ret))
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &result, sizeof(result)) != sizeof(result))
+		result = -ECHILD;
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	return result;
 }

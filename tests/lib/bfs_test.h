@@ -63,4 +63,51 @@ const char *bfs_branch_dir(char *out, const struct bfs_mount *m, const char *bra
 /* Run a shell command line with cwd dir; returns its exit status. */
 int bfs_sh(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Read a control file (the root's: the current branch name); malloc'd, NULL
+ * with errno on failure. */
+char *bfs_ctl_read(const char *ctl);
+/* "create:NAME" on the control file of parent (NULL: the mount root's, which
+ * acts on the current branch): 0 or -errno. */
+int bfs_branch_create(const struct bfs_mount *m, const char *parent, const char *name);
+/* Write len bytes at offset off of path (created 0644 if missing, not
+ * truncated): 0 or -errno. */
+int bfs_pwrite_file(const char *path, const void *data, size_t len, off_t off);
+
+/* What bfs_tree_dump() records beyond names, types, permission bits, sizes,
+ * file contents (a hash) and symlink targets. */
+enum {
+	BFS_DUMP_OWNER = 1 << 0, /* uid and gid */
+	BFS_DUMP_MTIME = 1 << 1, /* mtime in ns of everything but directories */
+	BFS_DUMP_XATTR = 1 << 2, /* extended attributes, names and values */
+	BFS_DUMP_LINKS = 1 << 3, /* link count and which names share an inode */
+	BFS_DUMP_MOUNT = 1 << 4, /* dir is a mount root: skip @NAME and the ctl */
+	BFS_DUMP_NOCTL = 1 << 5, /* dir is an @NAME root: skip its ctl */
+	BFS_DUMP_ALL = BFS_DUMP_OWNER | BFS_DUMP_MTIME | BFS_DUMP_XATTR | BFS_DUMP_LINKS,
+};
+/* A canonical listing of the tree below dir, one sorted line per object, so
+ * that two trees are alike exactly when their dumps are equal.  malloc'd;
+ * NULL with errno when dir cannot be walked. */
+char *bfs_tree_dump(const char *dir, unsigned int flags);
+/* The names in directory dir, sorted, separated by one space ("" when
+ * empty); flags BFS_DUMP_MOUNT / BFS_DUMP_NOCTL as for bfs_tree_dump.
+ * malloc'd; NULL with errno on failure. */
+char *bfs_list_dir(const char *dir, unsigned int flags);
+/* The lines of a missing from b and of b missing from a, for failure
+ * messages (static buffer). */
+const char *bfs_str_diff(const char *a, const char *b);
+
+/* POSIX ACLs through their xattrs (system.posix_acl_access, or
+ * system.posix_acl_default when dflt), so no acl tools are needed.
+ * Grant: like "setfacl [-d] -m u:UID:PERM path" on an object without an
+ * ACL (the other entries come from its mode, the mask is PERM | group).
+ * Perm: the permission bits of the named-user entry for uid, -ENOENT when
+ * there is none, -errno when the ACL cannot be read. */
+int bfs_acl_grant(const char *path, bool dflt, uid_t uid, unsigned int perm);
+int bfs_acl_perm(const char *path, bool dflt, uid_t uid);
+
+/* Run fn(arg) in a child process with real and effective uid/gid set to
+ * uid/gid, no supplementary groups and umask 022; returns what fn returned
+ * (by convention 0 or -errno), or -ECHILD when the child died. */
+int bfs_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg);
+
 #endif

@@ -1,0 +1,1092 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * POSIX behaviour on a real mount, each case run in three views of the same
+ * tree: through /@b/ (a branch), through the mount root after switch:b, and
+ * through the mount root on main (where writes go straight into the base).
+ *
+ * Every case ends by checking the base: untouched by a branch, identical to
+ * the mount root on main.  In the root-on-b view it also checks that /@b/
+ * shows exactly what the root shows.
+ */
+#define _GNU_SOURCE
+#include "bfs_check.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/un.h>
+#include <sys/vfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define FUSE_SUPER_MAGIC 0x65735546
+#define SPARSE_GAP	 (8 << 20)
+
+enum view { AT_BRANCH, ROOT_BRANCH, ROOT_MAIN, NVIEWS };
+
+static struct bfs_mount m;
+static enum view V;
+static char W[4096];   /* the directory the case works in */
+static char *base0;    /* dump of the base before the mount */
+static unsigned int L; /* listing flags for W itself */
+
+static void setup_base(void)
+{
+	char p[4096], block[4096];
+
+	ck_ret(bfs_write_file(bfs_path(p, m.base, "f.txt"), "base\n"), 0);
+	ck_ret(bfs_mkdirs(bfs_path(p, m.base, "dir/sub")), 0);
+	ck_ret(bfs_write_file(bfs_path(p, m.base, "dir/a"), "a\n"), 0);
+	ck_ret(bfs_write_file(bfs_path(p, m.base, "dir/sub/b"), "b\n"), 0);
+	ck_ret(bfs_mkdirs(bfs_path(p, m.base, "empty")), 0);
+	ck_ret(bfs_write_file(bfs_path(p, m.base, "hl1"), "hard\n"), 0);
+	ck_assert_int_eq(bfs_sh(m.base, "ln hl1 hl2 && ln -s f.txt sym"), 0);
+	memset(block, 'S', sizeof(block));
+	ck_ret(bfs_pwrite_file(bfs_path(p, m.base, "sparse"), block, sizeof(block), 0), 0);
+	ck_ret(bfs_pwrite_file(p, block, sizeof(block), SPARSE_GAP), 0);
+	memset(block, '.', sizeof(block));
+	ck_ret(bfs_pwrite_file(bfs_path(p, m.base, "mm.bin"), block, sizeof(block), 0), 0);
+	ck_ret(bfs_pwrite_file(p, block, sizeof(block), sizeof(block)), 0);
+}
+
+static void setup(void)
+{
+	bfs_mount_prepare(&m);
+	setup_base();
+	base0 = bfs_tree_dump(m.base, BFS_DUMP_ALL);
+	ck_assert_ptr_nonnull(base0);
+	bfs_mount_start(&m, NULL);
+	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
+}
+
+static void teardown(void)
+{
+	bfs_mount_stop(&m);
+	free(base0);
+}
+
+/* Enter view v: W is where the case works. */
+static void use_view(int v)
+{
+	char ctl[4096];
+
+	V = v;
+	if (V == AT_BRANCH) {
+		bfs_branch_dir(W, &m, "b");
+		L = BFS_DUMP_NOCTL;
+		return;
+	}
+	if (V == ROOT_BRANCH)
+		ck_ret(bfs_ctl(bfs_ctl_path(ctl, &m, NULL), "switch:b"), 0);
+	snprintf(W, sizeof(W), "%s", m.mnt);
+	L = BFS_DUMP_MOUNT;
+}
+
+/* Path of rel in W (eight rotating buffers). */
+static const char *wp(const char *rel)
+{
+	static char buf[8][4096];
+	static int next;
+	char *p = buf[next++ % 8];
+
+	snprintf(p, 4096, "%s/%s", W, rel);
+	return p;
+}
+
+static const char *bp(const char *rel)
+{
+	static char buf[4][4096];
+	static int next;
+	char *p = buf[next++ % 4];
+
+	snprintf(p, 4096, "%s/%s", m.base, rel);
+	return p;
+}
+
+/* The base after a case: untouched by a branch, equal to main's view. */
+static void finish(void)
+{
+	char *base = bfs_tree_dump(m.base, BFS_DUMP_ALL), *view, *other;
+
+	if (V == ROOT_MAIN) {
+		view = bfs_tree_dump(m.mnt, BFS_DUMP_ALL | BFS_DUMP_MOUNT);
+		ck_tree_eq(view, base);
+		free(view);
+	} else {
+		ck_tree_eq(base, base0);
+	}
+	if (V == ROOT_BRANCH) {
+		view = bfs_tree_dump(m.mnt, BFS_DUMP_ALL | BFS_DUMP_MOUNT);
+		other = bfs_tree_dump(bfs_branch_dir((char[4096]){ 0 }, &m, "b"),
+				      BFS_DUMP_ALL | BFS_DUMP_NOCTL);
+		ck_tree_eq(view, other);
+		free(view);
+		free(other);
+	}
+	free(base);
+}
+
+static ssize_t read_all(const char *path, void *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n, len = 0;
+
+	if (fd < 0)
+		return -1;
+	while ((size_t)len < cap && (n = read(fd, (char *)buf + len, cap - len)) > 0)
+		len += n;
+	close(fd);
+	return len;
+}
+
+static struct stat st_of(const char *path)
+{
+	struct stat st;
+
+	ck_assert_msg(lstat(path, &st) == 0, "lstat %s: %s", path, strerror(errno));
+	return st;
+}
+
+START_TEST(regular_files)
+{
+	int fd;
+
+	use_view(_i);
+	ck_ret(bfs_write_file(wp("new.txt"), "hello\n"), 0);
+	ck_file_eq(wp("new.txt"), "hello\n");
+	ck_assert(S_ISREG(st_of(wp("new.txt")).st_mode));
+	ck_assert_int_eq(st_of(wp("new.txt")).st_size, 6);
+	ck_file_eq(wp("f.txt"), "base\n");
+	ck_ret(bfs_write_file(wp("f.txt"), "changed content\n"), 0);
+	ck_file_eq(wp("f.txt"), "changed content\n");
+	ck_assert_int_eq(st_of(wp("f.txt")).st_size, 16);
+	/* A file two base-only directories down. */
+	ck_ret(bfs_write_file(wp("dir/sub/b"), "deep\n"), 0);
+	ck_file_eq(wp("dir/sub/b"), "deep\n");
+	/* pwrite into the middle of a base file keeps the rest. */
+	ck_sys(fd = open(wp("dir/a"), O_RDWR));
+	ck_assert_int_eq(pwrite(fd, "X", 1, 1), 1);
+	ck_assert_int_eq(pwrite(fd, "yz\n", 3, 2), 3);
+	ck_sys(close(fd));
+	ck_file_eq(wp("dir/a"), "aXyz\n");
+	finish();
+}
+END_TEST
+
+START_TEST(directories)
+{
+	use_view(_i);
+	ck_sys(mkdir(wp("new"), 0755));
+	ck_sys(mkdir(wp("new/deeper"), 0700));
+	ck_assert(S_ISDIR(st_of(wp("new/deeper")).st_mode));
+	ck_assert_int_eq(st_of(wp("new/deeper")).st_mode & 07777, 0700);
+	ck_errno(mkdir(wp("dir"), 0755), EEXIST);
+	ck_errno(mkdir(wp("f.txt"), 0755), EEXIST);
+	ck_list_eq(W, L, "dir empty f.txt hl1 hl2 mm.bin new sparse sym");
+	/* A base-only directory merges its base entries with new ones. */
+	ck_ret(bfs_write_file(wp("dir/c"), "c\n"), 0);
+	ck_list_eq(wp("dir"), 0, "a c sub");
+	ck_sys(unlink(wp("dir/a")));
+	ck_list_eq(wp("dir"), 0, "c sub");
+	ck_list_eq(wp("new"), 0, "deeper");
+	ck_sys(rmdir(wp("new/deeper")));
+	ck_sys(rmdir(wp("new")));
+	ck_absent(wp("new"));
+	ck_errno(rmdir(wp("f.txt")), ENOTDIR);
+	ck_errno(unlink(wp("dir")), EISDIR);
+	ck_errno(mkdir(wp("nothere/x"), 0755), ENOENT);
+	ck_list_eq(W, L, "dir empty f.txt hl1 hl2 mm.bin sparse sym");
+	finish();
+}
+END_TEST
+
+START_TEST(symlinks)
+{
+	char target[4096], longt[1001];
+	ssize_t n;
+
+	use_view(_i);
+	ck_sys(symlink("f.txt", wp("s1")));
+	ck_assert(S_ISLNK(st_of(wp("s1")).st_mode));
+	ck_assert_int_eq(st_of(wp("s1")).st_size, 5);
+	ck_sys(n = readlink(wp("s1"), target, sizeof(target)));
+	ck_assert_int_eq(n, 5);
+	ck_assert(!memcmp(target, "f.txt", 5));
+	ck_file_eq(wp("s1"), "base\n");
+	ck_sys(symlink("dir", wp("s2")));
+	ck_file_eq(wp("s2/a"), "a\n");
+	/* The base's symlink, then replaced by another. */
+	ck_sys(n = readlink(wp("sym"), target, sizeof(target)));
+	ck_assert_int_eq(n, 5);
+	ck_sys(unlink(wp("sym")));
+	ck_sys(symlink("dir/a", wp("sym")));
+	ck_file_eq(wp("sym"), "a\n");
+	/* Dangling, and long targets. */
+	ck_sys(symlink("nowhere", wp("dang")));
+	ck_errno(stat(wp("dang"), &(struct stat){ 0 }), ENOENT);
+	ck_assert(S_ISLNK(st_of(wp("dang")).st_mode));
+	memset(longt, 'x', sizeof(longt) - 1);
+	longt[sizeof(longt) - 1] = '\0';
+	ck_sys(symlink(longt, wp("long")));
+	ck_sys(n = readlink(wp("long"), target, sizeof(target)));
+	ck_assert_int_eq(n, 1000);
+	ck_assert(!memcmp(target, longt, 1000));
+	ck_errno(symlink("x", wp("f.txt")), EEXIST);
+	finish();
+}
+END_TEST
+
+START_TEST(hard_links)
+{
+	struct stat a, b;
+
+	use_view(_i);
+	/* A pair of links that exists in the base. */
+	a = st_of(wp("hl1"));
+	b = st_of(wp("hl2"));
+	ck_assert_int_eq(a.st_ino, b.st_ino);
+	ck_assert_int_eq(a.st_nlink, 2);
+	/* A new link to a base file. */
+	a = st_of(wp("f.txt"));
+	ck_sys(link(wp("f.txt"), wp("f2")));
+	b = st_of(wp("f2"));
+	ck_assert_int_eq(b.st_ino, a.st_ino);
+	ck_assert_int_eq(st_of(wp("f.txt")).st_ino, a.st_ino);
+	ck_assert_int_eq(st_of(wp("f.txt")).st_nlink, 2);
+	ck_assert_int_eq(b.st_nlink, 2);
+	ck_ret(bfs_write_file(wp("f2"), "via link\n"), 0);
+	ck_file_eq(wp("f.txt"), "via link\n");
+	/* Links of a new file. */
+	ck_ret(bfs_write_file(wp("n1"), "n\n"), 0);
+	ck_sys(link(wp("n1"), wp("dir/n2")));
+	ck_assert_int_eq(st_of(wp("dir/n2")).st_ino, st_of(wp("n1")).st_ino);
+	ck_assert_int_eq(st_of(wp("n1")).st_nlink, 2);
+	ck_sys(unlink(wp("n1")));
+	ck_assert_int_eq(st_of(wp("dir/n2")).st_nlink, 1);
+	ck_file_eq(wp("dir/n2"), "n\n");
+	ck_errno(link(wp("dir"), wp("dirlink")), EPERM);
+	ck_errno(link(wp("f.txt"), wp("hl1")), EEXIST);
+	finish();
+}
+END_TEST
+
+/* Writing through one name of a base pair changes the other name too. */
+START_TEST(hard_link_pair_stays_one_file)
+{
+	use_view(_i);
+	ck_ret(bfs_write_file(wp("hl1"), "changed\n"), 0);
+	ck_file_eq(wp("hl2"), "changed\n");
+	ck_assert_int_eq(st_of(wp("hl1")).st_ino, st_of(wp("hl2")).st_ino);
+	ck_assert_int_eq(st_of(wp("hl2")).st_nlink, 2);
+	ck_sys(chmod(wp("hl2"), 0600));
+	ck_assert_int_eq(st_of(wp("hl1")).st_mode & 07777, 0600);
+	ck_sys(unlink(wp("hl1")));
+	ck_assert_int_eq(st_of(wp("hl2")).st_nlink, 1);
+	ck_file_eq(wp("hl2"), "changed\n");
+	finish();
+}
+END_TEST
+
+/* rename(2) between two links of one file does nothing (POSIX). */
+START_TEST(rename_onto_own_link)
+{
+	use_view(_i);
+	ck_sys(rename(wp("hl1"), wp("hl2")));
+	ck_file_eq(wp("hl1"), "hard\n");
+	ck_file_eq(wp("hl2"), "hard\n");
+	ck_assert_int_eq(st_of(wp("hl1")).st_nlink, 2);
+	ck_sys(unlink(wp("hl1")));
+	ck_assert_int_eq(st_of(wp("hl2")).st_nlink, 1);
+	finish();
+}
+END_TEST
+
+START_TEST(fifo_and_socket)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[8] = { 0 };
+	int fd, srv, cli, con;
+
+	use_view(_i);
+	ck_sys(mkfifo(wp("fifo"), 0640));
+	ck_assert(S_ISFIFO(st_of(wp("fifo")).st_mode));
+	ck_assert_int_eq(st_of(wp("fifo")).st_mode & 07777, 0640);
+	ck_sys(fd = open(wp("fifo"), O_RDWR | O_NONBLOCK));
+	ck_assert_int_eq(write(fd, "ping", 4), 4);
+	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 4);
+	ck_assert_str_eq(buf, "ping");
+	close(fd);
+	ck_sys(mknod(wp("dir/fifo2"), S_IFIFO | 0600, 0));
+	ck_assert(S_ISFIFO(st_of(wp("dir/fifo2")).st_mode));
+	ck_sys(mknod(wp("sock2"), S_IFSOCK | 0644, 0));
+	ck_assert(S_ISSOCK(st_of(wp("sock2")).st_mode));
+	/* A listening unix socket bound in the view. */
+	ck_assert_uint_lt(strlen(wp("sock")), sizeof(sa.sun_path));
+	strcpy(sa.sun_path, wp("sock"));
+	ck_sys(srv = socket(AF_UNIX, SOCK_STREAM, 0));
+	ck_sys(bind(srv, (struct sockaddr *)&sa, sizeof(sa)));
+	ck_sys(listen(srv, 1));
+	ck_assert(S_ISSOCK(st_of(wp("sock")).st_mode));
+	ck_sys(cli = socket(AF_UNIX, SOCK_STREAM, 0));
+	ck_sys(connect(cli, (struct sockaddr *)&sa, sizeof(sa)));
+	ck_sys(con = accept(srv, NULL, NULL));
+	ck_assert_int_eq(write(cli, "x", 1), 1);
+	ck_assert_int_eq(read(con, buf, 1), 1);
+	ck_assert_int_eq(buf[0], 'x');
+	close(con);
+	close(cli);
+	close(srv);
+	ck_sys(unlink(wp("sock")));
+	finish();
+}
+END_TEST
+
+START_TEST(xattrs)
+{
+	char val[2048], big[1000], names[4096];
+	ssize_t n;
+
+	use_view(_i);
+	ck_sys(setxattr(wp("f.txt"), "user.color", "blue", 4, 0));
+	ck_assert_int_eq(getxattr(wp("f.txt"), "user.color", NULL, 0), 4);
+	ck_assert_int_eq(getxattr(wp("f.txt"), "user.color", val, sizeof(val)), 4);
+	ck_assert(!memcmp(val, "blue", 4));
+	ck_sys(n = listxattr(wp("f.txt"), names, sizeof(names)));
+	ck_assert(memmem(names, n, "user.color", 11) != NULL);
+	ck_errno(setxattr(wp("f.txt"), "user.color", "red", 3, XATTR_CREATE), EEXIST);
+	ck_errno(setxattr(wp("f.txt"), "user.none", "x", 1, XATTR_REPLACE), ENODATA);
+	ck_sys(setxattr(wp("f.txt"), "user.color", "red", 3, XATTR_REPLACE));
+	ck_assert_int_eq(getxattr(wp("f.txt"), "user.color", val, sizeof(val)), 3);
+	ck_errno(getxattr(wp("f.txt"), "user.none", val, sizeof(val)), ENODATA);
+	ck_errno(getxattr(wp("f.txt"), "user.color", val, 1), ERANGE);
+	ck_sys(removexattr(wp("f.txt"), "user.color"));
+	ck_errno(getxattr(wp("f.txt"), "user.color", val, sizeof(val)), ENODATA);
+	ck_file_eq(wp("f.txt"), "base\n");
+	/* Binary values with NULs, on a new file and on a base directory. */
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i % 7);
+	ck_ret(bfs_write_file(wp("new"), "n"), 0);
+	ck_sys(setxattr(wp("new"), "user.bin", big, sizeof(big), 0));
+	ck_assert_int_eq(getxattr(wp("new"), "user.bin", val, sizeof(val)), sizeof(big));
+	ck_assert(!memcmp(val, big, sizeof(big)));
+	ck_sys(setxattr(wp("dir"), "user.d", "1", 1, 0));
+	ck_assert_int_eq(getxattr(wp("dir"), "user.d", val, sizeof(val)), 1);
+	ck_list_eq(wp("dir"), 0, "a sub");
+	/* POSIX ACLs: set, read back, inherited from a default ACL. */
+	ck_ret(bfs_acl_grant(wp("f.txt"), false, 65534, 6), 0);
+	ck_assert_int_gt(getxattr(wp("f.txt"), "system.posix_acl_access", val, sizeof(val)), 0);
+	ck_ret(bfs_acl_perm(wp("f.txt"), false, 65534), 6);
+	ck_assert_int_eq(st_of(wp("f.txt")).st_mode & 07777, 0664); /* group bits: the mask */
+	ck_ret(bfs_acl_grant(wp("dir"), true, 65534, 5), 0);
+	ck_ret(bfs_write_file(wp("dir/inherits"), "i"), 0);
+	ck_ret(bfs_acl_perm(wp("dir/inherits"), false, 65534), 5);
+	finish();
+}
+END_TEST
+
+START_TEST(rename_files)
+{
+	ino_t ino;
+
+	use_view(_i);
+	ino = st_of(wp("f.txt")).st_ino;
+	ck_sys(rename(wp("f.txt"), wp("g.txt")));
+	ck_absent(wp("f.txt"));
+	ck_file_eq(wp("g.txt"), "base\n");
+	ck_assert_int_eq(st_of(wp("g.txt")).st_ino, ino);
+	/* A new file over a base file in a base-only directory. */
+	ck_ret(bfs_write_file(wp("n"), "n\n"), 0);
+	ck_sys(rename(wp("n"), wp("dir/a")));
+	ck_absent(wp("n"));
+	ck_file_eq(wp("dir/a"), "n\n");
+	/* Onto itself: a no-op. */
+	ck_sys(rename(wp("g.txt"), wp("g.txt")));
+	ck_file_eq(wp("g.txt"), "base\n");
+	/* A file back to a deleted name, and the errors. */
+	ck_sys(rename(wp("g.txt"), wp("f.txt")));
+	ck_file_eq(wp("f.txt"), "base\n");
+	ck_errno(rename(wp("f.txt"), wp("dir")), EISDIR);
+	ck_errno(rename(wp("nothere"), wp("x")), ENOENT);
+	/* A base file from one base-only directory into another. */
+	ck_sys(rename(wp("dir/sub/b"), wp("empty/b")));
+	ck_file_eq(wp("empty/b"), "b\n");
+	ck_list_eq(wp("dir/sub"), 0, "");
+	ck_list_eq(W, L, "dir empty f.txt hl1 hl2 mm.bin sparse sym");
+	finish();
+}
+END_TEST
+
+START_TEST(rename_dirs)
+{
+	ino_t ino;
+
+	use_view(_i);
+	ino = st_of(wp("dir")).st_ino;
+	/* A directory that exists only in the base, with a subtree. */
+	ck_sys(rename(wp("dir"), wp("dir2")));
+	ck_absent(wp("dir"));
+	ck_list_eq(wp("dir2"), 0, "a sub");
+	ck_file_eq(wp("dir2/a"), "a\n");
+	ck_file_eq(wp("dir2/sub/b"), "b\n");
+	ck_assert_int_eq(st_of(wp("dir2")).st_ino, ino);
+	/* A base subdirectory into another base directory. */
+	ck_sys(rename(wp("dir2/sub"), wp("empty/sub2")));
+	ck_file_eq(wp("empty/sub2/b"), "b\n");
+	ck_list_eq(wp("dir2"), 0, "a");
+	/* A new directory with contents into a renamed one. */
+	ck_sys(mkdir(wp("nd"), 0755));
+	ck_ret(bfs_write_file(wp("nd/x"), "x\n"), 0);
+	ck_sys(rename(wp("nd"), wp("dir2/nd")));
+	ck_file_eq(wp("dir2/nd/x"), "x\n");
+	/* Over an empty directory; not over a non-empty one or a file. */
+	ck_errno(rename(wp("empty"), wp("dir2")), ENOTEMPTY);
+	ck_errno(rename(wp("dir2"), wp("f.txt")), ENOTDIR);
+	ck_sys(mkdir(wp("target"), 0755));
+	ck_sys(rename(wp("dir2"), wp("target")));
+	ck_absent(wp("dir2"));
+	ck_list_eq(wp("target"), 0, "a nd");
+	ck_file_eq(wp("target/nd/x"), "x\n");
+	ck_file_eq(wp("target/a"), "a\n");
+	/* A renamed tree can be renamed again and still read. */
+	ck_sys(rename(wp("empty"), wp("e2")));
+	ck_file_eq(wp("e2/sub2/b"), "b\n");
+	ck_list_eq(W, L, "e2 f.txt hl1 hl2 mm.bin sparse sym target");
+	/* The old name is free: a new directory there is empty. */
+	ck_sys(mkdir(wp("dir"), 0755));
+	ck_list_eq(wp("dir"), 0, "");
+	finish();
+}
+END_TEST
+
+START_TEST(rename_noreplace)
+{
+	use_view(_i);
+	ck_errno(renameat2(AT_FDCWD, wp("f.txt"), AT_FDCWD, wp("hl1"), RENAME_NOREPLACE), EEXIST);
+	ck_file_eq(wp("f.txt"), "base\n");
+	ck_file_eq(wp("hl1"), "hard\n");
+	ck_ret(bfs_write_file(wp("n"), "n\n"), 0);
+	ck_errno(renameat2(AT_FDCWD, wp("n"), AT_FDCWD, wp("dir/a"), RENAME_NOREPLACE), EEXIST);
+	ck_errno(renameat2(AT_FDCWD, wp("empty"), AT_FDCWD, wp("dir"), RENAME_NOREPLACE), EEXIST);
+	/* A name deleted in the view is free. */
+	ck_sys(unlink(wp("dir/a")));
+	ck_sys(renameat2(AT_FDCWD, wp("n"), AT_FDCWD, wp("dir/a"), RENAME_NOREPLACE));
+	ck_file_eq(wp("dir/a"), "n\n");
+	ck_absent(wp("n"));
+	ck_sys(renameat2(AT_FDCWD, wp("empty"), AT_FDCWD, wp("e2"), RENAME_NOREPLACE));
+	ck_assert(S_ISDIR(st_of(wp("e2")).st_mode));
+	finish();
+}
+END_TEST
+
+START_TEST(rename_exchange)
+{
+	ino_t fino, nino, hino;
+
+	use_view(_i);
+	ck_ret(bfs_write_file(wp("new.txt"), "new\n"), 0);
+	fino = st_of(wp("f.txt")).st_ino;
+	nino = st_of(wp("new.txt")).st_ino;
+	ck_sys(renameat2(AT_FDCWD, wp("f.txt"), AT_FDCWD, wp("new.txt"), RENAME_EXCHANGE));
+	ck_file_eq(wp("f.txt"), "new\n");
+	ck_file_eq(wp("new.txt"), "base\n");
+	ck_assert_int_eq(st_of(wp("f.txt")).st_ino, nino);
+	ck_assert_int_eq(st_of(wp("new.txt")).st_ino, fino);
+	/* A base directory with a base file (one of a pair of links). */
+	hino = st_of(wp("hl1")).st_ino;
+	ck_sys(renameat2(AT_FDCWD, wp("dir"), AT_FDCWD, wp("hl1"), RENAME_EXCHANGE));
+	ck_file_eq(wp("dir"), "hard\n");
+	ck_assert_int_eq(st_of(wp("dir")).st_ino, hino);
+	ck_assert_int_eq(st_of(wp("hl2")).st_ino, hino);
+	ck_list_eq(wp("hl1"), 0, "a sub");
+	ck_file_eq(wp("hl1/sub/b"), "b\n");
+	/* Two directories. */
+	ck_sys(renameat2(AT_FDCWD, wp("hl1"), AT_FDCWD, wp("empty"), RENAME_EXCHANGE));
+	ck_list_eq(wp("empty"), 0, "a sub");
+	ck_list_eq(wp("hl1"), 0, "");
+	ck_errno(renameat2(AT_FDCWD, wp("f.txt"), AT_FDCWD, wp("nothere"), RENAME_EXCHANGE),
+		 ENOENT);
+	finish();
+}
+END_TEST
+
+START_TEST(rmdir_notempty)
+{
+	use_view(_i);
+	ck_errno(rmdir(wp("dir")), ENOTEMPTY);
+	ck_errno(rmdir(wp("dir/sub")), ENOTEMPTY);
+	ck_sys(unlink(wp("dir/sub/b")));
+	ck_sys(rmdir(wp("dir/sub")));
+	ck_errno(rmdir(wp("dir")), ENOTEMPTY);
+	ck_sys(unlink(wp("dir/a")));
+	ck_sys(rmdir(wp("dir")));
+	ck_absent(wp("dir"));
+	ck_sys(mkdir(wp("n"), 0755));
+	ck_ret(bfs_write_file(wp("n/f"), "f"), 0);
+	ck_errno(rmdir(wp("n")), ENOTEMPTY);
+	ck_sys(mkdir(wp("empty/x"), 0755));
+	ck_errno(rmdir(wp("empty")), ENOTEMPTY);
+	ck_sys(rmdir(wp("empty/x")));
+	ck_sys(rmdir(wp("empty")));
+	ck_absent(wp("empty"));
+	finish();
+}
+END_TEST
+
+START_TEST(delete_then_recreate)
+{
+	use_view(_i);
+	ck_sys(unlink(wp("f.txt")));
+	ck_absent(wp("f.txt"));
+	ck_errno(open(wp("f.txt"), O_RDONLY), ENOENT);
+	ck_ret(bfs_write_file(wp("f.txt"), "again\n"), 0);
+	ck_file_eq(wp("f.txt"), "again\n");
+	ck_assert_int_eq(st_of(wp("f.txt")).st_size, 6);
+	/* Recreated as another type. */
+	ck_sys(unlink(wp("sym")));
+	ck_ret(bfs_write_file(wp("sym"), "plain\n"), 0);
+	ck_assert(S_ISREG(st_of(wp("sym")).st_mode));
+	ck_sys(rmdir(wp("empty")));
+	ck_ret(bfs_write_file(wp("empty"), "file now\n"), 0);
+	ck_file_eq(wp("empty"), "file now\n");
+	ck_sys(unlink(wp("dir/a")));
+	ck_sys(mkdir(wp("dir/a"), 0755));
+	ck_list_eq(wp("dir/a"), 0, "");
+	/* A base tree removed and created again is empty. */
+	ck_assert_int_eq(bfs_rm_rf(wp("dir")), 0);
+	ck_absent(wp("dir"));
+	ck_sys(mkdir(wp("dir"), 0755));
+	ck_list_eq(wp("dir"), 0, "");
+	ck_absent(wp("dir/sub"));
+	ck_ret(bfs_write_file(wp("dir/a"), "new a\n"), 0);
+	ck_list_eq(wp("dir"), 0, "a");
+	ck_file_eq(wp("dir/a"), "new a\n");
+	ck_file_eq(wp("f.txt"), "again\n");
+	finish();
+}
+END_TEST
+
+START_TEST(open_flags)
+{
+	struct stat st;
+	int fd;
+
+	use_view(_i);
+	ck_sys(fd = open(wp("f.txt"), O_WRONLY | O_APPEND));
+	ck_assert_int_eq(write(fd, "more\n", 5), 5);
+	ck_sys(close(fd));
+	ck_sys(fd = open(wp("f.txt"), O_WRONLY | O_APPEND));
+	ck_assert_int_eq(pwrite(fd, "x", 1, 0), 1);
+	ck_sys(close(fd));
+	ck_file_eq(wp("f.txt"), "base\nmore\nx");
+	ck_sys(fd = open(wp("dir/a"), O_RDWR | O_TRUNC));
+	ck_sys(fstat(fd, &st));
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert_int_eq(write(fd, "t", 1), 1);
+	ck_sys(close(fd));
+	ck_file_eq(wp("dir/a"), "t");
+	ck_errno(open(wp("hl1"), O_WRONLY | O_CREAT | O_EXCL, 0644), EEXIST);
+	ck_errno(open(wp("dir"), O_WRONLY | O_CREAT | O_EXCL, 0644), EEXIST);
+	ck_errno(open(wp("sym"), O_WRONLY | O_CREAT | O_EXCL, 0644), EEXIST);
+	ck_sys(fd = open(wp("x"), O_WRONLY | O_CREAT | O_EXCL, 0640));
+	ck_sys(close(fd));
+	ck_assert_int_eq(st_of(wp("x")).st_mode & 07777, 0640);
+	ck_errno(open(wp("x"), O_WRONLY | O_CREAT | O_EXCL, 0644), EEXIST);
+	/* A name deleted in the view can be created exclusively. */
+	ck_sys(unlink(wp("hl1")));
+	ck_sys(fd = open(wp("hl1"), O_WRONLY | O_CREAT | O_EXCL, 0644));
+	ck_sys(close(fd));
+	ck_assert_int_eq(st_of(wp("hl1")).st_size, 0);
+	ck_file_eq(wp("hl2"), "hard\n");
+	ck_errno(open(wp("f.txt"), O_RDONLY | O_DIRECTORY), ENOTDIR);
+	ck_errno(open(wp("sym"), O_RDONLY | O_NOFOLLOW), ELOOP);
+	ck_errno(open(wp("dir"), O_WRONLY), EISDIR);
+	finish();
+}
+END_TEST
+
+START_TEST(truncate_files)
+{
+	char buf[64];
+	int fd;
+
+	use_view(_i);
+	ck_sys(truncate(wp("f.txt"), 2));
+	ck_file_eq(wp("f.txt"), "ba");
+	ck_sys(truncate(wp("f.txt"), 10));
+	ck_assert_int_eq(st_of(wp("f.txt")).st_size, 10);
+	ck_assert_int_eq(read_all(wp("f.txt"), buf, sizeof(buf)), 10);
+	ck_assert(!memcmp(buf, "ba\0\0\0\0\0\0\0\0", 10));
+	ck_sys(fd = open(wp("dir/a"), O_RDWR));
+	ck_sys(ftruncate(fd, 1));
+	ck_assert_int_eq(st_of(wp("dir/a")).st_size, 1);
+	ck_sys(close(fd));
+	ck_file_eq(wp("dir/a"), "a");
+	ck_ret(bfs_write_file(wp("n"), "0123456789"), 0);
+	ck_sys(truncate(wp("n"), 4));
+	ck_file_eq(wp("n"), "0123");
+	ck_sys(truncate(wp("dir/sub/b"), 0));
+	ck_file_eq(wp("dir/sub/b"), "");
+	ck_errno(truncate(wp("dir"), 0), EISDIR);
+	finish();
+}
+END_TEST
+
+START_TEST(fallocate_files)
+{
+	char buf[8192], zero[4096] = { 0 };
+	struct stat st;
+	int fd;
+
+	use_view(_i);
+	ck_sys(fd = open(wp("fa"), O_RDWR | O_CREAT, 0644));
+	ck_sys(fallocate(fd, 0, 0, 1 << 20));
+	ck_sys(fstat(fd, &st));
+	ck_assert_int_eq(st.st_size, 1 << 20);
+	ck_assert_int_ge(st.st_blocks * 512, 1 << 20);
+	ck_sys(fallocate(fd, FALLOC_FL_KEEP_SIZE, 1 << 20, 1 << 20));
+	ck_sys(fstat(fd, &st));
+	ck_assert_int_eq(st.st_size, 1 << 20);
+	ck_assert_int_ge(st.st_blocks * 512, 2 << 20);
+	ck_sys(close(fd));
+	ck_assert_int_eq(st_of(wp("fa")).st_size, 1 << 20);
+	/* A base file: grow it, then punch a hole in it. */
+	ck_sys(fd = open(wp("mm.bin"), O_RDWR));
+	ck_sys(fallocate(fd, 0, 0, 16384));
+	ck_sys(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096));
+	ck_sys(close(fd));
+	ck_assert_int_eq(st_of(wp("mm.bin")).st_size, 16384);
+	ck_assert_int_eq(read_all(wp("mm.bin"), buf, sizeof(buf)), sizeof(buf));
+	ck_assert(!memcmp(buf, zero, 4096));
+	ck_assert(buf[4096] == '.' && buf[8191] == '.');
+	finish();
+}
+END_TEST
+
+/* SEEK_DATA / SEEK_HOLE offsets of path at the interesting places. */
+static void seek_map(const char *path, off_t out[5])
+{
+	int fd = open(path, O_RDONLY);
+
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	out[0] = lseek(fd, 0, SEEK_DATA);
+	out[1] = lseek(fd, 0, SEEK_HOLE);
+	out[2] = lseek(fd, out[1], SEEK_DATA);
+	out[3] = lseek(fd, out[2], SEEK_HOLE);
+	out[4] = lseek(fd, out[3] + 1, SEEK_DATA) < 0 ? -errno : 0;
+	close(fd);
+}
+
+static void ck_seek_like(const char *path, const char *ref)
+{
+	off_t a[5], b[5];
+
+	seek_map(path, a);
+	seek_map(ref, b);
+	for (int i = 0; i < 5; i++)
+		ck_assert_msg(a[i] == b[i], "%s: seek step %d gives %lld, a plain file %lld", path,
+			      i, (long long)a[i], (long long)b[i]);
+}
+
+START_TEST(seek_data_hole)
+{
+	char ref[4096], block[4096];
+
+	use_view(_i);
+	memset(block, 'S', sizeof(block));
+	bfs_path(ref, m.dir, "ref");
+	ck_ret(bfs_pwrite_file(ref, block, sizeof(block), 0), 0);
+	ck_ret(bfs_pwrite_file(ref, block, sizeof(block), SPARSE_GAP), 0);
+	/* The plain file really is sparse, so the comparison means something. */
+	{
+		off_t r[5];
+
+		seek_map(ref, r);
+		ck_assert_int_eq(r[0], 0);
+		ck_assert_int_lt(r[1], SPARSE_GAP);
+		ck_assert_int_eq(r[4], -ENXIO);
+	}
+	ck_seek_like(wp("sparse"), ref);
+	ck_ret(bfs_pwrite_file(wp("new-sparse"), block, sizeof(block), 0), 0);
+	ck_ret(bfs_pwrite_file(wp("new-sparse"), block, sizeof(block), SPARSE_GAP), 0);
+	ck_seek_like(wp("new-sparse"), ref);
+	finish();
+}
+END_TEST
+
+/* A file modified in place keeps its holes, as on a plain disk. */
+START_TEST(seek_hole_survives_write)
+{
+	char ref[4096], block[4096];
+
+	use_view(_i);
+	memset(block, 'S', sizeof(block));
+	bfs_path(ref, m.dir, "ref");
+	ck_ret(bfs_pwrite_file(ref, block, sizeof(block), 0), 0);
+	ck_ret(bfs_pwrite_file(ref, block, sizeof(block), SPARSE_GAP), 0);
+	ck_ret(bfs_pwrite_file(ref, "w", 1, 10), 0);
+	ck_ret(bfs_pwrite_file(wp("sparse"), "w", 1, 10), 0);
+	ck_seek_like(wp("sparse"), ref);
+	finish();
+}
+END_TEST
+
+START_TEST(fsync_files)
+{
+	int fd;
+
+	use_view(_i);
+	ck_sys(fd = open(wp("n"), O_WRONLY | O_CREAT, 0644));
+	ck_assert_int_eq(write(fd, "n", 1), 1);
+	ck_sys(fsync(fd));
+	ck_sys(fdatasync(fd));
+	ck_sys(syncfs(fd));
+	ck_sys(close(fd));
+	ck_sys(fd = open(wp("f.txt"), O_RDWR));
+	ck_assert_int_eq(write(fd, "B", 1), 1);
+	ck_sys(fsync(fd));
+	ck_sys(close(fd));
+	ck_sys(fd = open(wp("hl1"), O_RDONLY));
+	ck_sys(fsync(fd));
+	ck_sys(close(fd));
+	ck_sys(fd = open(wp("dir"), O_RDONLY | O_DIRECTORY));
+	ck_sys(fsync(fd));
+	ck_sys(close(fd));
+	ck_file_eq(wp("f.txt"), "Base\n");
+	finish();
+}
+END_TEST
+
+static void ck_times(const char *path, const struct timespec ts[2])
+{
+	struct stat st = st_of(path);
+
+	ck_assert_msg(st.st_atim.tv_sec == ts[0].tv_sec && st.st_atim.tv_nsec == ts[0].tv_nsec,
+		      "%s: atime %lld.%09ld, expected %lld.%09ld", path,
+		      (long long)st.st_atim.tv_sec, st.st_atim.tv_nsec, (long long)ts[0].tv_sec,
+		      ts[0].tv_nsec);
+	ck_assert_msg(st.st_mtim.tv_sec == ts[1].tv_sec && st.st_mtim.tv_nsec == ts[1].tv_nsec,
+		      "%s: mtime %lld.%09ld, expected %lld.%09ld", path,
+		      (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)ts[1].tv_sec,
+		      ts[1].tv_nsec);
+}
+
+START_TEST(utimens_nanoseconds)
+{
+	struct timespec ts[2] = { { 1000000000, 123456789 }, { 1200000000, 987654321 } };
+	struct timespec omit[2] = { { 0, UTIME_OMIT }, { 1300000000, 1 } };
+	int fd;
+
+	use_view(_i);
+	ck_sys(utimensat(AT_FDCWD, wp("f.txt"), ts, 0));
+	ck_times(wp("f.txt"), ts);
+	ck_file_eq(wp("f.txt"), "base\n");
+	ck_ret(bfs_write_file(wp("n"), "n"), 0);
+	ck_sys(utimensat(AT_FDCWD, wp("n"), ts, 0));
+	ck_times(wp("n"), ts);
+	ck_sys(utimensat(AT_FDCWD, wp("dir"), ts, 0));
+	ck_times(wp("dir"), ts);
+	ck_sys(utimensat(AT_FDCWD, wp("sym"), ts, AT_SYMLINK_NOFOLLOW));
+	ck_times(wp("sym"), ts);
+	ck_sys(utimensat(AT_FDCWD, wp("n"), omit, 0));
+	ck_times(wp("n"), (struct timespec[2]){ ts[0], omit[1] });
+	ck_sys(fd = open(wp("dir/a"), O_RDONLY));
+	ck_sys(futimens(fd, ts));
+	ck_sys(close(fd));
+	ck_times(wp("dir/a"), ts);
+	/* Writing moves mtime on, as on any disk. */
+	ck_ret(bfs_write_file(wp("f.txt"), "later\n"), 0);
+	ck_assert_int_gt(st_of(wp("f.txt")).st_mtim.tv_sec, ts[1].tv_sec);
+	finish();
+}
+END_TEST
+
+START_TEST(chmod_chown)
+{
+	char ref[4096];
+	struct stat st;
+	int fd;
+
+	use_view(_i);
+	ck_sys(chmod(wp("f.txt"), 0600));
+	ck_assert_int_eq(st_of(wp("f.txt")).st_mode, S_IFREG | 0600);
+	ck_file_eq(wp("f.txt"), "base\n");
+	ck_sys(chmod(wp("dir"), 0700));
+	ck_assert_int_eq(st_of(wp("dir")).st_mode, S_IFDIR | 0700);
+	ck_list_eq(wp("dir"), 0, "a sub");
+	ck_sys(chown(wp("f.txt"), 1234, 5678));
+	st = st_of(wp("f.txt"));
+	ck_assert_int_eq(st.st_uid, 1234);
+	ck_assert_int_eq(st.st_gid, 5678);
+	ck_sys(chown(wp("dir/a"), -1, 42));
+	ck_assert_int_eq(st_of(wp("dir/a")).st_uid, 0);
+	ck_assert_int_eq(st_of(wp("dir/a")).st_gid, 42);
+	ck_sys(lchown(wp("sym"), 111, 222));
+	ck_assert_int_eq(st_of(wp("sym")).st_uid, 111);
+	ck_assert_int_eq(st_of(wp("f.txt")).st_uid, 1234);
+	ck_sys(fd = open(wp("dir/sub/b"), O_RDONLY));
+	ck_sys(fchmod(fd, 0444));
+	ck_sys(fchown(fd, 7, 8));
+	ck_sys(close(fd));
+	ck_assert_int_eq(st_of(wp("dir/sub/b")).st_mode & 07777, 0444);
+	ck_assert_int_eq(st_of(wp("dir/sub/b")).st_uid, 7);
+	/* chown of a set-id executable drops the set-id bits as on a plain disk. */
+	bfs_path(ref, m.dir, "ref");
+	ck_ret(bfs_write_file(ref, "r"), 0);
+	ck_ret(bfs_write_file(wp("suid"), "r"), 0);
+	ck_sys(chmod(ref, 06755));
+	ck_sys(chmod(wp("suid"), 06755));
+	ck_assert_int_eq(st_of(wp("suid")).st_mode & 07777, 06755);
+	ck_sys(chown(ref, 1, 1));
+	ck_sys(chown(wp("suid"), 1, 1));
+	ck_assert_int_eq(st_of(wp("suid")).st_mode, st_of(ref).st_mode);
+	finish();
+}
+END_TEST
+
+START_TEST(statfs_answers)
+{
+	struct statfs sf, bsf;
+	struct statvfs sv;
+
+	use_view(_i);
+	ck_sys(statfs(W, &sf));
+	ck_sys(statfs(m.base, &bsf));
+	ck_assert_int_eq(sf.f_type, FUSE_SUPER_MAGIC);
+	ck_assert_int_gt(sf.f_bsize, 0);
+	ck_assert_int_gt(sf.f_blocks, 0);
+	ck_assert_uint_le(sf.f_bavail, sf.f_blocks);
+	ck_assert_uint_le(sf.f_bfree, sf.f_blocks);
+	ck_assert_int_ge(sf.f_namelen, 255);
+	/* The space is the real one of the disk underneath. */
+	ck_assert_uint_eq((unsigned long long)sf.f_blocks * sf.f_frsize,
+			  (unsigned long long)bsf.f_blocks * bsf.f_frsize);
+	ck_sys(statvfs(wp("dir"), &sv));
+	ck_assert_int_gt(sv.f_blocks, 0);
+	finish();
+}
+END_TEST
+
+START_TEST(shared_mmap)
+{
+	char buf[8192], ctl[4096];
+	char *p;
+	int fd, rfd;
+
+	use_view(_i);
+	ck_sys(fd = open(wp("mm.bin"), O_RDWR));
+	p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert(p != MAP_FAILED);
+	ck_assert_int_eq(p[0], '.');
+	memcpy(p + 100, "MMAP", 4);
+	memcpy(p + 5000, "PAGE2", 5);
+	ck_sys(msync(p, 8192, MS_SYNC));
+	/* read(2) on another descriptor sees it while still mapped. */
+	ck_sys(rfd = open(wp("mm.bin"), O_RDONLY));
+	ck_assert_int_eq(pread(rfd, buf, sizeof(buf), 0), sizeof(buf));
+	ck_assert(!memcmp(buf + 100, "MMAP", 4) && !memcmp(buf + 5000, "PAGE2", 5));
+	close(rfd);
+	ck_sys(munmap(p, 8192));
+	ck_sys(close(fd));
+	ck_assert_int_eq(read_all(wp("mm.bin"), buf, sizeof(buf)), sizeof(buf));
+	ck_assert(!memcmp(buf + 100, "MMAP", 4) && !memcmp(buf + 5000, "PAGE2", 5));
+	ck_assert(buf[99] == '.' && buf[104] == '.' && buf[8191] == '.');
+	/* A new file sized with ftruncate and written through a mapping. */
+	ck_sys(fd = open(wp("mm.new"), O_RDWR | O_CREAT, 0644));
+	ck_sys(ftruncate(fd, 4096));
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert(p != MAP_FAILED);
+	memcpy(p, "fresh", 5);
+	ck_sys(msync(p, 4096, MS_SYNC));
+	ck_sys(munmap(p, 4096));
+	ck_sys(close(fd));
+	ck_assert_int_eq(read_all(wp("mm.new"), buf, sizeof(buf)), 4096);
+	ck_assert(!memcmp(buf, "fresh\0", 6));
+	finish();
+	/* The mapped writes are what a commit carries into the base. */
+	if (V != ROOT_MAIN)
+		ck_ret(bfs_ioc_commit(bfs_ctl_path(ctl, &m, "b")), 0);
+	ck_assert_int_eq(read_all(bp("mm.bin"), buf, sizeof(buf)), sizeof(buf));
+	ck_assert(!memcmp(buf + 100, "MMAP", 4) && !memcmp(buf + 5000, "PAGE2", 5));
+	ck_assert_int_eq(read_all(bp("mm.new"), buf, sizeof(buf)), 4096);
+	ck_assert(!memcmp(buf, "fresh\0", 6));
+}
+END_TEST
+
+START_TEST(stable_inode_numbers)
+{
+	ino_t f, d, s, b, h;
+	struct stat st;
+	int fd;
+
+	use_view(_i);
+	f = st_of(wp("f.txt")).st_ino;
+	d = st_of(wp("dir")).st_ino;
+	s = st_of(wp("dir/sub")).st_ino;
+	b = st_of(wp("dir/sub/b")).st_ino;
+	h = st_of(wp("hl1")).st_ino;
+	ck_assert(f != d && d != s && s != b && b != h && f != h);
+	/* First write: the file is copied up with its directories. */
+	ck_sys(fd = open(wp("f.txt"), O_WRONLY | O_APPEND));
+	ck_sys(fstat(fd, &st));
+	ck_assert_int_eq(st.st_ino, f);
+	ck_assert_int_eq(write(fd, "x", 1), 1);
+	ck_sys(fstat(fd, &st));
+	ck_assert_int_eq(st.st_ino, f);
+	ck_sys(close(fd));
+	ck_assert_int_eq(st_of(wp("f.txt")).st_ino, f);
+	ck_ret(bfs_write_file(wp("dir/sub/b"), "changed\n"), 0);
+	ck_assert_int_eq(st_of(wp("dir/sub/b")).st_ino, b);
+	ck_assert_int_eq(st_of(wp("dir/sub")).st_ino, s);
+	ck_assert_int_eq(st_of(wp("dir")).st_ino, d);
+	/* An attribute change copies up too. */
+	ck_sys(chmod(wp("hl1"), 0600));
+	ck_assert_int_eq(st_of(wp("hl1")).st_ino, h);
+	ck_assert_int_eq(st_of(wp("hl2")).st_ino, h);
+	/* A new file keeps its number across rename. */
+	ck_ret(bfs_write_file(wp("n"), "n"), 0);
+	f = st_of(wp("n")).st_ino;
+	ck_sys(rename(wp("n"), wp("dir/sub/n")));
+	ck_assert_int_eq(st_of(wp("dir/sub/n")).st_ino, f);
+	finish();
+}
+END_TEST
+
+/* Writing a file changes nothing of its directory, and what stat says
+ * about the directory does not change later by itself (tar compares). */
+START_TEST(directory_attributes_stable)
+{
+	struct stat before, a, b;
+	DIR *d;
+
+	use_view(_i);
+	before = st_of(wp("dir/sub"));
+	ck_ret(bfs_write_file(wp("dir/sub/b"), "changed\n"), 0);
+	a = st_of(wp("dir/sub"));
+	d = opendir(wp("dir/sub"));
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d))
+		;
+	closedir(d);
+	ck_file_eq(wp("dir/sub/b"), "changed\n");
+	b = st_of(wp("dir/sub"));
+	ck_assert_msg(a.st_ctim.tv_sec == b.st_ctim.tv_sec &&
+			      a.st_ctim.tv_nsec == b.st_ctim.tv_nsec,
+		      "ctime moved from %lld.%09ld to %lld.%09ld with no change",
+		      (long long)a.st_ctim.tv_sec, a.st_ctim.tv_nsec, (long long)b.st_ctim.tv_sec,
+		      b.st_ctim.tv_nsec);
+	ck_assert_int_eq(a.st_nlink, b.st_nlink);
+	ck_assert_int_eq(b.st_mtim.tv_sec, before.st_mtim.tv_sec);
+	ck_assert_int_eq(b.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+	ck_assert_int_eq(b.st_ino, before.st_ino);
+	finish();
+}
+END_TEST
+
+/* The same object of branch b has one number in /@b/ and at the root. */
+START_TEST(same_inode_in_both_views)
+{
+	char at[4096], ctl[4096];
+	const char *names[] = { "f.txt", "dir", "dir/sub/b", "hl1", "n" };
+
+	ck_ret(bfs_write_file(bfs_path(at, m.mnt, "@b/n"), "n"), 0);
+	ck_ret(bfs_write_file(bfs_path(at, m.mnt, "@b/dir/a"), "changed\n"), 0);
+	ck_ret(bfs_ctl(bfs_ctl_path(ctl, &m, NULL), "switch:b"), 0);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char via_root[4096], via_at[4096];
+
+		snprintf(via_root, sizeof(via_root), "%s/%s", m.mnt, names[i]);
+		snprintf(via_at, sizeof(via_at), "%s/@b/%s", m.mnt, names[i]);
+		ck_assert_msg(st_of(via_root).st_ino == st_of(via_at).st_ino,
+			      "%s: st_ino %lu at the root, %lu in /@b", names[i],
+			      (unsigned long)st_of(via_root).st_ino,
+			      (unsigned long)st_of(via_at).st_ino);
+	}
+}
+END_TEST
+
+START_TEST(at_names_below_the_top)
+{
+	char p[4096];
+
+	use_view(_i);
+	ck_sys(mkdir(wp("dir/@x"), 0755));
+	ck_ret(bfs_write_file(wp("dir/@x/f"), "at\n"), 0);
+	ck_file_eq(wp("dir/@x/f"), "at\n");
+	ck_ret(bfs_write_file(wp("dir/@file"), "f\n"), 0);
+	ck_sys(rename(wp("dir/@file"), wp("dir/@renamed")));
+	ck_sys(symlink("@renamed", wp("dir/@link")));
+	ck_file_eq(wp("dir/@link"), "f\n");
+	ck_list_eq(wp("dir"), 0, "@link @renamed @x a sub");
+	if (V == AT_BRANCH) {
+		/* Inside /@b/ even the first level is ordinary. */
+		ck_sys(mkdir(wp("@top"), 0755));
+		ck_ret(bfs_write_file(wp("@top/f"), "top\n"), 0);
+		ck_file_eq(wp("@top/f"), "top\n");
+		ck_list_eq(W, L, "@top dir empty f.txt hl1 hl2 mm.bin sparse sym");
+	} else {
+		/* Directly under the mount root @NAME is the branch namespace. */
+		ck_assert_int_eq(mkdir(wp("@x"), 0755), -1);
+		ck_assert_int_eq(open(wp("@y"), O_WRONLY | O_CREAT, 0644), -1);
+		ck_assert_int_eq(symlink("f.txt", wp("@z")), -1);
+		ck_assert_int_eq(mknod(wp("@p"), S_IFIFO | 0644, 0), -1);
+		ck_assert_int_eq(rename(wp("f.txt"), wp("@w")), -1);
+		ck_assert_int_eq(link(wp("f.txt"), wp("@v")), -1);
+		ck_file_eq(wp("f.txt"), "base\n");
+		ck_list_eq(W, L, "dir empty f.txt hl1 hl2 mm.bin sparse sym");
+		ck_list_eq(m.base, 0, "dir empty f.txt hl1 hl2 mm.bin sparse sym");
+		/* The branch itself is still there, untouched. */
+		ck_list_eq(bfs_branch_dir(p, &m, "b"), BFS_DUMP_NOCTL,
+			   "dir empty f.txt hl1 hl2 mm.bin sparse sym");
+	}
+	finish();
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("posix");
+	TCase *tc = tcase_create("views");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 15);
+	tcase_add_loop_test(tc, regular_files, 0, NVIEWS);
+	tcase_add_loop_test(tc, directories, 0, NVIEWS);
+	tcase_add_loop_test(tc, symlinks, 0, NVIEWS);
+	tcase_add_loop_test(tc, hard_links, 0, NVIEWS);
+	tcase_add_loop_test(tc, hard_link_pair_stays_one_file, 0, NVIEWS);
+	tcase_add_loop_test(tc, rename_onto_own_link, 0, NVIEWS);
+	tcase_add_loop_test(tc, fifo_and_socket, 0, NVIEWS);
+	tcase_add_loop_test(tc, xattrs, 0, NVIEWS);
+	tcase_add_loop_test(tc, rename_files, 0, NVIEWS);
+	tcase_add_loop_test(tc, rename_dirs, 0, NVIEWS);
+	tcase_add_loop_test(tc, rename_noreplace, 0, NVIEWS);
+	tcase_add_loop_test(tc, rename_exchange, 0, NVIEWS);
+	tcase_add_loop_test(tc, rmdir_notempty, 0, NVIEWS);
+	tcase_add_loop_test(tc, delete_then_recreate, 0, NVIEWS);
+	tcase_add_loop_test(tc, open_flags, 0, NVIEWS);
+	tcase_add_loop_test(tc, truncate_files, 0, NVIEWS);
+	tcase_add_loop_test(tc, fallocate_files, 0, NVIEWS);
+	tcase_add_loop_test(tc, seek_data_hole, 0, NVIEWS);
+	tcase_add_loop_test(tc, seek_hole_survives_write, 0, NVIEWS);
+	tcase_add_loop_test(tc, fsync_files, 0, NVIEWS);
+	tcase_add_loop_test(tc, utimens_nanoseconds, 0, NVIEWS);
+	tcase_add_loop_test(tc, chmod_chown, 0, NVIEWS);
+	tcase_add_loop_test(tc, statfs_answers, 0, NVIEWS);
+	tcase_add_loop_test(tc, shared_mmap, 0, NVIEWS);
+	tcase_add_loop_test(tc, stable_inode_numbers, 0, NVIEWS);
+	tcase_add_test(tc, same_inode_in_both_views);
+	tcase_add_loop_test(tc, directory_attributes_stable, 0, NVIEWS);
+	tcase_add_loop_test(tc, at_names_below_the_top, 0, NVIEWS);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return bfs_check_main(suite());
+}

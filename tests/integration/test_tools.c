@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Ordinary tools on a real mount, driven through the shell: git (a new
+ * repository and one that the base already holds), tar out of and into a
+ * branch, sqlite3 (WAL and rollback journals), make and cc, and the
+ * write-aside-and-rename saves of editors and sed -i.  What they leave
+ * must be what they leave on a plain disk, in the branch and in the base
+ * after the commit.
+ */
+#define _GNU_SOURCE
+#include "bfs_check.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+enum view { AT_BRANCH, ROOT_BRANCH, ROOT_MAIN, NVIEWS };
+
+static struct bfs_mount m;
+static enum view V;
+static char W[4096];
+
+/* A private git identity and configuration for every git call. */
+#define GIT                                                                                \
+	"export HOME=/nonexistent GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null "      \
+	"GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t "                     \
+	"GIT_COMMITTER_EMAIL=t@t; set -e; git() { command git -c init.defaultBranch=main " \
+	"-c gc.auto=0 -c core.fsync=all \"$@\"; }; "
+
+static void setup(void)
+{
+	bfs_mount_prepare(&m);
+	ck_assert_int_eq(bfs_sh(m.base,
+				"set -e; mkdir -p src/lib docs; "
+				"for i in $(seq 30); do echo \"line $i\" > src/f$i.c; done; "
+				"echo lib > src/lib/l.c; echo doc > docs/readme; "
+				"ln -s ../docs/readme src/readme; ln src/f1.c src/f1-link.c; "
+				"chmod 0750 src/lib; touch -d @1000000000.5 docs/readme"),
+			 0);
+	bfs_mount_start(&m, NULL);
+	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
+}
+
+static void teardown(void)
+{
+	bfs_mount_stop(&m);
+}
+
+static void use_view(int v)
+{
+	char ctl[4096];
+
+	V = v;
+	if (V == AT_BRANCH) {
+		bfs_branch_dir(W, &m, "b");
+		return;
+	}
+	if (V == ROOT_BRANCH)
+		ck_ret(bfs_ctl(bfs_ctl_path(ctl, &m, NULL), "switch:b"), 0);
+	snprintf(W, sizeof(W), "%s", m.mnt);
+}
+
+static const char *at(const char *root, const char *rel)
+{
+	static char buf[8][4096];
+	static int next;
+	char *p = buf[next++ % 8];
+
+	snprintf(p, 4096, "%s/%s", root, rel);
+	return p;
+}
+
+static void commit_view(void)
+{
+	char ctl[4096];
+
+	if (V != ROOT_MAIN)
+		ck_ret(bfs_ioc_commit(bfs_ctl_path(ctl, &m, "b")), 0);
+}
+
+START_TEST(git_new_repository)
+{
+	use_view(_i);
+	ck_assert_int_eq(
+		bfs_sh(W, GIT "git init -q repo; cd repo; "
+			      "for i in $(seq 60); do echo $i > f$i; done; "
+			      "mkdir -p src/deep; echo 'int main(void){return 0;}' > src/deep/m.c; "
+			      "git add -A; git commit -qm first; "
+			      "test -z \"$(git status --porcelain)\"; "
+			      "echo change >> f1; git mv f2 g2; git rm -q f3; "
+			      "git commit -qam second; "
+			      "git checkout -q -b topic; echo t > t; git add t; "
+			      "git commit -qm topic; git checkout -q main; "
+			      "git merge -q --no-ff --no-edit topic; "
+			      "test -z \"$(git status --porcelain)\"; "
+			      "git gc -q; git fsck --full --strict; "
+			      "test \"$(git rev-list --count HEAD)\" = 4; "
+			      "test -z \"$(git status --porcelain)\"; "
+			      "test \"$(git show HEAD~1:f1)\" = \"$(printf '1\\nchange')\""),
+		0);
+	commit_view();
+	ck_assert_int_eq(bfs_sh(at(m.base, "repo"),
+				GIT "git fsck --full --strict; "
+				    "test \"$(git log --oneline | wc -l)\" = 4; "
+				    "test -z \"$(git status --porcelain)\"; "
+				    "test \"$(cat t)\" = t; test ! -e f3"),
+			 0);
+}
+END_TEST
+
+/* The base already holds a repository; a branch works on it, a sibling
+ * keeps the old history, and the commit brings the new one into the base. */
+START_TEST(git_repository_of_the_base)
+{
+	char ctl[4096];
+
+	bfs_mount_stop(&m);
+	ck_assert_int_eq(bfs_sh(m.base, GIT "git init -q repo; cd repo; "
+					    "for i in $(seq 40); do echo $i > f$i; done; "
+					    "git add -A; git commit -qm one; echo x >> f1; "
+					    "git commit -qam two"),
+			 0);
+	bfs_mount_start(&m, NULL);
+	ck_ret(bfs_branch_create(&m, NULL, "work"), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "other"), 0);
+	ck_assert_int_eq(bfs_sh(at(m.mnt, "@work/repo"),
+				GIT "test -z \"$(git status --porcelain)\"; "
+				    "for i in $(seq 20); do echo y >> f$i; done; git rm -q f40; "
+				    "git commit -qam three; git tag v3; "
+				    "git repack -adq; git prune; git gc -q --prune=now; "
+				    "git fsck --full --strict; "
+				    "test \"$(git rev-list --count HEAD)\" = 3; "
+				    "test -z \"$(git status --porcelain)\""),
+			 0);
+	/* The sibling still has the two-commit history, intact. */
+	ck_assert_int_eq(bfs_sh(at(m.mnt, "@other/repo"),
+				GIT "git fsck --full --strict; "
+				    "test \"$(git rev-list --count HEAD)\" = 2; "
+				    "test -z \"$(git status --porcelain)\""),
+			 0);
+	ck_ret(bfs_ioc_commit(bfs_ctl_path(ctl, &m, "work")), 0);
+	ck_assert_int_eq(bfs_sh(at(m.base, "repo"),
+				GIT "git fsck --full --strict; "
+				    "test \"$(git rev-list --count HEAD)\" = 3; "
+				    "test \"$(git describe --tags)\" = v3; "
+				    "test -z \"$(git status --porcelain)\"; test ! -e f40"),
+			 0);
+	ck_ret(bfs_ioc_abort(bfs_ctl_path(ctl, &m, "other")), 0);
+}
+END_TEST
+
+/* Changes made by the shell in the tar tests, to the branch and the model. */
+#define TAR_CHANGES                                                                     \
+	"set -e; echo changed > src/f10.c; rm src/f2.c; mv src/f3.c docs/moved.c; "     \
+	"mkdir -p new/empty; echo n > new/n; ln new/n new/n-link; ln -s ../src new/s; " \
+	"chmod 0600 src/f4.c; chown 12:34 src/f5.c; mv src/lib src/lib2; "              \
+	"mkfifo new/fifo"
+
+START_TEST(tar_out_of_a_branch)
+{
+	char model[4096], out[4096], *want, *got;
+
+	use_view(_i);
+	bfs_path(model, m.dir, "model");
+	bfs_path(out, m.dir, "out");
+	ck_assert_int_eq(bfs_sh(NULL, "cp -a '%s' '%s' && mkdir '%s'", m.base, model, out), 0);
+	ck_assert_int_eq(bfs_sh(model, TAR_CHANGES), 0);
+	ck_assert_int_eq(bfs_sh(W, TAR_CHANGES), 0);
+	ck_assert_int_eq(bfs_sh(W, "tar --format=posix -cf '%s/t.tar' src docs new", m.dir), 0);
+	ck_assert_int_eq(bfs_sh(out, "tar -xpf ../t.tar"), 0);
+	/* The archive holds the branch as it is (times included) ... */
+	got = bfs_tree_dump(out, BFS_DUMP_ALL & ~BFS_DUMP_XATTR);
+	want = bfs_tree_dump(W, (BFS_DUMP_ALL & ~BFS_DUMP_XATTR) |
+					(V == AT_BRANCH ? BFS_DUMP_NOCTL : BFS_DUMP_MOUNT));
+	ck_tree_eq(got, want);
+	free(want);
+	free(got);
+	/* ... which is the base plus the changes. */
+	got = bfs_tree_dump(out, BFS_DUMP_ALL & ~BFS_DUMP_MTIME);
+	want = bfs_tree_dump(model, BFS_DUMP_ALL & ~BFS_DUMP_MTIME);
+	ck_tree_eq(got, want);
+	free(want);
+	free(got);
+}
+END_TEST
+
+/* Editing a file and archiving its directory: tar sees nothing change
+ * under it ("file changed as we read it" makes it exit 1). */
+START_TEST(tar_after_editing_a_file)
+{
+	use_view(_i);
+	ck_assert_int_eq(bfs_sh(W, "echo edited > src/f10.c"), 0);
+	ck_assert_int_eq(bfs_sh(W, "tar -cf '%s/t.tar' src", m.dir), 0);
+	ck_assert_int_eq(bfs_sh(m.dir, "tar -xOf t.tar src/f10.c | grep -qx edited"), 0);
+}
+END_TEST
+
+/* A file of a base pair of hard links changed in the branch: a copy that
+ * keeps hard links (cp -a, tar, rsync -H) must get both names right. */
+START_TEST(copy_of_a_changed_hard_link)
+{
+	char out[4096];
+
+	use_view(_i);
+	bfs_path(out, m.dir, "out");
+	ck_assert_int_eq(bfs_sh(W, "echo changed > src/f1.c"), 0);
+	ck_assert_int_eq(bfs_sh(W, "cp -a src '%s'", out), 0);
+	ck_assert_int_eq(
+		bfs_sh(out, "cmp f1.c '%s/src/f1.c' && cmp f1-link.c '%s/src/f1-link.c'", W, W), 0);
+	ck_file_eq(at(W, "src/f1.c"), "changed\n");
+	ck_file_eq(at(W, "src/f1-link.c"), "changed\n");
+}
+END_TEST
+
+START_TEST(tar_into_a_branch)
+{
+	char *want, *got;
+
+	use_view(_i);
+	ck_assert_int_eq(bfs_sh(m.base, "tar --format=posix -cf ../src.tar src docs"), 0);
+	want = bfs_tree_dump(m.base, BFS_DUMP_ALL & ~BFS_DUMP_XATTR);
+	ck_assert_int_eq(bfs_sh(W, "mkdir x && cd x && tar -xpf '%s/src.tar'", m.dir), 0);
+	got = bfs_tree_dump(at(W, "x"), BFS_DUMP_ALL & ~BFS_DUMP_XATTR);
+	ck_tree_eq(got, want);
+	free(got);
+	/* Extracting over the existing tree replaces it in place. */
+	ck_assert_int_eq(
+		bfs_sh(W, "echo mess > src/f1.c && rm docs/readme && tar -xpf '%s/src.tar'", m.dir),
+		0);
+	ck_assert_int_eq(bfs_sh(W, "diff -r src x/src && diff -r docs x/docs"), 0);
+	commit_view();
+	ck_assert_int_eq(bfs_sh(m.base, "diff -r src x/src && diff -r docs x/docs"), 0);
+	free(want);
+}
+END_TEST
+
+#define SQL_FILL                                                                       \
+	"set -e; for j in $(seq 10); do "                                              \
+	"echo \"BEGIN; $(for i in $(seq 200); do echo \"INSERT INTO t VALUES($j, $i, " \
+	"randomblob(300));\"; done) COMMIT;\"; done | sqlite3 %s; "                    \
+	"test \"$(sqlite3 %s 'PRAGMA integrity_check')\" = ok; "                       \
+	"test \"$(sqlite3 %s 'SELECT count(*) FROM t')\" = 2000; "                     \
+	"sqlite3 %s 'DELETE FROM t WHERE b %% 2 = 0; VACUUM;'; "                       \
+	"test \"$(sqlite3 %s 'SELECT count(*) FROM t')\" = 1000; "                     \
+	"test \"$(sqlite3 %s 'PRAGMA integrity_check')\" = ok"
+
+START_TEST(sqlite_databases)
+{
+	if (bfs_sh(NULL, "command -v sqlite3 >/dev/null") != 0) {
+		fprintf(stderr, "sqlite_databases: no sqlite3 binary, case skipped\n");
+		return;
+	}
+	use_view(_i);
+	ck_assert_int_eq(bfs_sh(W, "sqlite3 wal.db 'PRAGMA journal_mode=WAL; "
+				   "CREATE TABLE t(a, b, c)' >/dev/null && "
+				   "sqlite3 del.db 'PRAGMA journal_mode=DELETE; "
+				   "CREATE TABLE t(a, b, c)' >/dev/null"),
+			 0);
+	ck_assert_int_eq(
+		bfs_sh(W, SQL_FILL, "wal.db", "wal.db", "wal.db", "wal.db", "wal.db", "wal.db"), 0);
+	ck_assert_int_eq(
+		bfs_sh(W, SQL_FILL, "del.db", "del.db", "del.db", "del.db", "del.db", "del.db"), 0);
+	commit_view();
+	ck_assert_int_eq(bfs_sh(m.base, "set -e; for d in wal.db del.db; do "
+					"test \"$(sqlite3 $d 'PRAGMA integrity_check')\" = ok; "
+					"test \"$(sqlite3 $d 'SELECT count(*) FROM t')\" = 1000; "
+					"done"),
+			 0);
+}
+END_TEST
+
+START_TEST(make_and_cc)
+{
+	use_view(_i);
+	ck_assert_int_eq(bfs_sh(W, "set -e; mkdir build; cd build; "
+				   "printf 'int main(void) { return 42; }\\n' > prog.c; "
+				   "printf 'prog: prog.c\\n\\tcc -o prog prog.c\\n"
+				   "out: in\\n\\tcp in out\\n' > Makefile; "
+				   "echo one > in; make -s prog out; "
+				   "set +e; ./prog; test $? = 42 || exit 1; set -e; "
+				   "make -q prog out; "
+				   "touch in; ! make -q out; make -s out; make -q out; "
+				   "echo two > in; make -s out; test \"$(cat out)\" = two"),
+			 0);
+	commit_view();
+	ck_assert_int_eq(bfs_sh(at(m.base, "build"),
+				"set -e; make -q prog out; set +e; ./prog; test $? = 42"),
+			 0);
+}
+END_TEST
+
+START_TEST(editor_saves)
+{
+	use_view(_i);
+	ck_assert_int_eq(
+		bfs_sh(W, "set -e; sed -i 's/line/LINE/' src/f1.c src/f6.c; "
+			  "test \"$(cat src/f1.c)\" = 'LINE 1'; "
+			  /* save with a backup made by rename, as vim's backupcopy=no */
+			  "mv src/f7.c src/f7.c~; echo saved > src/f7.c; "
+			  /* write aside and rename over, as most editors */
+			  "echo aside > src/.f8.c.swp; mv src/.f8.c.swp src/f8.c; "
+			  "test \"$(cat src/f7.c~)\" = 'line 7'; test \"$(cat src/f8.c)\" = aside; "
+			  "cp -a src src.bak; diff -r src src.bak; "
+			  "test \"$(stat -c %%Y.%%y src/f9.c)\" = \"$(stat -c %%Y.%%y "
+			  "src.bak/f9.c)\""),
+		0);
+	commit_view();
+	ck_assert_int_eq(bfs_sh(m.base, "set -e; test \"$(cat src/f7.c)\" = saved; "
+					"test \"$(cat src/f7.c~)\" = 'line 7'; "
+					"test \"$(cat src/f6.c)\" = 'LINE 6'; diff -r src src.bak"),
+			 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("tools");
+	TCase *tc = tcase_create("shell");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, git_new_repository, 0, NVIEWS);
+	tcase_add_test(tc, git_repository_of_the_base);
+	tcase_add_loop_test(tc, tar_out_of_a_branch, 0, NVIEWS);
+	tcase_add_loop_test(tc, tar_after_editing_a_file, 0, NVIEWS);
+	tcase_add_loop_test(tc, copy_of_a_changed_hard_link, 0, NVIEWS);
+	tcase_add_loop_test(tc, tar_into_a_branch, 0, NVIEWS);
+	tcase_add_loop_test(tc, sqlite_databases, 0, NVIEWS);
+	tcase_add_loop_test(tc, make_and_cc, 0, NVIEWS);
+	tcase_add_loop_test(tc, editor_saves, 0, NVIEWS);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return bfs_check_main(suite());
+}
