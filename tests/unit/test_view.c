@@ -245,6 +245,27 @@ START_TEST(rename_base_only_directory)
 }
 END_TEST
 
+START_TEST(rename_out_of_a_lower_directory)
+{
+	struct bfsd_branch *b;
+
+	ut_base_mkdir(&T, "d");
+	ut_base_write(&T, "d/x", "x");
+	ut_base_mkdir(&T, "d/sub");
+	ut_base_write(&T, "d/sub/y", "y");
+	b = ut_branch(&T, T.fs->main, "b");
+	/* The source's directory exists only in the base. */
+	ck_assert_int_eq(ut_rename(&T, b, "d/x", "x", 0), 0);
+	UT_STR_EQ(ut_ls(&T, b, ""), "d,x");
+	UT_STR_EQ(ut_ls(&T, b, "d"), "sub");
+	UT_STR_EQ(ut_cat(&T, b, "x"), "x");
+	ck_assert_int_eq(ut_rename(&T, b, "d/sub", "sub", 0), 0);
+	UT_STR_EQ(ut_ls(&T, b, ""), "d,sub,x");
+	UT_STR_EQ(ut_ls(&T, b, "d"), "");
+	UT_STR_EQ(ut_cat(&T, b, "sub/y"), "y");
+}
+END_TEST
+
 START_TEST(rename_directory_back_to_its_old_name)
 {
 	struct bfsd_branch *b;
@@ -561,6 +582,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, delete_directory_recreate_as_file);
 	tcase_add_test(tc, whiteout_hides_base_file_from_branch_only);
 	tcase_add_test(tc, rename_base_only_directory);
+	tcase_add_test(tc, rename_out_of_a_lower_directory);
 	tcase_add_test(tc, rename_directory_back_to_its_old_name);
 	tcase_add_test(tc, rename_noreplace);
 	tcase_add_test(tc, rename_exchange);
