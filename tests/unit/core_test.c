@@ -54,6 +54,23 @@ void ut_setup(struct ut *t)
 	ut_open(t, false);
 }
 
+int ut_crash(struct ut *t, void (*fn)(struct ut *t, void *arg), void *arg)
+{
+	pid_t pid;
+	int status;
+
+	ck_assert_ptr_null(t->fs);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		ut_open(t, false);
+		fn(t, arg);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 static const char *rotate(const char *root, const char *rel)
 {
 	static char bufs[8][PATH_MAX];

@@ -41,6 +41,12 @@ void ut_close(struct ut *t);
 /* init + open. */
 void ut_setup(struct ut *t);
 
+/* Simulate a daemon killed at an arbitrary instant: in a child process,
+ * open the core on t, run fn and exit without closing anything.  t must be
+ * closed in the caller.  Returns the child's exit status (0 when fn and the
+ * open succeeded). */
+int ut_crash(struct ut *t, void (*fn)(struct ut *t, void *arg), void *arg);
+
 /* Absolute path of rel in the base / storage (static rotating buffers). */
 const char *ut_bpath(const struct ut *t, const char *rel);
 const char *ut_spath(const struct ut *t, const char *rel);
