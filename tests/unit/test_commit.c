@@ -237,6 +237,47 @@ START_TEST(many_files_in_new_and_old_directories)
 }
 END_TEST
 
+START_TEST(directory_recreated_over_a_frozen_whiteout)
+{
+	struct bfsd_branch *b, *c;
+
+	/* b deletes d; a child freezes that layer; b makes d again (in its
+	 * fresh top, so no whiteout is in the way). */
+	b = ut_branch(&T, MAIN, "b");
+	ck_assert_int_eq(ut_unlink(&T, b, "d/sub/y"), 0);
+	ck_assert_int_eq(ut_rmdir(&T, b, "d/sub"), 0);
+	ck_assert_int_eq(ut_unlink(&T, b, "d/x"), 0);
+	ck_assert_int_eq(ut_rmdir(&T, b, "d"), 0);
+	c = ut_branch(&T, b, "c");
+	ck_assert_int_eq(ut_abort(&T, c), 0);
+	ck_assert_int_eq(ut_mkdir(&T, b, "d", 0755), 0);
+	ck_assert_int_eq(ut_write(&T, b, "d/new", "new"), 0);
+	UT_STR_EQ(ut_ls(&T, b, "d"), "new");
+	commit_and_compare(b);
+	UT_STR_EQ(ut_ls(&T, MAIN, "d"), "new");
+}
+END_TEST
+
+START_TEST(directory_recreated_by_a_child_over_its_parents_whiteout)
+{
+	struct bfsd_branch *b, *c;
+
+	b = ut_branch(&T, MAIN, "b");
+	ck_assert_int_eq(ut_unlink(&T, b, "d/sub/y"), 0);
+	ck_assert_int_eq(ut_rmdir(&T, b, "d/sub"), 0);
+	ck_assert_int_eq(ut_unlink(&T, b, "d/x"), 0);
+	ck_assert_int_eq(ut_rmdir(&T, b, "d"), 0);
+	c = ut_branch(&T, b, "c");
+	ck_assert_int_eq(ut_mkdir(&T, c, "d", 0755), 0);
+	ck_assert_int_eq(ut_write(&T, c, "d/new", "new"), 0);
+	UT_STR_EQ(ut_ls(&T, c, "d"), "new");
+	ck_assert_int_eq(ut_commit(&T, c), 0);
+	UT_STR_EQ(ut_ls(&T, b, "d"), "new");
+	commit_and_compare(b);
+	UT_STR_EQ(ut_ls(&T, MAIN, "d"), "new");
+}
+END_TEST
+
 START_TEST(directory_replaced_by_file_and_back)
 {
 	struct bfsd_branch *b = ut_branch(&T, MAIN, "b1");
@@ -586,6 +627,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, renamed_directory_that_main_removed);
 	tcase_add_test(tc, nested_renames_over_the_parents_renames);
 	tcase_add_test(tc, many_files_in_new_and_old_directories);
+	tcase_add_test(tc, directory_recreated_over_a_frozen_whiteout);
+	tcase_add_test(tc, directory_recreated_by_a_child_over_its_parents_whiteout);
 	tcase_add_test(tc, directory_replaced_by_file_and_back);
 	tcase_add_test(tc, type_changes_by_exchange);
 	tcase_add_test(tc, hard_links_stay_one_inode);

@@ -219,6 +219,26 @@ START_TEST(inode_number_survives_copyup)
 }
 END_TEST
 
+START_TEST(hard_linked_base_file_keeps_its_links)
+{
+	struct bfsd_branch *b;
+	struct stat a, l;
+
+	ut_base_write(&T, "a", "one");
+	ck_assert_int_eq(link(ut_bpath(&T, "a"), ut_bpath(&T, "a-link")), 0);
+	b = ut_branch(&T, T.fs->main, "b");
+	/* In the branch, as in any directory, both names are one file. */
+	ck_assert_int_eq(ut_pwrite(&T, b, "a", 0, "ONE"), 0);
+	UT_STR_EQ(ut_cat(&T, b, "a"), "ONE");
+	ck_assert_int_eq(ut_stat(&T, b, "a", &a), 0);
+	ck_assert_int_eq(ut_stat(&T, b, "a-link", &l), 0);
+	ck_assert_uint_eq(a.st_ino, l.st_ino);
+	ck_assert_int_eq(a.st_nlink, 2);
+	UT_STR_EQ(ut_cat(&T, b, "a-link"), "ONE");
+	UT_STR_EQ(ut_base_read(&T, "a-link"), "one");
+}
+END_TEST
+
 START_TEST(truncating_open_copies_no_data)
 {
 	struct bfsd_branch *b;
@@ -354,6 +374,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, sparse_file_stays_sparse);
 	tcase_add_test(tc, attributes_are_carried);
 	tcase_add_test(tc, inode_number_survives_copyup);
+	tcase_add_test(tc, hard_linked_base_file_keeps_its_links);
 	tcase_add_test(tc, truncating_open_copies_no_data);
 	tcase_add_test(tc, readers_follow_the_copy);
 	tcase_add_test(tc, write_after_freeze_copies_again);

@@ -285,6 +285,37 @@ START_TEST(hard_link_made_by_main_written_in_place)
 }
 END_TEST
 
+START_TEST(directory_times_are_preserved)
+{
+	const struct timespec ts[2] = { { 1200000000, 5 }, { 1100000000, 7 } };
+	const char *dirs[] = { "", "d", "d/sub" };
+	struct stat before[3], st;
+	struct bfsd_branch *b;
+
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(utimensat(AT_FDCWD, ut_bpath(&T, dirs[i]), ts, 0), 0);
+	b = ut_branch(&T, MAIN, "b");
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(ut_stat(&T, b, dirs[i], &before[i]), 0);
+	ck_assert_int_eq(before[1].st_mtim.tv_nsec, 7);
+
+	/* Entries removed from and added to the directories, through main. */
+	ck_assert_int_eq(ut_unlink(&T, MAIN, "d/x"), 0);
+	ck_assert_int_eq(ut_write(&T, MAIN, "d/sub/new", "n"), 0);
+	ck_assert_int_eq(ut_write(&T, MAIN, "new", "n"), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(ut_stat(&T, b, dirs[i], &st), 0);
+		ck_assert_msg(st.st_mtim.tv_sec == before[i].st_mtim.tv_sec &&
+				      st.st_mtim.tv_nsec == before[i].st_mtim.tv_nsec,
+			      "mtime of '%s' moved from %ld.%09ld to %ld.%09ld in the branch",
+			      dirs[i], (long)before[i].st_mtim.tv_sec,
+			      (long)before[i].st_mtim.tv_nsec, (long)st.st_mtim.tv_sec,
+			      (long)st.st_mtim.tv_nsec);
+	}
+	sees_setup_tree(b);
+}
+END_TEST
+
 START_TEST(later_branches_see_the_changes)
 {
 	struct bfsd_branch *b1, *b2, *b3;
@@ -428,6 +459,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, directory_moved_onto_an_emptied_name);
 	tcase_add_test(tc, hard_linked_base_file_written_in_place);
 	tcase_add_test(tc, hard_link_made_by_main_written_in_place);
+	tcase_add_test(tc, directory_times_are_preserved);
 	tcase_add_test(tc, later_branches_see_the_changes);
 	tcase_add_test(tc, nested_branches_keep_the_base_snapshot);
 	tcase_add_test(tc, branch_readers_keep_old_data);
