@@ -216,6 +216,24 @@ START_TEST(nested_renames_over_the_parents_renames)
 }
 END_TEST
 
+START_TEST(nested_rename_keeps_the_parents_changes_inside)
+{
+	struct bfsd_branch *p, *c;
+
+	p = ut_branch(&T, MAIN, "p");
+	ck_assert_int_eq(ut_write(&T, p, "d/x", "p-x"), 0);
+	c = ut_branch(&T, p, "c");
+	ck_assert_int_eq(ut_write(&T, p, "d/sub/y", "p-y"), 0);
+	ck_assert_int_eq(ut_rename(&T, c, "d", "e", 0), 0);
+	ck_assert_int_eq(ut_commit(&T, c), 0);
+	UT_STR_EQ(ut_ls(&T, p, ""), "e,f,g");
+	UT_STR_EQ(ut_cat(&T, p, "e/x"), "p-x");
+	UT_STR_EQ(ut_cat(&T, p, "e/sub/y"), "p-y");
+	commit_and_compare(p);
+	UT_STR_EQ(ut_base_read(&T, "e/sub/y"), "p-y");
+}
+END_TEST
+
 START_TEST(many_files_in_new_and_old_directories)
 {
 	struct bfsd_branch *b = ut_branch(&T, MAIN, "b");
@@ -626,6 +644,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, renamed_directory_and_a_file_at_its_old_name);
 	tcase_add_test(tc, renamed_directory_that_main_removed);
 	tcase_add_test(tc, nested_renames_over_the_parents_renames);
+	tcase_add_test(tc, nested_rename_keeps_the_parents_changes_inside);
 	tcase_add_test(tc, many_files_in_new_and_old_directories);
 	tcase_add_test(tc, directory_recreated_over_a_frozen_whiteout);
 	tcase_add_test(tc, directory_recreated_by_a_child_over_its_parents_whiteout);

@@ -405,6 +405,23 @@ START_TEST(commit_into_main_preserves_for_siblings)
 }
 END_TEST
 
+START_TEST(commit_deleting_a_tree_preserves_for_siblings)
+{
+	struct bfsd_branch *b1, *b2;
+
+	b1 = ut_branch(&T, MAIN, "b1");
+	b2 = ut_branch(&T, MAIN, "b2");
+	ck_assert_int_eq(ut_unlink(&T, b1, "d/sub/y"), 0);
+	ck_assert_int_eq(ut_rmdir(&T, b1, "d/sub"), 0);
+	ck_assert_int_eq(ut_unlink(&T, b1, "d/x"), 0);
+	ck_assert_int_eq(ut_rmdir(&T, b1, "d"), 0);
+	ck_assert_int_eq(ut_unlink(&T, b1, "f"), 0);
+	ck_assert_int_eq(ut_commit(&T, b1), 0);
+	UT_STR_EQ(ut_ls(&T, MAIN, ""), "g");
+	sees_setup_tree(b2);
+}
+END_TEST
+
 START_TEST(no_preservation_without_live_branches)
 {
 	char layers[PATH_MAX];
@@ -464,6 +481,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, nested_branches_keep_the_base_snapshot);
 	tcase_add_test(tc, branch_readers_keep_old_data);
 	tcase_add_test(tc, commit_into_main_preserves_for_siblings);
+	tcase_add_test(tc, commit_deleting_a_tree_preserves_for_siblings);
 	tcase_add_test(tc, no_preservation_without_live_branches);
 	suite_add_tcase(s, tc);
 	return s;

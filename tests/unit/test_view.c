@@ -543,6 +543,17 @@ START_TEST(hard_links_share_one_object)
 	ck_assert_int_eq(ut_link(&T, b, "g", "g"), -EEXIST);
 	ck_assert_int_eq(ut_mkdir(&T, b, "dir", 0755), 0);
 	ck_assert_int_eq(ut_link(&T, b, "dir", "dir2"), -EPERM);
+	/* Links and renames onto a name deleted in the branch. */
+	ut_base_write(&T, "del1", "d1");
+	ut_base_write(&T, "del2", "d2");
+	ck_assert_int_eq(ut_unlink(&T, b, "del1"), 0);
+	ck_assert_int_eq(ut_unlink(&T, b, "del2"), 0);
+	ck_assert_int_eq(ut_link(&T, b, "g", "del1"), 0);
+	UT_STR_EQ(ut_cat(&T, b, "del1"), "ONE");
+	ut_base_write(&T, "mv", "mv");
+	ck_assert_int_eq(ut_rename(&T, b, "mv", "del2", 0), 0);
+	UT_STR_EQ(ut_cat(&T, b, "del2"), "mv");
+	ck_assert(!ut_exists(&T, b, "mv"));
 	UT_STR_EQ(ut_base_read(&T, "f"), "one");
 	ck_assert(!ut_base_exists(&T, "g"));
 }
