@@ -9,6 +9,8 @@
  */
 #include "core_test.h"
 
+#include "bfs_test.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -231,6 +233,30 @@ START_TEST(nested_rename_keeps_the_parents_changes_inside)
 	UT_STR_EQ(ut_cat(&T, p, "e/sub/y"), "p-y");
 	commit_and_compare(p);
 	UT_STR_EQ(ut_base_read(&T, "e/sub/y"), "p-y");
+}
+END_TEST
+
+START_TEST(commit_stays_inside_the_base)
+{
+	char outside[PATH_MAX], victim[PATH_MAX];
+	struct bfsd_branch *b;
+
+	snprintf(outside, sizeof(outside), "%s/outside", T.dir);
+	snprintf(victim, sizeof(victim), "%s/outside/x", T.dir);
+	ck_assert_int_eq(mkdir(outside, 0755), 0);
+	ck_assert_int_eq(bfs_write_file(victim, "not the base's"), 0);
+
+	/* The branch deletes d/x; meanwhile main replaces the directory d by
+	 * a symlink to a directory outside the base that has an x too. */
+	b = ut_branch(&T, MAIN, "b");
+	ck_assert_int_eq(ut_unlink(&T, b, "d/x"), 0);
+	bfsd_lock_op(T.fs, MAIN, true);
+	ck_assert_int_eq(bfsd_view_remove_tree(T.fs, MAIN, "d"), 0);
+	bfsd_unlock_op(T.fs, MAIN);
+	ck_assert_int_eq(ut_symlink(&T, MAIN, outside, "d"), 0);
+	ck_assert_int_eq(ut_commit(&T, b), 0);
+	/* Nothing outside the base is touched. */
+	ck_assert_msg(bfs_exists(victim), "the commit deleted %s", victim);
 }
 END_TEST
 
@@ -645,6 +671,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, renamed_directory_that_main_removed);
 	tcase_add_test(tc, nested_renames_over_the_parents_renames);
 	tcase_add_test(tc, nested_rename_keeps_the_parents_changes_inside);
+	tcase_add_test(tc, commit_stays_inside_the_base);
 	tcase_add_test(tc, many_files_in_new_and_old_directories);
 	tcase_add_test(tc, directory_recreated_over_a_frozen_whiteout);
 	tcase_add_test(tc, directory_recreated_by_a_child_over_its_parents_whiteout);
