@@ -146,7 +146,8 @@ START_TEST(modes_owners_times)
 	ck_assert_int_eq(st.st_uid, 5);
 	st = st_of(at(m.base, "n"));
 	ck_assert_int_eq(st.st_mtim.tv_nsec, 999999999);
-	ck_assert_int_eq(st.st_atim.tv_nsec, 999999998);
+	/* Not its atime: the dump above read the base file directly, and
+	 * relatime moved it (the atime set is older than a day). */
 }
 END_TEST
 

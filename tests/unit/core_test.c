@@ -155,7 +155,7 @@ int ut_abort(struct ut *t, struct bfsd_branch *b)
 
 static struct bfsd_cred me(void)
 {
-	struct bfsd_cred c = { geteuid(), getegid() };
+	struct bfsd_cred c = { .uid = geteuid(), .gid = getegid(), .umask = 022 };
 
 	return c;
 }
