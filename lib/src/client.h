@@ -17,6 +17,7 @@
 struct bfs_mount {
 	char *root;    /* absolute path of the mount root */
 	char *storage; /* storage directory, or NULL when the daemon does not say */
+	char *base;    /* base directory (storage/base), or NULL */
 	int pid;       /* daemon pid, 0 when unknown */
 };
 

@@ -120,6 +120,25 @@ int bfs__ctl_path(char *out, const struct bfs_mount *m, const char *branch)
 	return n < PATH_MAX ? 0 : -ENAMETOOLONG;
 }
 
+/* The first line of storage/base (the base's real path), or NULL. */
+static char *read_base(const char *storage)
+{
+	char path[PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	if (bfs__join(path, storage, "base") || !(f = fopen(path, "re")))
+		return NULL;
+	if (getline(&line, &cap, f) > 0)
+		line[strcspn(line, "\n")] = '\0';
+	else {
+		free(line);
+		line = NULL;
+	}
+	fclose(f);
+	return line;
+}
+
 int bfs__refresh_info(struct bfs_mount *m)
 {
 	struct branchfs_ioc_info info;
@@ -144,7 +163,11 @@ int bfs__refresh_info(struct bfs_mount *m)
 	free(m->storage);
 	m->storage = info.storage[0] ? bfs__strdup(info.storage) : NULL;
 	m->pid = info.daemon_pid;
-	return info.storage[0] && !m->storage ? -ENOMEM : 0;
+	if (info.storage[0] && !m->storage)
+		return -ENOMEM;
+	free(m->base);
+	m->base = m->storage ? read_base(m->storage) : NULL;
+	return 0;
 }
 
 int bfs_open(struct bfs_mount **out, const char *path)
@@ -183,6 +206,7 @@ void bfs_close(struct bfs_mount *m)
 		return;
 	free(m->root);
 	free(m->storage);
+	free(m->base);
 	free(m);
 }
 
@@ -194,6 +218,11 @@ const char *bfs_mount_root(const struct bfs_mount *m)
 const char *bfs_mount_storage(const struct bfs_mount *m)
 {
 	return m->storage;
+}
+
+const char *bfs_mount_base(const struct bfs_mount *m)
+{
+	return m->base;
 }
 
 int bfs_mount_daemon_pid(const struct bfs_mount *m)

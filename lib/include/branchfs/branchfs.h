@@ -62,6 +62,10 @@ BFS_API const char *bfs_mount_root(const struct bfs_mount *m);
  * say (a BranchFS daemon without FS_IOC_BRANCH_INFO).  Owned by m. */
 BFS_API const char *bfs_mount_storage(const struct bfs_mount *m);
 
+/* The base directory the mount shows as main (read from the storage), or
+ * NULL when unknown.  Owned by m. */
+BFS_API const char *bfs_mount_base(const struct bfs_mount *m);
+
 /* The pid of the daemon serving the mount, or 0 when unknown. */
 BFS_API int bfs_mount_daemon_pid(const struct bfs_mount *m);
 
