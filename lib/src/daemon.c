@@ -56,10 +56,10 @@ static int make_dirs(const char *path)
 		return -ENAMETOOLONG;
 	memcpy(buf, path, len + 1);
 	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
 		char c = *p;
 
+		if (c != '/' && c != '\0')
+			continue;
 		*p = '\0';
 		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
 			return -errno;

@@ -98,7 +98,7 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 	};
 	struct mount_args a = { .d = BFS_DAEMON_OPTIONS_INIT };
 	struct cli_opts o = { 0 };
-	char *mnt, *msg = NULL;
+	char *mnt, *base = NULL, *msg = NULL;
 	struct stat st;
 	int ret;
 
@@ -127,8 +127,11 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 		cli_error("cannot mount %s: cannot find the daemon branchfsd", mnt);
 	else if (ret)
 		cli_error("cannot mount %s: %s", mnt, strerror(-ret));
-	else
-		printf("mounted %s at %s\n", a.d.base ? a.d.base : mnt, mnt);
+	else {
+		base = cli_abspath(a.d.base ? a.d.base : mnt);
+		printf("mounted %s at %s\n", base ? base : mnt, mnt);
+	}
+	free(base);
 	free(msg);
 	free(mnt);
 	return ret ? cli_exit_code(ret) : cli_finish(CLI_OK);

@@ -41,6 +41,10 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 	if (ret)
 		return ret;
 	root = strdup(bfs_mount_root(m));
+	if (!root) {
+		bfs_close(m);
+		return cli_fail(-ENOMEM, "unmount");
+	}
 	ret = bfs_unmount(m, flags);
 	bfs_close(m);
 	if (ret == -EBUSY)
