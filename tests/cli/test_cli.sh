@@ -205,7 +205,7 @@ expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- create x "$T/plain
 expect_fail 4 "branchfs: $T/none is not a branchfs mount (no such directory)" -- create x "$T/none"
 
 # --- switch -------------------------------------------------------------------
-expect 0 "switched to 'feat'" "" -- switch feat "$mnt"
+expect 0 "switched to 'feat'" "" -- switch feat "$mnt" --storage "$st"
 expect_fail 1 "branchfs: cannot switch to 'nope': no such branch" -- switch nope "$mnt"
 expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- switch feat "$T/plain"
 
@@ -218,7 +218,7 @@ expect 0 "M  a.txt
 R  d1/ -> d2/
 A  link
 A  new.txt" "" -- diff "$mnt"
-expect 0 "$out" "" -- diff feat "$mnt"
+expect 0 "$out" "" -- diff feat "$mnt" --storage "$st"
 expect 0 " a.txt   | M 8B
  d2/     | R from d1/
  link    | A 5B
@@ -301,7 +301,7 @@ expect_fail 1 "branchfs: cannot read storage '$T/none': no such directory" -- st
 # --- commit and abort -----------------------------------------------------------
 expect_fail 1 "branchfs: cannot commit 'feat': the branch has live children" -- commit "$mnt"
 expect 0 "switched to 'sub'" "" -- switch sub "$mnt"
-expect 0 "committed 'sub' into 'feat'" "" -- commit "$mnt"
+expect 0 "committed 'sub' into 'feat'" "" -- commit --storage "$st" "$mnt"
 check "the mount is back on feat" [ "$(cat "$mnt/.branchfs_ctl")" = feat ]
 check "sub's file landed in feat" [ -f "$mnt/@feat/sub.txt" ]
 expect 0 "committed 'feat' into 'main'" "" -- commit "$mnt"
@@ -342,7 +342,7 @@ expect_fail 4 "branchfs: $mnt is not a branchfs mount" -- status "$mnt"
 expect 0 "mounted $base at $mnt" "" -- mount --base "$base" --storage "$st" "$mnt"
 expect 0 '*' "" -- list --json "$mnt"
 jeq '.branches | length' 2
-expect 0 "unmounted $mnt" "" -- unmount "$mnt"
+expect 0 "unmounted $mnt" "" -- unmount "$mnt" --storage "$st"
 expect 0 '*' "" -- list --storage "$st" --json
 jeq '.branches | length' 1
 

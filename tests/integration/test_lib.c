@@ -466,6 +466,23 @@ START_TEST(unmount_discards_or_keeps_branches)
 }
 END_TEST
 
+/*
+ * DESIGN.md section 3: the mount root shows main at mount time, also when
+ * the branches were kept.  Exposes a daemon bug: the daemon restores the
+ * current branch recorded in the state log.
+ */
+START_TEST(remount_with_kept_branches_starts_on_main)
+{
+	ck_assert_int_eq(bfs_create(NULL, NULL, m, NULL, "one"), 0);
+	ck_assert_int_eq(bfs_switch(m, "one"), 0);
+	ck_assert_int_eq(bfs_unmount(m, BFS_UNMOUNT_KEEP), 0);
+	bfs_mount_stop(&t);
+	bfs_mount_start(&t, NULL);
+	ck_assert(bfs_exists(bpath("one", "a.txt")));
+	ck_assert_str_eq(current(), "main");
+}
+END_TEST
+
 START_TEST(set_keep_survives_a_plain_unmount)
 {
 	struct bfs_branch_list *l;
@@ -582,6 +599,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, diff_directory_recreated_with_mkdir);
 	tcase_add_test(tc, diff_nested_branch_against_its_parent);
 	tcase_add_test(tc, unmount_discards_or_keeps_branches);
+	tcase_add_test(tc, remount_with_kept_branches_starts_on_main);
 	tcase_add_test(tc, set_keep_survives_a_plain_unmount);
 	tcase_add_test(tc, strerror_speaks_branches);
 	suite_add_tcase(s, tc);
