@@ -68,7 +68,7 @@ int bfs__du(uint64_t *bytes, const char *dir);
 
 /* util.c */
 char *bfs__strdup(const char *s);
-/* out = a "/" b, or a alone when b is empty; -ENAMETOOLONG. */
+/* out = a "/" b, or the other alone when one is empty; -ENAMETOOLONG. */
 int bfs__join(char *out, const char *a, const char *b);
 /* An absolute version of path (not resolving symlinks); malloc'd. */
 int bfs__absolute(char **out, const char *path);

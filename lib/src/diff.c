@@ -57,14 +57,6 @@ struct res {
 	char src[PATH_MAX]; /* redirected: its old path in the parent */
 };
 
-static int join_path(char *out, const char *dir, const char *name)
-{
-	int n = dir[0] ? snprintf(out, PATH_MAX, "%s/%s", dir, name)
-		       : snprintf(out, PATH_MAX, "%s", name);
-
-	return n < PATH_MAX ? 0 : -ENAMETOOLONG;
-}
-
 /* The redirect marker of the directory abs, or "" when it has none. */
 static bool redirect_of(const char *abs, char *out)
 {
@@ -321,9 +313,9 @@ static int deleted_children(struct walk *w, const char *path, const char *ppath,
 	for (size_t i = 0; i < theirs.n && !ret; i++) {
 		if (names_has(have, theirs.v[i]))
 			continue;
-		ret = join_path(child, path, theirs.v[i]);
+		ret = bfs__join(child, path, theirs.v[i]);
 		if (!ret)
-			ret = join_path(pchild, ppath, theirs.v[i]);
+			ret = bfs__join(pchild, ppath, theirs.v[i]);
 		if (!ret && !parent_stat(w, pchild, &st))
 			ret = add(w->d, BFS_CHANGE_DELETED, child, NULL, &st);
 	}
@@ -393,9 +385,9 @@ static int walk_dir(struct walk *w, const char *path, const char *ppath, int lim
 	int ret = r ? list_names(w, path, limit, &ns) : -ENOMEM;
 
 	for (size_t i = 0; i < ns.n && !ret; i++) {
-		ret = join_path(child, path, ns.v[i]);
+		ret = bfs__join(child, path, ns.v[i]);
 		if (!ret)
-			ret = join_path(pchild, ppath, ns.v[i]);
+			ret = bfs__join(pchild, ppath, ns.v[i]);
 		if (!ret)
 			ret = resolve(w, child, limit, r);
 		if (!ret)
@@ -419,24 +411,38 @@ static void entry_free(struct bfs_diff_entry *e)
 	free((char *)e->old_path);
 }
 
-/* A renamed directory's old name is deleted as well: keep only the rename. */
-static void fold_renames(struct bfs_diff *d)
+/* Is path the old name of one of the renamed directories? */
+static bool rename_source(const struct bfs_diff *d, const size_t *renames, size_t n,
+			  const char *path)
 {
-	size_t out = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(d->e[renames[i]].old_path, path))
+			return true;
+	return false;
+}
 
+/* A renamed directory's old name is deleted as well: keep only the rename. */
+static int fold_renames(struct bfs_diff *d)
+{
+	size_t out = 0, n = 0, *renames = malloc((d->n ? d->n : 1) * sizeof(*renames));
+
+	if (!renames)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n; i++)
+		if (d->e[i].change == BFS_CHANGE_RENAMED)
+			renames[n++] = i;
 	for (size_t i = 0; i < d->n; i++) {
-		bool folded = false;
+		bool folded = n && d->e[i].change == BFS_CHANGE_DELETED &&
+			      rename_source(d, renames, n, d->e[i].path);
 
-		for (size_t j = 0; j < d->n && d->e[i].change == BFS_CHANGE_DELETED; j++)
-			if (d->e[j].change == BFS_CHANGE_RENAMED &&
-			    !strcmp(d->e[j].old_path, d->e[i].path))
-				folded = true;
 		if (folded)
 			entry_free(&d->e[i]);
 		else
 			d->e[out++] = d->e[i];
 	}
 	d->n = out;
+	free(renames);
+	return 0;
 }
 
 static int diff_branch(struct bfs_diff *d, const struct bfs_mount *m, const struct bfs_state *st,
@@ -463,9 +469,10 @@ static int diff_branch(struct bfs_diff *d, const struct bfs_mount *m, const stru
 	for (int i = 0; i < b->nown && w.layer; i++)
 		free(w.layer[i]);
 	free(w.layer);
+	if (!ret)
+		ret = fold_renames(d);
 	if (ret)
 		return ret;
-	fold_renames(d);
 	if (d->n)
 		qsort(d->e, d->n, sizeof(*d->e), cmp_entry);
 	return 0;

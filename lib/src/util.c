@@ -20,8 +20,8 @@ int bfs__join(char *out, const char *a, const char *b)
 {
 	int n;
 
-	if (!b[0])
-		n = snprintf(out, PATH_MAX, "%s", a);
+	if (!b[0] || !a[0])
+		n = snprintf(out, PATH_MAX, "%s", a[0] ? a : b);
 	else
 		n = snprintf(out, PATH_MAX, "%s/%s", a, b);
 	return n < PATH_MAX ? 0 : -ENAMETOOLONG;
@@ -37,7 +37,8 @@ int bfs__absolute(char **out, const char *path)
 	}
 	if (!getcwd(cwd, sizeof(cwd)))
 		return -errno;
-	if (bfs__join(buf, strcmp(cwd, "/") ? cwd : "", path))
+	if (snprintf(buf, sizeof(buf), "%s/%s", strcmp(cwd, "/") ? cwd : "", path) >=
+	    (int)sizeof(buf))
 		return -ENAMETOOLONG;
 	*out = strdup(buf);
 	return *out ? 0 : -ENOMEM;
