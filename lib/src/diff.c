@@ -377,24 +377,30 @@ static int classify(struct walk *w, const char *path, const char *ppath, const s
 	return add(w->d, have ? BFS_CHANGE_ADDED : BFS_CHANGE_MODIFIED, path, NULL, &r->st);
 }
 
+/* One level of the walk, on the heap: the recursion is as deep as the tree. */
+struct level {
+	struct res r;
+	char child[PATH_MAX];
+	char pchild[PATH_MAX];
+};
+
 static int walk_dir(struct walk *w, const char *path, const char *ppath, int limit)
 {
-	char child[PATH_MAX], pchild[PATH_MAX];
 	struct names ns = { 0 };
-	struct res *r = malloc(sizeof(*r));
-	int ret = r ? list_names(w, path, limit, &ns) : -ENOMEM;
+	struct level *l = malloc(sizeof(*l));
+	int ret = l ? list_names(w, path, limit, &ns) : -ENOMEM;
 
 	for (size_t i = 0; i < ns.n && !ret; i++) {
-		ret = bfs__join(child, path, ns.v[i]);
+		ret = bfs__join(l->child, path, ns.v[i]);
 		if (!ret)
-			ret = bfs__join(pchild, ppath, ns.v[i]);
+			ret = bfs__join(l->pchild, ppath, ns.v[i]);
 		if (!ret)
-			ret = resolve(w, child, limit, r);
+			ret = resolve(w, l->child, limit, &l->r);
 		if (!ret)
-			ret = classify(w, child, pchild, r);
+			ret = classify(w, l->child, l->pchild, &l->r);
 	}
 	names_free(&ns);
-	free(r);
+	free(l);
 	return ret;
 }
 
