@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Messages for the errnos the branch operations give, and the version.
+ */
+#include "client.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define STR2(x) #x
+#define STR(x)	STR2(x)
+
+const char *bfs_version(void)
+{
+	return STR(BFS_VERSION_MAJOR) "." STR(BFS_VERSION_MINOR) "." STR(BFS_VERSION_PATCH);
+}
+
+const char *bfs_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case 0:
+		return "success";
+	case ESTALE:
+		return "a sibling committed first";
+	case ENOTEMPTY:
+		return "the branch has live children";
+	case EPERM:
+		return "main cannot be committed or aborted";
+	case EEXIST:
+		return "a branch with that name already exists";
+	case ENOENT:
+		return "no such branch";
+	case EINVAL:
+		return "invalid branch name or request";
+	case EMEDIUMTYPE:
+		return "not a branchfs mount";
+	case ENOTTY:
+		return "not a branchfs control file";
+	case ENOSPC:
+		return "the storage quota is used up";
+	case ENODATA:
+		return "not a branchfs storage directory";
+	case ENOTCONN:
+		return "the daemon serving the mount is gone";
+	case EBUSY:
+		return "the mount is busy";
+	case ETIMEDOUT:
+		return "timed out waiting for the daemon";
+	case ENOTSUP:
+		return "the daemon does not tell where its storage is";
+	}
+	return strerror(err);
+}

@@ -1,0 +1,87 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Install the build into a temporary prefix and build a tiny external
+# program against it with `pkg-config --cflags --libs branchfs`, shared and
+# static; check that the headers, library, pkg-config file, CLIs and man
+# pages are all installed.  Run by run-suite.sh ($BFS_TEST_TMP).
+#
+#   test-install.sh BUILD_DIR CC
+set -u
+build=$1
+cc=$2
+prefix=$BFS_TEST_TMP/prefix
+status=0
+
+fail() {
+	echo "FAIL: $*" >&2
+	status=1
+}
+
+cmake --install "$build" --prefix "$prefix" >"$BFS_TEST_TMP/install.log" ||
+	{ cat "$BFS_TEST_TMP/install.log" >&2; exit 1; }
+pc=$(find "$prefix" -name branchfs.pc | head -1)
+[ -n "$pc" ] || { echo "FAIL: no branchfs.pc installed" >&2; exit 1; }
+libdir=$(dirname "$(dirname "$pc")")
+for f in include/branchfs/branchfs.h include/branchfs/ioctl.h bin/branchfs sbin/branchfsd \
+	share/man/man1/branchfs.1 share/man/man8/branchfsd.8; do
+	[ -e "$prefix/$f" ] || fail "$f is not installed"
+done
+for f in libbranchfs.so libbranchfs.a; do
+	[ -e "$libdir/$f" ] || fail "$libdir/$f is not installed"
+done
+
+cat >"$BFS_TEST_TMP/prog.c" <<'PROG'
+#include <branchfs/branchfs.h>
+#include <branchfs/ioctl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(void)
+{
+	struct bfs_mount *m = NULL;
+	int ret = bfs_open(&m, "/");
+
+	printf("%s|%s|%d\n", bfs_version(), bfs_strerror(-ESTALE), ret == -EMEDIUMTYPE);
+	return ret == -EMEDIUMTYPE && m == NULL && FS_IOC_BRANCH_COMMIT == 0x6201u ? 0 : 1;
+}
+PROG
+export PKG_CONFIG_PATH=$(dirname "$pc")
+flags=$(pkg-config --cflags --libs branchfs) || fail "pkg-config --cflags --libs branchfs"
+echo "pkg-config: $flags"
+version=$(pkg-config --modversion branchfs)
+want="$version|a sibling committed first|1"
+
+# Shared: found through the installed libdir.
+if "$cc" -std=c11 -Wall -Wextra -pedantic -Werror -o "$BFS_TEST_TMP/prog" \
+	"$BFS_TEST_TMP/prog.c" $flags; then
+	got=$(LD_LIBRARY_PATH=$libdir "$BFS_TEST_TMP/prog") || fail "the shared program failed"
+	[ "$got" = "$want" ] || fail "shared program printed '$got', want '$want'"
+	ldd "$BFS_TEST_TMP/prog" | grep -q libbranchfs.so || fail "not linked to libbranchfs.so"
+else
+	fail "cannot build against the installed library"
+fi
+# Static.
+if "$cc" -std=c11 -o "$BFS_TEST_TMP/prog-static" "$BFS_TEST_TMP/prog.c" \
+	$(pkg-config --cflags branchfs) "$libdir/libbranchfs.a"; then
+	got=$("$BFS_TEST_TMP/prog-static") || fail "the static program failed"
+	[ "$got" = "$want" ] || fail "static program printed '$got', want '$want'"
+else
+	fail "cannot build against the static library"
+fi
+# Only the API is exported.
+nm -D --defined-only "$libdir/libbranchfs.so" | awk '$2 == "T" {print $3}' |
+	grep -v '^bfs_[a-z_]*$' | grep -v '^_' && fail "non-API symbols are exported"
+# The installed CLI runs from its prefix.
+"$prefix/bin/branchfs" --version | grep -q "^branchfs $version$" ||
+	fail "the installed branchfs does not run"
+# The man pages render without warnings.
+if command -v groff >/dev/null; then
+	for page in man1/branchfs.1 man8/branchfsd.8; do
+		warn=$(groff -man -Tutf8 -ww -z "$prefix/share/man/$page" 2>&1)
+		[ -z "$warn" ] || fail "$page: $warn"
+	done
+fi
+[ $status = 0 ] && echo "install: ok"
+exit $status
