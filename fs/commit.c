@@ -327,7 +327,8 @@ int bfsd_commit_plan(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_opli
 		ret = add_attr(&p, root);
 	bfsd_res_put(root);
 	if (!ret) {
-		qsort(p.stage.op, p.stage.n, sizeof(*p.stage.op), stage_cmp);
+		if (p.stage.n)
+			qsort(p.stage.op, p.stage.n, sizeof(*p.stage.op), stage_cmp);
 		for (size_t i = 0; !ret && i < p.stage.n; i++)
 			ret = bfsd_oplist_add(ops, p.stage.op[i].kind, p.stage.op[i].layer,
 					      p.stage.op[i].src, p.stage.op[i].dst,

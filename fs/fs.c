@@ -240,9 +240,10 @@ void bfsd_fs_close(struct bfsd_fs *fs)
 		if (!fs->keep) {
 			while (fs->main->children)
 				bfsd_branch_discard(fs, fs->main->children);
-			fs->current = fs->main;
 			bfsd_epoch_release(fs);
 		}
+		/* The next mount starts on main (a crash instead resumes). */
+		fs->current = fs->main;
 		bfsd_store_compact(fs);
 	}
 	/* What is still in the tree now is kept for the next mount. */

@@ -99,9 +99,12 @@ void bfsd_inval_root(struct bfsd_mount *m, struct bfsd_inval *iv)
 	bfsd_inval_inode(iv, FUSE_ROOT_ID, 0, 0);
 }
 
-/* Invalidations the core asked for during this thread's request. */
-static __thread struct bfsd_inval pending;
-
+/*
+ * A copy-up changed what stat says of an object (a directory's copy has its
+ * own ctime): the kernel must ask again before the request is answered, or
+ * a stat right after it still sees the old values.  Attributes only, which
+ * takes no inode lock in the kernel, so it is sent at once.
+ */
 void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const struct stat *copy)
 {
 	struct bfsd_mount *m = ctx;
@@ -111,23 +114,15 @@ void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const
 
 		if (!n)
 			continue;
-		/* Attributes only: the data did not change. */
-		bfsd_inval_inode(&pending, bfsd_node_id(m, n), -1, 0);
+		if (m->se)
+			fuse_lowlevel_notify_inval_inode(m->se, bfsd_node_id(m, n), -1, 0);
 		/* A multi-linked file is found by its copy from now on. */
 		if (copy && S_ISREG(copy->st_mode) && copy->st_nlink > 1)
 			bfsd_node_set_ident(m, n, copy->st_dev, copy->st_ino);
 	}
 }
 
-static void send_list(struct bfsd_mount *m, struct bfsd_inval *iv);
-
 void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv)
-{
-	send_list(m, iv);
-	send_list(m, &pending);
-}
-
-static void send_list(struct bfsd_mount *m, struct bfsd_inval *iv)
 {
 	for (size_t i = 0; i < iv->n; i++) {
 		struct bfsd_inval_item *it = &iv->it[i];

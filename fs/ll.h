@@ -147,10 +147,10 @@ void bfsd_inval_twin(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_no
 /* Every entry directly under the mount root (switch, commit or abort of
  * the current branch). */
 void bfsd_inval_root(struct bfsd_mount *m, struct bfsd_inval *iv);
-/* Send and empty iv, and what the core asked for during this request;
- * call with no lock held. */
+/* Send and empty iv; call with no lock held. */
 void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv);
-/* The core's copy-up hook: the copied object's cached attributes go. */
+/* The core's copy-up hook: the copied object's cached attributes go, at
+ * once (attributes only: no kernel lock is taken). */
 void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const struct stat *copy);
 
 /* ------------------------------------------------------------------- ctl.c */

@@ -209,22 +209,25 @@ static ssize_t do_pwrite(struct bfsd_fs *fs, struct bfsd_file *f, void *arg)
 	return bfsd_file_write(fs, f, w->buf, w->size, w->off);
 }
 
-/* After data changed through n: the other view's cached pages are stale. */
-static void twin_data(struct bfsd_mount *m, struct bfsd_node *n, off_t off, off_t len)
+/*
+ * After data changed through n, the other view's cached pages are stale.
+ * Collected before the reply: once the kernel has it, the file may be
+ * closed and n freed by another thread; only node ids go to the kernel.
+ */
+static void twin_data(struct bfsd_mount *m, struct bfsd_node *n, off_t off, off_t len,
+		      struct bfsd_inval *iv)
 {
-	struct bfsd_inval iv = { 0 };
 	char path[PATH_MAX];
 	struct bfsd_branch *b;
 
 	pthread_rwlock_rdlock(&m->fs->tree_lock);
 	if (!bfsd_node_target(m, n, &b, path))
-		bfsd_inval_twin(m, &iv, n, b, path, false);
+		bfsd_inval_twin(m, iv, n, b, path, false);
 	pthread_rwlock_unlock(&m->fs->tree_lock);
-	for (size_t i = 0; i < iv.n; i++) {
-		iv.it[i].off = off;
-		iv.it[i].len = len;
+	for (size_t i = 0; i < iv->n; i++) {
+		iv->it[i].off = off;
+		iv->it[i].len = len;
 	}
-	bfsd_inval_send(m, &iv);
 }
 
 void bfsd_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -233,6 +236,7 @@ void bfsd_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	struct bfsd_mount *m = bfsd_ll_mount(req);
 	struct bfsd_node *n = bfsd_node_of(m, ino);
 	struct wargs w = { buf, size, off };
+	struct bfsd_inval iv = { 0 };
 	ssize_t written = 0;
 	int ret;
 
@@ -249,8 +253,9 @@ void bfsd_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		fuse_reply_err(req, -ret);
 		return;
 	}
+	twin_data(m, n, off, written, &iv);
 	fuse_reply_write(req, written);
-	twin_data(m, n, off, written);
+	bfsd_inval_send(m, &iv);
 }
 
 void bfsd_ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -302,6 +307,7 @@ void bfsd_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, o
 	struct bfsd_mount *m = bfsd_ll_mount(req);
 	struct bfsd_node *n = bfsd_node_of(m, ino);
 	struct fargs a = { mode, offset, length };
+	struct bfsd_inval iv = { 0 };
 	ssize_t res;
 	int ret;
 
@@ -310,9 +316,10 @@ void bfsd_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, o
 		return;
 	}
 	ret = gated(m, n, file_of(fi), do_fallocate, &a, &res);
-	fuse_reply_err(req, -ret);
 	if (!ret)
-		twin_data(m, n, 0, 0);
+		twin_data(m, n, 0, 0, &iv);
+	fuse_reply_err(req, -ret);
+	bfsd_inval_send(m, &iv);
 }
 
 void bfsd_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)

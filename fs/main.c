@@ -217,6 +217,7 @@ out_destroy:
 	fuse_session_destroy(m->se);
 	m->se = NULL;
 out_free:
+	fuse_opt_free_args(&args);
 	bfsd_buf_free(&opts);
 	return ret;
 }

@@ -53,6 +53,7 @@ struct res {
 	enum kind kind;
 	struct stat st; /* of its topmost copy */
 	int limit;	/* a directory's content lives in layers [0, limit) */
+	bool cut;	/* nothing below limit shows: it replaced the parent's */
 	bool redirected;
 	char src[PATH_MAX]; /* redirected: its old path in the parent */
 };
@@ -140,6 +141,7 @@ static int resolve(const struct walk *w, const char *path, int limit, struct res
 				r->st = st;
 			} else {
 				r->limit = j; /* a directory above replaced it */
+				r->cut = true;
 			}
 			return 0;
 		}
@@ -155,6 +157,7 @@ static int resolve(const struct walk *w, const char *path, int limit, struct res
 		}
 		if (bfs__marker(abs, "opaque", target, 1) == 1 && target[0] == '1') {
 			r->limit = j + 1;
+			r->cut = true;
 			return 0;
 		}
 	}
@@ -338,7 +341,7 @@ static int classify_dir(struct walk *w, const char *path, const char *ppath, con
 		ret = add(w->d, BFS_CHANGE_ADDED, path, NULL, &r->st);
 	else if (r->redirected)
 		ret = add(w->d, BFS_CHANGE_RENAMED, path, src, &r->st);
-	else if (r->limit < w->nown || !S_ISDIR(pst.st_mode) ||
+	else if (r->cut || !S_ISDIR(pst.st_mode) ||
 		 (pst.st_mode & 07777) != (r->st.st_mode & 07777) || pst.st_uid != r->st.st_uid ||
 		 pst.st_gid != r->st.st_gid)
 		ret = add(w->d, BFS_CHANGE_MODIFIED, path, NULL, &r->st);
@@ -347,7 +350,7 @@ static int classify_dir(struct walk *w, const char *path, const char *ppath, con
 	if (ret)
 		return ret;
 	/* A replaced directory: what the parent had in it and it lacks. */
-	if (!have && S_ISDIR(pst.st_mode) && r->limit < w->nown && !r->redirected) {
+	if (!have && S_ISDIR(pst.st_mode) && r->cut && !r->redirected) {
 		struct names ns = { 0 };
 
 		ret = list_names(w, path, r->limit, &ns);
