@@ -135,9 +135,11 @@ struct bfsd_layer {
 
 int bfsd_layer_open(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id, const char *path,
 		    struct bfsd_layer **out);
-/* Create storage/layers/<id> and open it. */
-int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id,
-		      struct bfsd_layer **out);
+/* A new empty storage layer (a spare one when there is one). */
+int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, struct bfsd_layer **out);
+/* Make spare layer directories up to BFSD_SPARE_LAYERS (reclaimer thread). */
+void bfsd_layer_refill(struct bfsd_fs *fs);
+#define BFSD_SPARE_LAYERS 8
 struct bfsd_layer *bfsd_layer_get(struct bfsd_layer *l);
 /* Drop a reference; the last one sends a storage layer's tree to the trash
  * (unless fs->keep_layers). */
@@ -644,7 +646,10 @@ struct bfsd_fs {
 	struct bfsd_branch **bhash;  /* by name; tree_lock */
 	int nbranches;
 	uint64_t next_branch_id;
+	pthread_mutex_t spare_lock; /* next_layer_id and the spares (leaf) */
 	uint64_t next_layer_id;
+	uint64_t spare[BFSD_SPARE_LAYERS];
+	int nspare;
 	atomic_uint_fast64_t tmp_seq;
 
 	/* Preservation chain: pres[i] is the layer of epoch pres_first + i. */

@@ -70,14 +70,55 @@ int bfsd_layer_open(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id, 
 	return ret;
 }
 
-int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id,
-		      struct bfsd_layer **out)
+/*
+ * Making a directory can cost hundreds of microseconds on a filesystem that
+ * deletes a lot (ext4 searches for an inode not recently freed), so the
+ * reclaimer thread keeps a few empty layer directories made in advance and
+ * a branch creation takes one.  Unused ones are swept at the next mount.
+ */
+void bfsd_layer_refill(struct bfsd_fs *fs)
+{
+	char name[32];
+
+	for (;;) {
+		uint64_t id;
+
+		pthread_mutex_lock(&fs->spare_lock);
+		if (fs->nspare == BFSD_SPARE_LAYERS) {
+			pthread_mutex_unlock(&fs->spare_lock);
+			return;
+		}
+		id = fs->next_layer_id++;
+		pthread_mutex_unlock(&fs->spare_lock);
+		snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
+		if (mkdirat(fs->layers_fd, name, 0700) < 0 && errno != EEXIST)
+			return;
+		pthread_mutex_lock(&fs->spare_lock);
+		fs->spare[fs->nspare++] = id;
+		pthread_mutex_unlock(&fs->spare_lock);
+	}
+}
+
+int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, struct bfsd_layer **out)
 {
 	char name[32], path[PATH_MAX];
+	bool spare = false;
+	uint64_t id;
 	int ret;
 
+	pthread_mutex_lock(&fs->spare_lock);
+	if (fs->nspare) {
+		id = fs->spare[0];
+		memmove(fs->spare, fs->spare + 1, --fs->nspare * sizeof(fs->spare[0]));
+		spare = true;
+	} else {
+		id = fs->next_layer_id++;
+	}
+	pthread_mutex_unlock(&fs->spare_lock);
+	if (spare && fs->reclaimer_running)
+		bfsd_store_wake_reclaimer(fs);
 	snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
-	if (mkdirat(fs->layers_fd, name, 0700) < 0 && errno != EEXIST)
+	if (!spare && mkdirat(fs->layers_fd, name, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	if (snprintf(path, sizeof(path), "%s/layers/%s", fs->storage_path, name) >= PATH_MAX)
 		return -ENAMETOOLONG;
