@@ -42,6 +42,8 @@ struct workload {
 };
 
 static const struct workload workloads[] = {
+	{ "roundtrip", "one FUSE request, and a process wake-up: the latency floor",
+	  bench_wl_roundtrip },
 	{ "create", "branch creation latency against base size and parent changes",
 	  bench_wl_create },
 	{ "commit", "commit latency against change size", bench_wl_commit },

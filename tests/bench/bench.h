@@ -225,6 +225,9 @@ double bench_timed_ioctl(int fd, unsigned long cmd, void *arg);
 void bench_wl_commit(struct bench_ctx *c);
 void bench_wl_abort(struct bench_ctx *c);
 
+/* ---- wl_roundtrip.c ---- */
+void bench_wl_roundtrip(struct bench_ctx *c);
+
 /* ---- wl_depth.c ---- */
 void bench_wl_depth(struct bench_ctx *c);
 

@@ -615,6 +615,14 @@ static void pt_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
+/* Nothing to pass through: answers at once (the round-trip floor). */
+static void pt_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
+		     size_t out_bufsz)
+{
+	fuse_reply_err(req, ENOTTY);
+}
+
 static const struct fuse_lowlevel_ops ops = {
 	.init = pt_init,
 	.lookup = pt_lookup,
@@ -640,6 +648,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.readdirplus = pt_readdirplus,
 	.releasedir = pt_releasedir,
 	.statfs = pt_statfs,
+	.ioctl = pt_ioctl,
 };
 
 int main(int argc, char **argv)

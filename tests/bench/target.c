@@ -239,12 +239,17 @@ static bool mounted_at(const char *path)
 	return found;
 }
 
-static void unmount(const char *mnt, bool lazy)
+/* Unmount; when busy (or asked), detach lazily.  0 when done. */
+static int unmount(const char *mnt, bool lazy)
 {
-	char *argv[] = { "fusermount3", lazy ? "-uz" : "-u", (char *)mnt, NULL };
+	char *argv[] = { "fusermount3", "-u", (char *)mnt, NULL };
 
-	if (bench_run(NULL, NULL, argv) != 0 && lazy)
-		umount2(mnt, MNT_DETACH);
+	if (!lazy && bench_run(NULL, NULL, argv) == 0)
+		return 0;
+	argv[1] = "-uz";
+	if (bench_run(NULL, NULL, argv) == 0)
+		return 0;
+	return umount2(mnt, MNT_DETACH) ? -errno : 0;
 }
 
 void bench_env_teardown(struct bench_env *e)

@@ -291,6 +291,8 @@ bool bench_cold(const char *const *paths, int n)
 	return false;
 }
 
+/* Stdout and stderr to log (or /dev/null), nothing else inherited: an
+ * inherited descriptor on another mount would keep that mount busy. */
 static void child_stdio(const char *log)
 {
 	int fd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
@@ -300,9 +302,8 @@ static void child_stdio(const char *log)
 	if (fd >= 0) {
 		dup2(fd, 1);
 		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
 	}
+	close_range(3, ~0u, 0);
 }
 
 int bench_run(const char *cwd, const char *log, char *const argv[])

@@ -6,8 +6,7 @@
  * A sample is the first read of a base file through the chain's leaf:
  * lookup, open, read 4 KiB, close, timed in this process.  Every file is
  * read once per chain (the kernel has not cached it, the daemon resolves it
- * through the whole stack); the files are split into --repeat slices and
- * the depths take turns slice by slice.
+ * through the whole stack); the depths take turns file by file.
  */
 #define _GNU_SOURCE
 #include "bench.h"
@@ -63,7 +62,6 @@ void bench_wl_depth(struct bench_ctx *c)
 	struct bench_tree t = { .files = files, .per_dir = 100, .size = 4096 };
 	char leaf[MAX_DEPTHS][BRANCHFS_NAME_BUF], label[64], rel[PATH_MAX], path[2 * PATH_MAX];
 	struct bench_row *row[MAX_DEPTHS];
-	int slice = (files + c->o->repeat - 1) / c->o->repeat;
 	struct bench_env e;
 
 	for (int d = 0; d < nd; d++) {
@@ -80,15 +78,17 @@ void bench_wl_depth(struct bench_ctx *c)
 		else if (ret)
 			bench_row_fail(row[d], BT_BRANCHFS, "making the chain: %s", strerror(-ret));
 	}
-	for (int s = 0; e.ok && s < c->o->repeat; s++)
-		for (int d = 0; d < nd; d++)
-			for (int i = s * slice;
-			     !row[d]->error[BT_BRANCHFS][0] && i < files && i < (s + 1) * slice;
-			     i++) {
-				snprintf(path, sizeof(path), "%s/@%s/%s", e.mnt, leaf[d],
-					 bench_tree_path(rel, &t, i));
-				read_sample(row[d], path);
-			}
+	/* File by file, the depths taking turns: noise hits every depth alike. */
+	for (int i = 0; e.ok && i < files; i++)
+		for (int k = 0; k < nd; k++) {
+			int d = (i + k) % nd;
+
+			if (row[d]->error[BT_BRANCHFS][0])
+				continue;
+			snprintf(path, sizeof(path), "%s/@%s/%s", e.mnt, leaf[d],
+				 bench_tree_path(rel, &t, i));
+			read_sample(row[d], path);
+		}
 	bench_env_teardown(&e);
 	snprintf(label, sizeof(label), "read ratio, depth %d / depth 1", depth[nd - 1]);
 	bench_row_quotient(c, label, row[nd - 1], row[0], 1.2);
