@@ -3,8 +3,8 @@
  * bench: the branchfs performance benchmark (not a timed test).
  *
  *   bench [--quick] [--repeat N] [--only W[,W...]] [--json FILE]
- *         [--daemon PATH] [--floor PATH] [--overlay PATH] [--timeout S]
- *         [--dir DIR] [--keep] [--markdown] [--list]
+ *         [--daemon PATH] [--floor PATH] [--floor-opts OPTS] [--overlay PATH]
+ *         [--timeout S] [--dir DIR] [--keep] [--markdown] [--list]
  *
  * Runs every workload of the performance issue on a plain directory,
  * through a branch of branchfs, on fuse-overlayfs and on a trivial FUSE
@@ -74,8 +74,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: bench [--quick] [--repeat N] [--only W[,W...]] [--json FILE]\n"
-		"             [--daemon PATH] [--floor PATH] [--overlay PATH] [--timeout S]\n"
-		"             [--dir DIR] [--keep] [--markdown] [--list]\n"
+		"             [--daemon PATH] [--floor PATH] [--floor-opts OPTS] [--overlay PATH]\n"
+		"             [--timeout S] [--dir DIR] [--keep] [--markdown] [--list]\n"
 		"\n"
 		"  --quick         tiny sizes (CI smoke run)\n"
 		"  --repeat N      repetitions per workload and target (default 5, quick 3)\n"
@@ -134,6 +134,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		{ "daemon", required_argument, NULL, 'd' },
 		{ "floor", required_argument, NULL, 'f' },
 		{ "overlay", required_argument, NULL, 'O' },
+		{ "floor-opts", required_argument, NULL, 'F' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "dir", required_argument, NULL, 'D' },
 		{ "keep", no_argument, NULL, 'k' },
@@ -170,6 +171,9 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'O':
 			o->overlay = optarg;
+			break;
+		case 'F':
+			o->floor_opts = optarg;
 			break;
 		case 't':
 			o->timeout = atoi(optarg);

@@ -79,14 +79,15 @@ struct bench_results {
 struct bench_opts {
 	bool quick;
 	int repeat;
-	int timeout;	     /* seconds per workload */
-	const char *json;    /* write JSON here, or NULL */
-	const char *only;    /* comma-separated workload names, or NULL */
-	const char *daemon;  /* branchfsd */
-	const char *floor;   /* bench_passthrough */
-	const char *overlay; /* fuse-overlayfs, NULL when missing */
-	bool keep;	     /* keep the scratch directory */
-	bool markdown;	     /* print Markdown tables */
+	int timeout;		/* seconds per workload */
+	const char *json;	/* write JSON here, or NULL */
+	const char *only;	/* comma-separated workload names, or NULL */
+	const char *daemon;	/* branchfsd */
+	const char *floor;	/* bench_passthrough */
+	const char *floor_opts; /* its -o OPTS, or NULL */
+	const char *overlay;	/* fuse-overlayfs, NULL when missing */
+	bool keep;		/* keep the scratch directory */
+	bool markdown;		/* print Markdown tables */
 	char scratch[PATH_MAX];
 };
 

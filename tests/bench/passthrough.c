@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * bench_passthrough SOURCE MNT: the FUSE floor of the benchmark.
+ * bench_passthrough [-o OPTS] SOURCE MNT: the FUSE floor of the benchmark.
  *
  * A trivial low-level passthrough of SOURCE, in the foreground, with the
  * kernel configuration branchfsd uses (long entry/attr timeouts, negative
- * entries cached, keep_cache, readdirplus, no writeback cache, reads spliced
- * from the file, 32-thread session loop): what any FUSE daemon pays before
- * doing work of its own.  Modelled on libfuse's example/passthrough_ll.c,
+ * entries cached, keep_cache, readdirplus, no writeback cache, replies by
+ * fuse_reply_data from the file descriptor, 32-thread session loop): what
+ * any FUSE daemon pays before doing work of its own.  OPTS (comma-separated)
+ * turn on what branchfsd does not use, to measure the headroom: splice
+ * (FUSE_CAP_SPLICE_WRITE|MOVE), cache_readdir (FOPEN_CACHE_DIR), writeback
+ * (FUSE_CAP_WRITEBACK_CACHE) and single (a single-threaded session loop).  Modelled on libfuse's example/passthrough_ll.c,
  * which Debian does not install, but an inode keeps its path (parent node +
  * name), not an open O_PATH descriptor, so a 100,000-file walk stays under
  * the 20,000 open-file limit.  Not a filesystem for real use: no xattrs, no
@@ -53,6 +56,7 @@ struct dirh {
 };
 
 static int rootfd = -1;
+static bool opt_splice, opt_cache_readdir, opt_writeback, opt_single;
 static struct node root = { .lookups = 2 };
 static struct node *table[1 << HASH_BITS];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -214,6 +218,22 @@ static void pt_init(void *userdata, struct fuse_conn_info *conn)
 		      (FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS | FUSE_CAP_CACHE_SYMLINKS |
 		       FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_AUTO_INVAL_DATA);
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (opt_splice)
+		conn->want |= conn->capable & (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	if (opt_writeback)
+		conn->want |= conn->capable & FUSE_CAP_WRITEBACK_CACHE;
+}
+
+/* Open flags for the file under us: with the writeback cache the kernel
+ * reads write-only files and handles O_APPEND itself (as passthrough_ll). */
+static int open_flags(int flags)
+{
+	flags &= ~O_NOFOLLOW;
+	if (opt_writeback && (flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	if (opt_writeback)
+		flags &= ~O_APPEND;
+	return flags;
 }
 
 static void pt_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -413,7 +433,7 @@ static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	char path[PATH_MAX];
 	int ret = path_of(node_of(ino), NULL, path);
-	int fd = ret ? -1 : openat(rootfd, path, fi->flags & ~(O_NOFOLLOW | O_CREAT));
+	int fd = ret ? -1 : openat(rootfd, path, open_flags(fi->flags) & ~O_CREAT);
 
 	if (fd < 0) {
 		fuse_reply_err(req, ret ? -ret : errno);
@@ -430,7 +450,7 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fuse_entry_param e;
 	char path[PATH_MAX];
 	int ret = path_of(node_of(parent), name, path);
-	int fd = ret ? -1 : openat(rootfd, path, (fi->flags | O_CREAT) & ~O_NOFOLLOW, mode);
+	int fd = ret ? -1 : openat(rootfd, path, open_flags(fi->flags) | O_CREAT, mode);
 
 	if (fd < 0)
 		ret = ret ? ret : -errno;
@@ -511,6 +531,8 @@ static void pt_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	fi->fh = (uintptr_t)d;
+	if (opt_cache_readdir)
+		fi->cache_readdir = fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi)) {
 		closedir(d->dp);
 		free(d);
@@ -651,6 +673,23 @@ static const struct fuse_lowlevel_ops ops = {
 	.ioctl = pt_ioctl,
 };
 
+static int parse_opts(char *opts)
+{
+	for (char *tok = strtok(opts, ","); tok; tok = strtok(NULL, ",")) {
+		if (!strcmp(tok, "splice"))
+			opt_splice = true;
+		else if (!strcmp(tok, "cache_readdir"))
+			opt_cache_readdir = true;
+		else if (!strcmp(tok, "writeback"))
+			opt_writeback = true;
+		else if (!strcmp(tok, "single"))
+			opt_single = true;
+		else
+			return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char *fargv[] = { argv[0], "-o", "default_permissions,fsname=benchfloor,subtype=benchfloor",
@@ -661,8 +700,14 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	int ret = 1;
 
+	if (argc == 5 && !strcmp(argv[1], "-o") && !parse_opts(argv[2])) {
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: bench_passthrough SOURCE MNT\n");
+		fprintf(stderr,
+			"usage: bench_passthrough [-o splice,cache_readdir,writeback,single] "
+			"SOURCE MNT\n");
 		return 2;
 	}
 	rootfd = open(argv[1], O_PATH | O_DIRECTORY);
@@ -681,11 +726,15 @@ int main(int argc, char **argv)
 		goto out_destroy;
 	if (fuse_session_mount(se, argv[2]))
 		goto out_signals;
-	cfg = fuse_loop_cfg_create();
-	fuse_loop_cfg_set_max_threads(cfg, 32);
-	fuse_loop_cfg_set_clone_fd(cfg, 0);
-	ret = fuse_session_loop_mt(se, cfg) ? 1 : 0;
-	fuse_loop_cfg_destroy(cfg);
+	if (opt_single) {
+		ret = fuse_session_loop(se) ? 1 : 0;
+	} else {
+		cfg = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_max_threads(cfg, 32);
+		fuse_loop_cfg_set_clone_fd(cfg, 0);
+		ret = fuse_session_loop_mt(se, cfg) ? 1 : 0;
+		fuse_loop_cfg_destroy(cfg);
+	}
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

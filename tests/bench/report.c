@@ -210,6 +210,8 @@ void bench_report_print(const struct bench_results *res, const struct bench_opts
 	       res->cold_fadvised  ? "use posix_fadvise(DONTNEED) only (no drop_caches)"
 	       : res->cold_dropped ? "drop the page, dentry and inode caches"
 				   : "none");
+	if (o->floor_opts)
+		printf("floor run with -o %s\n\n", o->floor_opts);
 	print_main(res, md);
 	print_table(res, BTAB_CREATE, "Branch creation latency (FS_IOC_BRANCH_CREATE, us)", md);
 	print_table(res, BTAB_COMMIT, "Commit latency (FS_IOC_BRANCH_COMMIT, us)", md);
@@ -310,6 +312,8 @@ int bench_report_json(const struct bench_results *res, const struct bench_opts *
 		o->quick ? "true" : "false", o->repeat,
 		res->cold_fadvised ? "fadvise" : "drop_caches");
 	json_str(f, o->daemon);
+	fprintf(f, ", \"floor_opts\": ");
+	json_str(f, o->floor_opts ? o->floor_opts : "");
 	fprintf(f, ",\n  \"workloads\": {");
 	for (int i = 0, first = 1; i < nwl; i++) {
 		if (!res->wl_ran[i])

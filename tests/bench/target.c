@@ -160,8 +160,15 @@ static int mount_target(struct bench_ctx *c, struct bench_env *e)
 		return start_daemon(e, argv);
 	}
 	case BT_FLOOR: {
-		char *argv[] = { (char *)c->o->floor, e->base, e->mnt, NULL };
+		char *argv[] = {
+			(char *)c->o->floor, "-o", (char *)c->o->floor_opts, e->base, e->mnt, NULL
+		};
 
+		if (c->o->floor_opts)
+			return start_daemon(e, argv);
+		argv[1] = e->base;
+		argv[2] = e->mnt;
+		argv[3] = NULL;
 		return start_daemon(e, argv);
 	}
 	default:
