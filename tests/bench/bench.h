@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define BENCH_MAX_SAMPLES   1024
+#define BENCH_MAX_SAMPLES   2048
 #define BENCH_MAX_ROWS	    96
 #define BENCH_MAX_WORKLOADS 16
 
