@@ -243,6 +243,10 @@ void bfsd_cache_drop(struct bfsd_branch *b, const char *path);
 void bfsd_cache_flush(struct bfsd_branch *b);
 /* Free every cached entry of b now. */
 void bfsd_cache_clear(struct bfsd_branch *b);
+/* b is gone: its entries are freed by the reclaimer thread (or now). */
+void bfsd_cache_discard(struct bfsd_fs *fs, struct bfsd_branch *b);
+/* Free what discards handed over (reclaimer thread, and at close). */
+void bfsd_cache_free_garbage(struct bfsd_fs *fs);
 /* Forget everything resolved through the lower layers, in every branch. */
 void bfsd_cache_lower_changed(struct bfsd_fs *fs);
 
@@ -679,6 +683,7 @@ struct bfsd_fs {
 	pthread_cond_t reclaim_cond;
 	bool reclaim_stop;
 	int reclaim_pending;
+	struct bfsd_garbage *garbage; /* caches of gone branches; reclaim_lock */
 };
 
 struct bfsd_options {

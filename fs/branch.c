@@ -314,7 +314,7 @@ void bfsd_branch_discard(struct bfsd_fs *fs, struct bfsd_branch *b)
 	 * b->dead, so the layers can go now; open files keep their own
 	 * descriptors and read on until closed.
 	 */
-	bfsd_cache_clear(b);
+	bfsd_cache_discard(fs, b);
 	for (int i = 0; i < b->nlayers; i++)
 		bfsd_layer_put(b->layers[i]);
 	b->nlayers = 0;

@@ -36,7 +36,7 @@ static void dead_roots(struct bfsd_node *n, const char *name, void *arg)
 
 	if (n->kind != BFSD_NODE_BROOT || !n->branch->dead || d->n == 64)
 		return;
-	bfsd_inval_entry(d->iv, FUSE_ROOT_ID, name);
+	bfsd_inval_expire(d->iv, FUSE_ROOT_ID, name);
 	d->b[d->n] = n->branch;
 	d->name[d->n] = strdup(name);
 	if (d->name[d->n])

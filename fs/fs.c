@@ -263,6 +263,7 @@ void bfsd_fs_close(struct bfsd_fs *fs)
 	for (size_t i = 0; i < fs->npres; i++)
 		bfsd_layer_put(fs->pres[i]);
 	free(fs->pres);
+	bfsd_cache_free_garbage(fs);
 	if (fs->trash_fd >= 0)
 		bfsd_store_reclaim(fs);
 	bfsd_layer_put(fs->base);
@@ -393,6 +394,7 @@ static void *reclaimer(void *arg)
 		}
 		fs->reclaim_pending = 0;
 		pthread_mutex_unlock(&fs->reclaim_lock);
+		bfsd_cache_free_garbage(fs);
 		bfsd_layer_refill(fs);
 		bfsd_store_reclaim(fs);
 		pthread_mutex_lock(&fs->reclaim_lock);

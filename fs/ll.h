@@ -39,6 +39,8 @@ struct bfsd_alias {
 	char *name;
 	struct bfsd_alias *hnext; /* hash chain */
 	struct bfsd_alias *next;  /* the node's other names */
+	struct bfsd_alias *rnext; /* names directly under the mount root */
+	struct bfsd_alias **rpprev;
 };
 
 /*
@@ -70,6 +72,7 @@ struct bfsd_node {
 struct bfsd_inval_item {
 	fuse_ino_t parent; /* entry (parent, name), or inode when name is NULL */
 	char *name;
+	bool expire;	  /* entry: only mark it stale (O(1)), don't drop a subtree */
 	fuse_ino_t child; /* for notify_delete */
 	off_t off, len;
 };
@@ -85,7 +88,8 @@ struct bfsd_mount {
 	pthread_mutex_t nodes_lock;
 	struct bfsd_alias **names; /* aliases by (parent, name, branch) */
 	size_t names_cap, nnames;
-	struct bfsd_node **idents; /* multi-linked files by (branch, view, dev, ino) */
+	struct bfsd_alias *root_names; /* those whose parent is the root */
+	struct bfsd_node **idents;     /* multi-linked files by (branch, view, dev, ino) */
 	size_t idents_cap;
 	struct bfsd_node root;
 	struct bfsd_node root_ctl;
@@ -95,6 +99,7 @@ struct bfsd_mount {
 	double branch_timeout; /* entry/attr timeout of branch views */
 	double main_timeout;   /* entry/attr timeout of main's view (base is live) */
 	bool debug;
+	bool expire_ok; /* the kernel can expire an entry without dropping it */
 };
 
 /* ------------------------------------------------------------------ node.c */
@@ -137,6 +142,9 @@ void bfsd_node_root_children(struct bfsd_mount *m,
 /* ----------------------------------------------------------------- inval.c */
 
 void bfsd_inval_entry(struct bfsd_inval *iv, fuse_ino_t parent, const char *name);
+/* Mark an entry stale: the next lookup asks again (a whole branch that went
+ * away: the kernel need not walk everything it cached below it now). */
+void bfsd_inval_expire(struct bfsd_inval *iv, fuse_ino_t parent, const char *name);
 void bfsd_inval_inode(struct bfsd_inval *iv, fuse_ino_t ino, off_t off, off_t len);
 /* Both views' kernel copies of (b, path): inode, and the entry in its parent. */
 void bfsd_inval_path(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *b,
