@@ -164,6 +164,13 @@ int bfsd_marker_del(const struct bfsd_layer *l, const char *phys, const char *ke
 /* Directory markers: opaque flag, redirect target ("" for none), origin. */
 int bfsd_marker_dir(const struct bfsd_layer *l, const char *phys, bool *opaque, char *redirect,
 		    uint64_t *origin);
+/* The same, for the entry name of the open directory dirfd of layer l. */
+int bfsd_marker_get_at(const struct bfsd_layer *l, int dirfd, const char *name, const char *key,
+		       void *val, size_t size);
+int bfsd_marker_origin_at(const struct bfsd_layer *l, int dirfd, const char *name,
+			  uint64_t *origin);
+bool bfsd_marker_is_whiteout_at(const struct bfsd_layer *l, int dirfd, const char *name,
+				const struct stat *st);
 /* 1 and *origin when l/phys has an origin marker, 0 when not, -errno. */
 int bfsd_marker_origin(const struct bfsd_layer *l, const char *phys, uint64_t *origin);
 
@@ -476,6 +483,8 @@ struct bfsd_dirent {
 	mode_t type;   /* S_IFMT; 0 for a whiteout (BFSD_LIST_WHITEOUTS) */
 	uint64_t vino; /* raw, unsalted */
 	int loc;       /* index into the directory's res->loc */
+	bool have_st;  /* st is the listed copy's stat at listing time */
+	struct stat st;
 };
 
 struct bfsd_dirlist {
@@ -527,6 +536,7 @@ struct bfsd_branch {
 	pthread_rwlock_t ns_lock;
 	pthread_mutex_t cache_lock;
 	atomic_uint res_gen;
+	atomic_uint changes;	 /* bumped by every change to the namespace */
 	struct bfsd_res **cache; /* by path hash; cache_lock */
 	size_t cache_cap, cache_n;
 };

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -246,6 +247,69 @@ int bfsd_marker_del(const struct bfsd_layer *l, const char *phys, const char *ke
 	if (lremovexattr(path, name) < 0 && errno != ENODATA)
 		return -errno;
 	return 0;
+}
+
+/* getxattrat(2) (Linux 6.13): an xattr of dirfd/name without walking a
+ * path; -ENOSYS on older kernels. */
+struct xattr_args_v0 {
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
+
+#ifndef SYS_getxattrat
+#define SYS_getxattrat 464
+#endif
+
+int bfsd_marker_get_at(const struct bfsd_layer *l, int dirfd, const char *name, const char *key,
+		       void *val, size_t size)
+{
+	static atomic_bool no_getxattrat;
+	struct xattr_args_v0 args = { .value = (uintptr_t)val, .size = (uint32_t)size };
+	char xname[64], path[PATH_MAX];
+	long n;
+	int ret = marker_name(l, key, xname, sizeof(xname));
+
+	if (ret)
+		return ret;
+	if (!atomic_load(&no_getxattrat)) {
+		n = syscall(SYS_getxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW, xname, &args,
+			    sizeof(args));
+		if (n >= 0)
+			return (int)n;
+		if (errno != ENOSYS)
+			return -errno;
+		atomic_store(&no_getxattrat, true);
+	}
+	if (snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	n = lgetxattr(path, xname, val, size);
+	return n < 0 ? -errno : (int)n;
+}
+
+int bfsd_marker_origin_at(const struct bfsd_layer *l, int dirfd, const char *name, uint64_t *origin)
+{
+	uint64_t v;
+	int n = bfsd_marker_get_at(l, dirfd, name, "origin", &v, sizeof(v));
+
+	if (n == (int)sizeof(v)) {
+		*origin = v;
+		return 1;
+	}
+	if (n >= 0 || n == -ENODATA || n == -ENOTSUP || n == -EPERM)
+		return 0;
+	return n;
+}
+
+bool bfsd_marker_is_whiteout_at(const struct bfsd_layer *l, int dirfd, const char *name,
+				const struct stat *st)
+{
+	char v;
+
+	if (!bfsd_layer_is_storage(l) || !S_ISREG(st->st_mode) || st->st_size != 0 ||
+	    (st->st_mode & 07777) != 0)
+		return false;
+	return bfsd_marker_get_at(l, dirfd, name, "wh", &v, 1) == 1;
 }
 
 int bfsd_marker_origin(const struct bfsd_layer *l, const char *phys, uint64_t *origin)

@@ -370,6 +370,7 @@ void bfsd_cache_free(struct bfsd_branch *b)
 void bfsd_cache_flush(struct bfsd_branch *b)
 {
 	atomic_fetch_add(&b->res_gen, 1);
+	atomic_fetch_add(&b->changes, 1);
 }
 
 void bfsd_cache_lower_changed(struct bfsd_fs *fs)
@@ -465,6 +466,7 @@ void bfsd_cache_drop(struct bfsd_branch *b, const char *path)
 {
 	uint64_t h = bfsd_hash(path, strlen(path));
 
+	atomic_fetch_add(&b->changes, 1);
 	pthread_mutex_lock(&b->cache_lock);
 	cache_unlink_locked(b, path, h);
 	pthread_mutex_unlock(&b->cache_lock);
