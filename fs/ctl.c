@@ -116,8 +116,10 @@ static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, co
 		break;
 	}
 	/* Branches that went away, and the root when it shows another branch. */
-	if (op != CTL_CREATE)
+	if (op != CTL_CREATE) {
 		forget_dead_roots(m, &iv);
+		bfsd_ll_meta_changed(m);
+	}
 	if (fs->current != before)
 		bfsd_inval_root(m, &iv);
 out_unlock:

@@ -67,6 +67,9 @@ struct bfsd_node {
 	 * whether the kernel may keep its page cache. */
 	struct timespec seen_mtime;
 	off_t seen_size;
+	/* xattr_gen of the mount when the file was last found to have no
+	 * security.capability (0: not known). */
+	uint64_t nocap_gen;
 };
 
 struct bfsd_inval_item {
@@ -100,6 +103,13 @@ struct bfsd_mount {
 	double main_timeout;   /* entry/attr timeout of main's view (base is live) */
 	bool debug;
 	bool expire_ok; /* the kernel can expire an entry without dropping it */
+	/* Bumped by anything that may give a file a security.capability the
+	 * nodes' nocap_gen did not see: xattr changes, commit, abort, switch. */
+	uint64_t xattr_gen;
+	/* The INIT request, until its reply is amended (ll_io.c). */
+	uint64_t init_unique;
+	uint32_t init_flags;
+	bool killpriv_v2; /* we drop setuid/setgid; the kernel stops asking */
 };
 
 /* ------------------------------------------------------------------ node.c */
@@ -245,9 +255,20 @@ void bfsd_ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 void bfsd_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		      size_t size, int flags);
 void bfsd_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+/* Something may have given a file a capability: forget the nodes' "none". */
+void bfsd_ll_meta_changed(struct bfsd_mount *m);
 void bfsd_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void bfsd_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
 extern const struct fuse_lowlevel_ops bfsd_ll_ops;
+
+/* ------------------------------------------------------------------ ll_io.c */
+
+/* Read and write /dev/fuse through ll_io.c; after fuse_session_mount. */
+int bfsd_ll_io_attach(struct bfsd_mount *m);
+/* The request this thread handles asks to drop setuid/setgid. */
+bool bfsd_ll_kill_suidgid(void);
+/* st's mode once setuid/setgid are dropped for the caller of req. */
+mode_t bfsd_ll_killed_mode(fuse_req_t req, const struct stat *st);
 
 #endif

@@ -202,6 +202,10 @@ static int serve(struct cmdline *c, struct bfsd_mount *m)
 		fprintf(stderr, "branchfsd: cannot mount %s\n", c->mnt);
 		goto out_signals;
 	}
+	if (bfsd_ll_io_attach(m)) {
+		fprintf(stderr, "branchfsd: cannot serve %s\n", c->mnt);
+		goto out_unmount;
+	}
 	fuse_daemonize(c->foreground);
 	if (bfsd_store_start_reclaimer(m->fs))
 		bfsd_warn("no reclaimer thread: aborted branches are freed at unmount");
@@ -210,6 +214,7 @@ static int serve(struct cmdline *c, struct bfsd_mount *m)
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
 	ret = fuse_session_loop_mt(m->se, cfg) ? 1 : 0;
 	fuse_loop_cfg_destroy(cfg);
+out_unmount:
 	fuse_session_unmount(m->se);
 out_signals:
 	fuse_remove_signal_handlers(m->se);

@@ -159,6 +159,7 @@ int bfsd_nodes_init(struct bfsd_mount *m)
 	m->root_ctl.kind = BFSD_NODE_CTL;
 	m->root_ctl.type = S_IFREG;
 	m->root_ctl.refs = 1;
+	m->xattr_gen = 1;
 	return 0;
 }
 
