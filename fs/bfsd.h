@@ -324,6 +324,8 @@ bool bfsd_quota_on(const struct bfsd_fs *fs);
 /* Charge delta bytes (negative: give back) to storage layer l; -ENOSPC when
  * growth would pass the quota (nothing charged then). */
 int bfsd_quota_charge(struct bfsd_fs *fs, struct bfsd_layer *l, int64_t delta);
+/* While on, this thread's charges are counted but never refused. */
+void bfsd_quota_force(bool on);
 /* l is being freed: its whole total goes back. */
 void bfsd_quota_layer_gone(struct bfsd_fs *fs, struct bfsd_layer *l);
 /* Count l's data from disk (at mount, with a quota). */
@@ -595,13 +597,23 @@ int bfsd_oplist_add(struct bfsd_oplist *l, enum bfsd_op_kind kind, uint64_t laye
 		    const char *dst, int stage);
 /* The changes of b against the snapshot of its parent, as ops. */
 int bfsd_commit_plan(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *ops);
-/* Apply ops[from..] to b's parent; done(arg, i) after each. */
+/* Apply ops[*next..] to b's parent, advancing *next; done(arg, i) after
+ * each.  The storage quota does not stop a commit half-way: what it
+ * preserves is charged but not refused. */
 int bfsd_commit_apply(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_oplist *ops,
-		      size_t from, int (*done)(void *, size_t), void *arg);
+		      size_t *next, int (*done)(void *, size_t), void *arg);
 /* Commit b into its parent (tree_lock exclusive): -EPERM main, -ESTALE lost
  * the race, -ENOTEMPTY live children.  With changed, the applied ops (the
- * parent paths touched) are handed to the caller to free. */
+ * parent paths touched) are handed to the caller to free.  When an op
+ * fails after the plan is journaled, the commit is left pending (see
+ * bfsd_commit_resume) and its error returned. */
 int bfsd_commit(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *changed);
+/* Make b's commit, stopped at ops[next], the pending one (takes ops). */
+void bfsd_commit_set_pending(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *ops,
+			     size_t next);
+/* Finish the pending commit, if any (tree_lock exclusive): 0 once none is
+ * left, its error while it still fails.  With changed, as bfsd_commit. */
+int bfsd_commit_resume(struct bfsd_fs *fs, struct bfsd_oplist *changed);
 /* Record an applied commit: bump the parent's generation, drop b. */
 int bfsd_commit_finish(struct bfsd_fs *fs, struct bfsd_branch *b);
 
@@ -638,6 +650,11 @@ struct bfsd_fs {
 	int log_fd;
 	int lock_fd;
 	int journal_fd;
+	/* A commit stopped part-way by a failed op: its branch and plan.  It
+	 * is finished before any other branch operation and never dropped. */
+	struct bfsd_branch *pending;
+	struct bfsd_oplist pending_ops;
+	size_t pending_next;
 	dev_t base_dev;
 	dev_t storage_dev;
 	bool is_root;

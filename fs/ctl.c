@@ -83,12 +83,25 @@ static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, co
 	struct bfsd_fs *fs = m->fs;
 	struct bfsd_oplist changed = { 0 };
 	struct bfsd_inval iv = { 0 };
-	struct bfsd_branch *b, *before, *parent = NULL;
+	struct bfsd_branch *b, *before, *parent = NULL, *pending;
 	int ret = -EINVAL;
 
 	pthread_rwlock_wrlock(&fs->tree_lock);
 	before = fs->current;
 	b = ctl_branch(m, n);
+	/* A commit that stopped part-way finishes first, or nothing else runs. */
+	pending = fs->pending;
+	if (pending) {
+		parent = pending->parent;
+		ret = bfsd_commit_resume(fs, &changed);
+		if (ret)
+			goto out_unlock;
+		inval_commit(m, &iv, parent, &changed);
+		bfsd_oplist_free(&changed);
+		bfsd_ll_meta_changed(m);
+		if (op == CTL_COMMIT && b == pending)
+			goto out_done; /* what was asked is done */
+	}
 	if (b->dead) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -102,6 +115,8 @@ static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, co
 		ret = bfsd_commit(fs, b, &changed);
 		if (!ret)
 			inval_commit(m, &iv, parent, &changed);
+		else if (fs->pending == b) /* part of it shows already */
+			inval_commit(m, &iv, parent, &fs->pending_ops);
 		break;
 	case CTL_ABORT:
 		ret = bfsd_branch_abort(fs, b);
@@ -115,8 +130,9 @@ static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, co
 		ret = b ? bfsd_fs_switch(fs, b) : -ENOENT;
 		break;
 	}
+out_done:
 	/* Branches that went away, and the root when it shows another branch. */
-	if (op != CTL_CREATE) {
+	if (op != CTL_CREATE || pending) {
 		forget_dead_roots(m, &iv);
 		bfsd_ll_meta_changed(m);
 	}

@@ -239,7 +239,13 @@ void bfsd_fs_close(struct bfsd_fs *fs)
 		return;
 	bfsd_store_stop_reclaimer(fs);
 	if (fs->main && fs->log_fd >= 0) {
-		if (!fs->keep) {
+		/* A commit that cannot finish keeps every branch, its own
+		 * included, for the next mount to finish it. */
+		if (fs->pending && bfsd_commit_resume(fs, NULL))
+			bfsd_err("the commit of '%s' is unfinished: branches are kept and it "
+				 "finishes at the next mount",
+				 fs->pending->name);
+		if (!fs->keep && !fs->pending) {
 			while (fs->main->children)
 				bfsd_branch_discard(fs, fs->main->children);
 			bfsd_epoch_release(fs);
@@ -268,6 +274,7 @@ void bfsd_fs_close(struct bfsd_fs *fs)
 		bfsd_store_reclaim(fs);
 	bfsd_layer_put(fs->base);
 	bfsd_layer_put(fs->work);
+	bfsd_oplist_free(&fs->pending_ops);
 	free(fs->bhash);
 	free(fs->files);
 	bfsd_links_free_all(fs);

@@ -15,7 +15,9 @@
  * plan whose branch is still in the tree is finished from the op after the
  * last done line (every op is idempotent on its own); one whose branch is
  * gone belonged to a commit that was already recorded.  Commits only roll
- * forward: once the whole plan is on disk, the commit happens.
+ * forward: once the whole plan is on disk, the commit happens.  One that
+ * cannot finish yet (an op fails: a full disk) stays pending, in memory and
+ * here, until it does (commit.c).
  */
 #include "bfsd.h"
 
@@ -222,9 +224,11 @@ int bfsd_journal_recover(struct bfsd_fs *fs)
 		bfsd_warn("journal: finishing the commit of '%s' (%zu of %zu ops done)", b->name,
 			  next, ops.n);
 		fs->journal_fd = openat(fs->storage_fd, "journal", O_WRONLY | O_APPEND | O_CLOEXEC);
-		ret = bfsd_commit_apply(fs, b, &ops, next, bfsd_journal_done, fs);
-		if (!ret)
-			ret = bfsd_commit_finish(fs, b);
+		bfsd_commit_set_pending(fs, b, &ops, next);
+		/* Still failing (a full disk, say): the mount serves, and the
+		 * commit is retried before any branch operation. */
+		if (bfsd_commit_resume(fs, NULL))
+			bfsd_err("journal: the commit of '%s' could not finish yet", b->name);
 	}
 out_free:
 	bfsd_oplist_free(&ops);

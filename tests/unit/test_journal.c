@@ -99,7 +99,8 @@ static size_t start_commit(struct ut *t, struct bfsd_branch *b, size_t k, enum s
 	ck_assert_int_eq(bfsd_commit_plan(t->fs, b, &ops), 0);
 	ck_assert_int_eq(bfsd_journal_begin(t->fs, b, &ops), 0);
 	if (k > 0)
-		ck_assert_int_eq(bfsd_commit_apply(t->fs, b, &ops, 0, stop_after, &s), -ECANCELED);
+		ck_assert_int_eq(bfsd_commit_apply(t->fs, b, &ops, &(size_t){ 0 }, stop_after, &s),
+				 -ECANCELED);
 	pthread_rwlock_unlock(&t->fs->tree_lock);
 	n = ops.n;
 	bfsd_oplist_free(&ops);
@@ -400,7 +401,9 @@ START_TEST(crash_between_recording_and_removing_the_journal)
 		ck_assert_int_eq(bfsd_commit_plan(t.fs, b, &ops), 0);
 		ck_assert_int_eq(bfsd_journal_begin(t.fs, b, &ops), 0);
 		journal = bfs_read_file(ut_spath(&t, "journal"));
-		ck_assert_int_eq(bfsd_commit_apply(t.fs, b, &ops, 0, bfsd_journal_done, t.fs), 0);
+		ck_assert_int_eq(
+			bfsd_commit_apply(t.fs, b, &ops, &(size_t){ 0 }, bfsd_journal_done, t.fs),
+			0);
 		ck_assert_int_eq(bfsd_commit_finish(t.fs, b), 0);
 		bfsd_oplist_free(&ops);
 	}
