@@ -115,6 +115,16 @@ static void make_outside(void)
 	outside_ctimes = ctimes(outside);
 }
 
+static const char *preload; /* LD_PRELOAD for the daemon, or NULL */
+
+/* Is the daemon still running (not exited, not a zombie)? */
+static bool daemon_alive(void)
+{
+	int status;
+
+	return m.pid > 0 && waitpid(m.pid, &status, WNOHANG) == 0;
+}
+
 static void setup_with(const char *const *extra)
 {
 	char deep[4096];
@@ -131,7 +141,10 @@ static void setup_with(const char *const *extra)
 	ck_sys(symlink(deep, at(m.base, "deep")));
 	ck_sys(symlink(at(outside, "secret"), at(m.base, "file_link")));
 	ck_sys(symlink("../../outside/sub", at(m.base, "dir/up")));
+	if (preload)
+		setenv("LD_PRELOAD", preload, 1);
 	bfs_mount_start(&m, extra);
+	unsetenv("LD_PRELOAD");
 	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
 }
 
@@ -925,7 +938,7 @@ START_TEST(a_flood_of_bad_requests_leaves_the_daemon_serving)
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 			      "flood worker %d: a bad request succeeded (status %d)", i, status);
 	}
-	ck_assert_msg(kill(m.pid, 0) == 0, "the daemon died");
+	ck_assert_msg(daemon_alive(), "the daemon died");
 	/* Still serving, reading and writing and branching. */
 	ck_file_eq(at(m.mnt, "f"), "f\n");
 	ck_file_eq(at(br("b"), "dir/sub/s"), "s\n");
@@ -966,7 +979,7 @@ START_TEST(paths_longer_than_path_max_fail_cleanly)
 	ck_assert_msg(err == 0 || err == ENAMETOOLONG,
 		      "a deep path failed with %s at depth %d, not ENAMETOOLONG", strerror(err),
 		      depth);
-	ck_assert_msg(kill(m.pid, 0) == 0, "the daemon died");
+	ck_assert_msg(daemon_alive(), "the daemon died");
 	/* Long symlink targets round-trip. */
 	memset(target, 't', sizeof(target) - 1);
 	target[sizeof(target) - 1] = '\0';
@@ -1045,6 +1058,98 @@ static void setup_long_main(void)
 	setup_with(slow);
 }
 
+#ifdef BFS_FAILMALLOC_PATH
+static void setup_failmalloc(void)
+{
+	preload = BFS_FAILMALLOC_PATH;
+	setenv("BFS_FAILMALLOC_EVERY", "11", 1);
+	setup_with(NULL);
+	preload = NULL;
+}
+
+static void count_err(int ret, int *enomem)
+{
+	if (ret == -1 && errno == ENOMEM)
+		(*enomem)++;
+}
+
+/* One round of ordinary work while allocations fail. */
+static void workload(int r, int *enomem)
+{
+	char name[64], path[4096], buf[256];
+	struct stat st;
+	int fd;
+
+	count_err(stat(at(m.mnt, "f"), &st), enomem);
+	fd = open(at(m.mnt, "f"), O_RDONLY);
+	count_err(fd, enomem);
+	if (fd >= 0) {
+		count_err((int)read(fd, buf, sizeof(buf)), enomem);
+		close(fd);
+	}
+	free(bfs_list_dir(m.mnt, 0));
+	free(bfs_list_dir(at(br("b"), "dir"), 0));
+	snprintf(name, sizeof(name), "w%d", r);
+	fd = open(at(br("b"), name), O_WRONLY | O_CREAT, 0644);
+	count_err(fd, enomem);
+	if (fd >= 0) {
+		count_err((int)write(fd, "data\n", 5), enomem);
+		close(fd);
+	}
+	snprintf(name, sizeof(name), "d%d", r);
+	count_err(mkdir(at(br("b"), name), 0755), enomem);
+	snprintf(path, sizeof(path), "%s/d%d/w", br("b"), r);
+	snprintf(name, sizeof(name), "w%d", r);
+	count_err(rename(at(br("b"), name), path), enomem);
+	count_err(setxattr(at(br("b"), "f"), "user.k", "v", 1, 0), enomem);
+	count_err(stat(at(br("b"), "dir/sub/s"), &st), enomem);
+	snprintf(name, sizeof(name), "create:r%d", r);
+	errno = -cmd(ctl(NULL), name);
+	count_err(errno ? -1 : 0, enomem);
+	snprintf(name, sizeof(name), "r%d", r);
+	if (bfs_exists(br(name))) {
+		bfs_write_file(at(br(name), "rf"), "r\n");
+		errno = -cmd(ctl(name), r % 2 ? "abort" : "commit");
+		count_err(errno ? -1 : 0, enomem);
+	}
+	free(bfs_ctl_read(ctl(NULL)));
+}
+
+START_TEST(enomem_fails_requests_not_the_daemon)
+{
+	char *before, *after;
+	int enomem = 0;
+
+	ck_sys(kill(m.pid, SIGUSR1));
+	usleep(100 * 1000);
+	for (int r = 0; r < 200 && daemon_alive(); r++)
+		workload(r, &enomem);
+	ck_sys(kill(m.pid, SIGUSR2));
+	usleep(100 * 1000);
+	ck_assert_msg(daemon_alive(), "the daemon died while allocations failed");
+	ck_assert_msg(enomem > 0, "no request failed with ENOMEM: the injection did not work");
+	fprintf(stderr, "hostile: %d requests failed with ENOMEM\n", enomem);
+	/* Every request works again, and what the tree holds is whole. */
+	ck_file_eq(at(m.mnt, "f"), "f\n");
+	ck_file_eq(at(br("b"), "dir/sub/s"), "s\n");
+	ck_ret(bfs_branch_create(&m, "b", "final"), 0);
+	ck_ret(bfs_write_file(at(br("final"), "final"), "final\n"), 0);
+	ck_ret(bfs_ioc_commit(ctl("final")), 0);
+	ck_file_eq(at(br("b"), "final"), "final\n");
+	before = bfs_list_dir(m.mnt, 0);
+	bfs_mount_crash(&m);
+	bfs_mount_start(&m, NULL);
+	after = bfs_list_dir(m.mnt, 0);
+	ck_assert_msg(!strcmp(before, after), "branches before the crash: %s\nafter: %s", before,
+		      after);
+	ck_file_eq(at(br("b"), "final"), "final\n");
+	ck_outside_untouched();
+	free(before);
+	free(after);
+}
+END_TEST
+#endif
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("hostile");
@@ -1088,6 +1193,17 @@ static Suite *suite(void)
 	tcase_add_test(tr, paths_longer_than_path_max_fail_cleanly);
 	tcase_add_test(tr, a_daemon_that_cannot_start_leaves_the_storage_alone);
 	suite_add_tcase(s, tr);
+
+#ifdef BFS_FAILMALLOC_PATH
+	{
+		TCase *tm = tcase_create("enomem");
+
+		tcase_add_checked_fixture(tm, setup_failmalloc, teardown);
+		tcase_set_timeout(tm, 60);
+		tcase_add_test(tm, enomem_fails_requests_not_the_daemon);
+		suite_add_tcase(s, tm);
+	}
+#endif
 
 	tcase_add_checked_fixture(to, setup_shared, teardown);
 	tcase_set_timeout(to, 30);
