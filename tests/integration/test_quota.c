@@ -558,6 +558,56 @@ START_TEST(usage_is_the_same_after_kill_and_remount)
 }
 END_TEST
 
+/* Exit status of a daemon started with one bad limit (it must not mount). */
+static int bad_limit_status(const char *opt, const char *val)
+{
+	const char *argv[] = { BFS_DAEMON_PATH, "-f", "--base", m.base, "--storage",
+			       m.storage,	opt,  val,	m.mnt,	NULL };
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+START_TEST(limit_forms)
+{
+	static const char *const forms[][2] = {
+		{ "--max-storage", "8192K" }, { "--max-storage", "8MiB" },
+		{ "--max-storage", "8mb" },   { "--max-storage", "8388608" },
+		{ "-o", "max_storage=8M" },   { "--max-storage", "0.0078125G" },
+	};
+	static const char *const bad[][2] = {
+		{ "--max-storage", "12Q" },  { "--max-storage", "-1M" }, { "--max-storage", "0" },
+		{ "--max-storage", "" },     { "--max-storage", "M" },	 { "-o", "max_storage=8X" },
+		{ "--max-storage", "1e30" },
+	};
+
+	/* setup mounted with "8M": the others give the same limit. */
+	ck_used(0, "with --max-storage 8M");
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		const char *const args[] = { forms[i][0], forms[i][1], NULL };
+
+		bfs_mount_stop(&m);
+		bfs_mount_start(&m, args);
+		ck_used(0, forms[i][1]);
+	}
+	bfs_mount_stop(&m);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(bad_limit_status(bad[i][0], bad[i][1]) == 2,
+			      "%s '%s' was not refused as a usage error", bad[i][0], bad[i][1]);
+	bfs_mount_start(&m, quota_args);
+}
+END_TEST
+
 /* ---- a full disk, without a limit ---- */
 
 static char full_root[4096]; /* every tmpfs of this case is below it */
@@ -863,6 +913,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tq, setup, teardown);
 	tcase_set_timeout(tq, 20);
 	tcase_add_test(tq, statfs_shows_the_limit);
+	tcase_add_test(tq, limit_forms);
 	tcase_add_test(tq, accounting_follows_every_change);
 	tcase_add_test(tq, enospc_at_the_limit_loses_nothing);
 	tcase_add_test(tq, commit_at_the_limit_succeeds);
