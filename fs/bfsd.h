@@ -52,6 +52,9 @@
 #define BFSD_CTL_NAME	  ".branchfs_ctl"
 #define BFSD_STAGE_PREFIX ".branchfs-stage-"
 #define BFSD_NAME_MAX	  255
+/* A longer write to a control file is no command (the kernel would cut one
+ * past its max_write into several requests). */
+#define BFSD_CMD_MAX 4096
 
 /* Mark an unused parameter of a callback. */
 #define BFSD_UNUSED __attribute__((unused))
@@ -724,7 +727,11 @@ struct bfsd_options {
 /* Set up the core on base and storage (no mount): load the tree, finish
  * an interrupted commit. */
 int bfsd_fs_open(const struct bfsd_options *opt, struct bfsd_fs **out);
-/* Tear down; discards every branch unless fs->keep. */
+/* The mount ended after serving: discard every branch unless fs->keep (or
+ * a commit is unfinished) and make main current for the next mount. */
+void bfsd_fs_unmounted(struct bfsd_fs *fs);
+/* Tear down, leaving storage as it is: what was in the tree is kept (a
+ * daemon that failed to start, or a crash, loses nothing). */
 void bfsd_fs_close(struct bfsd_fs *fs);
 /* A unique temporary name (NAME_MAX + 1 bytes). */
 void bfsd_fs_tmpname(struct bfsd_fs *fs, char *out);

@@ -233,27 +233,32 @@ static void close_fd(int fd)
 		close(fd);
 }
 
+void bfsd_fs_unmounted(struct bfsd_fs *fs)
+{
+	bfsd_store_stop_reclaimer(fs);
+	if (!fs->main || fs->log_fd < 0)
+		return;
+	/* A commit that cannot finish keeps every branch, its own included,
+	 * for the next mount to finish it. */
+	if (fs->pending && bfsd_commit_resume(fs, NULL))
+		bfsd_err("the commit of '%s' is unfinished: branches are kept and it finishes at "
+			 "the next mount",
+			 fs->pending->name);
+	if (!fs->keep && !fs->pending) {
+		while (fs->main->children)
+			bfsd_branch_discard(fs, fs->main->children);
+		bfsd_epoch_release(fs);
+	}
+	/* The next mount starts on main (a crash instead resumes). */
+	fs->current = fs->main;
+	bfsd_store_compact(fs);
+}
+
 void bfsd_fs_close(struct bfsd_fs *fs)
 {
 	if (!fs)
 		return;
 	bfsd_store_stop_reclaimer(fs);
-	if (fs->main && fs->log_fd >= 0) {
-		/* A commit that cannot finish keeps every branch, its own
-		 * included, for the next mount to finish it. */
-		if (fs->pending && bfsd_commit_resume(fs, NULL))
-			bfsd_err("the commit of '%s' is unfinished: branches are kept and it "
-				 "finishes at the next mount",
-				 fs->pending->name);
-		if (!fs->keep && !fs->pending) {
-			while (fs->main->children)
-				bfsd_branch_discard(fs, fs->main->children);
-			bfsd_epoch_release(fs);
-		}
-		/* The next mount starts on main (a crash instead resumes). */
-		fs->current = fs->main;
-		bfsd_store_compact(fs);
-	}
 	/* Spare layer directories are empty: remove them. */
 	for (int i = 0; i < fs->nspare && fs->layers_fd >= 0; i++) {
 		char name[32];

@@ -110,6 +110,7 @@ struct bfsd_mount {
 	uint64_t init_unique;
 	uint32_t init_flags;
 	bool killpriv_v2; /* we drop setuid/setgid; the kernel stops asking */
+	bool served;	  /* the session ran: its end is an unmount */
 };
 
 /* ------------------------------------------------------------------ node.c */

@@ -264,7 +264,7 @@ void bfsd_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	int ret;
 
 	if (n->kind == BFSD_NODE_CTL) {
-		ret = bfsd_ctl_command(m, n, buf, size);
+		ret = size > BFSD_CMD_MAX ? -EINVAL : bfsd_ctl_command(m, n, buf, size);
 		if (ret)
 			fuse_reply_err(req, -ret);
 		else
