@@ -657,6 +657,7 @@ struct bfsd_fs {
 	 * is finished before any other branch operation and never dropped. */
 	struct bfsd_branch *pending;
 	struct bfsd_oplist pending_ops;
+	struct bfsd_branch *committing; /* while its ops apply */
 	size_t pending_next;
 	dev_t base_dev;
 	dev_t storage_dev;

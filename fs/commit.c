@@ -447,6 +447,7 @@ int bfsd_commit_apply(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bf
 	int ret = 0;
 
 	bfsd_quota_force(true);
+	fs->committing = b;
 	for (; *next < ops->n; ++*next) {
 		const struct bfsd_op *op = &ops->op[*next];
 
@@ -462,6 +463,7 @@ int bfsd_commit_apply(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bf
 				break;
 		}
 	}
+	fs->committing = NULL;
 	bfsd_quota_force(false);
 	if (p != fs->main)
 		bfsd_cache_flush(p);

@@ -392,7 +392,7 @@ int bfsd_copy_object(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 	}
 	ret = make_object(l, phys, &st, &t, data);
 	if (ret)
-		goto out_done;
+		goto out_remove_tmp; /* a partial copy (a full disk) goes too */
 	if (bfsd_layer_is_storage(l))
 		flags |= BFSD_XA_SRC_LAYER;
 	if (bfsd_layer_is_storage(dstl))
@@ -423,7 +423,6 @@ int bfsd_copy_object(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 
 out_remove_tmp:
 	bfsd_rm_rf_at(t.dirfd, t.name);
-out_done:
 	tmpspot_done(&t);
 	bfsd_quota_charge(fs, dstl, -charged);
 	return ret;

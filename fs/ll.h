@@ -63,6 +63,7 @@ struct bfsd_node {
 	ino_t uino;
 	struct bfsd_node *inext; /* identity hash chain */
 	bool ihashed;
+	struct bfsd_node *prev, *next; /* every node, to free them at exit */
 	/* Main view only: what the file looked like at its last open, to decide
 	 * whether the kernel may keep its page cache. */
 	struct timespec seen_mtime;
@@ -96,7 +97,8 @@ struct bfsd_mount {
 	size_t idents_cap;
 	struct bfsd_node root;
 	struct bfsd_node root_ctl;
-	uid_t uid; /* the mounting user: owner of the control files */
+	struct bfsd_node *all; /* every other node */
+	uid_t uid;	       /* the mounting user: owner of the control files */
 	gid_t gid;
 	struct timespec started;
 	double branch_timeout; /* entry/attr timeout of branch views */

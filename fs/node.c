@@ -163,6 +163,28 @@ int bfsd_nodes_init(struct bfsd_mount *m)
 	return 0;
 }
 
+static void all_add(struct bfsd_mount *m, struct bfsd_node *n)
+{
+	n->prev = NULL;
+	n->next = m->all;
+	if (m->all)
+		m->all->prev = n;
+	m->all = n;
+}
+
+/* Unlink n from every list and free it. */
+static void node_free(struct bfsd_mount *m, struct bfsd_node *n)
+{
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		m->all = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	bfsd_branch_put(n->branch);
+	free(n);
+}
+
 static bool is_static(const struct bfsd_mount *m, const struct bfsd_node *n)
 {
 	return n == &m->root || n == &m->root_ctl;
@@ -204,13 +226,12 @@ static void unref_locked(struct bfsd_mount *m, struct bfsd_node *n)
 		n->aliases = a->next;
 		alias_free(m, a);
 	}
-	bfsd_branch_put(n->branch);
-	free(n);
+	node_free(m, n);
 }
 
 void bfsd_nodes_free(struct bfsd_mount *m)
 {
-	/* At exit, with no request running: release what is still named. */
+	/* At exit, with no request running: what the kernel never forgot. */
 	for (size_t i = 0; i < m->names_cap; i++) {
 		struct bfsd_alias *a = m->names[i], *next;
 
@@ -220,6 +241,8 @@ void bfsd_nodes_free(struct bfsd_mount *m)
 			free(a);
 		}
 	}
+	while (m->all)
+		node_free(m, m->all);
 	free(m->names);
 	free(m->idents);
 	pthread_mutex_destroy(&m->nodes_lock);
@@ -328,12 +351,11 @@ int bfsd_node_lookup(struct bfsd_mount *m, struct bfsd_node *parent, const char 
 			ret = -ENOMEM;
 			goto out_unlock;
 		}
+		all_add(m, n);
 	}
 	if (!a && alias_add(m, n, parent, name)) {
-		if (!n->aliases && !n->refs) {
-			bfsd_branch_put(n->branch);
-			free(n);
-		}
+		if (!n->aliases && !n->refs)
+			node_free(m, n);
 		ret = -ENOMEM;
 		goto out_unlock;
 	}

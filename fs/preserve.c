@@ -33,7 +33,11 @@
 
 bool bfsd_preserve_active(struct bfsd_fs *fs)
 {
-	return fs->npres > 0 && bfsd_branch_count(fs) > 0;
+	/* The branch being committed into main is about to go: what it
+	 * replaces need not be kept for it alone. */
+	int others = bfsd_branch_count(fs) - (fs->committing && fs->committing->parent == fs->main);
+
+	return fs->npres > 0 && others > 0;
 }
 
 enum cover { NOT_COVERED, COVERED, CONTAINER };

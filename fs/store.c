@@ -96,8 +96,15 @@ static int append(struct bfsd_fs *fs, const struct bfsd_buf *body, bool sync)
 	ret = bfsd_buf_addf(&tx, "T %zu %08x\n", lines, bfsd_store_sum(body->data, body->len));
 	if (!ret)
 		ret = bfsd_buf_add(&tx, body->data, body->len);
-	if (!ret)
-		ret = bfsd_write_all(fs->log_fd, tx.data, tx.len);
+	if (!ret) {
+		/* A torn entry would end the log for every later one at the
+		 * next mount: cut a failed write back off. */
+		off_t end = lseek(fs->log_fd, 0, SEEK_END);
+
+		ret = end < 0 ? -errno : bfsd_write_all(fs->log_fd, tx.data, tx.len);
+		if (ret && end >= 0 && ftruncate(fs->log_fd, end) < 0)
+			bfsd_err("cannot cut a torn entry off the branch log: %s", strerror(errno));
+	}
 	if (!ret && sync && fdatasync(fs->log_fd) < 0)
 		ret = -errno;
 	bfsd_buf_free(&tx);

@@ -39,7 +39,8 @@ const char *bfs_strerror(int err)
 	case ENOTTY:
 		return "not a branchfs control file";
 	case ENOSPC:
-		return "the storage quota is used up";
+		return "no space left: the storage limit, the storage disk or the base disk is "
+		       "full";
 	case ENODATA:
 		return "not a branchfs storage directory";
 	case ENOTCONN:

@@ -856,6 +856,44 @@ START_TEST(commit_into_a_full_base_changes_nothing)
 }
 END_TEST
 
+/*
+ * A commit that stops part-way (here: the base fills up) is decided: it is
+ * retried before every later branch operation, which fails with its error
+ * until there is room, and then completes whole.  Meanwhile @b still shows
+ * all of b's changes.
+ */
+START_TEST(a_commit_stopped_by_a_full_base_finishes_once_there_is_room)
+{
+	ck_ret(bfs_ioc_commit(ctl("b")), -ENOSPC);
+	ck_committed(at(m.mnt, "@b"));
+	ck_ret(bfs_ctl(ctl(NULL), "create:x"), -ENOSPC);
+	ck_ret(bfs_ioc_abort(ctl("b")), -ENOSPC);
+	ck_committed(at(m.mnt, "@b"));
+	ck_sys(unlink(at(m.base, "ballast")));
+	ck_ret(bfs_ctl(ctl(NULL), "create:x"), 0);
+	ck_committed(m.base);
+	ck_committed(m.mnt);
+	ck_absent(at(m.mnt, "@b"));
+	ck_assert(bfs_exists(at(m.mnt, "@x")));
+}
+END_TEST
+
+/* The same commit survives a clean unmount (which otherwise drops every
+ * branch) and a remount while the base is still full. */
+START_TEST(a_commit_stopped_by_a_full_base_survives_unmounts)
+{
+	ck_ret(bfs_ioc_commit(ctl("b")), -ENOSPC);
+	bfs_mount_stop(&m);
+	bfs_mount_start(&m, NULL);
+	ck_committed(at(m.mnt, "@b"));
+	bfs_mount_stop(&m);
+	ck_sys(unlink(at(m.base, "ballast")));
+	bfs_mount_start(&m, NULL);
+	ck_committed(m.base);
+	ck_absent(at(m.mnt, "@b"));
+}
+END_TEST
+
 /* Start the daemon on m; true when it mounted, false when it exited. */
 static bool try_mount(void)
 {
@@ -938,6 +976,8 @@ static Suite *suite(void)
 	tcase_set_timeout(tb, 30);
 	tcase_add_test(tb, commit_into_a_full_base_changes_nothing);
 	tcase_add_test(tb, a_crash_after_a_failed_commit_loses_nothing);
+	tcase_add_test(tb, a_commit_stopped_by_a_full_base_finishes_once_there_is_room);
+	tcase_add_test(tb, a_commit_stopped_by_a_full_base_survives_unmounts);
 	suite_add_tcase(s, tb);
 	return s;
 }
