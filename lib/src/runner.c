@@ -146,10 +146,21 @@ static void signal_group(struct proc *p, int sig)
 		killpg(p->pid, sig);
 }
 
-/* SIGTERM now, SIGKILL after the grace period. */
+/* Has p's first process exited already (a zombie we have not seen yet)? */
+static bool already_exited(const struct proc *p)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	return waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       si.si_pid == p->pid;
+}
+
+/* SIGTERM now, SIGKILL after the grace period.  A process that already
+ * ended on its own is left to be reported as it ended. */
 static void terminate(struct bfs_runner *r, struct proc *p)
 {
-	if (p->termed || p->exited)
+	if (p->termed || p->exited || already_exited(p))
 		return;
 	p->termed = true;
 	signal_group(p, SIGTERM);

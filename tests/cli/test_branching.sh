@@ -214,7 +214,7 @@ check "speculate: verdict" [ "$(head -1 <<<"$out")" = "committed candidate 1 int
 check "speculate: winner's files" [ "$(cat "$base/result")/$(cat "$base/only-b")" = B/b ]
 check "speculate: losers' files absent" absent "$base/only-a" "$base/only-c"
 check "speculate: no branch left" no_branches
-expect 0 '*' "" -- speculate --json -c 'exit 2' -c 'echo ok >&2'
+expect 0 '*' "" -- speculate --json -c 'exit 2' -c 'sleep 0.2; echo ok >&2'
 jeq .command speculate
 jeq .committed true
 jeq .winner 1
