@@ -223,6 +223,14 @@ int bfs__pool_run(struct bfs__pool *p)
 		bfs_proc_result_free(res);
 		if (stop)
 			continue;
+		ret = bfs__run_check(run);
+		if (ret) {
+			err = ret;
+			stop = true;
+			p->stop_reason = "interrupted";
+			bfs_runner_kill_all(run->runner);
+			continue;
+		}
 		ret = p->finished ? p->finished(p, c) : 0;
 		if (ret) {
 			stop = true;

@@ -124,7 +124,10 @@ int bfs__branch_commit(struct bfs__run *run, int id)
 
 	if (b->state != BFS__LIVE)
 		return -ENOENT;
-	ret = run->be->ops->commit(run->be->ctx, b->name);
+	/* After a caught signal nothing more is committed. */
+	ret = bfs__run_check(run);
+	if (!ret)
+		ret = run->be->ops->commit(run->be->ctx, b->name);
 	if (!ret)
 		b->state = BFS__COMMITTED;
 	return ret;

@@ -779,6 +779,21 @@ START_TEST(signal_to_the_parent_cleans_up)
 }
 END_TEST
 
+START_TEST(signal_then_success_commits_nothing)
+{
+	struct bfs_outcome *o;
+
+	/* The candidate signals the parent and succeeds at once: after a
+	 * caught signal nothing more is committed. */
+	script[0] = (struct step){ .kill_parent = true };
+	ck_assert_int_eq(run(&o, bfs__speculate, tasks, 1, NULL, NULL), -EINTR);
+	ck_assert(!bfs_outcome_committed(o));
+	ck_assert_int_eq(bfs_outcome_signal(o), SIGTERM);
+	ck_log("+b1<main -b1 ");
+	bfs_outcome_free(o);
+}
+END_TEST
+
 START_TEST(invalid_arguments)
 {
 	struct bfs_task none = { 0 };
@@ -830,6 +845,7 @@ int main(void)
 	tcase_add_test(tc, cascade_waves_pass_errors_forward);
 	tcase_add_test(tc, cascade_default_fan_out);
 	tcase_add_test(tc, signal_to_the_parent_cleans_up);
+	tcase_add_test(tc, signal_then_success_commits_nothing);
 	tcase_add_test(tc, invalid_arguments);
 	suite_add_tcase(s, tc);
 	return bfs_check_main(s);

@@ -220,8 +220,8 @@ int cli_report(const struct cli_cmd *cmd, const struct cli_opts *o, const struct
 	else
 		print_text(out, ret);
 	code = cli_finish(CLI_OK);
-	if (ret == -EINTR && bfs_outcome_signal(out)) {
-		cli_error("%s", bfs_outcome_message(out));
+	if (bfs_outcome_signal(out)) {
+		cli_error("interrupted by SIG%s", sigabbrev_np(bfs_outcome_signal(out)));
 		return 128 + bfs_outcome_signal(out);
 	}
 	if (ret) {

@@ -226,6 +226,8 @@ static int run_in_branch(struct args *a, struct cli_opts *o, const struct bfs_ta
 	}
 	if (!ret) {
 		ret = execute(&v, r, o, task, &res, &sig);
+		if (!ret && (sig = bfs_runner_signal(r)))
+			ret = -EINTR; /* it came after the command ended */
 		if (ret < 0) {
 			v.action = "aborted";
 			v.err = bfs_abort(ws.m, name);
