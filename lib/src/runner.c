@@ -6,13 +6,9 @@
  *
  * Life of a process: started (fork, own process group); its pipes are read
  * whenever poll() says so, so it never blocks on a full pipe; at its
- * deadline its group gets SIGTERM (and SIGCONT, in case it is stopped), and
- * SIGKILL grace_ms later; when its pidfd says it exited, the rest of its
- * group gets SIGKILL, it is reaped, its pipes are drained without blocking,
- * and bfs_runner_wait() hands it back.  A process that SIGKILL cannot end
- * within another grace period is given up (reported, left unreaped) so that
- * no wait is unbounded.  Without pidfd_open() (old kernels) exits are found
- * with waitpid(WNOHANG) every POLL_FALLBACK_MS.
+ * deadline its group is signalled (proc.c); when it exited, it is reaped
+ * and bfs_runner_wait() hands it back.  Without pidfd_open() (old kernels)
+ * exits are looked for every POLL_FALLBACK_MS.
  */
 #define _GNU_SOURCE
 #include "runner_int.h"
@@ -20,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,36 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define DEFAULT_GRACE_MS 2000
 #define SCORE_LIMIT	 4096
-#define READ_CHUNK	 65536
 #define POLL_FALLBACK_MS 50
-
-/* What a pipe delivered; with a limit, only its last `limit` bytes. */
-struct outbuf {
-	char *data;
-	size_t len, cap, limit;
-	uint64_t total;
-};
-
-enum { P_OUT, P_ERR, P_SCORE, P_REPORT, NPIPES };
-
-struct proc {
-	int id;
-	pid_t pid;
-	int pidfd;	/* -1: fall back to waitpid(WNOHANG) */
-	int fd[NPIPES]; /* read ends, -1 when closed */
-	struct outbuf buf[NPIPES];
-	int64_t started, ended, deadline, kill_at; /* INT64_MAX: none */
-	int stage;				   /* from the start report */
-	int report_err;
-	int status; /* wait status once exited */
-	bool exited, lost, termed, hard_killed, timed_out, killed, foreground;
-	void *data;
-};
 
 struct bfs_runner {
 	struct bfs_runner_opts o;
@@ -67,238 +37,6 @@ struct bfs_runner {
 	int wake_fd; /* signal pipe, -1 when not catching */
 	bool signal_reported;
 };
-
-static void outbuf_append(struct outbuf *b, const char *s, size_t n)
-{
-	size_t need;
-
-	b->total += n;
-	if (b->limit && n >= b->limit) {
-		s += n - b->limit;
-		n = b->limit;
-		b->len = 0;
-	} else if (b->limit && b->len + n > b->limit) {
-		size_t drop = b->len + n - b->limit;
-
-		memmove(b->data, b->data + drop, b->len - drop);
-		b->len -= drop;
-	}
-	need = b->len + n + 1;
-	if (need > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *d;
-
-		while (cap < need)
-			cap *= 2;
-		d = realloc(b->data, cap);
-		if (!d)
-			return; /* keep what we have: output is best effort */
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-/* Read what fd has now.  false at EOF or error (close it). */
-static bool pipe_read(int fd, struct outbuf *b)
-{
-	char chunk[READ_CHUNK];
-
-	for (int i = 0; i < 16; i++) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n > 0) {
-			outbuf_append(b, chunk, (size_t)n);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		return n < 0 && errno == EAGAIN;
-	}
-	return true;
-}
-
-static void pipe_close(struct proc *p, int which)
-{
-	if (p->fd[which] >= 0)
-		close(p->fd[which]);
-	p->fd[which] = -1;
-}
-
-static void proc_free(struct proc *p)
-{
-	if (!p)
-		return;
-	for (int i = 0; i < NPIPES; i++) {
-		pipe_close(p, i);
-		free(p->buf[i].data);
-	}
-	if (p->pidfd >= 0)
-		close(p->pidfd);
-	free(p);
-}
-
-static void signal_group(struct proc *p, int sig)
-{
-	if (!p->exited)
-		killpg(p->pid, sig);
-}
-
-/* Has p's first process exited already (a zombie we have not seen yet)? */
-static bool already_exited(const struct proc *p)
-{
-	siginfo_t si;
-
-	memset(&si, 0, sizeof(si));
-	return waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-	       si.si_pid == p->pid;
-}
-
-/* SIGTERM now, SIGKILL after the grace period.  A process that already
- * ended on its own is left to be reported as it ended. */
-static void terminate(struct bfs_runner *r, struct proc *p)
-{
-	if (p->termed || p->exited || already_exited(p))
-		return;
-	p->termed = true;
-	signal_group(p, SIGTERM);
-	signal_group(p, SIGCONT);
-	p->kill_at = bfs__now_ms() + r->o.grace_ms;
-}
-
-/* Give the terminal back to our own process group after a foreground job. */
-static void reclaim_terminal(void)
-{
-	sigset_t ttou, saved;
-
-	sigemptyset(&ttou);
-	sigaddset(&ttou, SIGTTOU);
-	sigprocmask(SIG_BLOCK, &ttou, &saved);
-	tcsetpgrp(0, getpgrp());
-	sigprocmask(SIG_SETMASK, &saved, NULL);
-}
-
-/* p's first process exited (or is given up): kill what it left in its
- * group, reap it, take what its pipes still hold. */
-static void proc_exited(struct proc *p, int status, bool reaped)
-{
-	int64_t now = bfs__now_ms();
-
-	/* Still a zombie (unless reaped): its pid cannot have been reused. */
-	killpg(p->pid, SIGKILL);
-	if (!reaped && !p->lost)
-		waitpid(p->pid, &status, 0); /* a zombie: does not block */
-	p->status = status;
-	p->exited = true;
-	for (int i = 0; i < NPIPES; i++)
-		if (p->fd[i] >= 0) {
-			pipe_read(p->fd[i], &p->buf[i]);
-			pipe_close(p, i);
-		}
-	if (p->foreground)
-		reclaim_terminal();
-	p->ended = now;
-}
-
-/* Has p exited?  (pidfd readable, or waitpid without pidfd) */
-static void proc_check(struct proc *p, bool pidfd_ready)
-{
-	int status = 0;
-
-	if (p->exited)
-		return;
-	if (p->pidfd >= 0) {
-		if (pidfd_ready)
-			proc_exited(p, 0, false);
-		return;
-	}
-	if (waitpid(p->pid, &status, WNOHANG) == p->pid)
-		proc_exited(p, status, true);
-}
-
-/* Deadlines: SIGTERM at the timeout, SIGKILL after grace, give up after
- * another grace.  Returns the next instant something is due. */
-static int64_t enforce(struct bfs_runner *r, int64_t now)
-{
-	int64_t next = INT64_MAX;
-
-	for (size_t i = 0; i < r->n; i++) {
-		struct proc *p = r->p[i];
-
-		if (p->exited)
-			continue;
-		if (!p->termed && now >= p->deadline) {
-			p->timed_out = true;
-			terminate(r, p);
-		}
-		if (p->termed && !p->hard_killed && now >= p->kill_at) {
-			p->hard_killed = true;
-			signal_group(p, SIGKILL);
-			p->kill_at = now + r->o.grace_ms;
-		} else if (p->hard_killed && now >= p->kill_at) {
-			p->lost = true;
-			proc_exited(p, W_EXITCODE(0, SIGKILL), true);
-			continue;
-		}
-		if (!p->termed && p->deadline < next)
-			next = p->deadline;
-		if (p->termed && p->kill_at < next)
-			next = p->kill_at;
-	}
-	return next;
-}
-
-static struct bfs_proc_result *make_result(struct proc *p)
-{
-	struct bfs_proc_result *res = calloc(1, sizeof(*res));
-	const char *empty = "";
-
-	if (!res)
-		return NULL;
-	res->id = p->id;
-	res->data = p->data;
-	res->pid = p->pid;
-	res->exit_code = WIFEXITED(p->status) && !p->lost ? WEXITSTATUS(p->status) : -1;
-	res->signal = WIFSIGNALED(p->status) ? WTERMSIG(p->status) : 0;
-	res->timed_out = p->timed_out;
-	res->killed = p->termed && !p->timed_out;
-	res->elapsed_ms = p->ended - p->started;
-	if (p->buf[P_REPORT].len >= sizeof(struct bfs__report)) {
-		struct bfs__report rep;
-
-		memcpy(&rep, p->buf[P_REPORT].data, sizeof(rep));
-		res->error = -rep.err;
-		res->error_what = rep.stage == BFS__STAGE_CHDIR	 ? "chdir"
-				  : rep.stage == BFS__STAGE_EXEC ? "exec"
-								 : "setup";
-	}
-	if (p->buf[P_SCORE].len) {
-		char *s = p->buf[P_SCORE].data, *end, *word = NULL;
-
-		/* The last word written counts. */
-		for (char *t = strtok_r(s, " \t\r\n", &end); t; t = strtok_r(NULL, " \t\r\n", &end))
-			word = t;
-		if (word) {
-			errno = 0;
-			res->score = strtod(word, &end);
-			res->has_score = !errno && !*end && isfinite(res->score);
-		}
-	}
-	res->out = p->buf[P_OUT].data ? p->buf[P_OUT].data : strdup(empty);
-	res->err = p->buf[P_ERR].data ? p->buf[P_ERR].data : strdup(empty);
-	p->buf[P_OUT].data = p->buf[P_ERR].data = NULL;
-	res->out_len = p->buf[P_OUT].len;
-	res->err_len = p->buf[P_ERR].len;
-	res->out_total = p->buf[P_OUT].total;
-	res->err_total = p->buf[P_ERR].total;
-	if (!res->out || !res->err) {
-		bfs_proc_result_free(res);
-		return NULL;
-	}
-	return res;
-}
 
 bool bfs_proc_ok(const struct bfs_proc_result *r)
 {
@@ -339,7 +77,7 @@ int bfs_runner_new(struct bfs_runner **out, const struct bfs_runner_opts *opts)
 
 static void remove_at(struct bfs_runner *r, size_t i)
 {
-	proc_free(r->p[i]);
+	bfs__proc_free(r->p[i]);
 	memmove(&r->p[i], &r->p[i + 1], (r->n - i - 1) * sizeof(r->p[0]));
 	r->n--;
 }
@@ -524,7 +262,7 @@ int bfs_runner_start(struct bfs_runner *r, const struct bfs_start *s)
 	free(argv);
 	bfs__strv_free(envp);
 	if (ret) {
-		proc_free(p);
+		bfs__proc_free(p);
 		return ret;
 	}
 	if (s->timeout_ms)
@@ -552,14 +290,14 @@ int bfs_runner_kill(struct bfs_runner *r, int id)
 
 	if (!p)
 		return -ENOENT;
-	terminate(r, p);
+	bfs__proc_terminate(p, r->o.grace_ms);
 	return 0;
 }
 
 void bfs_runner_kill_all(struct bfs_runner *r)
 {
 	for (size_t i = 0; i < r->n; i++)
-		terminate(r, r->p[i]);
+		bfs__proc_terminate(r->p[i], r->o.grace_ms);
 }
 
 unsigned int bfs_runner_count(const struct bfs_runner *r)
@@ -604,9 +342,9 @@ static int poll_once(struct bfs_runner *r, int timeout_ms)
 		struct proc *p = r->p[i];
 
 		for (int j = 0; j < NPIPES; j++, k++)
-			if (pfd[k].revents && !pipe_read(p->fd[j], &p->buf[j]))
-				pipe_close(p, j);
-		proc_check(p, pfd[k].revents != 0);
+			if (pfd[k].revents && !bfs__pipe_read(p->fd[j], &p->buf[j]))
+				bfs__pipe_close(p, j);
+		bfs__proc_check(p, pfd[k].revents != 0);
 	}
 	ret = 0;
 out_free:
@@ -620,7 +358,7 @@ static int take_exited(struct bfs_proc_result **out, struct bfs_runner *r)
 	for (size_t i = 0; i < r->n; i++) {
 		if (!r->p[i]->exited)
 			continue;
-		*out = make_result(r->p[i]);
+		*out = bfs__proc_result(r->p[i]);
 		remove_at(r, i);
 		return *out ? 0 : -ENOMEM;
 	}
@@ -645,7 +383,12 @@ int bfs_runner_wait(struct bfs_proc_result **out, struct bfs_runner *r, int time
 		if (!r->n)
 			return -ECHILD;
 		now = bfs__now_ms();
-		next = enforce(r, now);
+		next = INT64_MAX;
+		for (size_t i = 0; i < r->n; i++) {
+			int64_t due = bfs__proc_enforce(r->p[i], now, r->o.grace_ms);
+
+			next = due < next ? due : next;
+		}
 		if (take_exited(out, r) == 0)
 			return 0;
 		if (now >= until)

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* sigcatch.c: SIGINT, SIGTERM and SIGHUP, caught for as long as anyone
  * wants them (a count, under a mutex).  The handler records the first signal
@@ -60,6 +61,43 @@ int bfs__child_environ(char ***out, const struct bfs_task_info *info, const char
  * args.  malloc'd vector (the strings are borrowed), freed with free(). */
 int bfs__child_argv(char ***out, const struct bfs_task *task, const char *const *args);
 void bfs__strv_free(char **v);
+
+/* proc.c: one process the runner watches (see there). */
+/* What a pipe delivered; with a limit, only its last `limit` bytes. */
+struct outbuf {
+	char *data;
+	size_t len, cap, limit;
+	uint64_t total;
+};
+
+enum { P_OUT, P_ERR, P_SCORE, P_REPORT, NPIPES };
+
+struct proc {
+	int id;
+	pid_t pid;
+	int pidfd;	/* -1: fall back to waitpid(WNOHANG) */
+	int fd[NPIPES]; /* read ends, -1 when closed */
+	struct outbuf buf[NPIPES];
+	int64_t started, ended, deadline, kill_at; /* INT64_MAX: none */
+	int status;				   /* wait status once exited */
+	bool exited, lost, termed, hard_killed, timed_out, foreground;
+	void *data;
+};
+
+/* Read what fd has now into b; false at EOF or error (close it then). */
+bool bfs__pipe_read(int fd, struct outbuf *b);
+void bfs__pipe_close(struct proc *p, int which);
+void bfs__proc_free(struct proc *p);
+/* SIGTERM (and SIGCONT) to p's group now, SIGKILL grace_ms later; nothing
+ * when it already ended on its own. */
+void bfs__proc_terminate(struct proc *p, unsigned int grace_ms);
+/* Look whether p exited (pidfd_ready: poll() said its pidfd is readable);
+ * if so kill its group's leftovers, reap it, drain its pipes. */
+void bfs__proc_check(struct proc *p, bool pidfd_ready);
+/* Apply p's deadlines at now; the next instant one is due (INT64_MAX). */
+int64_t bfs__proc_enforce(struct proc *p, int64_t now, unsigned int grace_ms);
+/* The result of the exited p (takes its output buffers), or NULL. */
+struct bfs_proc_result *bfs__proc_result(struct proc *p);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t bfs__now_ms(void);
