@@ -348,7 +348,7 @@ expect_fail 2 "branching: status: unexpected argument 'x' (usage: branching stat
 for sig in TERM INT; do
 	rm -f "$T/pids"
 	# A background job of a script ignores SIGINT: restore the default.
-	(cd "$mnt" && exec env --default-signal=INT "$BR" best-of-n -n 3 -- \
+	(cd "$mnt" && exec env --default-signal=INT "$BR" best-of-n --json -n 3 -- \
 		sh -c "echo \$\$ >> $T/pids; echo x > wip-\$BRANCHING_ATTEMPT; sleep 30" >"$T/out" 2>"$T/err") &
 	job=$!
 	for _ in $(seq 200); do
@@ -361,6 +361,9 @@ for sig in TERM INT; do
 	want=$([ $sig = TERM ] && echo 143 || echo 130)
 	check "SIG$sig: exit $want" [ "$rc" = "$want" ]
 	check "SIG$sig: reported" [ "$err" = "branching: interrupted by SIG$sig" ]
+	jeq .interrupted "$sig"
+	jeq .committed false
+	jeq .error "interrupted by SIG$sig"
 	alive=0
 	for p in $(cat "$T/pids"); do
 		kill -0 "$p" 2>/dev/null && alive=1
