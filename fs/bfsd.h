@@ -52,6 +52,9 @@
 #define BFSD_CTL_NAME	  ".branchfs_ctl"
 #define BFSD_STAGE_PREFIX ".branchfs-stage-"
 #define BFSD_NAME_MAX	  255
+/* A longer write to a control file is no command (the kernel would cut one
+ * past its max_write into several requests). */
+#define BFSD_CMD_MAX 4096
 
 /* Mark an unused parameter of a callback. */
 #define BFSD_UNUSED __attribute__((unused))
@@ -135,9 +138,11 @@ struct bfsd_layer {
 
 int bfsd_layer_open(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id, const char *path,
 		    struct bfsd_layer **out);
-/* Create storage/layers/<id> and open it. */
-int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id,
-		      struct bfsd_layer **out);
+/* A new empty storage layer (a spare one when there is one). */
+int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, struct bfsd_layer **out);
+/* Make spare layer directories up to BFSD_SPARE_LAYERS (reclaimer thread). */
+void bfsd_layer_refill(struct bfsd_fs *fs);
+#define BFSD_SPARE_LAYERS 8
 struct bfsd_layer *bfsd_layer_get(struct bfsd_layer *l);
 /* Drop a reference; the last one sends a storage layer's tree to the trash
  * (unless fs->keep_layers). */
@@ -162,6 +167,13 @@ int bfsd_marker_del(const struct bfsd_layer *l, const char *phys, const char *ke
 /* Directory markers: opaque flag, redirect target ("" for none), origin. */
 int bfsd_marker_dir(const struct bfsd_layer *l, const char *phys, bool *opaque, char *redirect,
 		    uint64_t *origin);
+/* The same, for the entry name of the open directory dirfd of layer l. */
+int bfsd_marker_get_at(const struct bfsd_layer *l, int dirfd, const char *name, const char *key,
+		       void *val, size_t size);
+int bfsd_marker_origin_at(const struct bfsd_layer *l, int dirfd, const char *name,
+			  uint64_t *origin);
+bool bfsd_marker_is_whiteout_at(const struct bfsd_layer *l, int dirfd, const char *name,
+				const struct stat *st);
 /* 1 and *origin when l/phys has an origin marker, 0 when not, -errno. */
 int bfsd_marker_origin(const struct bfsd_layer *l, const char *phys, uint64_t *origin);
 
@@ -241,6 +253,10 @@ void bfsd_cache_drop(struct bfsd_branch *b, const char *path);
 void bfsd_cache_flush(struct bfsd_branch *b);
 /* Free every cached entry of b now. */
 void bfsd_cache_clear(struct bfsd_branch *b);
+/* b is gone: its entries are freed by the reclaimer thread (or now). */
+void bfsd_cache_discard(struct bfsd_fs *fs, struct bfsd_branch *b);
+/* Free what discards handed over (reclaimer thread, and at close). */
+void bfsd_cache_free_garbage(struct bfsd_fs *fs);
 /* Forget everything resolved through the lower layers, in every branch. */
 void bfsd_cache_lower_changed(struct bfsd_fs *fs);
 
@@ -311,6 +327,8 @@ bool bfsd_quota_on(const struct bfsd_fs *fs);
 /* Charge delta bytes (negative: give back) to storage layer l; -ENOSPC when
  * growth would pass the quota (nothing charged then). */
 int bfsd_quota_charge(struct bfsd_fs *fs, struct bfsd_layer *l, int64_t delta);
+/* While on, this thread's charges are counted but never refused. */
+void bfsd_quota_force(bool on);
 /* l is being freed: its whole total goes back. */
 void bfsd_quota_layer_gone(struct bfsd_fs *fs, struct bfsd_layer *l);
 /* Count l's data from disk (at mount, with a quota). */
@@ -470,6 +488,8 @@ struct bfsd_dirent {
 	mode_t type;   /* S_IFMT; 0 for a whiteout (BFSD_LIST_WHITEOUTS) */
 	uint64_t vino; /* raw, unsalted */
 	int loc;       /* index into the directory's res->loc */
+	bool have_st;  /* st is the listed copy's stat at listing time */
+	struct stat st;
 };
 
 struct bfsd_dirlist {
@@ -521,6 +541,7 @@ struct bfsd_branch {
 	pthread_rwlock_t ns_lock;
 	pthread_mutex_t cache_lock;
 	atomic_uint res_gen;
+	atomic_uint changes;	 /* bumped by every change to the namespace */
 	struct bfsd_res **cache; /* by path hash; cache_lock */
 	size_t cache_cap, cache_n;
 };
@@ -579,13 +600,23 @@ int bfsd_oplist_add(struct bfsd_oplist *l, enum bfsd_op_kind kind, uint64_t laye
 		    const char *dst, int stage);
 /* The changes of b against the snapshot of its parent, as ops. */
 int bfsd_commit_plan(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *ops);
-/* Apply ops[from..] to b's parent; done(arg, i) after each. */
+/* Apply ops[*next..] to b's parent, advancing *next; done(arg, i) after
+ * each.  The storage quota does not stop a commit half-way: what it
+ * preserves is charged but not refused. */
 int bfsd_commit_apply(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_oplist *ops,
-		      size_t from, int (*done)(void *, size_t), void *arg);
+		      size_t *next, int (*done)(void *, size_t), void *arg);
 /* Commit b into its parent (tree_lock exclusive): -EPERM main, -ESTALE lost
  * the race, -ENOTEMPTY live children.  With changed, the applied ops (the
- * parent paths touched) are handed to the caller to free. */
+ * parent paths touched) are handed to the caller to free.  When an op
+ * fails after the plan is journaled, the commit is left pending (see
+ * bfsd_commit_resume) and its error returned. */
 int bfsd_commit(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *changed);
+/* Make b's commit, stopped at ops[next], the pending one (takes ops). */
+void bfsd_commit_set_pending(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *ops,
+			     size_t next);
+/* Finish the pending commit, if any (tree_lock exclusive): 0 once none is
+ * left, its error while it still fails.  With changed, as bfsd_commit. */
+int bfsd_commit_resume(struct bfsd_fs *fs, struct bfsd_oplist *changed);
 /* Record an applied commit: bump the parent's generation, drop b. */
 int bfsd_commit_finish(struct bfsd_fs *fs, struct bfsd_branch *b);
 
@@ -622,6 +653,11 @@ struct bfsd_fs {
 	int log_fd;
 	int lock_fd;
 	int journal_fd;
+	/* A commit stopped part-way by a failed op: its branch and plan.  It
+	 * is finished before any other branch operation and never dropped. */
+	struct bfsd_branch *pending;
+	struct bfsd_oplist pending_ops;
+	size_t pending_next;
 	dev_t base_dev;
 	dev_t storage_dev;
 	bool is_root;
@@ -644,7 +680,10 @@ struct bfsd_fs {
 	struct bfsd_branch **bhash;  /* by name; tree_lock */
 	int nbranches;
 	uint64_t next_branch_id;
+	pthread_mutex_t spare_lock; /* next_layer_id and the spares (leaf) */
 	uint64_t next_layer_id;
+	uint64_t spare[BFSD_SPARE_LAYERS];
+	int nspare;
 	atomic_uint_fast64_t tmp_seq;
 
 	/* Preservation chain: pres[i] is the layer of epoch pres_first + i. */
@@ -674,6 +713,7 @@ struct bfsd_fs {
 	pthread_cond_t reclaim_cond;
 	bool reclaim_stop;
 	int reclaim_pending;
+	struct bfsd_garbage *garbage; /* caches of gone branches; reclaim_lock */
 };
 
 struct bfsd_options {
@@ -687,7 +727,11 @@ struct bfsd_options {
 /* Set up the core on base and storage (no mount): load the tree, finish
  * an interrupted commit. */
 int bfsd_fs_open(const struct bfsd_options *opt, struct bfsd_fs **out);
-/* Tear down; discards every branch unless fs->keep. */
+/* The mount ended after serving: discard every branch unless fs->keep (or
+ * a commit is unfinished) and make main current for the next mount. */
+void bfsd_fs_unmounted(struct bfsd_fs *fs);
+/* Tear down, leaving storage as it is: what was in the tree is kept (a
+ * daemon that failed to start, or a crash, loses nothing). */
 void bfsd_fs_close(struct bfsd_fs *fs);
 /* A unique temporary name (NAME_MAX + 1 bytes). */
 void bfsd_fs_tmpname(struct bfsd_fs *fs, char *out);

@@ -171,12 +171,11 @@ static int freeze_top(struct bfsd_fs *fs, struct bfsd_branch *p)
 	layers = malloc((p->nlayers + 1) * sizeof(*layers));
 	if (!layers)
 		return -ENOMEM;
-	ret = bfsd_layer_create(fs, BFSD_LAYER_DELTA, fs->next_layer_id, &top);
+	ret = bfsd_layer_create(fs, BFSD_LAYER_DELTA, &top);
 	if (ret) {
 		free(layers);
 		return ret;
 	}
-	fs->next_layer_id++;
 	/* The root keeps its attributes in the new top. */
 	ret = bfsd_copy_attrs(fs, p->layers[0], "", top, "", true, NULL);
 	if (ret) {
@@ -229,10 +228,9 @@ static int child_stack(struct bfsd_fs *fs, struct bfsd_branch *p, struct bfsd_br
 	c->layers = calloc(inherit + 1, sizeof(*c->layers));
 	if (!c->layers)
 		return -ENOMEM;
-	ret = bfsd_layer_create(fs, BFSD_LAYER_DELTA, fs->next_layer_id, &top);
+	ret = bfsd_layer_create(fs, BFSD_LAYER_DELTA, &top);
 	if (ret)
 		return ret;
-	fs->next_layer_id++;
 	c->layers[0] = top;
 	for (int i = 0; i < inherit; i++)
 		c->layers[i + 1] = bfsd_layer_get(p->layers[i + 1]);
@@ -316,7 +314,7 @@ void bfsd_branch_discard(struct bfsd_fs *fs, struct bfsd_branch *b)
 	 * b->dead, so the layers can go now; open files keep their own
 	 * descriptors and read on until closed.
 	 */
-	bfsd_cache_clear(b);
+	bfsd_cache_discard(fs, b);
 	for (int i = 0; i < b->nlayers; i++)
 		bfsd_layer_put(b->layers[i]);
 	b->nlayers = 0;

@@ -441,26 +441,60 @@ static int apply_one(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_bran
 }
 
 int bfsd_commit_apply(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_oplist *ops,
-		      size_t from, int (*done)(void *, size_t), void *arg)
+		      size_t *next, int (*done)(void *, size_t), void *arg)
 {
 	struct bfsd_branch *p = b->parent;
 	int ret = 0;
 
-	for (size_t i = from; i < ops->n; i++) {
-		ret = apply_one(fs, b, p, &ops->op[i]);
+	bfsd_quota_force(true);
+	for (; *next < ops->n; ++*next) {
+		const struct bfsd_op *op = &ops->op[*next];
+
+		ret = apply_one(fs, b, p, op);
 		if (ret) {
-			bfsd_err("commit of '%s': %c %s failed: %s", b->name, ops->op[i].kind,
-				 ops->op[i].dst, strerror(-ret));
-			return ret;
+			bfsd_err("commit of '%s': %c %s failed: %s", b->name, op->kind,
+				 op->dst[0] ? op->dst : op->src, strerror(-ret));
+			break;
 		}
 		if (done) {
-			ret = done(arg, i);
+			ret = done(arg, *next);
 			if (ret)
-				return ret;
+				break;
 		}
 	}
+	bfsd_quota_force(false);
 	if (p != fs->main)
 		bfsd_cache_flush(p);
+	return ret;
+}
+
+void bfsd_commit_set_pending(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *ops,
+			     size_t next)
+{
+	fs->pending = b;
+	fs->pending_ops = *ops;
+	fs->pending_next = next;
+	*ops = (struct bfsd_oplist){ 0 };
+}
+
+int bfsd_commit_resume(struct bfsd_fs *fs, struct bfsd_oplist *changed)
+{
+	struct bfsd_branch *b = fs->pending;
+	int ret;
+
+	if (!b)
+		return 0;
+	ret = bfsd_commit_apply(fs, b, &fs->pending_ops, &fs->pending_next, bfsd_journal_done, fs);
+	if (ret)
+		return ret;
+	bfsd_info("commit of '%s' finished", b->name);
+	fs->pending = NULL;
+	bfsd_commit_finish(fs, b);
+	if (changed)
+		*changed = fs->pending_ops;
+	else
+		bfsd_oplist_free(&fs->pending_ops);
+	fs->pending_ops = (struct bfsd_oplist){ 0 };
 	return 0;
 }
 
@@ -468,6 +502,7 @@ int bfsd_commit(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *c
 {
 	struct bfsd_oplist ops = { 0 };
 	struct bfsd_branch *p = b->parent;
+	size_t next = 0;
 	int ret;
 
 	if (b == fs->main || !p)
@@ -483,11 +518,14 @@ int bfsd_commit(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *c
 	ret = bfsd_journal_begin(fs, b, &ops);
 	if (ret)
 		goto out_free;
-	ret = bfsd_commit_apply(fs, b, &ops, 0, bfsd_journal_done, fs);
+	ret = bfsd_commit_apply(fs, b, &ops, &next, bfsd_journal_done, fs);
 	if (ret) {
-		/* Leave the journal: the next mount finishes the commit. */
-		bfsd_err("commit of '%s' stopped; it completes at the next mount", b->name);
-		goto out_free;
+		/* Decided: it only rolls forward, before anything else. */
+		bfsd_err("commit of '%s' stopped at op %zu of %zu; it is retried before the next "
+			 "branch operation and at the next mount",
+			 b->name, next + 1, ops.n);
+		bfsd_commit_set_pending(fs, b, &ops, next);
+		return ret;
 	}
 	ret = bfsd_commit_finish(fs, b);
 	if (changed && !ret) {

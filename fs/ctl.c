@@ -10,6 +10,7 @@
 
 #include <branchfs/ioctl.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,12 +23,43 @@ static struct bfsd_branch *ctl_branch(struct bfsd_mount *m, struct bfsd_node *n)
 	return n->branch ? n->branch : m->fs->current;
 }
 
+struct dead {
+	struct bfsd_inval *iv;
+	struct bfsd_branch *b[64];
+	char *name[64];
+	int n;
+};
+
 static void dead_roots(struct bfsd_node *n, const char *name, void *arg)
 {
-	struct bfsd_inval *iv = arg;
+	struct dead *d = arg;
 
-	if (n->kind == BFSD_NODE_BROOT && n->branch->dead)
-		bfsd_inval_entry(iv, FUSE_ROOT_ID, name);
+	if (n->kind != BFSD_NODE_BROOT || !n->branch->dead || d->n == 64)
+		return;
+	bfsd_inval_expire(d->iv, FUSE_ROOT_ID, name);
+	d->b[d->n] = n->branch;
+	d->name[d->n] = strdup(name);
+	if (d->name[d->n])
+		d->n++;
+}
+
+/*
+ * Drop the @NAME entries of branches that went away from the kernel, and
+ * from the name table: the kernel may keep such a node a while, and its
+ * name must not be invalidated again at every later commit.
+ */
+static void forget_dead_roots(struct bfsd_mount *m, struct bfsd_inval *iv)
+{
+	struct dead d = { .iv = iv };
+
+	do {
+		d.n = 0;
+		bfsd_node_root_children(m, dead_roots, &d);
+		for (int i = 0; i < d.n; i++) {
+			bfsd_node_unhash(m, &m->root, d.name[i], d.b[i]);
+			free(d.name[i]);
+		}
+	} while (d.n == 64);
 }
 
 /* Caches made wrong by a commit of something into p. */
@@ -51,12 +83,25 @@ static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, co
 	struct bfsd_fs *fs = m->fs;
 	struct bfsd_oplist changed = { 0 };
 	struct bfsd_inval iv = { 0 };
-	struct bfsd_branch *b, *before, *parent = NULL;
+	struct bfsd_branch *b, *before, *parent = NULL, *pending;
 	int ret = -EINVAL;
 
 	pthread_rwlock_wrlock(&fs->tree_lock);
 	before = fs->current;
 	b = ctl_branch(m, n);
+	/* A commit that stopped part-way finishes first, or nothing else runs. */
+	pending = fs->pending;
+	if (pending) {
+		parent = pending->parent;
+		ret = bfsd_commit_resume(fs, &changed);
+		if (ret)
+			goto out_unlock;
+		inval_commit(m, &iv, parent, &changed);
+		bfsd_oplist_free(&changed);
+		bfsd_ll_meta_changed(m);
+		if (op == CTL_COMMIT && b == pending)
+			goto out_done; /* what was asked is done */
+	}
 	if (b->dead) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -70,6 +115,8 @@ static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, co
 		ret = bfsd_commit(fs, b, &changed);
 		if (!ret)
 			inval_commit(m, &iv, parent, &changed);
+		else if (fs->pending == b) /* part of it shows already */
+			inval_commit(m, &iv, parent, &fs->pending_ops);
 		break;
 	case CTL_ABORT:
 		ret = bfsd_branch_abort(fs, b);
@@ -83,9 +130,12 @@ static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, co
 		ret = b ? bfsd_fs_switch(fs, b) : -ENOENT;
 		break;
 	}
+out_done:
 	/* Branches that went away, and the root when it shows another branch. */
-	if (op != CTL_CREATE)
-		bfsd_node_root_children(m, dead_roots, &iv);
+	if (op != CTL_CREATE || pending) {
+		forget_dead_roots(m, &iv);
+		bfsd_ll_meta_changed(m);
+	}
 	if (fs->current != before)
 		bfsd_inval_root(m, &iv);
 out_unlock:

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +154,7 @@ static void init_locks(struct bfsd_fs *fs)
 	pthread_rwlock_init(&fs->lower_lock, NULL);
 	pthread_mutex_init(&fs->files_lock, NULL);
 	pthread_mutex_init(&fs->links_lock, NULL);
+	pthread_mutex_init(&fs->spare_lock, NULL);
 	pthread_mutex_init(&fs->reclaim_lock, NULL);
 	for (size_t i = 0; i < sizeof(fs->size_locks) / sizeof(fs->size_locks[0]); i++)
 		pthread_mutex_init(&fs->size_locks[i], NULL);
@@ -231,21 +233,40 @@ static void close_fd(int fd)
 		close(fd);
 }
 
+void bfsd_fs_unmounted(struct bfsd_fs *fs)
+{
+	bfsd_store_stop_reclaimer(fs);
+	if (!fs->main || fs->log_fd < 0)
+		return;
+	/* A commit that cannot finish keeps every branch, its own included,
+	 * for the next mount to finish it. */
+	if (fs->pending && bfsd_commit_resume(fs, NULL))
+		bfsd_err("the commit of '%s' is unfinished: branches are kept and it finishes at "
+			 "the next mount",
+			 fs->pending->name);
+	if (!fs->keep && !fs->pending) {
+		while (fs->main->children)
+			bfsd_branch_discard(fs, fs->main->children);
+		bfsd_epoch_release(fs);
+	}
+	/* The next mount starts on main (a crash instead resumes). */
+	fs->current = fs->main;
+	bfsd_store_compact(fs);
+}
+
 void bfsd_fs_close(struct bfsd_fs *fs)
 {
 	if (!fs)
 		return;
 	bfsd_store_stop_reclaimer(fs);
-	if (fs->main && fs->log_fd >= 0) {
-		if (!fs->keep) {
-			while (fs->main->children)
-				bfsd_branch_discard(fs, fs->main->children);
-			bfsd_epoch_release(fs);
-		}
-		/* The next mount starts on main (a crash instead resumes). */
-		fs->current = fs->main;
-		bfsd_store_compact(fs);
+	/* Spare layer directories are empty: remove them. */
+	for (int i = 0; i < fs->nspare && fs->layers_fd >= 0; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "%llu", (unsigned long long)fs->spare[i]);
+		unlinkat(fs->layers_fd, name, AT_REMOVEDIR);
 	}
+	fs->nspare = 0;
 	/* What is still in the tree now is kept for the next mount. */
 	fs->keep_layers = true;
 	if (fs->main)
@@ -253,10 +274,12 @@ void bfsd_fs_close(struct bfsd_fs *fs)
 	for (size_t i = 0; i < fs->npres; i++)
 		bfsd_layer_put(fs->pres[i]);
 	free(fs->pres);
+	bfsd_cache_free_garbage(fs);
 	if (fs->trash_fd >= 0)
 		bfsd_store_reclaim(fs);
 	bfsd_layer_put(fs->base);
 	bfsd_layer_put(fs->work);
+	bfsd_oplist_free(&fs->pending_ops);
 	free(fs->bhash);
 	free(fs->files);
 	bfsd_links_free_all(fs);
@@ -369,6 +392,11 @@ void bfsd_store_reclaim(struct bfsd_fs *fs)
 static void *reclaimer(void *arg)
 {
 	struct bfsd_fs *fs = arg;
+	struct sched_param sp = { 0 };
+
+	/* Deleting aborted trees is background work: it yields the CPU to
+	 * every request (abort returns before any of it happens). */
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 
 	pthread_mutex_lock(&fs->reclaim_lock);
 	while (!fs->reclaim_stop) {
@@ -378,6 +406,8 @@ static void *reclaimer(void *arg)
 		}
 		fs->reclaim_pending = 0;
 		pthread_mutex_unlock(&fs->reclaim_lock);
+		bfsd_cache_free_garbage(fs);
+		bfsd_layer_refill(fs);
 		bfsd_store_reclaim(fs);
 		pthread_mutex_lock(&fs->reclaim_lock);
 	}

@@ -43,6 +43,13 @@ void bfsd_inval_entry(struct bfsd_inval *iv, fuse_ino_t parent, const char *name
 		iv->n--;
 }
 
+void bfsd_inval_expire(struct bfsd_inval *iv, fuse_ino_t parent, const char *name)
+{
+	bfsd_inval_entry(iv, parent, name);
+	if (iv->n && iv->it[iv->n - 1].name)
+		iv->it[iv->n - 1].expire = true;
+}
+
 void bfsd_inval_inode(struct bfsd_inval *iv, fuse_ino_t ino, off_t off, off_t len)
 {
 	struct bfsd_inval_item *it = item_new(iv);
@@ -68,8 +75,11 @@ static void inval_view(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_
 		return;
 	name = bfsd_path_split(path, parent);
 	n = bfsd_node_walk(m, b, via_root, parent);
-	if (n)
+	if (n) {
 		bfsd_inval_entry(iv, bfsd_node_id(m, n), name);
+		/* Its cached listing, too. */
+		bfsd_inval_inode(iv, bfsd_node_id(m, n), 0, 0);
+	}
 }
 
 void bfsd_inval_path(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *b,
@@ -128,7 +138,10 @@ void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv)
 		struct bfsd_inval_item *it = &iv->it[i];
 		int ret;
 
-		if (m->se && it->name)
+		if (m->se && it->name && it->expire && m->expire_ok)
+			ret = fuse_lowlevel_notify_expire_entry(
+				m->se, it->parent, it->name, strlen(it->name), FUSE_LL_EXPIRE_ONLY);
+		else if (m->se && it->name)
 			ret = fuse_lowlevel_notify_inval_entry(m->se, it->parent, it->name,
 							       strlen(it->name));
 		else if (m->se)

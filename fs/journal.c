@@ -8,12 +8,16 @@
  *   E <xxh32 of everything above>\n
  *   D <i>\n                                              (appended)
  *
- * The plan is written to journal.tmp and renamed into place before any op
- * runs, so a journal either is complete or does not exist.  At mount, a
- * journal whose branch is still in the tree is finished from the op after
- * the last done line (every op is idempotent on its own); one whose branch
- * is gone belonged to a commit that was already recorded.  Commits only roll
- * forward: once the plan is on disk, the commit happens.
+ * The file is kept and rewritten in place (making a file per commit costs
+ * an inode allocation, slow on a filesystem that deletes a lot); it is
+ * empty between commits.  A plan whose E line is missing or wrong (a crash
+ * while writing it) is no plan: nothing had been applied.  At mount, a
+ * plan whose branch is still in the tree is finished from the op after the
+ * last done line (every op is idempotent on its own); one whose branch is
+ * gone belonged to a commit that was already recorded.  Commits only roll
+ * forward: once the whole plan is on disk, the commit happens.  One that
+ * cannot finish yet (an op fails: a full disk) stays pending, in memory and
+ * here, until it does (commit.c).
  */
 #include "bfsd.h"
 
@@ -56,25 +60,25 @@ int bfsd_journal_begin(struct bfsd_fs *fs, struct bfsd_branch *b, const struct b
 		ret = bfsd_buf_addf(&j, "E %08x\n", bfsd_store_sum(j.data, j.len));
 	if (ret)
 		goto out_free;
-	fd = openat(fs->storage_fd, "journal.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		goto out_free;
+	if (fs->journal_fd < 0) {
+		fs->journal_fd = openat(fs->storage_fd, "journal",
+					O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fs->journal_fd < 0) {
+			ret = -errno;
+			goto out_free;
+		}
 	}
-	ret = bfsd_write_all(fd, j.data, j.len);
+	/* The plan's first half alone would be no plan: its checksum is last. */
+	fd = fs->journal_fd;
+	if (ftruncate(fd, 0) < 0)
+		ret = -errno;
+	if (!ret)
+		ret = bfsd_write_all(fd, j.data, j.len / 2);
+	bfsd_fault_point(fs, "journal-writing");
+	if (!ret)
+		ret = bfsd_write_all(fd, j.data + j.len / 2, j.len - j.len / 2);
 	if (!ret && fs->durable && fsync(fd) < 0)
 		ret = -errno;
-	close(fd);
-	bfsd_fault_point(fs, "journal-writing");
-	if (!ret && renameat(fs->storage_fd, "journal.tmp", fs->storage_fd, "journal") < 0)
-		ret = -errno;
-	if (!ret && fs->durable)
-		fsync(fs->storage_fd);
-	if (!ret) {
-		fs->journal_fd = openat(fs->storage_fd, "journal", O_WRONLY | O_APPEND | O_CLOEXEC);
-		if (fs->journal_fd < 0)
-			ret = -errno;
-	}
 	bfsd_fault_point(fs, "journal-written");
 out_free:
 	bfsd_buf_free(&j);
@@ -93,10 +97,9 @@ int bfsd_journal_done(void *arg, size_t i)
 
 int bfsd_journal_end(struct bfsd_fs *fs)
 {
-	if (fs->journal_fd >= 0)
-		close(fs->journal_fd);
-	fs->journal_fd = -1;
-	if (unlinkat(fs->storage_fd, "journal", 0) < 0 && errno != ENOENT)
+	/* Empty: no commit in flight.  A stale plan whose branch is gone (the
+	 * commit record came first) is ignored at the next mount anyway. */
+	if (fs->journal_fd >= 0 && ftruncate(fs->journal_fd, 0) < 0)
 		return -errno;
 	return 0;
 }
@@ -174,6 +177,19 @@ static int parse(char *text, size_t len, uint64_t *id, struct bfsd_oplist *ops, 
 	return 0;
 }
 
+static int truncate_journal(struct bfsd_fs *fs)
+{
+	int fd = openat(fs->storage_fd, "journal", O_WRONLY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, 0) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 int bfsd_journal_recover(struct bfsd_fs *fs)
 {
 	struct bfsd_oplist ops = { 0 };
@@ -185,30 +201,34 @@ int bfsd_journal_recover(struct bfsd_fs *fs)
 	ssize_t n;
 	int fd, ret = 0;
 
-	unlinkat(fs->storage_fd, "journal.tmp", 0);
+	unlinkat(fs->storage_fd, "journal.tmp", 0); /* from older versions */
 	fd = openat(fs->storage_fd, "journal", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && !ret)
 		ret = bfsd_buf_add(&text, chunk, n);
 	close(fd);
+	if (!ret && !text.len)
+		goto out_free; /* no commit in flight */
 	if (!ret && parse(text.data, text.len, &id, &ops, &next)) {
-		bfsd_warn("journal: unreadable plan; the commit had not started");
-		ret = bfsd_journal_end(fs);
+		bfsd_warn("journal: incomplete plan; the commit had not started");
+		ret = truncate_journal(fs);
 		goto out_free;
 	}
 	b = ret ? NULL : bfsd_branch_find_id(fs, id);
 	if (!ret && !b) {
-		ret = bfsd_journal_end(fs); /* recorded already */
+		ret = truncate_journal(fs); /* recorded already */
 		goto out_free;
 	}
 	if (!ret) {
 		bfsd_warn("journal: finishing the commit of '%s' (%zu of %zu ops done)", b->name,
 			  next, ops.n);
 		fs->journal_fd = openat(fs->storage_fd, "journal", O_WRONLY | O_APPEND | O_CLOEXEC);
-		ret = bfsd_commit_apply(fs, b, &ops, next, bfsd_journal_done, fs);
-		if (!ret)
-			ret = bfsd_commit_finish(fs, b);
+		bfsd_commit_set_pending(fs, b, &ops, next);
+		/* Still failing (a full disk, say): the mount serves, and the
+		 * commit is retried before any branch operation. */
+		if (bfsd_commit_resume(fs, NULL))
+			bfsd_err("journal: the commit of '%s' could not finish yet", b->name);
 	}
 out_free:
 	bfsd_oplist_free(&ops);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -70,14 +71,55 @@ int bfsd_layer_open(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id, 
 	return ret;
 }
 
-int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id,
-		      struct bfsd_layer **out)
+/*
+ * Making a directory can cost hundreds of microseconds on a filesystem that
+ * deletes a lot (ext4 searches for an inode not recently freed), so the
+ * reclaimer thread keeps a few empty layer directories made in advance and
+ * a branch creation takes one.  Unused ones are swept at the next mount.
+ */
+void bfsd_layer_refill(struct bfsd_fs *fs)
+{
+	char name[32];
+
+	for (;;) {
+		uint64_t id;
+
+		pthread_mutex_lock(&fs->spare_lock);
+		if (fs->nspare == BFSD_SPARE_LAYERS) {
+			pthread_mutex_unlock(&fs->spare_lock);
+			return;
+		}
+		id = fs->next_layer_id++;
+		pthread_mutex_unlock(&fs->spare_lock);
+		snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
+		if (mkdirat(fs->layers_fd, name, 0700) < 0 && errno != EEXIST)
+			return;
+		pthread_mutex_lock(&fs->spare_lock);
+		fs->spare[fs->nspare++] = id;
+		pthread_mutex_unlock(&fs->spare_lock);
+	}
+}
+
+int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, struct bfsd_layer **out)
 {
 	char name[32], path[PATH_MAX];
+	bool spare = false;
+	uint64_t id;
 	int ret;
 
+	pthread_mutex_lock(&fs->spare_lock);
+	if (fs->nspare) {
+		id = fs->spare[0];
+		memmove(fs->spare, fs->spare + 1, --fs->nspare * sizeof(fs->spare[0]));
+		spare = true;
+	} else {
+		id = fs->next_layer_id++;
+	}
+	pthread_mutex_unlock(&fs->spare_lock);
+	if (spare && fs->reclaimer_running)
+		bfsd_store_wake_reclaimer(fs);
 	snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
-	if (mkdirat(fs->layers_fd, name, 0700) < 0 && errno != EEXIST)
+	if (!spare && mkdirat(fs->layers_fd, name, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	if (snprintf(path, sizeof(path), "%s/layers/%s", fs->storage_path, name) >= PATH_MAX)
 		return -ENAMETOOLONG;
@@ -205,6 +247,69 @@ int bfsd_marker_del(const struct bfsd_layer *l, const char *phys, const char *ke
 	if (lremovexattr(path, name) < 0 && errno != ENODATA)
 		return -errno;
 	return 0;
+}
+
+/* getxattrat(2) (Linux 6.13): an xattr of dirfd/name without walking a
+ * path; -ENOSYS on older kernels. */
+struct xattr_args_v0 {
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
+
+#ifndef SYS_getxattrat
+#define SYS_getxattrat 464
+#endif
+
+int bfsd_marker_get_at(const struct bfsd_layer *l, int dirfd, const char *name, const char *key,
+		       void *val, size_t size)
+{
+	static atomic_bool no_getxattrat;
+	struct xattr_args_v0 args = { .value = (uintptr_t)val, .size = (uint32_t)size };
+	char xname[64], path[PATH_MAX];
+	long n;
+	int ret = marker_name(l, key, xname, sizeof(xname));
+
+	if (ret)
+		return ret;
+	if (!atomic_load(&no_getxattrat)) {
+		n = syscall(SYS_getxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW, xname, &args,
+			    sizeof(args));
+		if (n >= 0)
+			return (int)n;
+		if (errno != ENOSYS)
+			return -errno;
+		atomic_store(&no_getxattrat, true);
+	}
+	if (snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	n = lgetxattr(path, xname, val, size);
+	return n < 0 ? -errno : (int)n;
+}
+
+int bfsd_marker_origin_at(const struct bfsd_layer *l, int dirfd, const char *name, uint64_t *origin)
+{
+	uint64_t v;
+	int n = bfsd_marker_get_at(l, dirfd, name, "origin", &v, sizeof(v));
+
+	if (n == (int)sizeof(v)) {
+		*origin = v;
+		return 1;
+	}
+	if (n >= 0 || n == -ENODATA || n == -ENOTSUP || n == -EPERM)
+		return 0;
+	return n;
+}
+
+bool bfsd_marker_is_whiteout_at(const struct bfsd_layer *l, int dirfd, const char *name,
+				const struct stat *st)
+{
+	char v;
+
+	if (!bfsd_layer_is_storage(l) || !S_ISREG(st->st_mode) || st->st_size != 0 ||
+	    (st->st_mode & 07777) != 0)
+		return false;
+	return bfsd_marker_get_at(l, dirfd, name, "wh", &v, 1) == 1;
 }
 
 int bfsd_marker_origin(const struct bfsd_layer *l, const char *phys, uint64_t *origin)

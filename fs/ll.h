@@ -39,6 +39,8 @@ struct bfsd_alias {
 	char *name;
 	struct bfsd_alias *hnext; /* hash chain */
 	struct bfsd_alias *next;  /* the node's other names */
+	struct bfsd_alias *rnext; /* names directly under the mount root */
+	struct bfsd_alias **rpprev;
 };
 
 /*
@@ -65,11 +67,15 @@ struct bfsd_node {
 	 * whether the kernel may keep its page cache. */
 	struct timespec seen_mtime;
 	off_t seen_size;
+	/* xattr_gen of the mount when the file was last found to have no
+	 * security.capability (0: not known). */
+	uint64_t nocap_gen;
 };
 
 struct bfsd_inval_item {
 	fuse_ino_t parent; /* entry (parent, name), or inode when name is NULL */
 	char *name;
+	bool expire;	  /* entry: only mark it stale (O(1)), don't drop a subtree */
 	fuse_ino_t child; /* for notify_delete */
 	off_t off, len;
 };
@@ -85,7 +91,8 @@ struct bfsd_mount {
 	pthread_mutex_t nodes_lock;
 	struct bfsd_alias **names; /* aliases by (parent, name, branch) */
 	size_t names_cap, nnames;
-	struct bfsd_node **idents; /* multi-linked files by (branch, view, dev, ino) */
+	struct bfsd_alias *root_names; /* those whose parent is the root */
+	struct bfsd_node **idents;     /* multi-linked files by (branch, view, dev, ino) */
 	size_t idents_cap;
 	struct bfsd_node root;
 	struct bfsd_node root_ctl;
@@ -95,6 +102,15 @@ struct bfsd_mount {
 	double branch_timeout; /* entry/attr timeout of branch views */
 	double main_timeout;   /* entry/attr timeout of main's view (base is live) */
 	bool debug;
+	bool expire_ok; /* the kernel can expire an entry without dropping it */
+	/* Bumped by anything that may give a file a security.capability the
+	 * nodes' nocap_gen did not see: xattr changes, commit, abort, switch. */
+	uint64_t xattr_gen;
+	/* The INIT request, until its reply is amended (ll_io.c). */
+	uint64_t init_unique;
+	uint32_t init_flags;
+	bool killpriv_v2; /* we drop setuid/setgid; the kernel stops asking */
+	bool served;	  /* the session ran: its end is an unmount */
 };
 
 /* ------------------------------------------------------------------ node.c */
@@ -137,6 +153,9 @@ void bfsd_node_root_children(struct bfsd_mount *m,
 /* ----------------------------------------------------------------- inval.c */
 
 void bfsd_inval_entry(struct bfsd_inval *iv, fuse_ino_t parent, const char *name);
+/* Mark an entry stale: the next lookup asks again (a whole branch that went
+ * away: the kernel need not walk everything it cached below it now). */
+void bfsd_inval_expire(struct bfsd_inval *iv, fuse_ino_t parent, const char *name);
 void bfsd_inval_inode(struct bfsd_inval *iv, fuse_ino_t ino, off_t off, off_t len);
 /* Both views' kernel copies of (b, path): inode, and the entry in its parent. */
 void bfsd_inval_path(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *b,
@@ -237,9 +256,20 @@ void bfsd_ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 void bfsd_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		      size_t size, int flags);
 void bfsd_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+/* Something may have given a file a capability: forget the nodes' "none". */
+void bfsd_ll_meta_changed(struct bfsd_mount *m);
 void bfsd_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void bfsd_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
 extern const struct fuse_lowlevel_ops bfsd_ll_ops;
+
+/* ------------------------------------------------------------------ ll_io.c */
+
+/* Read and write /dev/fuse through ll_io.c; after fuse_session_mount. */
+int bfsd_ll_io_attach(struct bfsd_mount *m);
+/* The request this thread handles asks to drop setuid/setgid. */
+bool bfsd_ll_kill_suidgid(void);
+/* st's mode once setuid/setgid are dropped for the caller of req. */
+mode_t bfsd_ll_killed_mode(fuse_req_t req, const struct stat *st);
 
 #endif

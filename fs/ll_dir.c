@@ -248,6 +248,8 @@ struct dirh {
 	pthread_mutex_t lock;
 	struct bfsd_dirlist list;
 	struct bfsd_branch *b; /* the branch listed; referenced */
+	struct bfsd_res *r;    /* the directory listed */
+	unsigned int changes;  /* b->changes when listed */
 	bool valid;
 };
 
@@ -268,6 +270,16 @@ void bfsd_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	pthread_mutex_init(&d->lock, NULL);
 	fi->fh = (uintptr_t)d;
+	/*
+	 * A branch directory changes only through us: the kernel may cache its
+	 * listing (every change it does not make itself is invalidated, see
+	 * inval.c).  Not main's (other programs write the base), nor the root
+	 * or @NAME directories (their entries come and go with branches).
+	 */
+	if (n->kind == BFSD_NODE_OBJECT && n->branch != m->fs->main) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
 	if (fuse_reply_open(req, fi)) {
 		pthread_mutex_destroy(&d->lock);
 		free(d);
@@ -307,6 +319,7 @@ static void add_branch_entry(struct bfsd_branch *b, void *arg)
 	/* Final number (loc < 0): the root of b's own view. */
 	e->vino = bfsd_fs_salt(b, be->root_vino);
 	e->loc = -1;
+	e->have_st = false;
 	l->n++;
 }
 
@@ -349,17 +362,23 @@ static int build_list(struct bfsd_mount *m, struct bfsd_node *n, struct dirh *d)
 
 	bfsd_dirlist_free(&d->list);
 	bfsd_branch_put(d->b);
+	bfsd_res_put(d->r);
 	d->b = NULL;
+	d->r = NULL;
 	d->valid = false;
 	ret = bfsd_node_target(m, n, &b, path);
 	if (ret)
 		return ret;
 	bfsd_lock_ns(m->fs, b, false);
+	d->changes = atomic_load(&b->changes);
 	ret = bfsd_resolve_existing(m->fs, b, path, &r);
 	if (!ret) {
 		ret = r->type == S_IFDIR ? bfsd_dir_list(m->fs, b, r, INT_MAX, 0, &d->list)
 					 : -ENOTDIR;
-		bfsd_res_put(r);
+		if (ret)
+			bfsd_res_put(r);
+		else
+			d->r = r;
 	}
 	bfsd_unlock_ns(m->fs, b);
 	if (ret)
@@ -370,6 +389,40 @@ static int build_list(struct bfsd_mount *m, struct bfsd_node *n, struct dirh *d)
 		ret = add_branch_entries(m->fs, &d->list);
 	d->b = bfsd_branch_get(b);
 	d->valid = !ret;
+	return ret;
+}
+
+/*
+ * The entry as the listing found it: its topmost copy is the one listed,
+ * so one stat there gives its attributes, with no resolution (valid while
+ * nothing in the branch changed since the listing was made).
+ */
+static int listed_entry(struct bfsd_mount *m, struct bfsd_node *dn, struct dirh *d,
+			const struct bfsd_dirent *de, struct fuse_entry_param *e,
+			struct bfsd_node **n)
+{
+	const struct bfsd_loc *loc = &d->r->loc[de->loc];
+	char phys[PATH_MAX];
+	struct stat st;
+	dev_t udev;
+	ino_t uino;
+	int ret = bfsd_path_join(phys, loc->phys, de->name);
+
+	if (ret)
+		return ret;
+	if (de->have_st)
+		st = de->st;
+	else if (fstatat(loc->layer->dirfd, phys, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	udev = st.st_dev;
+	uino = st.st_ino;
+	st.st_ino = bfsd_fs_salt(d->b, de->vino);
+	if (S_ISDIR(st.st_mode) && d->b != m->fs->main)
+		st.st_nlink = 1;
+	ret = bfsd_node_lookup(m, dn, de->name, BFSD_NODE_OBJECT, d->b, bfsd_ll_via_root(dn), &st,
+			       udev, uino, n);
+	if (!ret)
+		bfsd_ll_entry(m, *n, &st, e);
 	return ret;
 }
 
@@ -390,6 +443,8 @@ static size_t add_plus(fuse_req_t req, struct bfsd_mount *m, struct bfsd_node *d
 		b = bfsd_branch_find(m->fs, de->name + 1);
 		ret = b ? bfsd_ll_special_entry(m, dn, de->name, BFSD_NODE_BROOT, b, &e, &n)
 			: -ENOENT;
+	} else if (de->loc >= 0 && d->r && atomic_load(&d->b->changes) == d->changes) {
+		ret = listed_entry(m, dn, d, de, &e, &n);
 	} else {
 		ret = bfsd_node_target(m, dn, &b, path);
 		if (!ret)
@@ -487,6 +542,7 @@ void bfsd_ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	(void)ino;
 	bfsd_dirlist_free(&d->list);
 	bfsd_branch_put(d->b);
+	bfsd_res_put(d->r);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 	fuse_reply_err(req, 0);

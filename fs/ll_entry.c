@@ -304,6 +304,15 @@ void bfsd_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_s
 	if (!ret) {
 		bfsd_lock_ns(m->fs, b, true);
 		ret = bfsd_view_setattr(m->fs, b, path, attr, setattr_flags(to_set), f, &st);
+		/* A truncate the kernel marked drops setuid/setgid (ll_io.c);
+		 * a chown, the filesystem below drops them itself. */
+		if (!ret && (to_set & FUSE_SET_ATTR_SIZE) && bfsd_ll_kill_suidgid()) {
+			struct stat killed = { .st_mode = bfsd_ll_killed_mode(req, &st) };
+
+			if (killed.st_mode != st.st_mode)
+				ret = bfsd_view_setattr(m->fs, b, path, &killed, BFSD_SET_MODE, f,
+							&st);
+		}
 		bfsd_unlock_ns(m->fs, b);
 		if (!ret)
 			bfsd_inval_twin(m, &iv, n, b, path, false);

@@ -4,7 +4,8 @@
  * fsync, fallocate, lseek, and ioctl (control files only).
  *
  * Data moves through the descriptor of the file handle, with no tree lock:
- * a read is a splice from the underlying file.  A write holds its branch's
+ * a read is a pread of the underlying file by libfuse (splicing it to the
+ * device measured no faster).  A write holds its branch's
  * write gate shared, so it cannot race a freeze of the layer it writes to;
  * when the branch moved on (a child froze its top, or main began a new
  * epoch) the write copies up or preserves first.  Control files are
@@ -22,6 +23,19 @@
 static struct bfsd_file *file_of(struct fuse_file_info *fi)
 {
 	return (struct bfsd_file *)(uintptr_t)fi->fh;
+}
+
+/* After a write, truncate or O_TRUNC open the kernel marked (ll_io.c):
+ * drop setuid and setgid as the VFS would for the caller.  True if it did. */
+static bool kill_suidgid(fuse_req_t req, int fd)
+{
+	struct stat st;
+	mode_t mode;
+
+	if (!bfsd_ll_kill_suidgid() || fstat(fd, &st) < 0)
+		return false;
+	mode = bfsd_ll_killed_mode(req, &st);
+	return mode != st.st_mode && fchmod(fd, mode & 07777) == 0;
 }
 
 /* Main shows a live base: keep the page cache only if the file did not
@@ -75,8 +89,11 @@ void bfsd_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ret = bfsd_file_open(m->fs, b, path, fi->flags, &f);
 		bfsd_unlock_ns(m->fs, b);
 	}
-	if (!ret && (fi->flags & O_TRUNC))
+	if (!ret && (fi->flags & O_TRUNC)) {
 		bfsd_inval_twin(m, &iv, n, b, path, false);
+		if (kill_suidgid(req, f->fd))
+			bfsd_inval_inode(&iv, ino, -1, 0);
+	}
 	pthread_rwlock_unlock(&m->fs->tree_lock);
 	if (ret) {
 		fuse_reply_err(req, -ret);
@@ -197,16 +214,22 @@ static int gated(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f,
 }
 
 struct wargs {
+	fuse_req_t req;
 	const char *buf;
 	size_t size;
 	off_t off;
+	bool killed;
 };
 
 static ssize_t do_pwrite(struct bfsd_fs *fs, struct bfsd_file *f, void *arg)
 {
 	struct wargs *w = arg;
+	ssize_t res = bfsd_file_write(fs, f, w->buf, w->size, w->off);
 
-	return bfsd_file_write(fs, f, w->buf, w->size, w->off);
+	/* Under the gate, so into the layer (and epoch) the data went to. */
+	if (res >= 0)
+		w->killed = kill_suidgid(w->req, f->fd);
+	return res;
 }
 
 /*
@@ -235,13 +258,13 @@ void bfsd_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 {
 	struct bfsd_mount *m = bfsd_ll_mount(req);
 	struct bfsd_node *n = bfsd_node_of(m, ino);
-	struct wargs w = { buf, size, off };
+	struct wargs w = { req, buf, size, off, false };
 	struct bfsd_inval iv = { 0 };
 	ssize_t written = 0;
 	int ret;
 
 	if (n->kind == BFSD_NODE_CTL) {
-		ret = bfsd_ctl_command(m, n, buf, size);
+		ret = size > BFSD_CMD_MAX ? -EINVAL : bfsd_ctl_command(m, n, buf, size);
 		if (ret)
 			fuse_reply_err(req, -ret);
 		else
@@ -254,6 +277,8 @@ void bfsd_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		return;
 	}
 	twin_data(m, n, off, written, &iv);
+	if (w.killed)
+		bfsd_inval_inode(&iv, ino, -1, 0);
 	fuse_reply_write(req, written);
 	bfsd_inval_send(m, &iv);
 }

@@ -28,6 +28,7 @@ void bfsd_ll_init(void *userdata, struct fuse_conn_info *conn)
 	/* Main's base changes behind our back: drop pages when mtime moves. */
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	m->expire_ok = (conn->capable & FUSE_CAP_EXPIRE_ONLY) != 0;
 	/* Every write must reach us: copy-up and preservation happen there. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (m->debug)

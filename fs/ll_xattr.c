@@ -33,16 +33,37 @@ static void xattr_end(struct bfsd_mount *m, struct bfsd_branch *b)
 	pthread_rwlock_unlock(&m->fs->tree_lock);
 }
 
+/*
+ * The kernel asks for security.capability before every write to a file (to
+ * drop it), and libfuse 3.14 cannot turn that off (FUSE_HANDLE_KILLPRIV_V2).
+ * Once a file is known to have none, answer from the node until something
+ * that could add one bumps xattr_gen.
+ */
+static bool is_caps(const char *name)
+{
+	return !strcmp(name, "security.capability");
+}
+
+void bfsd_ll_meta_changed(struct bfsd_mount *m)
+{
+	__atomic_add_fetch(&m->xattr_gen, 1, __ATOMIC_RELEASE);
+}
+
 void bfsd_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct bfsd_mount *m = bfsd_ll_mount(req);
 	struct bfsd_node *n = bfsd_node_of(m, ino);
+	uint64_t gen = __atomic_load_n(&m->xattr_gen, __ATOMIC_ACQUIRE);
 	struct bfsd_branch *b;
 	char path[PATH_MAX];
 	char *buf = NULL;
 	ssize_t len;
 	int ret;
 
+	if (is_caps(name) && __atomic_load_n(&n->nocap_gen, __ATOMIC_RELAXED) == gen) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
 	ret = xattr_begin(m, n, false, &b, path);
 	if (ret) {
 		fuse_reply_err(req, ret == -ENOTSUP ? ENODATA : -ret);
@@ -53,6 +74,8 @@ void bfsd_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t s
 	} else {
 		len = bfsd_view_getxattr(m->fs, b, path, name, buf, size);
 	}
+	if (len == -ENODATA && is_caps(name) && S_ISREG(n->type))
+		__atomic_store_n(&n->nocap_gen, gen, __ATOMIC_RELAXED);
 	xattr_end(m, b);
 	if (len < 0)
 		fuse_reply_err(req, (int)-len);
@@ -119,8 +142,10 @@ static void change(fuse_req_t req, fuse_ino_t ino, const char *name, const char 
 	else
 		ret = bfsd_view_setxattr(m->fs, b, path, name, value, size, flags);
 	bfsd_unlock_ns(m->fs, b);
-	if (!ret)
+	if (!ret) {
+		bfsd_ll_meta_changed(m);
 		bfsd_inval_twin(m, &iv, n, b, path, false);
+	}
 	pthread_rwlock_unlock(&m->fs->tree_lock);
 	fuse_reply_err(req, -ret);
 	bfsd_inval_send(m, &iv);

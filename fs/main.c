@@ -202,6 +202,10 @@ static int serve(struct cmdline *c, struct bfsd_mount *m)
 		fprintf(stderr, "branchfsd: cannot mount %s\n", c->mnt);
 		goto out_signals;
 	}
+	if (bfsd_ll_io_attach(m)) {
+		fprintf(stderr, "branchfsd: cannot serve %s\n", c->mnt);
+		goto out_unmount;
+	}
 	fuse_daemonize(c->foreground);
 	if (bfsd_store_start_reclaimer(m->fs))
 		bfsd_warn("no reclaimer thread: aborted branches are freed at unmount");
@@ -210,6 +214,8 @@ static int serve(struct cmdline *c, struct bfsd_mount *m)
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
 	ret = fuse_session_loop_mt(m->se, cfg) ? 1 : 0;
 	fuse_loop_cfg_destroy(cfg);
+	m->served = true;
+out_unmount:
 	fuse_session_unmount(m->se);
 out_signals:
 	fuse_remove_signal_handlers(m->se);
@@ -269,6 +275,8 @@ int main(int argc, char **argv)
 	ret = bfsd_nodes_init(&m);
 	if (!ret)
 		ret = serve(&c, &m);
+	if (m.served)
+		bfsd_fs_unmounted(m.fs);
 	bfsd_fs_close(m.fs);
 	bfsd_nodes_free(&m);
 	bfsd_buf_free(&c.fuse_opts);

@@ -38,13 +38,25 @@ static size_t ident_slot(const struct bfsd_mount *m, const struct bfsd_branch *b
 	return h & (m->idents_cap - 1);
 }
 
-static void names_add(struct bfsd_mount *m, struct bfsd_alias *a)
+static void hash_insert(struct bfsd_mount *m, struct bfsd_alias *a)
 {
 	size_t s = name_slot(m, a->parent, a->name, a->node->branch);
 
 	a->hnext = m->names[s];
 	m->names[s] = a;
 	m->nnames++;
+}
+
+static void names_add(struct bfsd_mount *m, struct bfsd_alias *a)
+{
+	hash_insert(m, a);
+	if (a->parent == &m->root) {
+		a->rnext = m->root_names;
+		if (a->rnext)
+			a->rnext->rpprev = &a->rnext;
+		a->rpprev = &m->root_names;
+		m->root_names = a;
+	}
 }
 
 static void names_del(struct bfsd_mount *m, struct bfsd_alias *a)
@@ -55,8 +67,15 @@ static void names_del(struct bfsd_mount *m, struct bfsd_alias *a)
 		if (*pp == a) {
 			*pp = a->hnext;
 			m->nnames--;
-			return;
+			break;
 		}
+	}
+	if (a->rpprev) {
+		*a->rpprev = a->rnext;
+		if (a->rnext)
+			a->rnext->rpprev = a->rpprev;
+		a->rpprev = NULL;
+		a->rnext = NULL;
 	}
 }
 
@@ -75,7 +94,7 @@ static int names_grow(struct bfsd_mount *m)
 
 		for (; a; a = next) {
 			next = a->hnext;
-			names_add(m, a);
+			hash_insert(m, a);
 		}
 	}
 	free(old);
@@ -140,6 +159,7 @@ int bfsd_nodes_init(struct bfsd_mount *m)
 	m->root_ctl.kind = BFSD_NODE_CTL;
 	m->root_ctl.type = S_IFREG;
 	m->root_ctl.refs = 1;
+	m->xattr_gen = 1;
 	return 0;
 }
 
@@ -519,9 +539,7 @@ void bfsd_node_root_children(struct bfsd_mount *m,
 			     void (*fn)(struct bfsd_node *, const char *, void *), void *arg)
 {
 	pthread_mutex_lock(&m->nodes_lock);
-	for (size_t i = 0; i < m->names_cap; i++)
-		for (struct bfsd_alias *a = m->names[i]; a; a = a->hnext)
-			if (a->parent == &m->root)
-				fn(a->node, a->name, arg);
+	for (struct bfsd_alias *a = m->root_names; a; a = a->rnext)
+		fn(a->node, a->name, arg);
 	pthread_mutex_unlock(&m->nodes_lock);
 }

@@ -378,7 +378,7 @@ int bfsd_epoch_snapshot(struct bfsd_fs *fs, uint64_t *epoch)
 		*epoch = fs->pres_first + fs->npres - 1;
 		return 0;
 	}
-	ret = bfsd_layer_create(fs, BFSD_LAYER_PRESERVE, fs->next_layer_id, &l);
+	ret = bfsd_layer_create(fs, BFSD_LAYER_PRESERVE, &l);
 	if (ret)
 		return ret;
 	ret = bfsd_preserve_push(fs, l);
@@ -386,7 +386,6 @@ int bfsd_epoch_snapshot(struct bfsd_fs *fs, uint64_t *epoch)
 		bfsd_layer_put(l);
 		return ret;
 	}
-	fs->next_layer_id++;
 	if (fs->npres == 1)
 		fs->pres_first = fs->next_epoch;
 	fs->next_epoch = fs->pres_first + fs->npres;

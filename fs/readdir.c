@@ -97,34 +97,57 @@ static mode_t dtype_mode(unsigned char t)
 }
 
 static int list_add(struct bfsd_dirlist *l, size_t *cap, const char *name, mode_t type,
-		    uint64_t vino, int loc)
+		    uint64_t vino, int loc, const struct stat *st)
 {
+	struct bfsd_dirent *e;
+
 	if (l->n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 64;
-		struct bfsd_dirent *e = realloc(l->e, ncap * sizeof(*e));
 
+		e = realloc(l->e, ncap * sizeof(*e));
 		if (!e)
 			return -ENOMEM;
 		l->e = e;
 		*cap = ncap;
 	}
-	l->e[l->n].name = strdup(name);
-	if (!l->e[l->n].name)
+	e = &l->e[l->n];
+	e->name = strdup(name);
+	if (!e->name)
 		return -ENOMEM;
-	l->e[l->n].type = type;
-	l->e[l->n].vino = vino;
-	l->e[l->n].loc = loc;
+	e->type = type;
+	e->vino = vino;
+	e->loc = loc;
+	e->have_st = st != NULL;
+	if (st)
+		e->st = *st;
 	l->n++;
 	return 0;
 }
 
-/* Read one contributing copy of the directory into l. */
+static bool nameset_has(const struct nameset *s, const struct bfsd_dirlist *l, const char *name)
+{
+	uint64_t h;
+
+	if (!s->cap)
+		return false;
+	h = bfsd_hash(name, strlen(name));
+	for (size_t j = h & (s->cap - 1); s->idx[j]; j = (j + 1) & (s->cap - 1))
+		if (s->h[j] == h && !strcmp(l->e[s->idx[j] - 1].name, name))
+			return true;
+	return false;
+}
+
+/*
+ * Read one contributing copy of the directory into l.  A name an upper copy
+ * listed is skipped before anything is asked of it; storage entries are
+ * stat'ed relative to the open directory (whiteouts, origin numbers) and
+ * keep that stat for readdirplus.
+ */
 static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int flags,
 		     struct bfsd_dirlist *l, size_t *cap, struct nameset *seen)
 {
 	struct bfsd_layer *layer = lc->layer;
 	bool storage = bfsd_layer_is_storage(layer);
-	char phys[PATH_MAX];
 	struct dirent *de;
 	int fd, ret = 0;
 	DIR *d;
@@ -140,20 +163,20 @@ static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int
 	while (!ret && (errno = 0, de = readdir(d))) {
 		mode_t type = dtype_mode(de->d_type);
 		uint64_t vino = 0, origin;
-		struct stat st;
+		struct stat st, *have = NULL;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (storage && (type == S_IFREG || type == S_IFDIR || !type)) {
-			ret = bfsd_path_join(phys, lc->phys, de->d_name);
-			if (ret)
-				break;
-			if (fstatat(layer->dirfd, phys, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (nameset_has(seen, l, de->d_name))
+			continue; /* an upper copy decided this name */
+		if (storage) {
+			if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 				continue;
+			have = &st;
 			type = st.st_mode & S_IFMT;
-			if (bfsd_marker_is_whiteout(layer, phys, &st))
+			if (bfsd_marker_is_whiteout_at(layer, fd, de->d_name, &st))
 				type = 0;
-			else if (bfsd_marker_origin(layer, phys, &origin) > 0)
+			else if (bfsd_marker_origin_at(layer, fd, de->d_name, &origin) > 0)
 				vino = origin;
 			else
 				vino = bfsd_fs_vino(fs, &st);
@@ -166,15 +189,11 @@ static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int
 		if (ret <= 0)
 			continue;
 		ret = 0;
-		if (!type && !(flags & BFSD_LIST_WHITEOUTS)) {
+		if (!type && !(flags & BFSD_LIST_WHITEOUTS))
 			/* Keep the name in seen, out of the listing: mark it. */
-			ret = list_add(l, cap, de->d_name, 0, 0, -1);
-			continue;
-		}
-		if (!type)
-			ret = list_add(l, cap, de->d_name, 0, 0, loc);
+			ret = list_add(l, cap, de->d_name, 0, 0, -1, NULL);
 		else
-			ret = list_add(l, cap, de->d_name, type, vino, loc);
+			ret = list_add(l, cap, de->d_name, type, type ? vino : 0, loc, have);
 	}
 	if (!ret && errno)
 		ret = -errno;

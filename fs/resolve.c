@@ -298,6 +298,64 @@ void bfsd_cache_clear(struct bfsd_branch *b)
 	pthread_mutex_unlock(&b->cache_lock);
 }
 
+struct bfsd_garbage {
+	struct bfsd_res **table;
+	size_t cap;
+	struct bfsd_garbage *next;
+};
+
+void bfsd_cache_discard(struct bfsd_fs *fs, struct bfsd_branch *b)
+{
+	struct bfsd_garbage *g = calloc(1, sizeof(*g));
+
+	/* Freeing thousands of entries is the reclaimer's job, not abort's. */
+	pthread_mutex_lock(&b->cache_lock);
+	if (!g || !fs->reclaimer_running) {
+		cache_clear_locked(b);
+		pthread_mutex_unlock(&b->cache_lock);
+		free(g);
+		return;
+	}
+	g->table = b->cache;
+	g->cap = b->cache_cap;
+	b->cache = NULL;
+	b->cache_cap = 0;
+	b->cache_n = 0;
+	pthread_mutex_unlock(&b->cache_lock);
+	pthread_mutex_lock(&fs->reclaim_lock);
+	g->next = fs->garbage;
+	fs->garbage = g;
+	pthread_mutex_unlock(&fs->reclaim_lock);
+	bfsd_store_wake_reclaimer(fs);
+}
+
+void bfsd_cache_free_garbage(struct bfsd_fs *fs)
+{
+	struct bfsd_garbage *g;
+
+	pthread_mutex_lock(&fs->reclaim_lock);
+	g = fs->garbage;
+	fs->garbage = NULL;
+	pthread_mutex_unlock(&fs->reclaim_lock);
+	while (g) {
+		struct bfsd_garbage *next = g->next;
+
+		for (size_t i = 0; i < g->cap; i++) {
+			struct bfsd_res *r = g->table[i];
+
+			while (r) {
+				struct bfsd_res *rn = r->cnext;
+
+				bfsd_res_put(r);
+				r = rn;
+			}
+		}
+		free(g->table);
+		free(g);
+		g = next;
+	}
+}
+
 void bfsd_cache_free(struct bfsd_branch *b)
 {
 	pthread_mutex_lock(&b->cache_lock);
@@ -312,6 +370,7 @@ void bfsd_cache_free(struct bfsd_branch *b)
 void bfsd_cache_flush(struct bfsd_branch *b)
 {
 	atomic_fetch_add(&b->res_gen, 1);
+	atomic_fetch_add(&b->changes, 1);
 }
 
 void bfsd_cache_lower_changed(struct bfsd_fs *fs)
@@ -407,6 +466,7 @@ void bfsd_cache_drop(struct bfsd_branch *b, const char *path)
 {
 	uint64_t h = bfsd_hash(path, strlen(path));
 
+	atomic_fetch_add(&b->changes, 1);
 	pthread_mutex_lock(&b->cache_lock);
 	cache_unlink_locked(b, path, h);
 	pthread_mutex_unlock(&b->cache_lock);

@@ -65,11 +65,17 @@ static int add_branch(struct bfsd_buf *b, const struct bfsd_branch *br)
 	return ret ? ret : bfsd_buf_add(b, "\n", 1);
 }
 
-static int add_fs(struct bfsd_buf *b, const struct bfsd_fs *fs)
+static int add_fs(struct bfsd_buf *b, struct bfsd_fs *fs)
 {
-	int ret = bfsd_buf_addf(b, "F %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %zu",
-				fs->next_branch_id, fs->next_layer_id, fs->next_epoch,
-				fs->pres_first, fs->npres);
+	uint64_t next_layer;
+	int ret;
+
+	pthread_mutex_lock(&fs->spare_lock);
+	next_layer = fs->next_layer_id;
+	pthread_mutex_unlock(&fs->spare_lock);
+	ret = bfsd_buf_addf(b, "F %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %zu",
+			    fs->next_branch_id, next_layer, fs->next_epoch, fs->pres_first,
+			    fs->npres);
 
 	for (size_t i = 0; i < fs->npres && !ret; i++)
 		ret = bfsd_buf_addf(b, " %" PRIu64, fs->pres[i]->id);

@@ -10,4 +10,4 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential cmake pkg-config clang-format \
 	libfuse3-dev fuse3 libxxhash-dev check \
 	clang libclang-rt-14-dev \
-	git attr acl fuse-overlayfs sqlite3 ca-certificates >/dev/null
+	git attr acl fuse-overlayfs sqlite3 ca-certificates valgrind >/dev/null

@@ -344,6 +344,33 @@ START_TEST(crash_during_copy_up)
 }
 END_TEST
 
+/* Does the state log name layer id (a decimal string) anywhere? */
+static bool named_in_log(const char *storage, const char *id)
+{
+	char path[4096], *log, *line, *save;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "%s/state", storage);
+	log = bfs_read_file(path);
+	for (line = strtok_r(log, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *tok, *tsave;
+		int field = 0;
+
+		if (line[0] != 'B' && line[0] != 'F')
+			continue;
+		/* B: layer ids are fields 9..; F: fields 6.. (after the counts). */
+		for (tok = strtok_r(line, " ", &tsave); tok; tok = strtok_r(NULL, " ", &tsave)) {
+			if (((line[0] == 'B' && field >= 9) || (line[0] == 'F' && field >= 6)) &&
+			    !strcmp(tok, id))
+				found = true;
+			field++;
+		}
+	}
+	free(log);
+	return found;
+}
+
 START_TEST(crash_during_create)
 {
 	char ctl[4096], name[128], path[4096];
@@ -361,11 +388,19 @@ START_TEST(crash_during_create)
 	/* The first branch survived the crash; the second never existed. */
 	ck_assert(bfs_exists(bfs_branch_dir(path, &m, name)));
 	ck_assert_int_eq(bfs_sh(m.mnt, "test $(ls -d @* | wc -l) -eq 1"), 0);
-	/* Its layers were swept: storage holds only the live branch's. */
+	/* The crashed creation's layer was swept: every layer directory the
+	 * log does not name is an empty spare the daemon keeps ready. */
 	snprintf(path, sizeof(path), "%s/layers", m.storage);
 	d = opendir(path);
-	while ((de = readdir(d)))
-		layers += de->d_name[0] != '.';
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (named_in_log(m.storage, de->d_name)) {
+			layers++;
+			continue;
+		}
+		ck_assert_int_eq(bfs_sh(path, "test -z \"$(ls -A '%s')\"", de->d_name), 0);
+	}
 	closedir(d);
 	ck_assert_int_eq(layers, 2); /* main's preservation layer + the branch's top */
 	bfs_mount_stop(&m);

@@ -12,6 +12,7 @@
 #include "bfs_check.h"
 
 #include <dirent.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <sys/statvfs.h>
 #include <sys/un.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -60,7 +62,8 @@ static void setup(void)
 	setup_base();
 	base0 = bfs_tree_dump(m.base, BFS_DUMP_ALL);
 	ck_assert_ptr_nonnull(base0);
-	bfs_mount_start(&m, NULL);
+	/* Other users too: some cases act as one. */
+	bfs_mount_start(&m, (const char *const[]){ "-o", "allow_other", NULL });
 	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
 }
 
@@ -848,6 +851,130 @@ START_TEST(chmod_chown)
 }
 END_TEST
 
+/* In a child as uid/gid 65534 with no other groups: op on path; 0 or errno. */
+static int as_nobody(const char *path, int op)
+{
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		int fd = -1, ret = 0;
+
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(100);
+		switch (op) {
+		case 0: /* append */
+			fd = open(path, O_WRONLY | O_APPEND);
+			ret = fd < 0 || write(fd, "x", 1) != 1;
+			break;
+		case 1: /* truncate */
+			ret = truncate(path, 1) != 0;
+			break;
+		case 2: /* open with O_TRUNC */
+			fd = open(path, O_WRONLY | O_TRUNC);
+			ret = fd < 0;
+			break;
+		case 3: /* read */
+			fd = open(path, O_RDONLY);
+			ret = fd < 0 || read(fd, (char[8]){ 0 }, 8) < 0;
+			break;
+		}
+		_exit(ret ? errno : 0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/*
+ * Writes and truncates by a user without CAP_FSETID drop setuid and setgid
+ * (setgid only when group-executable or the writer is not in the group),
+ * exactly as on the disk below; root's writes keep them.  The kernel leaves
+ * this to the daemon (FUSE_HANDLE_KILLPRIV_V2), so it is checked against a
+ * reference file on the scratch disk, mode for mode.
+ */
+START_TEST(setid_dropped_like_a_disk)
+{
+	static const mode_t modes[] = { 06777, 04777, 02777, 02767, 0777 };
+	const char *scratch = getenv("BFS_TEST_TMP");
+	char ref[4096];
+	gid_t gid;
+
+	use_view(_i);
+	/* The other user must reach both files. */
+	if (scratch && scratch[0])
+		ck_sys(chmod(scratch, 0711));
+	ck_sys(chmod(m.dir, 0711));
+	if (V != ROOT_MAIN)
+		ck_sys(chmod(W, 0755));
+	bfs_path(ref, m.dir, "ref");
+	for (int op = 0; op < 4; op++) {
+		for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+			for (gid = 0; gid <= 65534; gid += 65534) {
+				const char *f = wp("setid");
+
+				ck_ret(bfs_write_file(ref, "data"), 0);
+				ck_ret(bfs_write_file(f, "data"), 0);
+				ck_sys(chown(ref, 65534, gid));
+				ck_sys(chown(f, 65534, gid));
+				ck_sys(chmod(ref, modes[i]));
+				ck_sys(chmod(f, modes[i]));
+				ck_assert_int_eq(as_nobody(ref, op), 0);
+				ck_assert_int_eq(as_nobody(f, op), 0);
+				ck_assert_msg(st_of(f).st_mode == st_of(ref).st_mode,
+					      "op %d on mode %o group %u: %o, the disk gives %o",
+					      op, modes[i], gid, st_of(f).st_mode & 07777,
+					      st_of(ref).st_mode & 07777);
+				ck_assert_int_eq(st_of(f).st_size, st_of(ref).st_size);
+			}
+		}
+	}
+	/* Root writes: the bits stay. */
+	ck_sys(chmod(wp("setid"), 06755));
+	ck_ret(bfs_write_file(wp("setid"), "root"), 0);
+	ck_assert_int_eq(st_of(wp("setid")).st_mode & 07777, 06755);
+	ck_sys(unlink(wp("setid")));
+	ck_sys(unlink(ref));
+	finish();
+}
+END_TEST
+
+/*
+ * The daemon answers getxattr("security.capability") from memory once a
+ * file has none: setting one must show at once, and a write (which drops it
+ * on the disk below) must show it gone.
+ */
+START_TEST(capability_xattr_follows_changes)
+{
+	/* VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE, CAP_NET_RAW permitted. */
+	static const uint32_t cap[5] = { 0x02000001, 1u << 13, 0, 0, 0 };
+	const char *f = wp("capped");
+	uint32_t got[5];
+	int fd;
+
+	use_view(_i);
+	ck_ret(bfs_write_file(f, "bin"), 0);
+	ck_errno(getxattr(f, "security.capability", got, sizeof(got)), ENODATA);
+	ck_errno(getxattr(f, "security.capability", got, sizeof(got)), ENODATA);
+	ck_sys(setxattr(f, "security.capability", cap, sizeof(cap), 0));
+	ck_assert_int_eq(getxattr(f, "security.capability", got, sizeof(got)), sizeof(cap));
+	ck_assert_mem_eq(got, cap, sizeof(cap));
+	ck_sys(fd = open(f, O_WRONLY | O_APPEND));
+	ck_assert_int_eq(write(fd, "!", 1), 1);
+	ck_sys(close(fd));
+	ck_errno(getxattr(f, "security.capability", got, sizeof(got)), ENODATA);
+	ck_file_eq(f, "bin!");
+	ck_sys(setxattr(f, "security.capability", cap, sizeof(cap), 0));
+	ck_sys(removexattr(f, "security.capability"));
+	ck_errno(getxattr(f, "security.capability", got, sizeof(got)), ENODATA);
+	ck_sys(unlink(f));
+	finish();
+}
+END_TEST
+
 START_TEST(statfs_answers)
 {
 	struct statfs sf, bsf;
@@ -1076,6 +1203,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, fsync_files, 0, NVIEWS);
 	tcase_add_loop_test(tc, utimens_nanoseconds, 0, NVIEWS);
 	tcase_add_loop_test(tc, chmod_chown, 0, NVIEWS);
+	tcase_add_loop_test(tc, setid_dropped_like_a_disk, 0, NVIEWS);
+	tcase_add_loop_test(tc, capability_xattr_follows_changes, 0, NVIEWS);
 	tcase_add_loop_test(tc, statfs_answers, 0, NVIEWS);
 	tcase_add_loop_test(tc, shared_mmap, 0, NVIEWS);
 	tcase_add_loop_test(tc, stable_inode_numbers, 0, NVIEWS);

@@ -558,7 +558,8 @@ char *bfs_list_dir(const char *dir, unsigned int flags)
 		len += strlen(de->d_name) + 1;
 	}
 	closedir(dh);
-	qsort(d.e, d.n, sizeof(*d.e), ent_cmp);
+	if (d.n) /* d.e is NULL for an empty directory */
+		qsort(d.e, d.n, sizeof(*d.e), ent_cmp);
 	out = malloc(len);
 	if (!out)
 		die("out of memory");
@@ -586,7 +587,8 @@ static char *dump_join(struct dump *d)
 	size_t len = 1, at = 0;
 	char *out;
 
-	qsort(d->e, d->n, sizeof(*d->e), ent_cmp);
+	if (d->n)
+		qsort(d->e, d->n, sizeof(*d->e), ent_cmp);
 	for (size_t i = 0; i < d->n; i++)
 		len += strlen(d->e[i].line) + strlen(d->e[i].path) + 32;
 	out = malloc(len);

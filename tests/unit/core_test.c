@@ -44,6 +44,7 @@ void ut_open(struct ut *t, bool keep)
 
 void ut_close(struct ut *t)
 {
+	bfsd_fs_unmounted(t->fs);
 	bfsd_fs_close(t->fs);
 	t->fs = NULL;
 }

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Metadata workloads, on every target, repetitions interleaved:
+ *   meta        create, stat, readdir, unlink of many small files in a branch
+ *   walk        readdir + lstat of a source tree in the base, cold and cached
+ *   git-status  `git status` in a checkout committed in the base
+ *   walk-100k   a 100,000-file tree walked twice, opening every file: the
+ *               daemon must not run out of file descriptors
+ */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SMALL_FILE 100 /* bytes in each file of the meta workload */
+
+enum meta_phase { PH_CREATE, PH_STAT, PH_READDIR, PH_UNLINK, PH_COUNT };
+
+static int meta_create(const char *dir, int n)
+{
+	static const char data[SMALL_FILE] = "small file\n";
+	char path[PATH_MAX + 16];
+
+	for (int i = 0; i < n; i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/f%05d", dir, i);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		if (fd < 0)
+			return -errno;
+		if (write(fd, data, sizeof(data)) != (ssize_t)sizeof(data)) {
+			close(fd);
+			return -EIO;
+		}
+		if (close(fd))
+			return -errno;
+	}
+	return n;
+}
+
+static int meta_stat(const char *dir, int n)
+{
+	char path[PATH_MAX + 16];
+	struct stat st;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/f%05d", dir, i);
+		if (lstat(path, &st))
+			return -errno;
+		if (st.st_size != SMALL_FILE)
+			return -EIO;
+	}
+	return n;
+}
+
+static int meta_readdir(const char *dir, int n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int count = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			count++;
+	closedir(d);
+	return count == n ? count : -EIO;
+}
+
+static int meta_unlink(const char *dir, int n)
+{
+	char path[PATH_MAX + 16];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/f%05d", dir, i);
+		if (unlink(path))
+			return -errno;
+	}
+	return n;
+}
+
+static void meta_sample(struct bench_row **rows, const struct bench_env *e, int r, int n)
+{
+	static int (*const phase[PH_COUNT])(const char *, int) = { meta_create, meta_stat,
+								   meta_readdir, meta_unlink };
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/m%d", e->dir, r);
+	if (mkdir(dir, 0755)) {
+		for (int p = 0; p < PH_COUNT; p++)
+			bench_row_fail(rows[p], e->t, "mkdir: %s", strerror(errno));
+		return;
+	}
+	for (int p = 0; p < PH_COUNT; p++) {
+		double t0 = bench_now();
+		int ret = phase[p](dir, n);
+
+		if (ret < 0) {
+			bench_row_fail(rows[p], e->t, "%s", strerror(-ret));
+			while (++p < PH_COUNT)
+				bench_row_fail(rows[p], e->t, "not run: an earlier phase failed");
+			return;
+		}
+		bench_row_sample(rows[p], e->t, ret / (bench_now() - t0));
+	}
+	rmdir(dir);
+}
+
+void bench_wl_meta(struct bench_ctx *c)
+{
+	static const char *const what[PH_COUNT] = { "create", "stat", "readdir", "unlink" };
+	int n = c->o->quick ? 200 : 5000;
+	struct bench_env envs[BT_COUNT];
+	struct bench_row *rows[PH_COUNT];
+	char label[64];
+
+	for (int p = 0; p < PH_COUNT; p++) {
+		snprintf(label, sizeof(label), "%s %d small files", what[p], n);
+		rows[p] = bench_row_add(c, label, "ops/s", true, BTAB_MAIN);
+		bench_row_check(rows[p], BC_MIN_VS_OVERLAY, 2);
+	}
+	bench_envs_setup(c, "meta", NULL, NULL, false, envs);
+	for (int p = 0; p < PH_COUNT; p++)
+		bench_row_env_errors(rows[p], envs);
+	for (int r = 0; r < c->o->repeat; r++)
+		for (int i = 0; i < BT_COUNT; i++)
+			if (envs[bench_order(r, i)].ok)
+				meta_sample(rows, &envs[bench_order(r, i)], r, n);
+	bench_envs_teardown(envs);
+}
+
+/* One timed walk into row; the entry count must be expect. */
+static void walk_sample(struct bench_row *row, const struct bench_env *e, bool read_files,
+			long expect)
+{
+	double t0 = bench_now();
+	long n = bench_walk(e->dir, read_files);
+	double dt = bench_now() - t0;
+
+	if (n < 0)
+		bench_row_fail(row, e->t, "walk: %s", strerror((int)-n));
+	else if (n != expect)
+		bench_row_fail(row, e->t, "walk saw %ld entries, expected %ld", n, expect);
+	else
+		bench_row_sample(row, e->t, n / dt);
+}
+
+/* Entries (files and directories) of tree t. */
+static long tree_entries(const struct bench_tree *t)
+{
+	long leaves = t->per_dir ? (t->files + t->per_dir - 1) / t->per_dir : 0;
+	long mids = t->fanout ? (leaves + t->fanout - 1) / t->fanout : 0;
+
+	return t->files + leaves + mids;
+}
+
+void bench_wl_walk(struct bench_ctx *c)
+{
+	struct bench_tree t = { .files = 8000, .per_dir = 40, .fanout = 20 };
+	struct bench_env envs[BT_COUNT];
+	struct bench_row *cold, *cached;
+	char label[64];
+
+	if (c->o->quick)
+		t = (struct bench_tree){ .files = 300, .per_dir = 20, .fanout = 5 };
+	snprintf(label, sizeof(label), "walk %d-file tree, cold caches", t.files);
+	cold = bench_row_add(c, label, "ent/s", true, BTAB_MAIN);
+	bench_row_check(cold, BC_MIN_VS_OVERLAY, 2);
+	snprintf(label, sizeof(label), "walk %d-file tree, cached", t.files);
+	cached = bench_row_add(c, label, "ent/s", true, BTAB_MAIN);
+	bench_row_check(cached, BC_MIN_VS_OVERLAY, 2);
+	bench_row_check(cached, BC_MIN_VS_NATIVE, 0.8);
+	bench_envs_setup(c, "walk", bench_tree_fill, &t, false, envs);
+	bench_row_env_errors(cold, envs);
+	bench_row_env_errors(cached, envs);
+	for (int r = 0; r < c->o->repeat; r++)
+		for (int i = 0; i < BT_COUNT; i++) {
+			struct bench_env *e = &envs[bench_order(r, i)];
+
+			if (!e->ok)
+				continue;
+			bench_ctx_cold(c, e);
+			walk_sample(cold, e, false, tree_entries(&t));
+			walk_sample(cached, e, false, tree_entries(&t));
+		}
+	bench_envs_teardown(envs);
+}
+
+/* bench_fill_fn: a tree committed to a fresh git repository. */
+static int git_fill(const char *dir, const void *arg)
+{
+	char *init[] = { "git", "init", "-q", NULL };
+	char *add[] = { "git", "add", "-A", NULL };
+	char *commit[] = {
+		"git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit",
+		"-q",  "-m", "checkout",	NULL
+	};
+	int ret = bench_tree_fill(dir, arg);
+
+	if (!ret && (bench_run(dir, NULL, init) || bench_run(dir, NULL, add) ||
+		     bench_run(dir, NULL, commit)))
+		ret = -EIO;
+	return ret;
+}
+
+static int git_status(const char *dir)
+{
+	char *argv[] = { "git", "-c", "safe.directory=*", "status", "--porcelain", NULL };
+
+	return bench_run(dir, NULL, argv);
+}
+
+void bench_wl_git_status(struct bench_ctx *c)
+{
+	struct bench_tree t = { .files = 10000, .per_dir = 50, .fanout = 20 };
+	struct bench_env envs[BT_COUNT];
+	struct bench_row *row;
+	char label[64];
+
+	if (c->o->quick)
+		t = (struct bench_tree){ .files = 200, .per_dir = 20, .fanout = 5 };
+	snprintf(label, sizeof(label), "git status, %d-file checkout", t.files);
+	row = bench_row_add(c, label, "ms", false, BTAB_MAIN);
+	bench_row_check(row, BC_MIN_VS_OVERLAY, 2);
+	bench_envs_setup(c, "git", git_fill, &t, false, envs);
+	bench_row_env_errors(row, envs);
+	/* The first status refreshes the index (new st_dev / st_ino): not timed. */
+	for (int i = 0; i < BT_COUNT; i++)
+		if (envs[i].ok && git_status(envs[i].dir))
+			bench_row_fail(row, i, "warm-up git status failed");
+	for (int r = 0; r < c->o->repeat; r++)
+		for (int i = 0; i < BT_COUNT; i++) {
+			struct bench_env *e = &envs[bench_order(r, i)];
+			double t0;
+			int ret;
+
+			if (!e->ok)
+				continue;
+			t0 = bench_now();
+			ret = git_status(e->dir);
+			if (ret)
+				bench_row_fail(row, e->t, "git status exited with %d", ret);
+			else
+				bench_row_sample(row, e->t, (bench_now() - t0) * 1e3);
+		}
+	bench_envs_teardown(envs);
+}
+
+void bench_wl_walk_100k(struct bench_ctx *c)
+{
+	struct bench_tree t = { .files = 100000, .per_dir = 200, .fanout = 25, .size = 64 };
+	struct bench_row *walk[2];
+	char label[64], note[200] = "daemon fds after the walks:";
+
+	if (c->o->quick)
+		t = (struct bench_tree){ .files = 2000, .per_dir = 100, .fanout = 5, .size = 64 };
+	for (int w = 0; w < 2; w++) {
+		snprintf(label, sizeof(label), "walk+read %d files, %s", t.files,
+			 w ? "2nd walk" : "1st walk (cold)");
+		walk[w] = bench_row_add(c, label, "ent/s", true, BTAB_MAIN);
+		bench_row_check(walk[w], BC_OK, 0);
+	}
+	/* One target at a time: four 100k-file trees and caches would add up. */
+	for (int i = 0; i < BT_COUNT; i++) {
+		struct bench_env e;
+
+		if (!bench_target_enabled(c->o, i))
+			continue;
+		bench_env_setup(c, i, "w100k", bench_tree_fill, &t, 0, &e);
+		if (!e.ok) {
+			bench_row_fail(walk[0], i, "%s", e.error);
+			continue;
+		}
+		bench_ctx_cold(c, &e);
+		walk_sample(walk[0], &e, true, tree_entries(&t));
+		walk_sample(walk[1], &e, true, tree_entries(&t));
+		if (e.pid > 0)
+			snprintf(note + strlen(note), sizeof(note) - strlen(note), " %s %d",
+				 bench_target_name[i], bench_count_fds(e.pid));
+		bench_env_teardown(&e);
+	}
+	bench_row_note(walk[1], "%s", note);
+}
