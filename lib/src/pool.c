@@ -180,67 +180,72 @@ static int fill(struct bfs__pool *p, size_t *next, unsigned int *running)
 	return 0;
 }
 
+/* The state of one bfs__pool_run(). */
+struct loop {
+	unsigned int running;
+	size_t next;
+	bool stop;
+	int err;
+};
+
+/* Stop the pool: kill what runs (unless out of time: what runs then meets
+ * its own deadline), start nothing more; err < 0 is remembered. */
+static void halt(struct bfs__pool *p, struct loop *l, int err, bool kill)
+{
+	l->stop = true;
+	if (err < 0 && !l->err)
+		l->err = err;
+	if (err == -EINTR)
+		p->stop_reason = "interrupted";
+	else if (err < 0 && !p->stop_reason)
+		p->stop_reason = "the run failed";
+	if (kill)
+		bfs_runner_kill_all(p->run->runner);
+}
+
+/* A candidate finished: record it and let the policy decide. */
+static void collect(struct bfs__pool *p, struct loop *l, struct bfs_proc_result *res)
+{
+	struct bfs__cand *c = res->data;
+	int ret;
+
+	l->running--;
+	cand_record(p, c, res);
+	bfs_proc_result_free(res);
+	if (l->stop)
+		return;
+	ret = bfs__run_check(p->run);
+	if (!ret && p->finished)
+		ret = p->finished(p, c);
+	if (ret)
+		halt(p, l, ret, true);
+}
+
 int bfs__pool_run(struct bfs__pool *p)
 {
-	struct bfs__run *run = p->run;
-	unsigned int running = 0;
-	size_t next = 0;
-	bool stop = false;
-	int err = 0;
+	struct loop l = { 0, 0, false, 0 };
 
 	for (;;) {
 		struct bfs_proc_result *res;
-		struct bfs__cand *c;
-		int ret = stop ? 0 : fill(p, &next, &running);
+		int ret = l.stop ? 0 : fill(p, &l.next, &l.running);
 
-		if (ret > 0) {
-			/* Out of time: what runs meets its own deadline. */
-			stop = true;
-		} else if (ret < 0) {
-			stop = true;
-			err = ret;
-			p->stop_reason = ret == -EINTR ? "interrupted" : "the run failed";
-			bfs_runner_kill_all(run->runner);
-		}
-		if (!running)
+		if (ret)
+			halt(p, &l, ret, ret < 0);
+		if (!l.running)
 			break;
-		ret = bfs_runner_wait(&res, run->runner, -1);
+		ret = bfs_runner_wait(&res, p->run->runner, -1);
 		if (ret == -EINTR) {
-			bfs__run_check(run);
-			err = err ? err : -EINTR;
-			stop = true;
-			p->stop_reason = "interrupted";
-			bfs_runner_kill_all(run->runner);
-			continue;
-		}
-		if (ret) {
-			err = err ? err : ret;
+			bfs__run_check(p->run);
+			halt(p, &l, ret, true);
+		} else if (ret) {
+			halt(p, &l, ret, false);
 			break; /* bfs__run_with() reaps what still runs */
-		}
-		running--;
-		c = res->data;
-		cand_record(p, c, res);
-		bfs_proc_result_free(res);
-		if (stop)
-			continue;
-		ret = bfs__run_check(run);
-		if (ret) {
-			err = ret;
-			stop = true;
-			p->stop_reason = "interrupted";
-			bfs_runner_kill_all(run->runner);
-			continue;
-		}
-		ret = p->finished ? p->finished(p, c) : 0;
-		if (ret) {
-			stop = true;
-			if (ret < 0)
-				err = ret;
-			bfs_runner_kill_all(run->runner);
+		} else {
+			collect(p, &l, res);
 		}
 	}
-	mark_skipped(p, next);
-	return err;
+	mark_skipped(p, l.next);
+	return l.err;
 }
 
 int bfs__pool_abort_others(struct bfs__pool *p, const struct bfs__cand *keep)
