@@ -24,7 +24,8 @@ pc=$(find "$prefix" -name branchfs.pc | head -1)
 [ -n "$pc" ] || { echo "FAIL: no branchfs.pc installed" >&2; exit 1; }
 libdir=$(dirname "$(dirname "$pc")")
 for f in include/branchfs/branchfs.h include/branchfs/ioctl.h bin/branchfs sbin/branchfsd \
-	share/man/man1/branchfs.1 share/man/man8/branchfsd.8; do
+	share/man/man1/branchfs.1 share/man/man8/branchfsd.8 \
+	include/branchfs/runner.h include/branchfs/patterns.h bin/branching share/man/man1/branching.1; do
 	[ -e "$prefix/$f" ] || fail "$f is not installed"
 done
 for f in libbranchfs.so libbranchfs.a; do
@@ -70,15 +71,45 @@ if "$cc" -std=c11 -o "$BFS_TEST_TMP/prog-static" "$BFS_TEST_TMP/prog.c" \
 else
 	fail "cannot build against the static library"
 fi
+# The runner and pattern API link from the installed library too.
+cat >"$BFS_TEST_TMP/runner.c" <<'PROG'
+#include <branchfs/patterns.h>
+#include <branchfs/runner.h>
+#include <stdio.h>
+
+int main(void)
+{
+	struct bfs_task t = BFS_TASK_SHELL("echo ran; exit 3");
+	struct bfs_start s = BFS_START_INIT;
+	struct bfs_proc_result *r = NULL;
+	struct bfs_outcome *o = NULL;
+
+	s.task = &t;
+	if (bfs_run(&r, &s, NULL) || r->exit_code != 3)
+		return 1;
+	printf("%s", r->out);
+	bfs_proc_result_free(r);
+	return bfs_speculate(&o, NULL, &t, 1, NULL) == -22 && !o ? 0 : 1;
+}
+PROG
+if "$cc" -std=c11 -Wall -Wextra -pedantic -Werror -o "$BFS_TEST_TMP/runner" \
+	"$BFS_TEST_TMP/runner.c" $flags; then
+	got=$(LD_LIBRARY_PATH=$libdir "$BFS_TEST_TMP/runner") || fail "the runner program failed"
+	[ "$got" = ran ] || fail "runner program printed '$got', want 'ran'"
+else
+	fail "cannot build a runner program against the installed library"
+fi
 # Only the API is exported.
 nm -D --defined-only "$libdir/libbranchfs.so" | awk '$2 == "T" {print $3}' |
 	grep -v '^bfs_[a-z_]*$' | grep -v '^_' && fail "non-API symbols are exported"
 # The installed CLI runs from its prefix.
 "$prefix/bin/branchfs" --version | grep -q "^branchfs $version$" ||
 	fail "the installed branchfs does not run"
+"$prefix/bin/branching" --version | grep -q "^branching $version$" ||
+	fail "the installed branching does not run"
 # The man pages render without warnings.
 if command -v groff >/dev/null; then
-	for page in man1/branchfs.1 man8/branchfsd.8; do
+	for page in man1/branchfs.1 man8/branchfsd.8 man1/branching.1; do
 		warn=$(groff -man -Tutf8 -ww -z "$prefix/share/man/$page" 2>&1)
 		[ -z "$warn" ] || fail "$page: $warn"
 	done
