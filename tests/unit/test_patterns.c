@@ -391,8 +391,9 @@ START_TEST(best_of_n_create_failure_cleans_up)
 	for (int i = 0; i < 4; i++)
 		script[i] = (struct step){ .sleep_ms = 3000 };
 	ck_assert_int_eq(run(&o, bfs__best_of_n, tasks, 4, NULL, NULL), -ENOSPC);
-	ck_assert_str_eq(bfs_outcome_message(o),
-			 "cannot create a branch of 'main': the storage quota is used up");
+	ck_assert_str_eq(bfs_outcome_message(o), "cannot create a branch of 'main': no space left: "
+						 "the storage limit, the storage disk "
+						 "or the base disk is full");
 	ck_assert(!bfs_outcome_committed(o));
 	ck_assert_int_eq(count('-'), 2);
 	bfs_outcome_free(o);
