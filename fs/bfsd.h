@@ -99,6 +99,8 @@ int bfsd_rm_rf_at(int dirfd, const char *name);
 
 enum { BFSD_LOG_ERR, BFSD_LOG_WARN, BFSD_LOG_INFO, BFSD_LOG_DEBUG };
 extern int bfsd_log_level;
+/* Errors and warnings also go to stderr (the daemon's, until it detaches). */
+extern bool bfsd_log_stderr;
 void bfsd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define bfsd_err(...)  bfsd_log(BFSD_LOG_ERR, __VA_ARGS__)
 #define bfsd_warn(...) bfsd_log(BFSD_LOG_WARN, __VA_ARGS__)

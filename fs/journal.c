@@ -16,8 +16,8 @@
  * last done line (every op is idempotent on its own); one whose branch is
  * gone belonged to a commit that was already recorded.  Commits only roll
  * forward: once the whole plan is on disk, the commit happens.  One that
- * cannot finish yet (an op fails: a full disk) stays pending, in memory and
- * here, until it does (commit.c).
+ * cannot finish yet (an op fails: a full disk) stays here, and the mount
+ * fails until it can; a running mount keeps it pending (commit.c).
  */
 #include "bfsd.h"
 
@@ -225,10 +225,15 @@ int bfsd_journal_recover(struct bfsd_fs *fs)
 			  next, ops.n);
 		fs->journal_fd = openat(fs->storage_fd, "journal", O_WRONLY | O_APPEND | O_CLOEXEC);
 		bfsd_commit_set_pending(fs, b, &ops, next);
-		/* Still failing (a full disk, say): the mount serves, and the
-		 * commit is retried before any branch operation. */
-		if (bfsd_commit_resume(fs, NULL))
-			bfsd_err("journal: the commit of '%s' could not finish yet", b->name);
+		/* Nothing is served before it is done: still failing (a full
+		 * disk, say), the mount fails and the journal stays. */
+		ret = bfsd_commit_resume(fs, NULL);
+		if (ret)
+			bfsd_err(
+				"cannot finish the commit of '%s' found in the journal (%zu of %zu "
+				"ops done): %s; the base stays partly changed until it does: make "
+				"room and mount again",
+				b->name, fs->pending_next, fs->pending_ops.n, strerror(-ret));
 	}
 out_free:
 	bfsd_oplist_free(&ops);

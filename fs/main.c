@@ -207,6 +207,7 @@ static int serve(struct cmdline *c, struct bfsd_mount *m)
 		goto out_unmount;
 	}
 	fuse_daemonize(c->foreground);
+	bfsd_log_stderr = c->foreground;
 	if (bfsd_store_start_reclaimer(m->fs))
 		bfsd_warn("no reclaimer thread: aborted branches are freed at unmount");
 	cfg = fuse_loop_cfg_create();
@@ -239,6 +240,8 @@ int main(int argc, char **argv)
 	/* Every object we make gets an explicit mode; callers' umasks are
 	 * applied per request (view.c). */
 	umask(0);
+	/* Why a start fails reaches whoever started us (libbranchfs shows it). */
+	bfsd_log_stderr = true;
 	if (getenv("BRANCHFSD_DEBUG"))
 		bfsd_log_level = BFSD_LOG_DEBUG;
 	if (parse(argc, argv, &c))

@@ -20,6 +20,7 @@
 #include <xxhash.h>
 
 int bfsd_log_level = BFSD_LOG_WARN;
+bool bfsd_log_stderr;
 
 int bfsd_buf_add(struct bfsd_buf *b, const void *p, size_t n)
 {
@@ -243,6 +244,7 @@ void bfsd_log(int level, const char *fmt, ...)
 	       : level == BFSD_LOG_WARN ? LOG_WARNING
 					: LOG_DEBUG,
 	       "%s", msg);
-	if (bfsd_log_level >= BFSD_LOG_DEBUG || getenv("BRANCHFSD_STDERR"))
+	if (bfsd_log_level >= BFSD_LOG_DEBUG || getenv("BRANCHFSD_STDERR") ||
+	    (bfsd_log_stderr && level <= BFSD_LOG_WARN))
 		fprintf(stderr, "branchfsd: %s: %s\n", names[level], msg);
 }

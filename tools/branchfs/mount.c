@@ -81,12 +81,39 @@ static const char *find_daemon(char *buf)
 	return NULL;
 }
 
-/* The daemon's diagnostics on one line. */
-static void one_line(char *s)
+/* The daemon's diagnostics as one line, "a; b", without its own prefixes
+ * ("branchfsd: ", "error: "); NULL without memory. */
+static char *one_line(const char *s)
 {
-	for (; *s; s++)
-		if (*s == '\n')
-			*s = ';';
+	static const char *const prefixes[] = { "branchfsd: ", "error: ", "warning: " };
+	char *buf = malloc(2 * strlen(s) + 1), *out = buf;
+
+	if (!buf)
+		return NULL;
+	while (*s) {
+		const char *nl = strchr(s, '\n');
+		size_t len = nl ? (size_t)(nl - s) : strlen(s);
+
+		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+			size_t plen = strlen(prefixes[i]);
+
+			if (len >= plen && !strncmp(s, prefixes[i], plen)) {
+				s += plen;
+				len -= plen;
+			}
+		}
+		if (len) {
+			if (out != buf) {
+				*out++ = ';';
+				*out++ = ' ';
+			}
+			memcpy(out, s, len);
+			out += len;
+		}
+		s += len + (nl != NULL);
+	}
+	*out = '\0';
+	return buf;
 }
 
 static int run(const struct cli_cmd *cmd, int argc, char **argv)
@@ -121,8 +148,10 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 	if (ret == -EBUSY)
 		cli_error("cannot mount %s: a branchfs mount is already there", mnt);
 	else if (ret && msg) {
-		one_line(msg);
-		cli_error("cannot mount %s: %s", mnt, msg);
+		char *line = one_line(msg);
+
+		cli_error("cannot mount %s: %s", mnt, line ? line : msg);
+		free(line);
 	} else if (ret == -ENOENT)
 		cli_error("cannot mount %s: cannot find the daemon branchfsd", mnt);
 	else if (ret)
