@@ -244,7 +244,8 @@ static void twin_data(struct bfsd_mount *m, struct bfsd_node *n, off_t off, off_
 	struct bfsd_branch *b;
 
 	pthread_rwlock_rdlock(&m->fs->tree_lock);
-	if (!bfsd_node_target(m, n, &b, path))
+	/* An @NAME file has a twin only while NAME is the root's branch. */
+	if ((n->via_root || n->branch == m->fs->current) && !bfsd_node_target(m, n, &b, path))
 		bfsd_inval_twin(m, iv, n, b, path, false);
 	pthread_rwlock_unlock(&m->fs->tree_lock);
 	for (size_t i = 0; i < iv->n; i++) {
