@@ -54,7 +54,8 @@ run cat "$work/project/src/main.c" "$work/project/NOTES"
 step "attempt b lost the race: its commit is refused (ESTALE, exit 3)"
 run "$bin" switch attempt-b "$mnt"
 set +e
-"$bin" commit "$mnt"
+printf '$ %s\n' "$bin commit $mnt"
+"$bin" commit "$mnt" 2>&1
 status=$?
 set -e
 echo "exit status: $status"
