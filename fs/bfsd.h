@@ -151,8 +151,37 @@ bool bfsd_layer_is_storage(const struct bfsd_layer *l);
 /* Rename odir/old to l/phys, replacing what is there; a directory may
  * replace a whiteout (atomically, by exchange). */
 int bfsd_layer_rename_in(int odir, const char *old, struct bfsd_layer *l, const char *phys);
-/* Absolute path of phys inside l into out (PATH_MAX). */
+/* Absolute path of phys inside l into out (PATH_MAX).  Storage layers only:
+ * the base is addressed through bfsd_at_open. */
 int bfsd_layer_abspath(const struct bfsd_layer *l, const char *phys, char *out);
+
+/*
+ * Where to address phys of layer l with *at() calls: the layer's own
+ * descriptor and phys (the root as ".") for a storage layer, at no cost.
+ * The base is changed behind our back and the kernel follows a symlink in
+ * any component but the last, so there the parent of phys is opened
+ * without following any symlink and name is its last component.  -ENOTDIR
+ * when an ancestor is not a directory (or is a symlink), -ENOENT when one
+ * is missing.  name points into phys, which must outlive at; release with
+ * bfsd_at_close (idempotent, and safe after a failed open).
+ */
+struct bfsd_at {
+	int fd;
+	const char *name;
+	bool owned; /* fd was opened for this and is closed with it */
+};
+
+int bfsd_at_open(const struct bfsd_layer *l, const char *phys, struct bfsd_at *at);
+void bfsd_at_close(struct bfsd_at *at);
+/* "/proc/self/fd/<fd>/<name>" into out (PATH_MAX), for l*xattr() calls. */
+int bfsd_at_abspath(const struct bfsd_at *at, char *out);
+/* chmod of at's object itself, never of a symlink's target (-EOPNOTSUPP
+ * for a symlink). */
+int bfsd_at_chmod(const struct bfsd_at *at, mode_t mode);
+/* lstat of l/phys through bfsd_at_open. */
+int bfsd_layer_lstat(const struct bfsd_layer *l, const char *phys, struct stat *st);
+/* Open l/phys (flags | O_NOFOLLOW | O_CLOEXEC) through bfsd_at_open. */
+int bfsd_layer_openat(const struct bfsd_layer *l, const char *phys, int flags);
 bool bfsd_layer_is_empty(const struct bfsd_layer *l);
 
 int bfsd_marker_whiteout_make(struct bfsd_layer *l, const char *phys);
