@@ -311,6 +311,11 @@ int bfsd_copy_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
  * place.  data=false makes an empty regular file; origin!=0 is recorded. */
 int bfsd_copy_object(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 		     struct bfsd_layer *dstl, const char *dphys, bool data, uint64_t origin);
+/* The same, -ENOENT unless the object is of type want (S_IFMT; 0: any): a
+ * path resolved earlier may name something else in the base by now. */
+int bfsd_copy_object_as(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
+			struct bfsd_layer *dstl, const char *dphys, bool data, uint64_t origin,
+			mode_t want);
 /* Make sure every ancestor directory of path exists in b's top layer. */
 int bfsd_copyup_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path);
 /* Bring path into b's top layer (file data, or a directory container). */
@@ -421,8 +426,9 @@ ssize_t bfsd_file_write(struct bfsd_fs *fs, struct bfsd_file *f, const void *buf
 /* fallocate / ftruncate through f, with the quota. */
 int bfsd_file_fallocate(struct bfsd_fs *fs, struct bfsd_file *f, int mode, off_t off, off_t len);
 int bfsd_file_truncate(struct bfsd_fs *fs, struct bfsd_file *f, off_t size);
-/* Truncate dirfd/rel (in layer l) to size, with the quota. */
-int bfsd_truncate_at(struct bfsd_fs *fs, struct bfsd_layer *l, const char *rel, off_t size);
+/* Truncate the object at (in layer l) to size, with the quota. */
+int bfsd_truncate_at(struct bfsd_fs *fs, struct bfsd_layer *l, const struct bfsd_at *at,
+		     off_t size);
 /* Must the next write copy up or preserve first?  Call under the branch's
  * write_gate held shared. */
 bool bfsd_file_needs_prepare(struct bfsd_fs *fs, struct bfsd_file *f);
