@@ -35,7 +35,7 @@ static int modify_prepare(struct bfsd_fs *fs, struct bfsd_branch *b, const char 
 	return bfsd_copyup(fs, b, path, data);
 }
 
-static int set_times(int dirfd, const char *rel, const struct stat *attr, int to_set)
+static int set_times(const struct bfsd_at *at, const struct stat *attr, int to_set)
 {
 	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
 
@@ -47,8 +47,34 @@ static int set_times(int dirfd, const char *rel, const struct stat *attr, int to
 		ts[1].tv_nsec = UTIME_NOW;
 	else if (to_set & BFSD_SET_MTIME)
 		ts[1] = attr->st_mtim;
-	if (utimensat(dirfd, rel, ts, AT_SYMLINK_NOFOLLOW) < 0)
+	if (utimensat(at->fd, at->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	return 0;
+}
+
+/* The changes of setattr, on the object at (in layer l). */
+static int set_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const struct bfsd_at *at,
+		     const struct stat *attr, int to_set, struct bfsd_file *f)
+{
+	int ret;
+
+	if ((to_set & (BFSD_SET_UID | BFSD_SET_GID)) &&
+	    fchownat(at->fd, at->name, (to_set & BFSD_SET_UID) ? attr->st_uid : (uid_t)-1,
+		     (to_set & BFSD_SET_GID) ? attr->st_gid : (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (to_set & BFSD_SET_MODE) {
+		ret = bfsd_at_chmod(at, attr->st_mode & 07777);
+		if (ret)
+			return ret;
+	}
+	if (to_set & BFSD_SET_SIZE) {
+		ret = f ? bfsd_file_truncate(fs, f, attr->st_size)
+			: bfsd_truncate_at(fs, l, at, attr->st_size);
+		if (ret)
+			return ret;
+	}
+	if (to_set & (BFSD_SET_ATIME | BFSD_SET_MTIME | BFSD_SET_ATIME_NOW | BFSD_SET_MTIME_NOW))
+		return set_times(at, attr, to_set);
 	return 0;
 }
 
@@ -60,31 +86,20 @@ int bfsd_view_setattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *pat
 			    BFSD_SET_MTIME_NOW;
 	bool data = !((to_set & BFSD_SET_SIZE) && attr->st_size == 0);
 	struct bfsd_layer *l;
-	const char *rel = bfsd_rel(path);
+	struct bfsd_at at;
 	int ret;
 
 	if (!(to_set & changes))
 		return bfsd_view_stat(fs, b, path, st);
 	ret = modify_prepare(fs, b, path, data, &l);
+	if (!ret)
+		ret = bfsd_at_open(l, path, &at);
 	if (ret)
 		return ret;
-	if ((to_set & (BFSD_SET_UID | BFSD_SET_GID)) &&
-	    fchownat(l->dirfd, rel, (to_set & BFSD_SET_UID) ? attr->st_uid : (uid_t)-1,
-		     (to_set & BFSD_SET_GID) ? attr->st_gid : (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if ((to_set & BFSD_SET_MODE) && fchmodat(l->dirfd, rel, attr->st_mode & 07777, 0) < 0)
-		return -errno;
-	if (to_set & BFSD_SET_SIZE) {
-		ret = f ? bfsd_file_truncate(fs, f, attr->st_size)
-			: bfsd_truncate_at(fs, l, rel, attr->st_size);
-		if (ret)
-			return ret;
-	}
-	if (to_set & (BFSD_SET_ATIME | BFSD_SET_MTIME | BFSD_SET_ATIME_NOW | BFSD_SET_MTIME_NOW)) {
-		ret = set_times(l->dirfd, rel, attr, to_set);
-		if (ret)
-			return ret;
-	}
+	ret = set_attrs(fs, l, &at, attr, to_set, f);
+	bfsd_at_close(&at);
+	if (ret)
+		return ret;
 	atomic_store(&l->dirty, true);
 	return bfsd_view_stat(fs, b, path, st);
 }
@@ -93,6 +108,7 @@ int bfsd_view_readlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *pa
 		       size_t size)
 {
 	struct bfsd_res *r;
+	struct bfsd_at at;
 	ssize_t n;
 	int ret = bfsd_resolve_existing(fs, b, path, &r);
 
@@ -102,85 +118,112 @@ int bfsd_view_readlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *pa
 		bfsd_res_put(r);
 		return -EINVAL;
 	}
-	n = readlinkat(r->loc[0].layer->dirfd, r->loc[0].phys, buf, size - 1);
-	ret = n < 0 ? -errno : 0;
-	if (n >= 0)
-		buf[n] = '\0';
+	ret = bfsd_at_open(r->loc[0].layer, r->loc[0].phys, &at);
+	if (!ret) {
+		n = readlinkat(at.fd, at.name, buf, size - 1);
+		ret = n < 0 ? -errno : 0;
+		if (n >= 0)
+			buf[n] = '\0';
+		bfsd_at_close(&at);
+	}
 	bfsd_res_put(r);
 	return ret;
 }
 
-/* Absolute path of the object carrying path's attributes, and its layer. */
-static int attr_path(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, char *abs,
-		     bool *storage)
-{
+/* The object carrying a path's attributes, held open for l*xattr(). */
+struct attr_obj {
 	struct bfsd_res *r;
-	int ret = bfsd_resolve_existing(fs, b, path, &r);
+	struct bfsd_at at;
+	char abs[PATH_MAX];
+	bool storage;
+};
+
+static int attr_open(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+		     struct attr_obj *o)
+{
+	const struct bfsd_loc *loc;
+	int ret = bfsd_resolve_existing(fs, b, path, &o->r);
 
 	if (ret)
 		return ret;
-	ret = bfsd_layer_abspath(r->loc[r->attr].layer, r->loc[r->attr].phys, abs);
-	*storage = bfsd_layer_is_storage(r->loc[r->attr].layer);
-	bfsd_res_put(r);
+	loc = &o->r->loc[o->r->attr];
+	o->storage = bfsd_layer_is_storage(loc->layer);
+	ret = bfsd_at_open(loc->layer, loc->phys, &o->at);
+	if (!ret)
+		ret = bfsd_at_abspath(&o->at, o->abs);
+	if (ret) {
+		bfsd_at_close(&o->at);
+		bfsd_res_put(o->r);
+	}
 	return ret;
+}
+
+static void attr_close(struct attr_obj *o)
+{
+	bfsd_at_close(&o->at);
+	bfsd_res_put(o->r);
 }
 
 ssize_t bfsd_view_getxattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
 			   const char *name, void *buf, size_t size)
 {
-	char abs[PATH_MAX], esc[XATTR_NAME_MAX + 1];
-	bool storage;
+	char esc[XATTR_NAME_MAX + 1];
+	struct attr_obj o;
 	ssize_t n;
-	int ret = attr_path(fs, b, path, abs, &storage);
+	int ret = attr_open(fs, b, path, &o);
 
 	if (ret)
 		return ret;
-	if (storage)
+	if (o.storage)
 		name = bfsd_xattr_to_layer(fs, name, esc, sizeof(esc));
-	if (!name)
-		return -ERANGE;
-	n = lgetxattr(abs, name, buf, size);
-	return n < 0 ? -errno : n;
+	n = name ? lgetxattr(o.abs, name, buf, size) : -1;
+	if (n < 0)
+		n = name ? -errno : -ERANGE;
+	attr_close(&o);
+	return n;
 }
 
-ssize_t bfsd_view_listxattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, char *buf,
-			    size_t size)
+/* The user-visible xattr names of o into out. */
+static ssize_t list_visible(struct bfsd_fs *fs, const struct attr_obj *o, struct bfsd_buf *out)
 {
-	char abs[PATH_MAX], *raw;
-	struct bfsd_buf out = { 0 };
-	bool storage;
-	ssize_t n;
-	int ret = attr_path(fs, b, path, abs, &storage);
+	ssize_t n = llistxattr(o->abs, NULL, 0);
+	char *raw;
 
-	if (ret)
-		return ret;
-	n = llistxattr(abs, NULL, 0);
 	if (n <= 0)
 		return n < 0 ? -errno : 0;
 	raw = malloc(n);
 	if (!raw)
 		return -ENOMEM;
-	n = llistxattr(abs, raw, n);
-	if (n < 0) {
+	n = llistxattr(o->abs, raw, n);
+	if (n < 0)
 		n = -errno;
-		goto out_free;
-	}
-	for (char *p = raw; p < raw + n; p += strlen(p) + 1) {
-		const char *name = storage ? bfsd_xattr_from_layer(fs, p) : p;
+	for (char *p = raw; n > 0 && p < raw + n; p += strlen(p) + 1) {
+		const char *name = o->storage ? bfsd_xattr_from_layer(fs, p) : p;
 
-		if (name && bfsd_buf_add(&out, name, strlen(name) + 1)) {
+		if (name && bfsd_buf_add(out, name, strlen(name) + 1))
 			n = -ENOMEM;
-			goto out_free;
-		}
 	}
-	n = out.len;
-	if (size && (size_t)n > size)
-		n = -ERANGE;
-	else if (size && n)
-		memcpy(buf, out.data, n);
-out_free:
-	bfsd_buf_free(&out);
 	free(raw);
+	return n < 0 ? n : (ssize_t)out->len;
+}
+
+ssize_t bfsd_view_listxattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, char *buf,
+			    size_t size)
+{
+	struct bfsd_buf out = { 0 };
+	struct attr_obj o;
+	ssize_t n;
+	int ret = attr_open(fs, b, path, &o);
+
+	if (ret)
+		return ret;
+	n = list_visible(fs, &o, &out);
+	attr_close(&o);
+	if (n > 0 && size && (size_t)n > size)
+		n = -ERANGE;
+	else if (n > 0 && size)
+		memcpy(buf, out.data, n);
+	bfsd_buf_free(&out);
 	return n;
 }
 
@@ -189,26 +232,27 @@ static int xattr_change(struct bfsd_fs *fs, struct bfsd_branch *b, const char *p
 {
 	char abs[PATH_MAX], esc[XATTR_NAME_MAX + 1];
 	struct bfsd_layer *l;
+	struct bfsd_at at;
 	int ret;
 
 	ret = modify_prepare(fs, b, path, true, &l);
+	if (!ret)
+		ret = bfsd_at_open(l, path, &at);
 	if (ret)
 		return ret;
-	ret = bfsd_layer_abspath(l, path, abs);
-	if (ret)
-		return ret;
+	ret = bfsd_at_abspath(&at, abs);
 	if (bfsd_layer_is_storage(l))
 		name = bfsd_xattr_to_layer(fs, name, esc, sizeof(esc));
-	if (!name)
-		return -ERANGE;
-	if (remove)
-		ret = lremovexattr(abs, name);
-	else
-		ret = lsetxattr(abs, name, val, size, flags);
-	if (ret < 0)
-		return -errno;
-	atomic_store(&l->dirty, true);
-	return 0;
+	if (!ret && !name)
+		ret = -ERANGE;
+	else if (!ret && remove && lremovexattr(abs, name) < 0)
+		ret = -errno;
+	else if (!ret && !remove && lsetxattr(abs, name, val, size, flags) < 0)
+		ret = -errno;
+	bfsd_at_close(&at);
+	if (!ret)
+		atomic_store(&l->dirty, true);
+	return ret;
 }
 
 int bfsd_view_setxattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
@@ -341,7 +385,7 @@ int bfsd_view_put(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, s
 		struct stat now;
 
 		bfsd_links_forget(fs, path);
-		if (fstatat(top->dirfd, path, &now, AT_SYMLINK_NOFOLLOW) == 0)
+		if (!bfsd_layer_lstat(top, path, &now))
 			bfsd_links_add(fs, path, &now);
 	}
 	atomic_store(&top->dirty, true);

@@ -153,8 +153,37 @@ bool bfsd_layer_is_storage(const struct bfsd_layer *l);
 /* Rename odir/old to l/phys, replacing what is there; a directory may
  * replace a whiteout (atomically, by exchange). */
 int bfsd_layer_rename_in(int odir, const char *old, struct bfsd_layer *l, const char *phys);
-/* Absolute path of phys inside l into out (PATH_MAX). */
+/* Absolute path of phys inside l into out (PATH_MAX).  Storage layers only:
+ * the base is addressed through bfsd_at_open. */
 int bfsd_layer_abspath(const struct bfsd_layer *l, const char *phys, char *out);
+
+/*
+ * Where to address phys of layer l with *at() calls: the layer's own
+ * descriptor and phys (the root as ".") for a storage layer, at no cost.
+ * The base is changed behind our back and the kernel follows a symlink in
+ * any component but the last, so there the parent of phys is opened
+ * without following any symlink and name is its last component.  -ENOTDIR
+ * when an ancestor is not a directory (or is a symlink), -ENOENT when one
+ * is missing.  name points into phys, which must outlive at; release with
+ * bfsd_at_close (idempotent, and safe after a failed open).
+ */
+struct bfsd_at {
+	int fd;
+	const char *name;
+	bool owned; /* fd was opened for this and is closed with it */
+};
+
+int bfsd_at_open(const struct bfsd_layer *l, const char *phys, struct bfsd_at *at);
+void bfsd_at_close(struct bfsd_at *at);
+/* "/proc/self/fd/<fd>/<name>" into out (PATH_MAX), for l*xattr() calls. */
+int bfsd_at_abspath(const struct bfsd_at *at, char *out);
+/* chmod of at's object itself, never of a symlink's target (-EOPNOTSUPP
+ * for a symlink). */
+int bfsd_at_chmod(const struct bfsd_at *at, mode_t mode);
+/* lstat of l/phys through bfsd_at_open. */
+int bfsd_layer_lstat(const struct bfsd_layer *l, const char *phys, struct stat *st);
+/* Open l/phys (flags | O_NOFOLLOW | O_CLOEXEC) through bfsd_at_open. */
+int bfsd_layer_openat(const struct bfsd_layer *l, const char *phys, int flags);
 bool bfsd_layer_is_empty(const struct bfsd_layer *l);
 
 int bfsd_marker_whiteout_make(struct bfsd_layer *l, const char *phys);
@@ -284,6 +313,11 @@ int bfsd_copy_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
  * place.  data=false makes an empty regular file; origin!=0 is recorded. */
 int bfsd_copy_object(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 		     struct bfsd_layer *dstl, const char *dphys, bool data, uint64_t origin);
+/* The same, -ENOENT unless the object is of type want (S_IFMT; 0: any): a
+ * path resolved earlier may name something else in the base by now. */
+int bfsd_copy_object_as(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
+			struct bfsd_layer *dstl, const char *dphys, bool data, uint64_t origin,
+			mode_t want);
 /* Make sure every ancestor directory of path exists in b's top layer. */
 int bfsd_copyup_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path);
 /* Bring path into b's top layer (file data, or a directory container). */
@@ -394,8 +428,9 @@ ssize_t bfsd_file_write(struct bfsd_fs *fs, struct bfsd_file *f, const void *buf
 /* fallocate / ftruncate through f, with the quota. */
 int bfsd_file_fallocate(struct bfsd_fs *fs, struct bfsd_file *f, int mode, off_t off, off_t len);
 int bfsd_file_truncate(struct bfsd_fs *fs, struct bfsd_file *f, off_t size);
-/* Truncate dirfd/rel (in layer l) to size, with the quota. */
-int bfsd_truncate_at(struct bfsd_fs *fs, struct bfsd_layer *l, const char *rel, off_t size);
+/* Truncate the object at (in layer l) to size, with the quota. */
+int bfsd_truncate_at(struct bfsd_fs *fs, struct bfsd_layer *l, const struct bfsd_at *at,
+		     off_t size);
 /* Must the next write copy up or preserve first?  Call under the branch's
  * write_gate held shared. */
 bool bfsd_file_needs_prepare(struct bfsd_fs *fs, struct bfsd_file *f);

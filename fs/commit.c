@@ -365,16 +365,22 @@ static void stage_name(struct bfsd_branch *b, int stage, char *out)
 		 stage);
 }
 
-static bool exists(struct bfsd_fs *fs, struct bfsd_branch *p, const char *path)
+/* What p shows at path: its S_IFMT, 0 for nothing. */
+static mode_t type_in(struct bfsd_fs *fs, struct bfsd_branch *p, const char *path)
 {
 	struct bfsd_res *r;
-	bool there;
+	mode_t type;
 
 	if (bfsd_resolve(fs, p, path, &r))
-		return false;
-	there = r->type != 0;
+		return 0;
+	type = r->type;
 	bfsd_res_put(r);
-	return there;
+	return type;
+}
+
+static bool exists(struct bfsd_fs *fs, struct bfsd_branch *p, const char *path)
+{
+	return type_in(fs, p, path) != 0;
 }
 
 static int apply_stage_out(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_branch *p,
@@ -433,7 +439,8 @@ static int apply_one(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_bran
 	case BFSD_OP_PUT:
 		return bfsd_view_put(fs, p, op->dst, l, op->src);
 	case BFSD_OP_ATTR:
-		if (!exists(fs, p, op->dst))
+		/* Gone, or no directory any more: nothing to give them to. */
+		if (type_in(fs, p, op->dst) != S_IFDIR)
 			return 0;
 		return bfsd_view_copy_dir_attrs(fs, p, op->dst, l, op->src, op->times);
 	}

@@ -187,15 +187,20 @@ static int visible_xattrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *
 {
 	char path[PATH_MAX], names[65536], val[4096];
 	const char *sorted[1024];
+	struct bfsd_at at;
 	size_t n = 0;
 	ssize_t len;
-	int ret = bfsd_layer_abspath(l, phys, path);
+	int ret = bfsd_at_open(l, phys, &at);
 
+	if (!ret)
+		ret = bfsd_at_abspath(&at, path);
 	if (ret)
-		return ret;
+		goto out_close;
 	len = llistxattr(path, names, sizeof(names));
-	if (len < 0)
-		return errno == ENOTSUP ? 0 : -errno;
+	if (len < 0) {
+		ret = errno == ENOTSUP ? 0 : -errno;
+		goto out_close;
+	}
 	for (char *p = names; p < names + len && n < 1024; p += strlen(p) + 1)
 		if (!bfsd_layer_is_storage(l) || bfsd_xattr_from_layer(fs, p))
 			sorted[n++] = p;
@@ -211,6 +216,8 @@ static int visible_xattrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *
 		if (!ret)
 			ret = bfsd_buf_add(out, "\n", 1);
 	}
+out_close:
+	bfsd_at_close(&at);
 	return ret;
 }
 
@@ -231,16 +238,16 @@ struct tmpspot {
 	int dirfd;
 	char name[NAME_MAX + 1];
 	char abs[PATH_MAX];
-	int parent_fd; /* opened for a base target; -1 otherwise */
+	struct bfsd_at parent; /* a base target's parent, held open */
 };
 
 static int tmpspot_init(struct bfsd_fs *fs, struct bfsd_layer *dstl, const char *dphys,
 			struct tmpspot *t)
 {
-	char parent[PATH_MAX];
+	int ret;
 
 	bfsd_fs_tmpname(fs, t->name);
-	t->parent_fd = -1;
+	t->parent.owned = false;
 	if (bfsd_layer_is_storage(dstl)) {
 		t->dirfd = fs->work_fd;
 		if (snprintf(t->abs, PATH_MAX, "%s/work/%s", fs->storage_path, t->name) >= PATH_MAX)
@@ -248,34 +255,42 @@ static int tmpspot_init(struct bfsd_fs *fs, struct bfsd_layer *dstl, const char 
 		return 0;
 	}
 	/* The base may be another filesystem: build beside the target. */
-	bfsd_path_split(dphys, parent);
-	t->parent_fd = openat(dstl->dirfd, bfsd_rel(parent),
-			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (t->parent_fd < 0)
-		return -errno;
-	t->dirfd = t->parent_fd;
-	if (snprintf(t->abs, PATH_MAX, "/proc/self/fd/%d/%s", t->parent_fd, t->name) >= PATH_MAX)
+	ret = bfsd_at_open(dstl, dphys, &t->parent);
+	if (ret)
+		return ret;
+	t->dirfd = t->parent.fd;
+	if (snprintf(t->abs, PATH_MAX, "/proc/self/fd/%d/%s", t->dirfd, t->name) >= PATH_MAX) {
+		bfsd_at_close(&t->parent);
 		return -ENAMETOOLONG;
+	}
 	return 0;
 }
 
 static void tmpspot_done(struct tmpspot *t)
 {
-	if (t->parent_fd >= 0)
-		close(t->parent_fd);
+	bfsd_at_close(&t->parent);
 }
 
-/* Give the object at t the owner, mode and times of st. */
-static int finish_attrs(struct tmpspot *t, const struct stat *st)
+/* Owner, mode and times of st (times instead, when given) onto at. */
+static int set_attrs_at(const struct bfsd_at *at, const struct stat *st,
+			const struct timespec *times)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 
-	if (fchownat(t->dirfd, t->name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+	if (times) {
+		ts[0] = times[0];
+		ts[1] = times[1];
+	}
+	if (fchownat(at->fd, at->name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
 	    errno != EPERM)
 		return -errno;
-	if (!S_ISLNK(st->st_mode) && fchmodat(t->dirfd, t->name, st->st_mode & 07777, 0) < 0)
-		return -errno;
-	if (utimensat(t->dirfd, t->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+	if (!S_ISLNK(st->st_mode)) {
+		int ret = bfsd_at_chmod(at, st->st_mode & 07777);
+
+		if (ret)
+			return ret;
+	}
+	if (utimensat(at->fd, at->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return 0;
 }
@@ -285,49 +300,49 @@ int bfsd_copy_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 		    const struct timespec *times)
 {
 	char src[PATH_MAX], dst[PATH_MAX];
+	struct bfsd_at sat, dat = { .owned = false };
 	struct stat st;
-	struct timespec ts[2];
 	int ret, flags = BFSD_XA_SYNC;
 
-	if (fstatat(l->dirfd, bfsd_rel(phys), &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	ret = bfsd_layer_abspath(l, phys, src);
-	if (!ret)
-		ret = bfsd_layer_abspath(dstl, dphys, dst);
+	ret = bfsd_at_open(l, phys, &sat);
 	if (ret)
 		return ret;
+	ret = bfsd_at_open(dstl, dphys, &dat);
+	if (!ret && fstatat(sat.fd, sat.name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = -errno;
+	if (!ret)
+		ret = bfsd_at_abspath(&sat, src);
+	if (!ret)
+		ret = bfsd_at_abspath(&dat, dst);
+	if (ret)
+		goto out_close;
 	if (bfsd_layer_is_storage(l))
 		flags |= BFSD_XA_SRC_LAYER;
 	if (bfsd_layer_is_storage(dstl))
 		flags |= BFSD_XA_DST_LAYER;
 	ret = bfsd_copy_xattrs(fs, src, dst, flags);
-	if (ret)
-		return ret;
-	if (origin && bfsd_layer_is_storage(dstl)) {
+	if (!ret && origin && bfsd_layer_is_storage(dstl)) {
 		uint64_t v;
 
 		if (!bfsd_layer_is_storage(l) || bfsd_marker_origin(l, phys, &v) <= 0)
 			v = bfsd_fs_vino(fs, &st);
 		ret = bfsd_marker_set(dstl, dphys, "origin", &v, sizeof(v));
-		if (ret && ret != -EPERM)
-			return ret;
+		if (ret == -EPERM)
+			ret = 0;
 	}
-	if (fchownat(dstl->dirfd, bfsd_rel(dphys), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
-	    errno != EPERM)
-		return -errno;
-	if (!S_ISLNK(st.st_mode) &&
-	    fchmodat(dstl->dirfd, bfsd_rel(dphys), st.st_mode & 07777, 0) < 0)
-		return -errno;
-	ts[0] = times ? times[0] : st.st_atim;
-	ts[1] = times ? times[1] : st.st_mtim;
-	if (utimensat(dstl->dirfd, bfsd_rel(dphys), ts, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	atomic_store(&dstl->dirty, true);
-	return 0;
+	if (!ret)
+		ret = set_attrs_at(&dat, &st, times);
+	if (!ret)
+		atomic_store(&dstl->dirty, true);
+out_close:
+	bfsd_at_close(&dat);
+	bfsd_at_close(&sat);
+	return ret;
 }
 
-static int make_object(struct bfsd_layer *l, const char *phys, const struct stat *st,
-		       struct tmpspot *t, bool data)
+/* Make the object of type st at t, from src (l's object, opened at). */
+static int make_object(const struct bfsd_at *src, const struct stat *st, struct tmpspot *t,
+		       bool data)
 {
 	char target[PATH_MAX];
 	int in, out, ret = 0;
@@ -339,9 +354,11 @@ static int make_object(struct bfsd_layer *l, const char *phys, const struct stat
 		if (out < 0)
 			return -errno;
 		if (data && st->st_size) {
-			in = openat(l->dirfd, phys, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
+			const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC;
+
+			in = openat(src->fd, src->name, flags | O_NOATIME);
 			if (in < 0 && errno == EPERM)
-				in = openat(l->dirfd, phys, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+				in = openat(src->fd, src->name, flags);
 			if (in < 0)
 				ret = -errno;
 			else
@@ -354,7 +371,7 @@ static int make_object(struct bfsd_layer *l, const char *phys, const struct stat
 	case S_IFDIR:
 		return mkdirat(t->dirfd, t->name, 0700) < 0 ? -errno : 0;
 	case S_IFLNK:
-		n = readlinkat(l->dirfd, phys, target, sizeof(target) - 1);
+		n = readlinkat(src->fd, src->name, target, sizeof(target) - 1);
 		if (n < 0)
 			return -errno;
 		target[n] = '\0';
@@ -366,31 +383,40 @@ static int make_object(struct bfsd_layer *l, const char *phys, const struct stat
 	}
 }
 
-int bfsd_copy_object(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
-		     struct bfsd_layer *dstl, const char *dphys, bool data, uint64_t origin)
+/*
+ * A resolution cached as a directory may find something else in the base
+ * now (a directory swapped for a symlink behind our back): copied as the
+ * container, it would lead later paths anywhere.
+ */
+int bfsd_copy_object_as(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
+			struct bfsd_layer *dstl, const char *dphys, bool data, uint64_t origin,
+			mode_t want)
 {
 	char src[PATH_MAX];
+	struct bfsd_at sat;
 	struct tmpspot t;
 	struct stat st;
 	int64_t charged = 0;
 	int ret, flags = 0;
 
-	if (fstatat(l->dirfd, bfsd_rel(phys), &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (S_ISREG(st.st_mode) && data) {
+	ret = bfsd_at_open(l, phys, &sat);
+	if (ret)
+		return ret;
+	if (fstatat(sat.fd, sat.name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = -errno;
+	else if (want && (st.st_mode & S_IFMT) != want)
+		ret = -ENOENT;
+	if (!ret && S_ISREG(st.st_mode) && data) {
 		ret = bfsd_quota_charge(fs, dstl, st.st_size);
-		if (ret)
-			return ret;
-		charged = st.st_size;
+		charged = ret ? 0 : st.st_size;
 	}
-	ret = bfsd_layer_abspath(l, phys, src);
+	if (!ret)
+		ret = bfsd_at_abspath(&sat, src);
 	if (!ret)
 		ret = tmpspot_init(fs, dstl, dphys, &t);
-	if (ret) {
-		bfsd_quota_charge(fs, dstl, -charged);
-		return ret;
-	}
-	ret = make_object(l, phys, &st, &t, data);
+	if (ret)
+		goto out_uncharge;
+	ret = make_object(&sat, &st, &t, data);
 	if (ret)
 		goto out_remove_tmp; /* a partial copy (a full disk) goes too */
 	if (bfsd_layer_is_storage(l))
@@ -405,8 +431,11 @@ int bfsd_copy_object(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 		if (lsetxattr(t.abs, name, &origin, sizeof(origin), 0) < 0 && errno != EPERM)
 			ret = -errno;
 	}
-	if (!ret)
-		ret = finish_attrs(&t, &st);
+	if (!ret) {
+		struct bfsd_at tat = { .fd = t.dirfd, .name = t.name, .owned = false };
+
+		ret = set_attrs_at(&tat, &st, NULL);
+	}
 	if (ret)
 		goto out_remove_tmp;
 	bfsd_fault_point(fs, "copy-built");
@@ -419,13 +448,22 @@ int bfsd_copy_object(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 	}
 	atomic_store(&dstl->dirty, true);
 	tmpspot_done(&t);
+	bfsd_at_close(&sat);
 	return 0;
 
 out_remove_tmp:
 	bfsd_rm_rf_at(t.dirfd, t.name);
 	tmpspot_done(&t);
+out_uncharge:
 	bfsd_quota_charge(fs, dstl, -charged);
+	bfsd_at_close(&sat);
 	return ret;
+}
+
+int bfsd_copy_object(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
+		     struct bfsd_layer *dstl, const char *dphys, bool data, uint64_t origin)
+{
+	return bfsd_copy_object_as(fs, l, phys, dstl, dphys, data, origin, 0);
 }
 
 /*
@@ -454,16 +492,24 @@ static void parent_times_restore(struct bfsd_layer *l, const struct parent_times
 		utimensat(l->dirfd, bfsd_rel(t->parent), t->ts, AT_SYMLINK_NOFOLLOW);
 }
 
-/* copy_object into b's top for a copy-up: the parent's times stay. */
-static int copy_up_object(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_loc *loc,
-			  const char *path, bool data, uint64_t origin)
+/*
+ * Copy the topmost copy of r into b's top for a copy-up: the parent's times
+ * stay.  When r no longer matches what is there (the base changed behind
+ * our back), every cached answer of b may be stale: they are dropped.
+ */
+static int copy_up_object(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r,
+			  const char *path, bool data)
 {
+	const struct bfsd_loc *loc = &r->loc[0];
 	struct parent_times t;
 	int ret;
 
 	parent_times_save(b->layers[0], path, &t);
-	ret = bfsd_copy_object(fs, loc->layer, loc->phys, b->layers[0], path, data, origin);
+	ret = bfsd_copy_object_as(fs, loc->layer, loc->phys, b->layers[0], path, data, r->vino,
+				  r->type);
 	parent_times_restore(b->layers[0], &t);
+	if (ret == -ENOENT || ret == -ENOTDIR)
+		bfsd_cache_flush(b);
 	return ret;
 }
 
@@ -490,7 +536,7 @@ int bfsd_copyup_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *p
 		if (r->type != S_IFDIR)
 			ret = -ENOTDIR;
 		else if (!bfsd_res_in_top(fs, b, r))
-			ret = copy_up_object(fs, b, &r->loc[0], prefix, false, r->vino);
+			ret = copy_up_object(fs, b, r, prefix, false);
 		bfsd_res_put(r);
 		if (ret)
 			return ret;
@@ -523,8 +569,7 @@ static void link_other_names(struct bfsd_fs *fs, struct bfsd_branch *b, const st
 		if (!strcmp(names[i], loc->phys) || bfsd_resolve_existing(fs, b, names[i], &r))
 			continue;
 		same = r->type == S_IFREG && !bfsd_res_in_top(fs, b, r) &&
-		       fstatat(r->loc[0].layer->dirfd, r->loc[0].phys, &q, AT_SYMLINK_NOFOLLOW) ==
-			       0 &&
+		       !bfsd_layer_lstat(r->loc[0].layer, r->loc[0].phys, &q) &&
 		       q.st_dev == st->st_dev && q.st_ino == st->st_ino;
 		bfsd_res_put(r);
 		if (!same || bfsd_copyup_parents(fs, b, names[i]))
@@ -557,11 +602,13 @@ int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, boo
 				      "", true, NULL);
 		goto out_drop;
 	}
-	if (fstatat(r->loc[0].layer->dirfd, r->loc[0].phys, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		ret = -errno;
+	ret = bfsd_layer_lstat(r->loc[0].layer, r->loc[0].phys, &st);
+	if (ret) {
+		if (ret == -ENOENT || ret == -ENOTDIR)
+			bfsd_cache_flush(b);
 		goto out_put;
 	}
-	ret = copy_up_object(fs, b, &r->loc[0], path, data, r->vino);
+	ret = copy_up_object(fs, b, r, path, data);
 	if (!ret && S_ISREG(st.st_mode) && st.st_nlink > 1)
 		link_other_names(fs, b, &r->loc[0], &st, path);
 	if (!ret && S_ISREG(st.st_mode))
@@ -595,8 +642,8 @@ static int copy_tree_at(struct bfsd_fs *fs, struct bfsd_branch *b, int start, co
 		bfsd_res_put(r);
 		return -ENOENT;
 	}
-	ret = bfsd_copy_object(fs, r->loc[r->attr].layer, r->loc[r->attr].phys, dstl, dphys, true,
-			       bfsd_layer_is_storage(dstl) ? r->vino : 0);
+	ret = bfsd_copy_object_as(fs, r->loc[r->attr].layer, r->loc[r->attr].phys, dstl, dphys,
+				  true, bfsd_layer_is_storage(dstl) ? r->vino : 0, r->type);
 	if (!ret && r->type == S_IFDIR)
 		ret = copy_children(fs, b, start, r, dstl, dphys);
 	bfsd_res_put(r);
@@ -608,6 +655,7 @@ static int copy_children(struct bfsd_fs *fs, struct bfsd_branch *b, int start,
 {
 	char cpath[PATH_MAX], cdst[PATH_MAX];
 	struct bfsd_dirlist list = { 0 };
+	struct bfsd_at at;
 	struct stat st;
 	int ret;
 
@@ -621,10 +669,11 @@ static int copy_children(struct bfsd_fs *fs, struct bfsd_branch *b, int start,
 	}
 	bfsd_dirlist_free(&list);
 	/* Adding children moved the directory's times: put them back. */
-	if (!ret && !bfsd_res_stat(r, &st)) {
+	if (!ret && !bfsd_res_stat(r, &st) && !bfsd_at_open(dstl, dphys, &at)) {
 		struct timespec ts[2] = { st.st_atim, st.st_mtim };
 
-		utimensat(dstl->dirfd, bfsd_rel(dphys), ts, AT_SYMLINK_NOFOLLOW);
+		utimensat(at.fd, at.name, ts, AT_SYMLINK_NOFOLLOW);
+		bfsd_at_close(&at);
 	}
 	return ret;
 }
@@ -637,7 +686,13 @@ int bfsd_copy_tree(struct bfsd_fs *fs, struct bfsd_branch *b, int start, const c
 
 	/* The base: the caller names a temporary destination and retries. */
 	if (!bfsd_layer_is_storage(dstl)) {
-		bfsd_rm_rf_at(dstl->dirfd, dphys);
+		struct bfsd_at at;
+
+		ret = bfsd_at_open(dstl, dphys, &at);
+		if (ret)
+			return ret;
+		bfsd_rm_rf_at(at.fd, at.name);
+		bfsd_at_close(&at);
 		return copy_tree_at(fs, b, start, path, dstl, dphys);
 	}
 	/* Storage: build in the work directory, rename the finished tree in. */

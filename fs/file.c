@@ -130,11 +130,11 @@ int bfsd_file_open(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, 
 		}
 	}
 	/* Reads through branchfs never move atime (noatime, as docs say). */
-	fd = openat(r->loc[0].layer->dirfd, bfsd_rel(r->loc[0].phys), oflags | O_NOATIME);
-	if (fd < 0 && errno == EPERM)
-		fd = openat(r->loc[0].layer->dirfd, bfsd_rel(r->loc[0].phys), oflags);
+	fd = bfsd_layer_openat(r->loc[0].layer, r->loc[0].phys, oflags | O_NOATIME);
+	if (fd == -EPERM)
+		fd = bfsd_layer_openat(r->loc[0].layer, r->loc[0].phys, oflags);
 	if (fd < 0) {
-		ret = -errno;
+		ret = fd;
 		goto out_put;
 	}
 	ret = file_new(fs, b, r->loc[0].layer, fd, flags, out);
@@ -278,10 +278,10 @@ int bfsd_file_truncate(struct bfsd_fs *fs, struct bfsd_file *f, off_t size)
 	return (int)sized(fs, f->layer, f->fd, size, true, do_truncate, &io);
 }
 
-int bfsd_truncate_at(struct bfsd_fs *fs, struct bfsd_layer *l, const char *rel, off_t size)
+int bfsd_truncate_at(struct bfsd_fs *fs, struct bfsd_layer *l, const struct bfsd_at *at, off_t size)
 {
 	struct io io = { .off = size };
-	int fd = openat(l->dirfd, rel, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(at->fd, at->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	int ret;
 
 	if (fd < 0)

@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -169,6 +170,108 @@ int bfsd_layer_abspath(const struct bfsd_layer *l, const char *phys, char *out)
 	else
 		n = snprintf(out, PATH_MAX, "/proc/self/fd/%d/.", l->dirfd);
 	return n < PATH_MAX ? 0 : -ENAMETOOLONG;
+}
+
+/*
+ * Storage layers are private (mode 0700) and only the daemon writes them,
+ * never a symlink where it keeps a directory: paths there are safe as they
+ * are.  In the base, a directory we resolved may since have become a
+ * symlink to anywhere; the daemon runs as root, so no component before the
+ * last may be followed.
+ */
+int bfsd_at_open(const struct bfsd_layer *l, const char *phys, struct bfsd_at *at)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	const char *slash = bfsd_layer_is_storage(l) ? NULL : strrchr(phys, '/');
+	char parent[PATH_MAX];
+	size_t len;
+	int fd, tries = 0;
+
+	at->fd = l->dirfd;
+	at->name = bfsd_rel(phys);
+	at->owned = false;
+	if (!slash)
+		return 0;
+	len = (size_t)(slash - phys);
+	if (len >= sizeof(parent))
+		return -ENAMETOOLONG;
+	memcpy(parent, phys, len);
+	parent[len] = '\0';
+	/* EAGAIN: a racing rename the kernel could not rule out; try again. */
+	do
+		fd = (int)syscall(SYS_openat2, l->dirfd, parent, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN && ++tries < 8);
+	if (fd < 0)
+		return errno == ELOOP ? -ENOTDIR : -errno;
+	at->fd = fd;
+	at->name = slash + 1;
+	at->owned = true;
+	return 0;
+}
+
+void bfsd_at_close(struct bfsd_at *at)
+{
+	if (at->owned)
+		close(at->fd);
+	at->owned = false;
+	at->fd = -1;
+}
+
+int bfsd_at_abspath(const struct bfsd_at *at, char *out)
+{
+	int n = snprintf(out, PATH_MAX, "/proc/self/fd/%d/%s", at->fd, at->name);
+
+	return n < PATH_MAX ? 0 : -ENAMETOOLONG;
+}
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+int bfsd_at_chmod(const struct bfsd_at *at, mode_t mode)
+{
+	static atomic_bool no_fchmodat2;
+
+	/* fchmodat(2) follows a symlink at the last name; fchmodat2 (Linux
+	 * 6.6) does not, and glibc's emulation goes through O_PATH. */
+	if (!atomic_load(&no_fchmodat2)) {
+		if (syscall(SYS_fchmodat2, at->fd, at->name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+			return 0;
+		if (errno != ENOSYS)
+			return -errno;
+		atomic_store(&no_fchmodat2, true);
+	}
+	return fchmodat(at->fd, at->name, mode, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+int bfsd_layer_lstat(const struct bfsd_layer *l, const char *phys, struct stat *st)
+{
+	struct bfsd_at at;
+	int ret = bfsd_at_open(l, phys, &at);
+
+	if (ret)
+		return ret;
+	if (fstatat(at.fd, at.name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = -errno;
+	bfsd_at_close(&at);
+	return ret;
+}
+
+int bfsd_layer_openat(const struct bfsd_layer *l, const char *phys, int flags)
+{
+	struct bfsd_at at;
+	int fd = bfsd_at_open(l, phys, &at);
+
+	if (fd)
+		return fd;
+	fd = openat(at.fd, at.name, flags | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		fd = -errno;
+	bfsd_at_close(&at);
+	return fd;
 }
 
 bool bfsd_layer_is_empty(const struct bfsd_layer *l)
@@ -361,14 +464,17 @@ out_unlink_tmp:
 int bfsd_layer_rename_in(int odir, const char *old, struct bfsd_layer *l, const char *phys)
 {
 	struct stat st, replaced;
+	struct bfsd_at at;
 	bool counted;
-	int err;
+	int err = bfsd_at_open(l, phys, &at);
 
+	if (err)
+		return err;
 	/* A regular file replaced here gives its bytes back. */
 	counted = bfsd_quota_on(l->fs) &&
-		  fstatat(l->dirfd, phys, &replaced, AT_SYMLINK_NOFOLLOW) == 0 &&
+		  fstatat(at.fd, at.name, &replaced, AT_SYMLINK_NOFOLLOW) == 0 &&
 		  S_ISREG(replaced.st_mode) && replaced.st_nlink == 1;
-	if (renameat(odir, old, l->dirfd, phys) == 0) {
+	if (renameat(odir, old, at.fd, at.name) == 0) {
 		if (counted)
 			bfsd_quota_charge(l->fs, l, -(int64_t)replaced.st_size);
 		goto out_dirty;
@@ -380,15 +486,20 @@ int bfsd_layer_rename_in(int odir, const char *old, struct bfsd_layer *l, const 
 	 * out atomically: the name is never free for a lower object to show.
 	 */
 	if ((err != ENOTDIR && err != EISDIR) ||
-	    fstatat(l->dirfd, phys, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fstatat(at.fd, at.name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !bfsd_marker_is_whiteout(l, phys, &st))
-		return -err;
-	if (renameat2(odir, old, l->dirfd, phys, RENAME_EXCHANGE) < 0)
-		return -errno;
+		goto out_close;
+	if (renameat2(odir, old, at.fd, at.name, RENAME_EXCHANGE) < 0) {
+		err = errno;
+		goto out_close;
+	}
 	unlinkat(odir, old, 0); /* the whiteout, now at the old name */
 out_dirty:
+	err = 0;
 	atomic_store(&l->dirty, true);
-	return 0;
+out_close:
+	bfsd_at_close(&at);
+	return -err;
 }
 
 bool bfsd_marker_is_whiteout(const struct bfsd_layer *l, const char *phys, const struct stat *st)

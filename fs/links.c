@@ -75,14 +75,18 @@ static void entry_add_path(struct link_entry *e, const char *path)
 		e->n++;
 }
 
-/* Walk the base below dir (path prefix) collecting multi-linked files. */
-static void scan(struct bfsd_fs *fs, int dirfd, const char *prefix)
+/*
+ * Collect the multi-linked files below the directory name of dirfd, whose
+ * path is prefix.  Each level is opened from the one above by name, never
+ * following a symlink: the base may change while we walk it.
+ */
+static void scan(struct bfsd_fs *fs, int dirfd, const char *name, const char *prefix)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
-	int fd = openat(dirfd, bfsd_rel(prefix), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return;
@@ -97,15 +101,15 @@ static void scan(struct bfsd_fs *fs, int dirfd, const char *prefix)
 		if (bfsd_path_join(path, prefix, de->d_name))
 			continue;
 		if (de->d_type == DT_DIR) {
-			scan(fs, dirfd, path);
+			scan(fs, fd, de->d_name, path);
 			continue;
 		}
 		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
 			continue;
-		if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode))
-			scan(fs, dirfd, path);
+			scan(fs, fd, de->d_name, path);
 		else if (S_ISREG(st.st_mode) && st.st_nlink > 1)
 			entry_add_path(entry_find(fs, st.st_dev, st.st_ino, true), path);
 	}
@@ -118,7 +122,7 @@ static void ensure_built(struct bfsd_fs *fs)
 		return;
 	fs->links = calloc(LINK_BUCKETS, sizeof(*fs->links));
 	if (fs->links)
-		scan(fs, fs->base->dirfd, "");
+		scan(fs, fs->base->dirfd, ".", "");
 }
 
 int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size_t *n)
@@ -137,8 +141,8 @@ int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size
 		struct stat st;
 
 		/* Only names that still are this inode. */
-		if (fstatat(fs->base->dirfd, e->paths[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    st.st_dev == dev && st.st_ino == ino)
+		if (!bfsd_layer_lstat(fs->base, e->paths[i], &st) && st.st_dev == dev &&
+		    st.st_ino == ino)
 			v[k++] = strdup(e->paths[i]);
 	}
 	pthread_mutex_unlock(&fs->links_lock);
@@ -269,7 +273,7 @@ int bfsd_layer_link_names(struct bfsd_layer *l, const char *dir, dev_t dev, ino_
 	tmp.links = calloc(LINK_BUCKETS, sizeof(*tmp.links));
 	if (!tmp.links)
 		return -ENOMEM;
-	scan(&tmp, l->dirfd, dir);
+	scan(&tmp, l->dirfd, bfsd_rel(dir), dir);
 	e = entry_find(&tmp, dev, ino, false);
 	*out = NULL;
 	*n = 0;

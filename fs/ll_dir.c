@@ -251,7 +251,16 @@ struct dirh {
 	struct bfsd_res *r;    /* the directory listed */
 	unsigned int changes;  /* b->changes when listed */
 	bool valid;
+	int copy_fd;  /* O_PATH fd of r->loc[copy_loc], for entries listed unstat'ed */
+	int copy_loc; /* -1 when copy_fd is not open */
 };
+
+static void dirh_close_copy(struct dirh *d)
+{
+	if (d->copy_loc >= 0)
+		close(d->copy_fd);
+	d->copy_loc = -1;
+}
 
 void bfsd_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -269,6 +278,7 @@ void bfsd_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	pthread_mutex_init(&d->lock, NULL);
+	d->copy_loc = -1;
 	fi->fh = (uintptr_t)d;
 	/*
 	 * A branch directory changes only through us: the kernel may cache its
@@ -363,6 +373,7 @@ static int build_list(struct bfsd_mount *m, struct bfsd_node *n, struct dirh *d)
 	bfsd_dirlist_free(&d->list);
 	bfsd_branch_put(d->b);
 	bfsd_res_put(d->r);
+	dirh_close_copy(d);
 	d->b = NULL;
 	d->r = NULL;
 	d->valid = false;
@@ -393,6 +404,27 @@ static int build_list(struct bfsd_mount *m, struct bfsd_node *n, struct dirh *d)
 }
 
 /*
+ * lstat of an entry the listing did not stat (one of the base's), relative
+ * to its directory copy, opened once per listing without following any
+ * symlink: one short fstatat per entry.
+ */
+static int copy_stat(struct dirh *d, const struct bfsd_dirent *de, struct stat *st)
+{
+	const struct bfsd_loc *loc = &d->r->loc[de->loc];
+
+	if (d->copy_loc != de->loc) {
+		int fd = bfsd_layer_openat(loc->layer, loc->phys, O_PATH | O_DIRECTORY);
+
+		if (fd < 0)
+			return fd;
+		dirh_close_copy(d);
+		d->copy_fd = fd;
+		d->copy_loc = de->loc;
+	}
+	return fstatat(d->copy_fd, de->name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+/*
  * The entry as the listing found it: its topmost copy is the one listed,
  * so one stat there gives its attributes, with no resolution (valid while
  * nothing in the branch changed since the listing was made).
@@ -401,19 +433,18 @@ static int listed_entry(struct bfsd_mount *m, struct bfsd_node *dn, struct dirh 
 			const struct bfsd_dirent *de, struct fuse_entry_param *e,
 			struct bfsd_node **n)
 {
-	const struct bfsd_loc *loc = &d->r->loc[de->loc];
-	char phys[PATH_MAX];
 	struct stat st;
 	dev_t udev;
 	ino_t uino;
-	int ret = bfsd_path_join(phys, loc->phys, de->name);
+	int ret;
 
-	if (ret)
-		return ret;
-	if (de->have_st)
+	if (de->have_st) {
 		st = de->st;
-	else if (fstatat(loc->layer->dirfd, phys, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	} else {
+		ret = copy_stat(d, de, &st);
+		if (ret)
+			return ret;
+	}
 	udev = st.st_dev;
 	uino = st.st_ino;
 	st.st_ino = bfsd_fs_salt(d->b, de->vino);
@@ -543,6 +574,7 @@ void bfsd_ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	bfsd_dirlist_free(&d->list);
 	bfsd_branch_put(d->b);
 	bfsd_res_put(d->r);
+	dirh_close_copy(d);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 	fuse_reply_err(req, 0);
@@ -559,9 +591,7 @@ void bfsd_ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_
 	(void)fi;
 	pthread_rwlock_rdlock(&m->fs->tree_lock);
 	ret = bfsd_node_target(m, n, &b, path);
-	fd = ret ? -1
-		 : openat(bfsd_branch_top(m->fs, b)->dirfd, bfsd_rel(path),
-			  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = ret ? -1 : bfsd_layer_openat(bfsd_branch_top(m->fs, b), path, O_RDONLY | O_DIRECTORY);
 	pthread_rwlock_unlock(&m->fs->tree_lock);
 	/* Not in the top layer: nothing of it was written, nothing to sync. */
 	if (fd >= 0) {

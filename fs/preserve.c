@@ -142,12 +142,13 @@ static int make_containers(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 		s = slash + 1;
 		if (fstatat(p->dirfd, prefix, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			continue;
-		if (fstatat(fs->base->dirfd, prefix, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
+		ret = bfsd_layer_lstat(fs->base, prefix, &st);
+		if (ret)
+			return ret;
 		/* The new container must not move the times of the one above. */
 		dirtimes_save(p, prefix, &t);
-		ret = bfsd_copy_object(fs, fs->base, prefix, p, prefix, false,
-				       bfsd_fs_vino(fs, &st));
+		ret = bfsd_copy_object_as(fs, fs->base, prefix, p, prefix, false,
+					  bfsd_fs_vino(fs, &st), S_IFDIR);
 		dirtimes_restore(p, &t);
 		if (ret)
 			return ret;
@@ -158,18 +159,26 @@ static int make_containers(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
  * base is another filesystem (the caller copies instead). */
 static int hand_over(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path)
 {
-	int64_t bytes = bfsd_quota_on(fs) ? bfsd_quota_tree_bytes(fs->base->dirfd, path) : 0;
-	int ret = bfsd_quota_charge(fs, p, bytes);
+	struct bfsd_at at;
+	int64_t bytes = 0;
+	int ret = bfsd_at_open(fs->base, path, &at);
 
 	if (ret)
 		return ret;
-	if (renameat(fs->base->dirfd, path, p->dirfd, path) < 0) {
+	if (bfsd_quota_on(fs))
+		bytes = bfsd_quota_tree_bytes(at.fd, at.name);
+	ret = bfsd_quota_charge(fs, p, bytes);
+	if (ret)
+		goto out_close;
+	if (renameat(at.fd, at.name, p->dirfd, path) < 0) {
 		ret = -errno;
 		bfsd_quota_charge(fs, p, -bytes);
-		return ret;
+		goto out_close;
 	}
 	atomic_store(&p->dirty, true);
-	return 0;
+out_close:
+	bfsd_at_close(&at);
+	return ret;
 }
 
 /*
@@ -235,7 +244,8 @@ static int dir_leaves(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path
 	if (!exists && (what == BFSD_CH_MOVE || what == BFSD_CH_DROP))
 		ret = bfsd_copy_tree(fs, fs->main, 0, path, p, path);
 	else if (!exists)
-		ret = bfsd_copy_object(fs, fs->base, path, p, path, false, bfsd_fs_vino(fs, bst));
+		ret = bfsd_copy_object_as(fs, fs->base, path, p, path, false, bfsd_fs_vino(fs, bst),
+					  S_IFDIR);
 	/* rmdir and replacement: the base's copy is empty, p's is complete. */
 	return ret ? ret : bfsd_marker_set(p, path, "opaque", &one, 1);
 }
@@ -263,8 +273,8 @@ static int preserve_locked(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 		if (ret != -EXDEV)
 			return ret ? ret : 1;
 	}
-	ret = bfsd_copy_object(fs, fs->base, path, p, path, S_ISREG(bst->st_mode),
-			       bfsd_fs_vino(fs, bst));
+	ret = bfsd_copy_object_as(fs, fs->base, path, p, path, S_ISREG(bst->st_mode),
+				  bfsd_fs_vino(fs, bst), bst->st_mode & S_IFMT);
 	if (!ret && S_ISREG(bst->st_mode))
 		bfsd_files_retarget(fs, NULL, bst->st_dev, bst->st_ino, p, path);
 	return ret;
@@ -297,7 +307,8 @@ static int preserve_links(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
 			break;
 		dirtimes_save(p, q, &t);
 		if (!first) {
-			ret = bfsd_copy_object(fs, fs->base, q, p, q, true, bfsd_fs_vino(fs, bst));
+			ret = bfsd_copy_object_as(fs, fs->base, q, p, q, true,
+						  bfsd_fs_vino(fs, bst), S_IFREG);
 			first = q;
 		} else if (linkat(p->dirfd, first, p->dirfd, q, 0) < 0) {
 			ret = -errno;
@@ -322,9 +333,14 @@ int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what)
 		return 0;
 	p = fs->pres[fs->npres - 1];
 	memset(&bst, 0, sizeof(bst));
-	if (fstatat(fs->base->dirfd, path, &bst, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno != ENOENT)
-			return -errno;
+	ret = bfsd_layer_lstat(fs->base, path, &bst);
+	/* An ancestor is no directory now (swapped for a symlink behind our
+	 * back): the base has nothing at path, and the change fails there. */
+	if (ret == -ENOTDIR)
+		return 0;
+	if (ret) {
+		if (ret != -ENOENT)
+			return ret;
 		memset(&bst, 0, sizeof(bst));
 		if (what != BFSD_CH_CREATE)
 			return 0;

@@ -152,9 +152,12 @@ static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int
 	int fd, ret = 0;
 	DIR *d;
 
-	fd = openat(layer->dirfd, bfsd_rel(lc->phys), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* A copy gone (or, in the base, no longer a directory) adds nothing. */
+	fd = bfsd_layer_openat(layer, lc->phys, O_RDONLY | O_DIRECTORY);
+	if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
+		return 0;
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return fd;
 	d = fdopendir(fd);
 	if (!d) {
 		close(fd);

@@ -72,6 +72,7 @@ static int check_names(const struct bfsd_res *from, const struct bfsd_res *to, u
 static int main_rename(struct bfsd_fs *fs, const struct bfsd_res *from, const struct bfsd_res *to,
 		       unsigned int flags)
 {
+	struct bfsd_at af, at = { .owned = false };
 	int ret;
 
 	ret = bfsd_preserve(fs, from->path, BFSD_CH_MOVE);
@@ -80,11 +81,17 @@ static int main_rename(struct bfsd_fs *fs, const struct bfsd_res *from, const st
 				    (flags & RENAME_EXCHANGE) ? BFSD_CH_MOVE : BFSD_CH_CREATE);
 	if (ret < 0)
 		return ret;
+	ret = bfsd_at_open(fs->base, from->path, &af);
+	if (!ret)
+		ret = bfsd_at_open(fs->base, to->path, &at);
 	/* A replaced object may already be in the preservation layer: fine. */
-	if (renameat2(fs->base->dirfd, from->path, fs->base->dirfd, to->path, flags) < 0)
-		return -errno;
-	bfsd_links_rename(fs, from->path, to->path, flags & RENAME_EXCHANGE);
-	return 0;
+	if (!ret && renameat2(af.fd, af.name, at.fd, at.name, flags) < 0)
+		ret = -errno;
+	bfsd_at_close(&at);
+	bfsd_at_close(&af);
+	if (!ret)
+		bfsd_links_rename(fs, from->path, to->path, flags & RENAME_EXCHANGE);
+	return ret;
 }
 
 /* Set the markers of the directory now at top/path that came from r. */
@@ -119,10 +126,12 @@ static int place(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_re
 		return from->type == S_IFDIR ? mark_moved_dir(fs, b, from, to) : 0;
 	}
 	/* Only below: copy it up straight to its new name. */
-	if (fstatat(from->loc[0].layer->dirfd, from->loc[0].phys, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	ret = bfsd_copy_object(fs, from->loc[0].layer, from->loc[0].phys, top, to,
-			       from->type != S_IFDIR, from->vino);
+	ret = bfsd_layer_lstat(from->loc[0].layer, from->loc[0].phys, &st);
+	if (!ret)
+		ret = bfsd_copy_object_as(fs, from->loc[0].layer, from->loc[0].phys, top, to,
+					  from->type != S_IFDIR, from->vino, from->type);
+	if (ret == -ENOENT || ret == -ENOTDIR)
+		bfsd_cache_flush(b); /* the base changed behind our back */
 	if (ret)
 		return ret;
 	if (from->type == S_IFDIR)

@@ -25,8 +25,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,12 +160,13 @@ static int resolve_child(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 		ret = bfsd_path_join(phys, pl->phys, name);
 		if (ret)
 			goto out_free;
-		if (fstatat(l->dirfd, phys, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT || errno == ENOTDIR)
-				continue;
-			ret = -errno;
-			goto out_free;
+		ret = bfsd_layer_lstat(l, phys, &st);
+		if (ret == -ENOENT || ret == -ENOTDIR) {
+			ret = 0;
+			continue;
 		}
+		if (ret)
+			goto out_free;
 		if (bfsd_marker_is_whiteout(l, phys, &st)) {
 			if (!n && pl->idx == 0 && b->nlayers)
 				r->top_whiteout = true;
@@ -473,30 +472,21 @@ void bfsd_cache_drop(struct bfsd_branch *b, const char *path)
 }
 
 /*
- * lstat dirfd/path without following a symlink in any component (the base
+ * lstat base/path without following a symlink in any component (the base
  * is changed by other programs: a directory may have become a link to
  * elsewhere).  1 when the parent is a directory without the name; -ENOENT
  * or -ENOTDIR when an ancestor is missing or not a directory.
  */
-static int stat_beneath(int dirfd, const char *path, struct stat *st)
+static int stat_beneath(const struct bfsd_layer *base, const char *path, struct stat *st)
 {
-	struct open_how how = {
-		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	char parent[PATH_MAX];
-	const char *name = bfsd_path_split(path, parent);
-	int pfd = dirfd, ret = 0;
+	struct bfsd_at at;
+	int ret = bfsd_at_open(base, path, &at);
 
-	if (parent[0]) {
-		pfd = (int)syscall(SYS_openat2, dirfd, parent, &how, sizeof(how));
-		if (pfd < 0)
-			return errno == ELOOP ? -ENOTDIR : -errno;
-	}
-	if (fstatat(pfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (ret)
+		return ret;
+	if (fstatat(at.fd, at.name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		ret = errno == ENOENT ? 1 : -errno;
-	if (pfd != dirfd)
-		close(pfd);
+	bfsd_at_close(&at);
 	return ret;
 }
 
@@ -517,7 +507,7 @@ static int resolve_main(struct bfsd_fs *fs, const char *path, struct bfsd_res **
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	ret = stat_beneath(fs->base->dirfd, path, &st);
+	ret = stat_beneath(fs->base, path, &st);
 	if (ret == 1) {
 		*out = r; /* absent; its parent is a directory */
 		return 0;
@@ -629,9 +619,7 @@ int bfsd_res_stat(const struct bfsd_res *r, struct stat *st)
 	if (!r->type)
 		return -ENOENT;
 	l = &r->loc[r->attr > 0 ? r->attr : 0];
-	if (fstatat(l->layer->dirfd, bfsd_rel(l->phys), st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return 0;
+	return bfsd_layer_lstat(l->layer, l->phys, st);
 }
 
 const char *bfsd_res_lowpath(const struct bfsd_res *r)

@@ -53,7 +53,7 @@ bool bfsd_view_lower_has(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 			continue;
 		if (bfsd_path_join(phys, pl->phys, name))
 			return true;
-		if (fstatat(pl->layer->dirfd, phys, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (bfsd_layer_lstat(pl->layer, phys, &st))
 			continue;
 		return !bfsd_marker_is_whiteout(pl->layer, phys, &st);
 	}
@@ -148,7 +148,7 @@ static int prepare_new(struct bfsd_fs *fs, struct bfsd_branch *b, const char *pa
 }
 
 /* Owner of a new object: the caller, or the parent's group under setgid. */
-static int set_owner(struct bfsd_fs *fs, int dirfd, const char *name, const struct bfsd_cred *cred,
+static int set_owner(struct bfsd_fs *fs, const struct bfsd_at *at, const struct bfsd_cred *cred,
 		     const struct stat *parent_st, bool dir)
 {
 	gid_t gid = cred->gid;
@@ -156,13 +156,13 @@ static int set_owner(struct bfsd_fs *fs, int dirfd, const char *name, const stru
 
 	if (parent_st->st_mode & S_ISGID) {
 		gid = parent_st->st_gid;
-		if (dir && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		if (dir && fstatat(at->fd, at->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    !(st.st_mode & S_ISGID))
-			fchmodat(dirfd, name, (st.st_mode & 07777) | S_ISGID, 0);
+			bfsd_at_chmod(at, (st.st_mode & 07777) | S_ISGID);
 	}
 	if (!fs->is_root && cred->uid == geteuid() && gid == getegid())
 		return 0;
-	if (fchownat(dirfd, name, cred->uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
+	if (fchownat(at->fd, at->name, cred->uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
 		return -errno;
 	return 0;
 }
@@ -190,21 +190,21 @@ static void caller_umask(mode_t mask)
 		umask(mask);
 }
 
-static int make_at(int dirfd, const char *name, const struct newobj *o, int *fd)
+static int make_at(const struct bfsd_at *at, const struct newobj *o, int *fd)
 {
 	switch (o->mode & S_IFMT) {
 	case S_IFREG:
-		*fd = openat(dirfd, name,
+		*fd = openat(at->fd, at->name,
 			     (o->flags & ~(O_TRUNC | O_CREAT | O_EXCL)) | O_CREAT | O_EXCL |
 				     O_NOFOLLOW | O_CLOEXEC,
 			     o->mode & 07777);
 		return *fd < 0 ? -errno : 0;
 	case S_IFDIR:
-		return mkdirat(dirfd, name, o->mode & 07777) < 0 ? -errno : 0;
+		return mkdirat(at->fd, at->name, o->mode & 07777) < 0 ? -errno : 0;
 	case S_IFLNK:
-		return symlinkat(o->tgt, dirfd, name) < 0 ? -errno : 0;
+		return symlinkat(o->tgt, at->fd, at->name) < 0 ? -errno : 0;
 	default:
-		return mknodat(dirfd, name, o->mode, o->rdev) < 0 ? -errno : 0;
+		return mknodat(at->fd, at->name, o->mode, o->rdev) < 0 ? -errno : 0;
 	}
 }
 
@@ -218,29 +218,30 @@ static int create_obj(struct bfsd_fs *fs, struct bfsd_branch *b, const char *pat
 {
 	struct stat parent_st;
 	struct bfsd_layer *top;
+	struct bfsd_at at = { .fd = fs->work_fd, .owned = false };
 	char tmp[NAME_MAX + 1];
 	bool over_wh = false;
-	int ret, dirfd;
-	const char *name;
+	int ret;
 
 	*fd = -1;
 	ret = prepare_new(fs, b, path, &parent_st, &over_wh);
 	if (ret)
 		return ret;
 	top = bfsd_branch_top(fs, b);
-	dirfd = top->dirfd;
-	name = path;
 	if (over_wh) {
 		bfsd_fs_tmpname(fs, tmp);
-		dirfd = fs->work_fd;
-		name = tmp;
+		at.name = tmp;
+	} else {
+		ret = bfsd_at_open(top, path, &at);
+		if (ret)
+			return ret;
 	}
 	caller_umask(cred->umask);
-	ret = make_at(dirfd, name, o, fd);
+	ret = make_at(&at, o, fd);
 	caller_umask(0);
 	if (ret)
-		return ret;
-	ret = set_owner(fs, dirfd, name, cred, &parent_st, S_ISDIR(o->mode));
+		goto out_close;
+	ret = set_owner(fs, &at, cred, &parent_st, S_ISDIR(o->mode));
 	if (!ret && over_wh && S_ISDIR(o->mode)) {
 		static const char one = '1';
 
@@ -251,6 +252,7 @@ static int create_obj(struct bfsd_fs *fs, struct bfsd_branch *b, const char *pat
 		ret = bfsd_layer_rename_in(fs->work_fd, tmp, top, path);
 	if (ret)
 		goto out_remove;
+	bfsd_at_close(&at);
 	atomic_store(&top->dirty, true);
 	if (b != fs->main) {
 		bfsd_cache_drop(b, path);
@@ -265,10 +267,10 @@ out_remove:
 	*fd = -1;
 	if (over_wh)
 		bfsd_rm_rf_at(fs->work_fd, tmp);
-	else if (S_ISDIR(o->mode))
-		unlinkat(top->dirfd, path, AT_REMOVEDIR);
 	else
-		unlinkat(top->dirfd, path, 0);
+		unlinkat(at.fd, at.name, S_ISDIR(o->mode) ? AT_REMOVEDIR : 0);
+out_close:
+	bfsd_at_close(&at);
 	return ret;
 }
 
@@ -316,13 +318,33 @@ int bfsd_view_symlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *tar
 	return create_obj(fs, b, path, &o, cred, &fd, st);
 }
 
+/* Link from at to; over a whiteout, made aside and renamed over it. */
+static int link_at(struct bfsd_fs *fs, const struct bfsd_at *from, const struct bfsd_at *to,
+		   bool over_wh)
+{
+	char tmp[NAME_MAX + 1];
+	int ret;
+
+	if (!over_wh)
+		return linkat(from->fd, from->name, to->fd, to->name, 0) < 0 ? -errno : 0;
+	bfsd_fs_tmpname(fs, tmp);
+	if (linkat(from->fd, from->name, fs->work_fd, tmp, 0) < 0)
+		return -errno;
+	if (renameat(fs->work_fd, tmp, to->fd, to->name) < 0) {
+		ret = -errno;
+		unlinkat(fs->work_fd, tmp, 0);
+		return ret;
+	}
+	return 0;
+}
+
 int bfsd_view_link(struct bfsd_fs *fs, struct bfsd_branch *b, const char *oldpath,
 		   const char *newpath, struct stat *st)
 {
+	struct bfsd_at from, to = { .owned = false };
 	struct bfsd_res *r;
 	struct stat parent_st;
 	struct bfsd_layer *top;
-	char tmp[NAME_MAX + 1];
 	bool over_wh = false;
 	int ret;
 
@@ -339,19 +361,15 @@ int bfsd_view_link(struct bfsd_fs *fs, struct bfsd_branch *b, const char *oldpat
 	if (ret)
 		return ret;
 	top = bfsd_branch_top(fs, b);
-	if (!over_wh) {
-		if (linkat(top->dirfd, oldpath, top->dirfd, newpath, 0) < 0)
-			return -errno;
-	} else {
-		bfsd_fs_tmpname(fs, tmp);
-		if (linkat(top->dirfd, oldpath, fs->work_fd, tmp, 0) < 0)
-			return -errno;
-		if (renameat(fs->work_fd, tmp, top->dirfd, newpath) < 0) {
-			ret = -errno;
-			unlinkat(fs->work_fd, tmp, 0);
-			return ret;
-		}
-	}
+	ret = bfsd_at_open(top, oldpath, &from);
+	if (ret)
+		return ret;
+	ret = bfsd_at_open(top, newpath, &to);
+	if (ret)
+		goto out_close;
+	ret = link_at(fs, &from, &to, over_wh);
+	if (ret)
+		goto out_close;
 	atomic_store(&top->dirty, true);
 	if (b != fs->main) {
 		bfsd_cache_drop(b, oldpath);
@@ -359,12 +377,17 @@ int bfsd_view_link(struct bfsd_fs *fs, struct bfsd_branch *b, const char *oldpat
 	} else {
 		struct stat ls;
 
-		if (fstatat(top->dirfd, newpath, &ls, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (fstatat(to.fd, to.name, &ls, AT_SYMLINK_NOFOLLOW) == 0) {
 			bfsd_links_add(fs, oldpath, &ls);
 			bfsd_links_add(fs, newpath, &ls);
 		}
 	}
-	return st ? bfsd_view_stat(fs, b, newpath, st) : 0;
+	if (st)
+		ret = bfsd_view_stat(fs, b, newpath, st);
+out_close:
+	bfsd_at_close(&to);
+	bfsd_at_close(&from);
+	return ret;
 }
 
 /* Take the top layer's copy of path out of the namespace (into the trash). */
@@ -417,6 +440,42 @@ static int branch_remove(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 	return ret;
 }
 
+/* unlinkat in the base, through no symlinked ancestor. */
+static int base_unlink(struct bfsd_fs *fs, const char *path, int flags)
+{
+	struct bfsd_at at;
+	int ret = bfsd_at_open(fs->base, path, &at);
+
+	if (ret)
+		return ret;
+	if (unlinkat(at.fd, at.name, flags) < 0)
+		ret = -errno;
+	bfsd_at_close(&at);
+	return ret;
+}
+
+/* Remove the base's tree at path: into the trash when it is on our
+ * filesystem, else now. */
+static int base_drop(struct bfsd_fs *fs, const char *path, bool dir)
+{
+	char tmp[NAME_MAX + 1];
+	struct bfsd_at at;
+	int ret;
+
+	if (!dir)
+		return base_unlink(fs, path, 0);
+	ret = bfsd_at_open(fs->base, path, &at);
+	if (ret)
+		return ret;
+	bfsd_fs_tmpname(fs, tmp);
+	if (renameat(at.fd, at.name, fs->trash_fd, tmp) == 0)
+		bfsd_store_wake_reclaimer(fs);
+	else
+		ret = bfsd_rm_rf_at(at.fd, at.name);
+	bfsd_at_close(&at);
+	return ret;
+}
+
 int bfsd_view_unlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path)
 {
 	struct bfsd_res *r;
@@ -442,8 +501,8 @@ int bfsd_view_unlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path
 		ret = -EISDIR;
 	} else if (b == fs->main) {
 		ret = bfsd_preserve(fs, path, BFSD_CH_REMOVE);
-		if (ret == 0 && unlinkat(fs->base->dirfd, path, 0) < 0)
-			ret = -errno;
+		if (ret == 0)
+			ret = base_unlink(fs, path, 0);
 		ret = ret < 0 ? ret : 0;
 		if (!ret)
 			bfsd_links_forget(fs, path);
@@ -487,8 +546,8 @@ int bfsd_view_rmdir(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path)
 	}
 	if (b == fs->main) {
 		ret = bfsd_preserve(fs, path, BFSD_CH_REMOVE);
-		if (ret >= 0 && unlinkat(fs->base->dirfd, path, AT_REMOVEDIR) < 0)
-			ret = -errno;
+		if (ret >= 0)
+			ret = base_unlink(fs, path, AT_REMOVEDIR);
 		ret = ret < 0 ? ret : 0;
 	} else {
 		ret = branch_remove(fs, b, r);
@@ -501,7 +560,6 @@ out_put:
 int bfsd_view_remove_tree(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path)
 {
 	struct bfsd_res *r;
-	char tmp[NAME_MAX + 1];
 	int ret;
 
 	ret = bfsd_resolve(fs, b, path, &r);
@@ -516,16 +574,8 @@ int bfsd_view_remove_tree(struct bfsd_fs *fs, struct bfsd_branch *b, const char 
 	} else {
 		bfsd_links_forget(fs, path);
 		ret = bfsd_preserve(fs, path, BFSD_CH_DROP);
-		if (ret == 0 && r->type != S_IFDIR && unlinkat(fs->base->dirfd, path, 0) < 0)
-			ret = -errno;
-		if (ret == 0 && r->type == S_IFDIR) {
-			/* Into the trash when it is on our filesystem, else now. */
-			bfsd_fs_tmpname(fs, tmp);
-			if (renameat(fs->base->dirfd, path, fs->trash_fd, tmp) == 0)
-				bfsd_store_wake_reclaimer(fs);
-			else
-				ret = bfsd_rm_rf_at(fs->base->dirfd, path);
-		}
+		if (ret == 0)
+			ret = base_drop(fs, path, r->type == S_IFDIR);
 		ret = ret < 0 ? ret : 0;
 	}
 	bfsd_res_put(r);

@@ -722,6 +722,98 @@ START_TEST(a_base_directory_swapped_for_a_link_is_not_written_through)
 }
 END_TEST
 
+/* A listing of the swapped directory shows nothing of the outside. */
+START_TEST(a_base_directory_swapped_for_a_link_is_not_listed_through)
+{
+	const char *views[] = { m.mnt, br("b") };
+
+	cache_then_swap();
+	for (size_t v = 0; v < 2; v++) {
+		char *names = bfs_list_dir(at(views[v], "a"), 0);
+
+		ck_assert_msg(!names || (!strstr(names, "secret") && !strstr(names, "sub")),
+			      "%s/a lists the outside: %s", views[v], names);
+		free(names);
+	}
+	ck_outside_untouched();
+}
+END_TEST
+
+/* Main writes through a file opened before its directory was swapped; a
+ * new branch makes main preserve the file again first, which must not go
+ * through the link. */
+START_TEST(a_file_open_in_main_while_its_directory_is_swapped)
+{
+	int fd;
+
+	ck_ret(bfs_write_file(at(m.base, "a/secret"), "inside\n"), 0);
+	fd = open(at(m.mnt, "a/secret"), O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_ret(bfs_branch_create(&m, NULL, "c"), 0);
+	ck_file_eq(at(br("c"), "a/secret"), "inside\n");
+	swap_for_link("a");
+	pwrite(fd, "pwn\n", 4, 0);
+	close(fd);
+	ck_outside_untouched();
+	ck_no_leak(at(br("b"), "a/secret"));
+	ck_no_leak(at(br("c"), "a/secret"));
+	ck_outside_untouched();
+}
+END_TEST
+
+/* b changed a's attributes and removed a/x; meanwhile main replaced a by
+ * a link to outside (b's snapshot keeps the directory): the commit gives
+ * the outside nothing. */
+START_TEST(a_commit_into_a_directory_main_made_a_link_stays_inside)
+{
+	ck_sys(chmod(at(br("b"), "a"), 0700));
+	ck_sys(unlink(at(br("b"), "a/x")));
+	ck_assert_int_eq(bfs_sh(NULL, "rm -r '%s/a'", m.mnt), 0);
+	ck_sys(symlink(outside, at(m.mnt, "a")));
+	ck_ret(bfs_ioc_commit(ctl("b")), 0);
+	ck_outside_untouched();
+	ck_link(at(m.base, "a"), outside);
+}
+END_TEST
+
+/*
+ * A base file swapped for a link to outside while both views know it as a
+ * file: every change acts on the link or fails.  (Calls that do not follow
+ * a link themselves: once the kernel learns f is a link, it would follow
+ * it for us, with our own rights.)
+ */
+START_TEST(a_base_file_swapped_for_a_link_is_not_changed_through)
+{
+	const struct timespec ts[2] = { { 1000000, 0 }, { 2000000, 0 } };
+	const char *views[] = { m.mnt, br("b") };
+
+	struct stat st;
+
+	/* Known by stat (a read would make the kernel ask for atime again). */
+	for (size_t v = 0; v < 2; v++) {
+		ck_sys(lstat(at(views[v], "f"), &st));
+		ck_assert(S_ISREG(st.st_mode));
+	}
+	ck_sys(unlink(at(m.base, "f")));
+	ck_sys(symlink(at(outside, "secret"), at(m.base, "f")));
+	for (size_t v = 0; v < 2; v++) {
+		const char *f = at(views[v], "f");
+		int fd;
+
+		fchmodat(AT_FDCWD, f, 0777, AT_SYMLINK_NOFOLLOW);
+		lchown(f, NOBODY, USERS);
+		utimensat(AT_FDCWD, f, ts, AT_SYMLINK_NOFOLLOW);
+		fd = open(f, O_WRONLY | O_APPEND | O_NOFOLLOW);
+		if (fd >= 0) {
+			ck_assert_int_eq(write(fd, "pwn\n", 4), 4);
+			close(fd);
+		}
+		lsetxattr(f, "trusted.pwn", "1", 1, 0);
+		ck_outside_untouched();
+	}
+}
+END_TEST
+
 START_TEST(dotdot_cannot_leave_a_branch)
 {
 	struct stat root, st;
@@ -1183,6 +1275,10 @@ static Suite *suite(void)
 	tcase_set_timeout(ts, 30);
 	tcase_add_test(ts, a_base_directory_swapped_for_a_link_is_not_read_through);
 	tcase_add_test(ts, a_base_directory_swapped_for_a_link_is_not_written_through);
+	tcase_add_test(ts, a_base_directory_swapped_for_a_link_is_not_listed_through);
+	tcase_add_test(ts, a_file_open_in_main_while_its_directory_is_swapped);
+	tcase_add_test(ts, a_commit_into_a_directory_main_made_a_link_stays_inside);
+	tcase_add_test(ts, a_base_file_swapped_for_a_link_is_not_changed_through);
 	suite_add_tcase(s, ts);
 
 	tcase_add_checked_fixture(tr, setup, teardown);

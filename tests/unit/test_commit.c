@@ -240,11 +240,13 @@ START_TEST(commit_stays_inside_the_base)
 {
 	char outside[PATH_MAX], victim[PATH_MAX];
 	struct bfsd_branch *b;
+	struct stat before, after;
 
 	snprintf(outside, sizeof(outside), "%s/outside", T.dir);
 	snprintf(victim, sizeof(victim), "%s/outside/x", T.dir);
 	ck_assert_int_eq(mkdir(outside, 0755), 0);
 	ck_assert_int_eq(bfs_write_file(victim, "not the base's"), 0);
+	ck_assert_int_eq(stat(outside, &before), 0);
 
 	/* The branch deletes d/x; meanwhile main replaces the directory d by
 	 * a symlink to a directory outside the base that has an x too. */
@@ -255,8 +257,12 @@ START_TEST(commit_stays_inside_the_base)
 	bfsd_unlock_op(T.fs, MAIN);
 	ck_assert_int_eq(ut_symlink(&T, MAIN, outside, "d"), 0);
 	ck_assert_int_eq(ut_commit(&T, b), 0);
-	/* Nothing outside the base is touched. */
+	/* Nothing outside the base is touched, not even d's attributes. */
 	ck_assert_msg(bfs_exists(victim), "the commit deleted %s", victim);
+	ck_assert_int_eq(stat(outside, &after), 0);
+	ck_assert_msg(before.st_ctim.tv_sec == after.st_ctim.tv_sec &&
+			      before.st_ctim.tv_nsec == after.st_ctim.tv_nsec,
+		      "the commit changed the attributes of %s", outside);
 }
 END_TEST
 
