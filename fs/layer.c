@@ -106,7 +106,7 @@ int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, struct bfsd
 	char name[32], path[PATH_MAX];
 	bool spare = false;
 	uint64_t id;
-	int ret;
+	int fd, ret;
 
 	pthread_mutex_lock(&fs->spare_lock);
 	if (fs->nspare) {
@@ -124,9 +124,16 @@ int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, struct bfsd
 		return -errno;
 	if (snprintf(path, sizeof(path), "%s/layers/%s", fs->storage_path, name) >= PATH_MAX)
 		return -ENAMETOOLONG;
-	ret = bfsd_layer_open(fs, kind, id, path, out);
-	if (!ret)
-		atomic_store(&(*out)->scanned, true); /* new: nothing to count */
+	/* Empty (made here, or a spare made by us and swept at mount): not
+	 * dirty, nothing to count, no need to list it. */
+	fd = openat(fs->layers_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = layer_new(fs, kind, id, fd, path, out);
+	if (ret)
+		close(fd);
+	else
+		atomic_store(&(*out)->scanned, true);
 	return ret;
 }
 
