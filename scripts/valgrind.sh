@@ -23,7 +23,7 @@ command -v valgrind >/dev/null || {
 cmake -S . -B "$build" -DBFS_WERROR=ON -DBFS_SANITIZE=OFF >/dev/null
 cmake --build "$build" -j"$jobs"
 # valgrind 3.19 fails openat2(2) with ENOSYS: answer it in user space.
-shim=$build/openat2-emul.so
+shim=$(cd "$build" && pwd)/openat2-emul.so # absolute: candidates run elsewhere
 cc -shared -fPIC -O1 -g -Wall -Werror -o "$shim" tests/valgrind/openat2_emul.c -ldl
 
 failed=()
