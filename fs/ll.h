@@ -86,6 +86,8 @@ struct bfsd_inval {
 	struct bfsd_inval_item *it;
 };
 
+struct dirh;
+
 struct bfsd_mount {
 	struct bfsd_fs *fs;
 	struct fuse_session *se;
@@ -98,6 +100,7 @@ struct bfsd_mount {
 	struct bfsd_node root;
 	struct bfsd_node root_ctl;
 	struct bfsd_node *all; /* every other node */
+	struct dirh *dirs;     /* open directory handles (ll_dir.c) */
 	uid_t uid;	       /* the mounting user: owner of the control files */
 	gid_t gid;
 	struct timespec started;
@@ -235,6 +238,8 @@ void bfsd_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void bfsd_ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			 struct fuse_file_info *fi);
 void bfsd_ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* At exit: the directory handles the kernel never released. */
+void bfsd_ll_dirs_free(struct bfsd_mount *m);
 void bfsd_ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 
 void bfsd_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

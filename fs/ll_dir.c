@@ -251,8 +251,9 @@ struct dirh {
 	struct bfsd_res *r;    /* the directory listed */
 	unsigned int changes;  /* b->changes when listed */
 	bool valid;
-	int copy_fd;  /* O_PATH fd of r->loc[copy_loc], for entries listed unstat'ed */
-	int copy_loc; /* -1 when copy_fd is not open */
+	int copy_fd;		  /* O_PATH fd of r->loc[copy_loc], for entries listed unstat'ed */
+	int copy_loc;		  /* -1 when copy_fd is not open */
+	struct dirh *prev, *next; /* every open one (m->dirs), to free at exit */
 };
 
 static void dirh_close_copy(struct dirh *d)
@@ -260,6 +261,24 @@ static void dirh_close_copy(struct dirh *d)
 	if (d->copy_loc >= 0)
 		close(d->copy_fd);
 	d->copy_loc = -1;
+}
+
+static void dirh_free(struct bfsd_mount *m, struct dirh *d)
+{
+	pthread_mutex_lock(&m->nodes_lock);
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		m->dirs = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	pthread_mutex_unlock(&m->nodes_lock);
+	bfsd_dirlist_free(&d->list);
+	bfsd_branch_put(d->b);
+	bfsd_res_put(d->r);
+	dirh_close_copy(d);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
 }
 
 void bfsd_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -290,10 +309,14 @@ void bfsd_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
 	}
-	if (fuse_reply_open(req, fi)) {
-		pthread_mutex_destroy(&d->lock);
-		free(d);
-	}
+	pthread_mutex_lock(&m->nodes_lock);
+	d->next = m->dirs;
+	if (m->dirs)
+		m->dirs->prev = d;
+	m->dirs = d;
+	pthread_mutex_unlock(&m->nodes_lock);
+	if (fuse_reply_open(req, fi))
+		dirh_free(m, d);
 }
 
 struct branch_entries {
@@ -568,16 +591,15 @@ void bfsd_ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 void bfsd_ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
-
 	(void)ino;
-	bfsd_dirlist_free(&d->list);
-	bfsd_branch_put(d->b);
-	bfsd_res_put(d->r);
-	dirh_close_copy(d);
-	pthread_mutex_destroy(&d->lock);
-	free(d);
+	dirh_free(bfsd_ll_mount(req), (struct dirh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
+}
+
+void bfsd_ll_dirs_free(struct bfsd_mount *m)
+{
+	while (m->dirs)
+		dirh_free(m, m->dirs);
 }
 
 void bfsd_ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
