@@ -59,7 +59,7 @@ void bfs__proc_failure(char *buf, size_t n, const struct bfs_proc_result *res)
 	else if (res->error)
 		snprintf(buf, n, "cannot start: %s", strerror(-res->error));
 	else if (res->timed_out)
-		snprintf(buf, n, "timed out after %.1f s", res->elapsed_ms / 1000.0);
+		snprintf(buf, n, "timed out after %.1f s", res->timeout_ms / 1000.0);
 	else if (res->killed)
 		snprintf(buf, n, "stopped");
 	else if (res->signal)

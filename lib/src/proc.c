@@ -204,6 +204,7 @@ struct bfs_proc_result *bfs__proc_result(struct proc *p)
 	res->timed_out = p->timed_out;
 	res->killed = p->termed && !p->timed_out;
 	res->elapsed_ms = p->ended - p->started;
+	res->timeout_ms = p->deadline == INT64_MAX ? 0 : p->deadline - p->started;
 	if (p->buf[P_REPORT].len >= sizeof(struct bfs__report)) {
 		struct bfs__report rep;
 

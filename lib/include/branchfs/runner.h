@@ -130,6 +130,7 @@ struct bfs_proc_result {
 	size_t out_len, err_len;
 	uint64_t out_total, err_total;
 	int64_t elapsed_ms; /* from start to exit */
+	int64_t timeout_ms; /* the time limit it was given, 0 for none */
 };
 
 /* Did the task succeed: started, exited 0, not timed out or killed? */
