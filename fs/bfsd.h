@@ -422,6 +422,8 @@ int bfsd_file_create(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path
 		     mode_t mode, const struct bfsd_cred *cred, struct bfsd_file **out,
 		     struct stat *st);
 void bfsd_file_close(struct bfsd_fs *fs, struct bfsd_file *f);
+/* At exit: close the files the kernel never released. */
+void bfsd_files_close_all(struct bfsd_fs *fs);
 /* pwrite through f, charging growth to the quota; bytes written or -errno. */
 ssize_t bfsd_file_write(struct bfsd_fs *fs, struct bfsd_file *f, const void *buf, size_t size,
 			off_t off);

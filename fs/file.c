@@ -173,6 +173,13 @@ void bfsd_file_close(struct bfsd_fs *fs, struct bfsd_file *f)
 	free(f);
 }
 
+void bfsd_files_close_all(struct bfsd_fs *fs)
+{
+	for (size_t i = 0; fs->files && i < FILES_BUCKETS; i++)
+		while (fs->files[i])
+			bfsd_file_close(fs, fs->files[i]);
+}
+
 static pthread_mutex_t *size_lock(struct bfsd_fs *fs, ino_t ino)
 {
 	return &fs->size_locks[(ino * 0x9e3779b97f4a7c15ull) >> 58];
