@@ -203,7 +203,58 @@ if command -v script >/dev/null; then
 	(cd "$mnt" && printf 'n\n' | script -qec "$BR run --ask -- sh -c 'echo no > refused'" /dev/null >"$T/out" 2>&1)
 	check "run --ask n aborts" [ ! -e "$base/refused" ]
 	check "run --ask n: reported" grep -q "aborted 'branch-" "$T/out"
+	# SIGTERM to branching at the prompt: the branch is aborted, 143.  The
+	# terminal's input is a FIFO nobody writes (held open by fd 7).
+	rm -f "$T/ppid"
+	mkfifo "$T/hold"
+	exec 7<>"$T/hold"
+	(cd "$mnt" && script -qec "$BR run --ask -- sh -c 'echo \$PPID > $T/ppid; echo asked > sig-asked'" /dev/null <&7 >"$T/out" 2>&1) &
+	job=$!
+	for _ in $(seq 250); do
+		grep -q '\[y/N\]' "$T/out" 2>/dev/null && break
+		sleep 0.02
+	done
+	check "run --ask: the prompt is shown" grep -q '\[y/N\]' "$T/out"
+	kill -TERM "$(cat "$T/ppid")"
+	for _ in $(seq 150); do
+		kill -0 "$job" 2>/dev/null || break
+		sleep 0.02
+	done
+	if kill -0 "$job" 2>/dev/null; then
+		rc=running out=$(cat "$T/out") err=""
+		bad "run --ask: SIGTERM at the prompt did not end branching"
+		printf 'n\n' >&7
+	fi
+	wait "$job"
+	rc=$? out=$(cat "$T/out") err=""
+	exec 7>&-
+	check "run --ask: SIGTERM at the prompt exits 143" [ "$rc" = 143 ]
+	check "run --ask: SIGTERM at the prompt is reported" grep -q "branching: interrupted by SIGTERM" "$T/out"
+	check "run --ask: SIGTERM at the prompt commits nothing" [ ! -e "$base/sig-asked" ]
+	check "run --ask: no branch left after SIGTERM" no_branches
 fi
+# SIGTERM and SIGINT to branching while the command runs: the command is
+# killed, the branch aborted, 128 + the signal.
+for sig in TERM INT; do
+	rm -f "$T/pid"
+	(cd "$mnt" && exec env --default-signal=INT "$BR" run -- \
+		sh -c "echo \$\$ > $T/pid; echo x > run-wip; sleep 30" >"$T/out" 2>"$T/err") &
+	job=$!
+	for _ in $(seq 250); do
+		[ -s "$T/pid" ] && break
+		sleep 0.02
+	done
+	kill -s "$sig" "$job"
+	wait "$job"
+	rc=$? out=$(cat "$T/out") err=$(cat "$T/err")
+	want=$([ $sig = TERM ] && echo 143 || echo 130)
+	check "run: SIG$sig exits $want" [ "$rc" = "$want" ]
+	check "run: SIG$sig reported" [ "$err" = "branching: interrupted by SIG$sig" ]
+	check "run: SIG$sig: aborted" grep -q "^aborted 'branch-" <<<"$out"
+	check "run: SIG$sig: the command is gone" not kill -0 "$(cat "$T/pid")" 2>/dev/null
+	check "run: SIG$sig: nothing committed" [ ! -e "$base/run-wip" ]
+	check "run: SIG$sig: no branch left" no_branches
+done
 
 # --- speculate --------------------------------------------------------------
 t0=$(ms)

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,17 +59,51 @@ static int status_of(const struct bfs_proc_result *r)
 	return r->exit_code;
 }
 
-/* Ask on the terminal whether to commit. */
-static bool ask(int tty, const char *branch, const char *parent, int status)
+/*
+ * Ask on the terminal whether to commit: 1 yes, 0 no, -EINTR when a signal
+ * the runner r catches came first (before or during the question).  The
+ * handlers are installed with SA_RESTART, so a plain read() would sit on
+ * through a signal: the signals are blocked except inside ppoll(), which a
+ * signal always interrupts, and r is asked before every wait.
+ */
+static int ask(int tty, const struct bfs_runner *r, const char *branch, const char *parent,
+	       int status)
 {
+	struct pollfd pfd = { .fd = tty, .events = POLLIN };
+	sigset_t caught, saved, waiting;
 	char answer[16] = "";
-	ssize_t n;
+	ssize_t n = 0;
+	int ret = 0;
 
+	sigemptyset(&caught);
+	sigaddset(&caught, SIGINT);
+	sigaddset(&caught, SIGTERM);
+	sigaddset(&caught, SIGHUP);
+	sigprocmask(SIG_BLOCK, &caught, &saved);
+	waiting = saved;
+	sigdelset(&waiting, SIGINT);
+	sigdelset(&waiting, SIGTERM);
+	sigdelset(&waiting, SIGHUP);
 	dprintf(tty, "branching: commit '%s' into '%s' (the command exited with status %d)? [y/N] ",
 		branch, parent, status);
-	n = read(tty, answer, sizeof(answer) - 1);
-	answer[n > 0 ? n : 0] = '\0';
-	return answer[0] == 'y' || answer[0] == 'Y';
+	for (;;) {
+		if (bfs_runner_signal(r)) {
+			ret = -EINTR;
+			dprintf(tty, "\n");
+			break;
+		}
+		if (ppoll(&pfd, 1, NULL, &waiting) < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* no answer: no */
+		}
+		n = read(tty, answer, sizeof(answer) - 1);
+		answer[n > 0 ? n : 0] = '\0';
+		ret = answer[0] == 'y' || answer[0] == 'Y';
+		break;
+	}
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	return ret;
 }
 
 struct verdict {
@@ -153,13 +188,33 @@ static int execute(struct verdict *v, struct bfs_runner *r, const struct cli_opt
 	return ret;
 }
 
-/* Commit, abort or keep the branch; returns the exit code. */
-static int decide(struct verdict *v, const struct args *a, struct cli_ws *ws, int tty)
+/* A caught signal sig stopped the run: abort the branch; 128 + sig. */
+static int interrupted(struct verdict *v, struct cli_ws *ws, int sig)
+{
+	v->action = "aborted";
+	v->err = bfs_abort(ws->m, v->name);
+	if (v->err)
+		cli_error("cannot abort '%s': %s", v->name, bfs_strerror(v->err));
+	cli_error("interrupted by SIG%s", sigabbrev_np(sig));
+	return 128 + sig;
+}
+
+/* Commit, abort or keep the branch; returns the exit code.  Nothing is
+ * committed once r caught a signal, also when the answer was yes. */
+static int decide(struct verdict *v, const struct args *a, struct cli_ws *ws,
+		  const struct bfs_runner *r, int tty)
 {
 	bool commit = v->status == 0;
 
-	if (tty >= 0)
-		commit = ask(tty, v->name, v->parent, v->status);
+	if (tty >= 0) {
+		int yes = ask(tty, r, v->name, v->parent, v->status);
+
+		if (yes < 0)
+			return interrupted(v, ws, bfs_runner_signal(r));
+		commit = yes;
+	}
+	if (bfs_runner_signal(r))
+		return interrupted(v, ws, bfs_runner_signal(r));
 	if (!commit && a->keep && tty < 0) {
 		v->action = "kept";
 		return v->status;
@@ -203,7 +258,11 @@ static int create(struct verdict *v, const struct args *a, struct cli_ws *ws, ch
 	return ret ? cli_exit_code(ret) : CLI_OK;
 }
 
-/* Signals stay caught (the runner lives) until the branch is decided. */
+/*
+ * Signals are caught (the runner lives) from before the branch is created
+ * until it is decided: a signal at any point aborts it and exits 128 + the
+ * signal.
+ */
 static int run_in_branch(struct args *a, struct cli_opts *o, const struct bfs_task *task, int tty)
 {
 	struct bfs_runner_opts ro = { .version = BFS_RUNNER_OPTS_VERSION,
@@ -219,31 +278,38 @@ static int run_in_branch(struct args *a, struct cli_opts *o, const struct bfs_ta
 	ret = cli_ws_open(&ws, o);
 	if (ret)
 		return ret;
-	ret = create(&v, a, &ws, &name, &path, &parent);
-	if (!ret && (ret = bfs_runner_new(&r, &ro))) {
+	ret = bfs_runner_new(&r, &ro);
+	if (ret) {
 		cli_error("cannot run the command: %s", strerror(-ret));
-		ret = CLI_FAILURE;
+		cli_ws_close(&ws);
+		return CLI_FAILURE;
 	}
-	if (!ret) {
+	ret = create(&v, a, &ws, &name, &path, &parent);
+	if (ret) {
+		if (name)
+			bfs_abort(ws.m, name);
+		goto out_free;
+	}
+	if ((sig = bfs_runner_signal(r))) {
+		ret = interrupted(&v, &ws, sig); /* it came while the branch was created */
+	} else {
 		ret = execute(&v, r, o, task, &res, &sig);
 		if (!ret && (sig = bfs_runner_signal(r)))
 			ret = -EINTR; /* it came after the command ended */
-		if (ret < 0) {
+		if (ret == -EINTR) {
+			ret = interrupted(&v, &ws, sig);
+		} else if (ret < 0) {
 			v.action = "aborted";
 			v.err = bfs_abort(ws.m, name);
-			if (ret != -EINTR)
-				cli_error("cannot run the command: %s", strerror(-ret));
-			else
-				cli_error("interrupted by SIG%s", sigabbrev_np(sig));
-			ret = ret == -EINTR ? 128 + sig : CLI_FAILURE;
+			cli_error("cannot run the command: %s", strerror(-ret));
+			ret = CLI_FAILURE;
 		} else {
-			ret = decide(&v, a, &ws, tty);
+			ret = decide(&v, a, &ws, r, tty);
 		}
-		report(o, &ws, &v);
-		ret = cli_finish(ret);
-	} else if (name) {
-		bfs_abort(ws.m, name);
 	}
+	report(o, &ws, &v);
+	ret = cli_finish(ret);
+out_free:
 	bfs_runner_free(r);
 	bfs_proc_result_free(res);
 	free(name);
