@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "pattern.h"
+#include "runner_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,13 +18,18 @@
 
 #define DEFAULT_EXPAND_MAX 16
 
+/*
+ * The helper runs on the run's own runner, so that while the pattern waits
+ * for it the candidates still running keep being drained (none blocks on a
+ * full pipe) and their deadlines enforced; those that finish meanwhile stay
+ * in the runner for the pool's next wait.
+ */
 int bfs__helper(struct bfs_proc_result **out, struct bfs__run *run, const struct bfs_task *task,
 		const struct bfs_task_info *info, const char *dir, const char *const *args,
 		const char *const *env)
 {
-	struct bfs_runner_opts ro = BFS_RUNNER_OPTS_INIT;
 	struct bfs_start s = BFS_START_INIT;
-	int ret = bfs__run_check(run);
+	int ret = bfs__run_check(run), id;
 
 	*out = NULL;
 	if (ret)
@@ -35,19 +41,30 @@ int bfs__helper(struct bfs_proc_result **out, struct bfs__run *run, const struct
 	s.dir = dir;
 	s.args = args;
 	s.env = env;
-	s.timeout_ms = bfs__run_timeout(run);
+	s.timeout_ms = bfs__run_helper_timeout(run);
 	s.flags = BFS_START_SCORE_FD;
-	ro.grace_ms = run->opts.grace_ms;
-	ro.output_limit = run->opts.output_limit;
-	if (!(run->opts.flags & BFS_PATTERN_NO_SIGNALS))
-		ro.flags = BFS_RUNNER_CATCH_SIGNALS;
-	ret = bfs_run(out, &s, &ro);
-	if (ret == -EINTR) {
+	id = bfs_runner_start(run->runner, &s);
+	if (id < 0)
+		return id;
+	ret = bfs__runner_wait_for(out, run->runner, id, -1);
+	if (ret != -EINTR)
+		return ret;
+	/* A caught signal: the helper goes now (the pattern stops the rest). */
+	bfs__run_check(run);
+	bfs_runner_kill(run->runner, id);
+	while ((ret = bfs__runner_wait_for(out, run->runner, id, -1)) == -EINTR)
+		;
+	if (!ret)
 		bfs_proc_result_free(*out);
-		*out = NULL;
-		bfs__run_check(run);
-	}
-	return ret;
+	*out = NULL;
+	return -EINTR;
+}
+
+int bfs__proc_error(const struct bfs_proc_result *res)
+{
+	if (res->error)
+		return res->error;
+	return res->timed_out ? -ETIMEDOUT : -EPROTO;
 }
 
 void bfs__proc_failure(char *buf, size_t n, const struct bfs_proc_result *res)
@@ -66,6 +83,16 @@ void bfs__proc_failure(char *buf, size_t n, const struct bfs_proc_result *res)
 		snprintf(buf, n, "killed by signal %d (%s)", res->signal, strsignal(res->signal));
 	else
 		snprintf(buf, n, "exit status %d", res->exit_code);
+}
+
+int bfs__cb_error(char *why, size_t n, int ret)
+{
+	if (ret < 0 && ret >= -4095) {
+		snprintf(why, n, "%s", strerror(-ret));
+		return ret;
+	}
+	snprintf(why, n, "it returned %d, not 0 or a negative errno", ret);
+	return -EPROTO;
 }
 
 /* A failed evaluation turns a success into a failure. */
@@ -116,7 +143,7 @@ static int evaluate_task(struct bfs__run *run, struct bfs_result *r, const struc
 	}
 	if (!bfs_proc_ok(res)) {
 		bfs__proc_failure(why, sizeof(why), res);
-		eval_failed(r, res->error ? res->error : -EPROTO, why);
+		eval_failed(r, bfs__proc_error(res), why);
 	} else if (!reported_score(&r->score, res)) {
 		eval_failed(r, -EPROTO, "it printed no number");
 	} else {
@@ -137,7 +164,10 @@ int bfs__score(struct bfs__run *run, struct bfs__cand *c, const struct bfs_scori
 	if (s && s->evaluate) {
 		ret = s->evaluate(&score, r, s->evaluate_arg);
 		if (ret) {
-			eval_failed(r, ret, strerror(ret < 0 ? -ret : ret));
+			char why[128];
+
+			ret = bfs__cb_error(why, sizeof(why), ret);
+			eval_failed(r, ret, why);
 			return 0;
 		}
 		r->score = score;
@@ -245,7 +275,7 @@ static int expand_with_task(const struct bfs_task **tasks, size_t *n, struct bfs
 					 strerror(-ret));
 	if (!bfs_proc_ok(res)) {
 		bfs__proc_failure(why, sizeof(why), res);
-		ret = res->error ? res->error : -EPROTO;
+		ret = bfs__proc_error(res);
 		bfs_proc_result_free(res);
 		return bfs__outcome_fail(run->out, ret, "expand failed at depth %u: %s", depth,
 					 why);
@@ -275,9 +305,13 @@ int bfs__expand(const struct bfs_task **tasks, size_t *n, struct bfs__run *run,
 	if (ret)
 		return ret;
 	ret = e->expand(v, cap, path, depth, e->expand_arg);
-	if (ret < 0)
+	if (ret < 0) {
+		char why[128];
+
+		ret = bfs__cb_error(why, sizeof(why), ret);
 		return bfs__outcome_fail(run->out, ret, "expand failed at depth %u: %s", depth,
-					 strerror(-ret));
+					 why);
+	}
 	*n = (size_t)ret < cap ? (size_t)ret : cap;
 	*tasks = v;
 	if (*n && bfs__tasks_check(v, *n))

@@ -5,7 +5,9 @@
  * the run.  A failure is critiqued while its branch is still open (the
  * critique callback, else the critique task in that branch, its stdout the
  * answer; without one, or when it fails, the attempt's own error text),
- * then aborted.  Critiques lose their surrounding white space.
+ * then aborted.  A critique that fails is recorded on the attempt's result
+ * (its error, and "; critique failed: ..." after its reason).  Critiques
+ * lose their surrounding white space.
  */
 #define _GNU_SOURCE
 #include "pattern.h"
@@ -34,34 +36,52 @@ static char *trimmed(const char *s, size_t len)
 	return strndup(s, len);
 }
 
-/* The critique of the failed attempt r, malloc'd; NULL when there is none.
- * -EINTR in *ret when a signal stopped it. */
-static char *critique(struct bfs__run *run, const struct bfs_reflexion_opts *o,
-		      const struct bfs_result *r, int *ret)
+/* A critique that failed is recorded on the attempt it was about. */
+static void critique_failed(struct bfs_result *r, int err, const char *why)
+{
+	r->error = err;
+	bfs__result_setf(&r->reason, "%s; critique failed: %s", r->reason ? r->reason : "failed",
+			 why);
+}
+
+/* The critique of the failed attempt r: *text gets it, malloc'd, or NULL
+ * when there is none or it failed (recorded on r).  0, or -EINTR when a
+ * signal stopped it. */
+static int critique(char **text, struct bfs__run *run, const struct bfs_reflexion_opts *o,
+		    struct bfs_result *r)
 {
 	struct bfs_task_info info = { r->index, r->level, r->branch, r->path, r->feedback };
 	struct bfs_proc_result *res;
-	char *text = NULL;
+	char why[512];
+	int ret;
 
-	*ret = 0;
+	*text = NULL;
 	if (o && o->critique) {
 		char *raw = NULL;
 
-		if (!o->critique(&raw, r, o->critique_arg) && raw)
-			text = trimmed(raw, strlen(raw));
+		ret = o->critique(&raw, r, o->critique_arg);
+		if (ret)
+			critique_failed(r, bfs__cb_error(why, sizeof(why), ret), why);
+		else if (raw)
+			*text = trimmed(raw, strlen(raw));
 		free(raw);
-		return text;
+		return 0;
 	}
 	if (!o || !o->critique_task)
-		return NULL;
-	*ret = bfs__helper(&res, run, o->critique_task, &info, r->path, NULL, NULL);
-	if (*ret == -EINTR)
-		return NULL;
-	*ret = 0;
-	if (res && bfs_proc_ok(res))
-		text = trimmed(res->out, res->out_len);
+		return 0;
+	ret = bfs__helper(&res, run, o->critique_task, &info, r->path, NULL, NULL);
+	if (ret == -EINTR)
+		return ret;
+	if (ret) {
+		critique_failed(r, ret, strerror(-ret));
+	} else if (!bfs_proc_ok(res)) {
+		bfs__proc_failure(why, sizeof(why), res);
+		critique_failed(r, bfs__proc_error(res), why);
+	} else {
+		*text = trimmed(res->out, res->out_len);
+	}
 	bfs_proc_result_free(res);
-	return text;
+	return 0;
 }
 
 static int finished(struct bfs__pool *p, struct bfs__cand *c)
@@ -79,7 +99,7 @@ static int finished(struct bfs__pool *p, struct bfs__cand *c)
 		}
 		return ret;
 	}
-	text = critique(run, st->o, c->r, &ret);
+	ret = critique(&text, run, st->o, c->r);
 	if (ret)
 		return ret;
 	if (!text)

@@ -57,7 +57,7 @@ static int judge_task(int *pick, char *why, size_t n, struct bfs__run *run,
 	}
 	if (!bfs_proc_ok(res)) {
 		bfs__proc_failure(why, n, res);
-		ret = res->error ? res->error : res->timed_out ? -ETIMEDOUT : -EPROTO;
+		ret = bfs__proc_error(res);
 	} else if ((*pick = answer(res->out)) < 0) {
 		snprintf(why, n, "it answered '%.*s', not a or b", (int)strcspn(res->out, "\n"),
 			 res->out);
@@ -81,7 +81,7 @@ static int judge(struct bfs__run *run, const struct bfs_tournament_opts *o, stru
 	if (o->judge) {
 		ret = o->judge(&pick, a->r, b->r, o->judge_arg);
 		if (ret)
-			snprintf(why, sizeof(why), "%s", strerror(ret < 0 ? -ret : ret));
+			ret = bfs__cb_error(why, sizeof(why), ret);
 		else if (pick != 0 && pick != 1)
 			snprintf(why, sizeof(why), "it answered %d, not 0 or 1", pick);
 		if (!ret && pick != 0 && pick != 1)

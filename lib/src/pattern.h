@@ -128,6 +128,10 @@ bool bfs__run_expired(const struct bfs__run *run);
 /* The timeout for a task started now: what is left of the run, capped by
  * the per-task timeout (0: none). */
 unsigned int bfs__run_timeout(const struct bfs__run *run);
+/* The timeout for a helper task started now: helper_timeout_ms, else
+ * task_timeout_ms, else (without a run timeout) the default, capped by what
+ * is left of the run; never 0. */
+unsigned int bfs__run_helper_timeout(const struct bfs__run *run);
 /* Keep ptr until the end of the run (freed then); on failure it is freed
  * now and -ENOMEM returned. */
 int bfs__run_own(struct bfs__run *run, void *ptr);
@@ -189,14 +193,22 @@ int bfs__pool_commit(struct bfs__pool *p, struct bfs__cand *c);
 /* Score the successful candidate c (struct bfs_scoring); an evaluation
  * that fails makes it a failure.  0, or -EINTR. */
 int bfs__score(struct bfs__run *run, struct bfs__cand *c, const struct bfs_scoring *s);
+/* The error of a callback that returned ret (not 0) as a negative errno:
+ * ret itself when it is one, else -EPROTO (a positive value, or one beyond
+ * the errno range); why gets it in words. */
+int bfs__cb_error(char *why, size_t n, int ret);
 /* Is a better than b (higher score; a tie goes to the lower index)? */
 bool bfs__better(const struct bfs_result *a, const struct bfs_result *b);
-/* Run a helper task to its end in dir under the run's timeouts, with args
+/* Run a helper task to its end in dir under the run's helper timeout (on
+ * the run's runner: the candidates still running are served meanwhile), with args
  * and extra env.  -ETIMEDOUT when no time is left, -EINTR after a caught
  * signal; *out is set (freed with bfs_proc_result_free()) when it returns 0. */
 int bfs__helper(struct bfs_proc_result **out, struct bfs__run *run, const struct bfs_task *task,
 		const struct bfs_task_info *info, const char *dir, const char *const *args,
 		const char *const *env);
+/* The error of a helper process that did not succeed: its start error,
+ * -ETIMEDOUT when killed at its timeout, else -EPROTO. */
+int bfs__proc_error(const struct bfs_proc_result *res);
 /* One line on why a helper process failed ("exit status 2", ...), into buf. */
 void bfs__proc_failure(char *buf, size_t n, const struct bfs_proc_result *res);
 /* The error text of a failed candidate: why, then the tail of its stderr

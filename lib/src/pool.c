@@ -240,6 +240,8 @@ int bfs__pool_run(struct bfs__pool *p)
 		} else if (ret) {
 			halt(p, &l, ret, false);
 			break; /* bfs__run_with() reaps what still runs */
+		} else if (!res->data) {
+			bfs_proc_result_free(res); /* a helper given up on (not ours) */
 		} else {
 			collect(p, &l, res);
 		}

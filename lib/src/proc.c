@@ -7,12 +7,18 @@
  * exited (its pidfd, or waitpid(WNOHANG) without one), killing what it left
  * in its group, reaping it, draining its pipes without blocking, and
  * turning all that into a struct bfs_proc_result.
+ *
+ * A process given up is not forgotten: it is put on a process-wide list
+ * (under lost_lock) and every later wait or runner free tries to reap it
+ * without blocking, through its pidfd when it has one (immune to pid
+ * reuse), so it does not stay a zombie once it finally dies.
  */
 #define _GNU_SOURCE
 #include "runner_int.h"
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +27,16 @@
 #include <unistd.h>
 
 #define READ_CHUNK 65536
+#define LOST_MAX   64
+
+struct lost {
+	pid_t pid;
+	int pidfd; /* -1: wait by pid */
+};
+
+static pthread_mutex_t lost_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lost lost[LOST_MAX]; /* protected by lost_lock */
+static size_t nlost;		   /* protected by lost_lock */
 
 static void outbuf_append(struct outbuf *b, const char *s, size_t n)
 {
@@ -169,6 +185,41 @@ void bfs__proc_check(struct proc *p, bool pidfd_ready)
 		proc_exited(p, status, true);
 }
 
+/* p is given up: remember it (and take its pidfd) to reap it later.  With
+ * the list full it is left to init when this process exits. */
+static void remember_lost(struct proc *p)
+{
+	pthread_mutex_lock(&lost_lock);
+	if (nlost < LOST_MAX) {
+		lost[nlost++] = (struct lost){ p->pid, p->pidfd };
+		p->pidfd = -1;
+	}
+	pthread_mutex_unlock(&lost_lock);
+}
+
+void bfs__reap_lost(void)
+{
+	pthread_mutex_lock(&lost_lock);
+	for (size_t i = 0; i < nlost;) {
+		struct lost *l = &lost[i];
+		siginfo_t si;
+		int ret;
+
+		memset(&si, 0, sizeof(si));
+		ret = l->pidfd >= 0 ? waitid(P_PIDFD, (id_t)l->pidfd, &si, WEXITED | WNOHANG)
+				    : waitid(P_PID, (id_t)l->pid, &si, WEXITED | WNOHANG);
+		if ((ret == 0 && si.si_pid == 0) || (ret < 0 && errno == EINTR)) {
+			i++; /* still running */
+			continue;
+		}
+		/* Reaped, or no longer ours to reap (ECHILD). */
+		if (l->pidfd >= 0)
+			close(l->pidfd);
+		*l = lost[--nlost];
+	}
+	pthread_mutex_unlock(&lost_lock);
+}
+
 int64_t bfs__proc_enforce(struct proc *p, int64_t now, unsigned int grace_ms)
 {
 	if (p->exited)
@@ -183,6 +234,7 @@ int64_t bfs__proc_enforce(struct proc *p, int64_t now, unsigned int grace_ms)
 		p->kill_at = now + grace_ms;
 	} else if (p->hard_killed && now >= p->kill_at) {
 		p->lost = true;
+		remember_lost(p);
 		proc_exited(p, W_EXITCODE(0, SIGKILL), true);
 		return INT64_MAX;
 	}

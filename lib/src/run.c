@@ -30,19 +30,35 @@ bool bfs__run_expired(const struct bfs__run *run)
 	return run->deadline != INT64_MAX && bfs__now_ms() >= run->deadline;
 }
 
-unsigned int bfs__run_timeout(const struct bfs__run *run)
+/* t (0: none) capped by what is left of the run. */
+static unsigned int capped(const struct bfs__run *run, unsigned int t)
 {
-	unsigned int task = run->opts.task_timeout_ms;
 	int64_t left;
 
 	if (run->deadline == INT64_MAX)
-		return task;
+		return t;
 	left = run->deadline - bfs__now_ms();
 	if (left < 1)
 		left = 1;
 	if (left > UINT_MAX)
 		left = UINT_MAX;
-	return task && task < left ? task : (unsigned int)left;
+	return t && t < left ? t : (unsigned int)left;
+}
+
+unsigned int bfs__run_timeout(const struct bfs__run *run)
+{
+	return capped(run, run->opts.task_timeout_ms);
+}
+
+unsigned int bfs__run_helper_timeout(const struct bfs__run *run)
+{
+	unsigned int t = run->opts.helper_timeout_ms;
+
+	if (!t)
+		t = run->opts.task_timeout_ms;
+	if (!t && run->deadline == INT64_MAX)
+		t = BFS_HELPER_TIMEOUT_DEFAULT_MS;
+	return capped(run, t);
 }
 
 int bfs__run_check(struct bfs__run *run)

@@ -102,6 +102,7 @@ void bfs_runner_free(struct bfs_runner *r)
 	free(r->p);
 	if (r->wake_fd >= 0)
 		bfs__sig_release();
+	bfs__reap_lost();
 	free(r);
 }
 
@@ -352,11 +353,11 @@ out_free:
 	return ret;
 }
 
-/* Hand back the first exited process, if any. */
-static int take_exited(struct bfs_proc_result **out, struct bfs_runner *r)
+/* Hand back the first exited process (id: that one only), if any. */
+static int take_exited(struct bfs_proc_result **out, struct bfs_runner *r, int id)
 {
 	for (size_t i = 0; i < r->n; i++) {
-		if (!r->p[i]->exited)
+		if (!r->p[i]->exited || (id >= 0 && r->p[i]->id != id))
 			continue;
 		*out = bfs__proc_result(r->p[i]);
 		remove_at(r, i);
@@ -365,32 +366,37 @@ static int take_exited(struct bfs_proc_result **out, struct bfs_runner *r)
 	return -EAGAIN;
 }
 
-int bfs_runner_wait(struct bfs_proc_result **out, struct bfs_runner *r, int timeout_ms)
+/*
+ * Every pass enforces the deadlines of all processes before anything is
+ * handed back: a caller that spent a while between two waits (a callback)
+ * gets its overdue processes signalled at once, not after it has taken all
+ * those that finished meanwhile.  Waiting for one id keeps draining and
+ * policing the others; those that exit stay in the table for a later wait.
+ */
+int bfs__runner_wait_for(struct bfs_proc_result **out, struct bfs_runner *r, int id, int timeout_ms)
 {
 	int64_t until = timeout_ms < 0 ? INT64_MAX : bfs__now_ms() + timeout_ms;
 
 	for (;;) {
-		int64_t now, next;
+		int64_t now, next = INT64_MAX;
 		int ret;
 
 		if (r->wake_fd >= 0 && !r->signal_reported && bfs__sig_caught()) {
 			r->signal_reported = true;
 			return -EINTR;
 		}
-		ret = take_exited(out, r);
-		if (ret != -EAGAIN)
-			return ret;
-		if (!r->n)
-			return -ECHILD;
+		bfs__reap_lost();
 		now = bfs__now_ms();
-		next = INT64_MAX;
 		for (size_t i = 0; i < r->n; i++) {
 			int64_t due = bfs__proc_enforce(r->p[i], now, r->o.grace_ms);
 
 			next = due < next ? due : next;
 		}
-		if (take_exited(out, r) == 0)
-			return 0;
+		ret = take_exited(out, r, id);
+		if (ret != -EAGAIN)
+			return ret;
+		if (!r->n || (id >= 0 && !find(r, id, NULL)))
+			return -ECHILD;
 		if (now >= until)
 			return -ETIMEDOUT;
 		if (until < next)
@@ -401,6 +407,11 @@ int bfs_runner_wait(struct bfs_proc_result **out, struct bfs_runner *r, int time
 		if (ret)
 			return ret;
 	}
+}
+
+int bfs_runner_wait(struct bfs_proc_result **out, struct bfs_runner *r, int timeout_ms)
+{
+	return bfs__runner_wait_for(out, r, -1, timeout_ms);
 }
 
 int bfs_run(struct bfs_proc_result **out, const struct bfs_start *s,

@@ -99,6 +99,17 @@ int64_t bfs__proc_enforce(struct proc *p, int64_t now, unsigned int grace_ms);
 /* The result of the exited p (takes its output buffers), or NULL. */
 struct bfs_proc_result *bfs__proc_result(struct proc *p);
 
+/* Processes given up as lost (alive after SIGKILL and another grace
+ * period) are remembered process-wide and reaped, without blocking, by
+ * every later wait and runner free: no zombie stays for good. */
+void bfs__reap_lost(void);
+
+/* runner.c: bfs_runner_wait() for process id only (any when id < 0); the
+ * others are drained and their deadlines enforced meanwhile, and those
+ * that exit stay for a later wait.  -ECHILD when id does not run. */
+int bfs__runner_wait_for(struct bfs_proc_result **out, struct bfs_runner *r, int id,
+			 int timeout_ms);
+
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t bfs__now_ms(void);
 

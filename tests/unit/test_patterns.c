@@ -795,6 +795,180 @@ START_TEST(signal_then_success_commits_nothing)
 }
 END_TEST
 
+START_TEST(helper_runs_while_candidates_are_served)
+{
+	/* While the evaluation of 0 sleeps, 1 writes 1 MiB (far more than a
+	 * pipe holds) and then outlives its 0.4 s: it must be drained and
+	 * killed on time, not when the evaluation is over. */
+	struct bfs_task t[] = {
+		BFS_TASK_SHELL("true"),
+		BFS_TASK_SHELL("head -c 1048576 /dev/zero; sleep 30"),
+	};
+	struct bfs_task ev = BFS_TASK_SHELL("sleep 2; echo 7");
+	struct bfs_best_of_n_opts bo = { .scoring.evaluate_task = &ev };
+	struct bfs_pattern_opts c = common();
+	struct bfs_outcome *o;
+	int64_t t0 = now_ms();
+
+	c.task_timeout_ms = 400;
+	c.helper_timeout_ms = 20000;
+	ck_assert_int_eq(run(&o, bfs__best_of_n, t, 2, &bo, &c), 0);
+	ck_assert_int_ge(now_ms() - t0, 2000);
+	ck_assert_uint_eq(bfs_outcome_winner(o)->index, 0);
+	ck_assert(res(o, 0)->score == 7);
+	ck_assert(res(o, 1)->timed_out);
+	ck_assert_uint_eq(res(o, 1)->out_len, 1048576);
+	ck_assert_msg(res(o, 1)->elapsed_ms < 1500, "killed after %lld ms, not at 400 ms",
+		      (long long)res(o, 1)->elapsed_ms);
+	ck_assert_str_eq(res(o, 1)->reason, "timed out after 0.4 s");
+	bfs_outcome_free(o);
+}
+END_TEST
+
+START_TEST(helper_timeouts)
+{
+	struct bfs__run r = { .deadline = INT64_MAX };
+	struct bfs_task hangs = BFS_TASK_SHELL("sleep 30");
+	struct bfs_tournament_opts to = { .judge_task = &hangs };
+	struct bfs_best_of_n_opts bo = { .scoring.evaluate_task = &hangs };
+	struct bfs_pattern_opts c = common();
+	struct bfs_outcome *o;
+	int64_t t0;
+
+	/* Nothing set: the default; else helper_timeout_ms, else
+	 * task_timeout_ms, else what is left of the run. */
+	ck_assert_uint_eq(bfs__run_helper_timeout(&r), BFS_HELPER_TIMEOUT_DEFAULT_MS);
+	ck_assert_uint_eq(BFS_HELPER_TIMEOUT_DEFAULT_MS, 600000);
+	r.opts.task_timeout_ms = 5000;
+	ck_assert_uint_eq(bfs__run_helper_timeout(&r), 5000);
+	r.opts.helper_timeout_ms = 700;
+	ck_assert_uint_eq(bfs__run_helper_timeout(&r), 700);
+	r.opts.helper_timeout_ms = r.opts.task_timeout_ms = 0;
+	r.deadline = now_ms() + 3000;
+	ck_assert_uint_le(bfs__run_helper_timeout(&r), 3000);
+	ck_assert_uint_gt(bfs__run_helper_timeout(&r), 2000);
+	r.opts.helper_timeout_ms = 100000;
+	ck_assert_uint_le(bfs__run_helper_timeout(&r), 3000);
+
+	/* A hanging judge, with no timeout but the helper's. */
+	c.helper_timeout_ms = 300;
+	t0 = now_ms();
+	ck_assert_int_eq(run(&o, bfs__tournament, tasks, 2, &to, &c), -ETIMEDOUT);
+	ck_assert_int_lt(now_ms() - t0, 3000);
+	ck_assert_str_eq(bfs_outcome_match(o, 0)->error, "timed out after 0.3 s");
+	ck_assert(!bfs_outcome_committed(o));
+	bfs_outcome_free(o);
+	/* A hanging evaluation, bounded by the task timeout. */
+	c.helper_timeout_ms = 0;
+	c.task_timeout_ms = 300;
+	t0 = now_ms();
+	ck_assert_int_eq(run(&o, bfs__best_of_n, tasks, 1, &bo, &c), 0);
+	ck_assert_int_lt(now_ms() - t0, 3000);
+	ck_assert(!bfs_outcome_committed(o));
+	ck_assert_str_eq(res(o, 0)->reason, "evaluate failed: timed out after 0.3 s");
+	ck_assert_int_eq(res(o, 0)->error, -ETIMEDOUT);
+	bfs_outcome_free(o);
+}
+END_TEST
+
+static int failing_critique(char **feedback, const struct bfs_result *r, void *arg)
+{
+	int *ret = arg;
+
+	(void)r;
+	*feedback = strdup("ignored");
+	return *ret;
+}
+
+START_TEST(reflexion_failing_critique_is_recorded)
+{
+	struct bfs_task crit = BFS_TASK_SHELL("echo half a critique; exit 3");
+	int err = -EIO;
+	struct bfs_reflexion_opts ro = { .retries = 2,
+					 .critique = failing_critique,
+					 .critique_arg = &err };
+	struct bfs_outcome *o;
+
+	script[0] = (struct step){ .status = 1 };
+	script[1] = (struct step){ .status = 1 };
+	ck_assert_int_eq(run(&o, bfs__reflexion, &task, 1, &ro, NULL), 0);
+	ck_assert_int_eq(res(o, 0)->error, -EIO);
+	ck_assert_str_eq(res(o, 0)->reason, "exit status 1; critique failed: Input/output error");
+	/* The next attempt gets the error text instead. */
+	ck_assert_str_eq(res(o, 1)->feedback, "exit status 1; critique failed: Input/output "
+					      "error\nattempt=0 feedback=[]");
+	bfs_outcome_free(o);
+
+	/* A positive return is no errno. */
+	err = 7;
+	ck_assert_int_eq(run(&o, bfs__reflexion, &task, 1, &ro, NULL), 0);
+	ck_assert_int_eq(res(o, 0)->error, -EPROTO);
+	ck_assert_str_eq(res(o, 0)->reason, "exit status 1; critique failed: it returned 7, "
+					    "not 0 or a negative errno");
+	bfs_outcome_free(o);
+
+	/* The task form. */
+	ro.critique = NULL;
+	ro.critique_task = &crit;
+	ck_assert_int_eq(run(&o, bfs__reflexion, &task, 1, &ro, NULL), 0);
+	ck_assert_int_eq(res(o, 0)->error, -EPROTO);
+	ck_assert_str_eq(res(o, 0)->reason, "exit status 1; critique failed: exit status 3");
+	ck_assert(!strstr(res(o, 1)->feedback, "half a critique"));
+	ck_assert(!strncmp(res(o, 1)->feedback, "exit status 1; critique failed", 30));
+	bfs_outcome_free(o);
+}
+END_TEST
+
+static int bad_evaluate(double *score, const struct bfs_result *r, void *arg)
+{
+	*score = 1;
+	return r->index == 0 ? 5 : r->index == 1 ? -100000 : 0;
+}
+
+static int bad_judge(int *winner, const struct bfs_result *a, const struct bfs_result *b, void *arg)
+{
+	(void)a;
+	(void)b;
+	*winner = 0;
+	return *(int *)arg;
+}
+
+static int bad_expand(struct bfs_task *out, size_t cap, const char *path, unsigned int depth,
+		      void *arg)
+{
+	return -70000;
+}
+
+START_TEST(callback_returns_become_errnos)
+{
+	struct bfs_best_of_n_opts bo = { .scoring.evaluate = bad_evaluate };
+	int judged = 1;
+	struct bfs_tournament_opts to = { .judge = bad_judge, .judge_arg = &judged };
+	struct bfs_tree_opts tr = { .depth = 2, .expansion.expand = bad_expand };
+	struct bfs_outcome *o;
+
+	ck_assert_int_eq(run(&o, bfs__best_of_n, tasks, 3, &bo, NULL), 0);
+	ck_assert_int_eq(res(o, 0)->error, -EPROTO);
+	ck_assert_str_eq(res(o, 0)->reason,
+			 "evaluate failed: it returned 5, not 0 or a negative errno");
+	ck_assert_int_eq(res(o, 1)->error, -EPROTO);
+	ck_assert_uint_eq(bfs_outcome_winner(o)->index, 2);
+	bfs_outcome_free(o);
+
+	ck_assert_int_eq(run(&o, bfs__tournament, tasks, 2, &to, NULL), -EPROTO);
+	ck_assert_int_eq(bfs_outcome_error(o), -EPROTO);
+	ck_assert_str_eq(bfs_outcome_match(o, 0)->error,
+			 "it returned 1, not 0 or a negative errno");
+	bfs_outcome_free(o);
+
+	ck_assert_int_eq(run(&o, bfs__tree_of_thoughts, tasks, 1, &tr, NULL), -EPROTO);
+	ck_assert_str_eq(bfs_outcome_message(o), "expand failed at depth 1: it returned -70000, "
+						 "not 0 or a negative errno");
+	ck_assert(!bfs_outcome_committed(o));
+	bfs_outcome_free(o);
+}
+END_TEST
+
 START_TEST(invalid_arguments)
 {
 	struct bfs_task none = { 0 };
@@ -847,6 +1021,10 @@ int main(void)
 	tcase_add_test(tc, cascade_default_fan_out);
 	tcase_add_test(tc, signal_to_the_parent_cleans_up);
 	tcase_add_test(tc, signal_then_success_commits_nothing);
+	tcase_add_test(tc, helper_runs_while_candidates_are_served);
+	tcase_add_test(tc, helper_timeouts);
+	tcase_add_test(tc, reflexion_failing_critique_is_recorded);
+	tcase_add_test(tc, callback_returns_become_errnos);
 	tcase_add_test(tc, invalid_arguments);
 	suite_add_tcase(s, tc);
 	return bfs_check_main(s);

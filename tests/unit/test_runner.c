@@ -456,6 +456,103 @@ START_TEST(ignored_signals_stay_ignored)
 }
 END_TEST
 
+START_TEST(deadlines_are_enforced_before_results_are_handed_back)
+{
+	/* Two quick ones finish together; the caller takes one, then spends a
+	 * while (a callback) past the deadline of a third: the next wait hands
+	 * back the other quick one at once, but must signal the third first. */
+	char pidfile[4200], cmd[8600];
+	struct bfs_task quick = BFS_TASK_SHELL("true"), slow = BFS_TASK_SHELL(cmd);
+	struct bfs_start s = BFS_START_INIT;
+	struct bfs_runner *rn;
+	struct bfs_proc_result *r;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/slow", dir);
+	snprintf(cmd, sizeof(cmd), "echo $$ > %s; exec sleep 30", pidfile);
+	ck_assert_int_eq(bfs_runner_new(&rn, NULL), 0);
+	s.task = &quick;
+	ck_assert_int_ge(bfs_runner_start(rn, &s), 0);
+	ck_assert_int_ge(bfs_runner_start(rn, &s), 0);
+	s.task = &slow;
+	s.timeout_ms = 1500;
+	ck_assert_int_ge(bfs_runner_start(rn, &s), 0);
+	usleep(1000000);
+	ck_assert_int_eq(bfs_runner_wait(&r, rn, -1), 0);
+	ck_assert(bfs_proc_ok(r));
+	bfs_proc_result_free(r);
+	usleep(1000000);
+	ck_assert_int_eq(bfs_runner_wait(&r, rn, 0), 0);
+	ck_assert(bfs_proc_ok(r));
+	bfs_proc_result_free(r);
+	ck_assert_msg(gone(pidfile), "the overdue process was not signalled");
+	ck_assert_int_eq(bfs_runner_wait(&r, rn, 5000), 0);
+	ck_assert(r->timed_out);
+	bfs_proc_result_free(r);
+	bfs_runner_free(rn);
+}
+END_TEST
+
+/* Out of reach of the runner's signals: it moves into the test's process
+ * group (again and again, in case the parent's setpgid() comes late),
+ * ignores SIGTERM, and ends on its own after 1.5 s. */
+static int escapes(double *score, const struct bfs_task_info *info, void *arg)
+{
+	pid_t group = *(pid_t *)arg;
+
+	signal(SIGTERM, SIG_IGN);
+	for (int i = 0; i < 75; i++) {
+		setpgid(0, group);
+		usleep(20000);
+	}
+	return 0;
+}
+
+/* The state letter of process pid in /proc, or 0 when it is gone. */
+static char proc_state(int pid)
+{
+	char path[64], *st, *p, c = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	st = bfs_read_file(path);
+	p = st ? strrchr(st, ')') : NULL;
+	if (p && p[1] == ' ')
+		c = p[2];
+	free(st);
+	return c;
+}
+
+START_TEST(a_lost_process_is_reaped_later)
+{
+	pid_t group = getpgrp();
+	struct bfs_task t = BFS_TASK_FN(escapes, &group), quick = BFS_TASK_SHELL("true");
+	struct bfs_runner_opts o = BFS_RUNNER_OPTS_INIT;
+	struct bfs_start s = BFS_START_INIT;
+	struct bfs_proc_result *r;
+	int pid;
+
+	/* SIGTERM at 0.2 s, SIGKILL at 0.4 s, given up at 0.6 s. */
+	o.grace_ms = 200;
+	s.task = &t;
+	s.dir = dir;
+	s.timeout_ms = 200;
+	ck_assert_int_eq(bfs_run(&r, &s, &o), 0);
+	pid = r->pid;
+	ck_assert(r->timed_out);
+	ck_assert_int_eq(r->exit_code, -1);
+	bfs_proc_result_free(r);
+	ck_assert_msg(proc_state(pid) != 0 && proc_state(pid) != 'Z', "it did not survive");
+	/* It ends on its own: a zombie, until the next runner reaps it. */
+	for (int i = 0; i < 500 && proc_state(pid) != 'Z'; i++)
+		usleep(10000);
+	ck_assert_int_eq(proc_state(pid), 'Z');
+	s.task = &quick;
+	s.timeout_ms = 0;
+	ck_assert_int_eq(bfs_run(&r, &s, &o), 0);
+	bfs_proc_result_free(r);
+	ck_assert_msg(proc_state(pid) == 0, "the lost process is still a zombie");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("runner");
@@ -478,6 +575,8 @@ int main(void)
 	tcase_add_test(tc, kill_on_request);
 	tcase_add_test(tc, caught_signal_interrupts_the_wait);
 	tcase_add_test(tc, ignored_signals_stay_ignored);
+	tcase_add_test(tc, deadlines_are_enforced_before_results_are_handed_back);
+	tcase_add_test(tc, a_lost_process_is_reaped_later);
 	suite_add_tcase(s, tc);
 	return bfs_check_main(s);
 }

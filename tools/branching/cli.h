@@ -59,7 +59,7 @@ struct cli_opts {
 	const char *workspace; /* -w, --workspace */
 	const char *parent;    /* -p, --parent */
 	bool json;
-	unsigned int timeout_ms, task_timeout_ms, grace_ms;
+	unsigned int timeout_ms, task_timeout_ms, helper_timeout_ms, grace_ms;
 	unsigned int max_parallel; /* -j */
 	const char **cands;	   /* -c CMD, in order */
 	size_t ncands;
@@ -69,7 +69,7 @@ struct cli_opts {
 
 #define CLI_O_CANDS    0x01u /* -c CMD */
 #define CLI_O_PARALLEL 0x02u /* -j N */
-#define CLI_O_TIMEOUTS 0x04u /* --timeout, --task-timeout, --grace */
+#define CLI_O_TIMEOUTS 0x04u /* --timeout, --task-timeout, --helper-timeout, --grace */
 #define CLI_O_PATTERN  (CLI_O_CANDS | CLI_O_PARALLEL | CLI_O_TIMEOUTS)
 
 /* Help lines of the shared options. */
@@ -77,9 +77,12 @@ struct cli_opts {
 	"  -c, --candidate CMD   a candidate's shell command line (repeat), instead\n" \
 	"                        of -- CMD; candidate i runs the (i mod count)-th\n"
 #define CLI_HELP_PARALLEL "  -j, --max-parallel N  run at most N candidates at once\n"
-#define CLI_HELP_TIMEOUTS                                                      \
-	"  --timeout S           bound on the whole run, in seconds\n"         \
-	"  --task-timeout S      bound on each candidate and helper command\n" \
+#define CLI_HELP_TIMEOUTS                                                             \
+	"  --timeout S           bound on the whole run, in seconds\n"                \
+	"  --task-timeout S      bound on each candidate and helper command\n"        \
+	"  --helper-timeout S    bound on each evaluate, critique, judge or expand\n" \
+	"                        command (default: --task-timeout, else what is\n"    \
+	"                        left of --timeout, else 600)\n"                      \
 	"  --grace S             from SIGTERM to SIGKILL (default 2)\n"
 #define CLI_HELP_WORKSPACE                                                            \
 	"  -w, --workspace PATH  the mount (default: the one holding the current\n"   \

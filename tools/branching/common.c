@@ -88,7 +88,7 @@ long cli_number(const char *arg, long min, long max)
 	return v;
 }
 
-enum { OPT_JSON = 256, OPT_TIMEOUT, OPT_TASK_TIMEOUT, OPT_GRACE };
+enum { OPT_JSON = 256, OPT_TIMEOUT, OPT_TASK_TIMEOUT, OPT_HELPER_TIMEOUT, OPT_GRACE };
 
 /* The shared options of `which` into all[], their letters into optstring. */
 static size_t shared_options(struct option *all, char *optstring, size_t size, unsigned int which)
@@ -111,6 +111,8 @@ static size_t shared_options(struct option *all, char *optstring, size_t size, u
 		all[n++] = (struct option){ "timeout", required_argument, NULL, OPT_TIMEOUT };
 		all[n++] = (struct option){ "task-timeout", required_argument, NULL,
 					    OPT_TASK_TIMEOUT };
+		all[n++] = (struct option){ "helper-timeout", required_argument, NULL,
+					    OPT_HELPER_TIMEOUT };
 		all[n++] = (struct option){ "grace", required_argument, NULL, OPT_GRACE };
 	}
 	if (which) {
@@ -157,12 +159,14 @@ static int shared(const struct cli_cmd *cmd, int c, const char *arg, struct cli_
 		return 0;
 	case OPT_TIMEOUT:
 	case OPT_TASK_TIMEOUT:
+	case OPT_HELPER_TIMEOUT:
 	case OPT_GRACE:
 		if ((v = cli_seconds(arg)) < 0)
 			return cli_usage(cmd, "invalid duration '%s' (seconds)", arg);
-		*(c == OPT_TIMEOUT ? &o->timeout_ms
-		  : c == OPT_GRACE ? &o->grace_ms
-				   : &o->task_timeout_ms) = (unsigned int)v;
+		*(c == OPT_TIMEOUT	    ? &o->timeout_ms
+		  : c == OPT_GRACE	    ? &o->grace_ms
+		  : c == OPT_HELPER_TIMEOUT ? &o->helper_timeout_ms
+					    : &o->task_timeout_ms) = (unsigned int)v;
 		return 0;
 	}
 	return -1;
@@ -302,6 +306,7 @@ void cli_pattern_opts(struct bfs_pattern_opts *p, const struct cli_opts *o, cons
 	p->max_parallel = o->max_parallel;
 	p->timeout_ms = o->timeout_ms;
 	p->task_timeout_ms = o->task_timeout_ms;
+	p->helper_timeout_ms = o->helper_timeout_ms;
 	p->grace_ms = o->grace_ms;
 	p->output_limit = CLI_OUTPUT_LIMIT;
 }

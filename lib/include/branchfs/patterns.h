@@ -22,9 +22,14 @@
  * NULL only for -EINVAL (bad arguments) and -ENOMEM before the start.
  *
  * Callbacks named below run in the parent, in the calling thread, while the
- * branches they are given are open.  Their "task" twins (evaluate_task,
- * judge_task, ...) run as processes under the pattern's timeouts, so a
- * helper that hangs is killed like a candidate.
+ * branches they are given are open.  They are the caller's code and block
+ * the run while they run: candidates still running go on, but their output
+ * is not read (one that fills its pipe waits) and their deadlines are
+ * enforced only when the callback returns (at once then).  Their "task"
+ * twins (evaluate_task, judge_task, ...) run as processes under the
+ * pattern's timeouts (see struct bfs_pattern_opts), so a helper that hangs
+ * is killed like a candidate, and while one runs the candidates are served
+ * as usual.
  */
 #ifndef BRANCHFS_PATTERNS_H
 #define BRANCHFS_PATTERNS_H
@@ -55,7 +60,8 @@ struct bfs_result {
 	double score;	    /* see each pattern */
 	int exit_code;	    /* 0-255, or -1 when it did not exit normally */
 	int signal;	    /* the signal that ended it, or 0 */
-	int error;	    /* -errno when it failed for another reason than its status */
+	int error;	    /* -errno when it failed for another reason than its status,
+			     * or (reflexion) its critique failed */
 	const char *reason; /* why it failed, one line ("exit status 2", ...); NULL on success */
 	const char *out;    /* what it wrote to stdout (NUL-terminated) */
 	const char *err;    /* ... and to stderr */
@@ -107,28 +113,38 @@ BFS_API void bfs_outcome_free(struct bfs_outcome *o);
  * What every pattern accepts; the first member of each pattern's options.
  * Zero means the default throughout.
  *
+ * Helper tasks (evaluate_task, critique_task, judge_task, expand_task) are
+ * always bounded: by helper_timeout_ms, else task_timeout_ms, else, when
+ * the run has no timeout_ms, BFS_HELPER_TIMEOUT_DEFAULT_MS; and never past
+ * the run's timeout_ms.  A helper killed at its timeout is a failed helper.
+ *
  * Signals: unless BFS_PATTERN_NO_SIGNALS, SIGINT, SIGTERM and SIGHUP are
  * caught during the run; one stops it: candidates are killed, every branch
  * is aborted and the pattern returns -EINTR (the caller typically exits
  * with 128 + bfs_outcome_signal()).
  */
 struct bfs_pattern_opts {
-	unsigned int version;	      /* BFS_PATTERN_OPTS_VERSION */
-	const char *parent;	      /* branch to fork from; NULL: the mount's current one */
-	unsigned int max_parallel;    /* candidates running at once; 0: all */
-	unsigned int timeout_ms;      /* the whole run; 0: none */
-	unsigned int task_timeout_ms; /* each candidate and each helper task; 0: none */
-	unsigned int grace_ms;	      /* SIGTERM to SIGKILL; 0: 2000 */
-	size_t output_limit;	      /* bytes of stdout and stderr kept per candidate; 0: all */
-	const char *const *env;	      /* NULL-terminated NAME=VALUE for every candidate */
-	unsigned int flags;	      /* BFS_PATTERN_* */
+	unsigned int version;		/* BFS_PATTERN_OPTS_VERSION */
+	const char *parent;		/* branch to fork from; NULL: the mount's current one */
+	unsigned int max_parallel;	/* candidates running at once; 0: all */
+	unsigned int timeout_ms;	/* the whole run; 0: none */
+	unsigned int task_timeout_ms;	/* each candidate (and helper, see below); 0: none */
+	unsigned int helper_timeout_ms; /* each helper task; 0: see below */
+	unsigned int grace_ms;		/* SIGTERM to SIGKILL; 0: 2000 */
+	size_t output_limit;		/* bytes of stdout and stderr kept per candidate; 0: all */
+	const char *const *env;		/* NULL-terminated NAME=VALUE for every candidate */
+	unsigned int flags;		/* BFS_PATTERN_* */
 };
 
 #define BFS_PATTERN_OPTS_VERSION 1
 
+/* The bound on a helper task when nothing else bounds it: 10 minutes. */
+#define BFS_HELPER_TIMEOUT_DEFAULT_MS 600000u
+
 /*
  * Scoring and helper callbacks.  Each returns 0 or a negative errno; an
- * error is recorded (see each pattern), never ignored.
+ * error is recorded (see each pattern), never ignored.  Any other value (a
+ * positive one, or one that is no errno) counts as -EPROTO.
  *
  * evaluate: score a successful candidate r while its branch is open.
  * critique: *feedback gets a malloc'd text about the failed attempt r (the
@@ -200,7 +216,11 @@ BFS_API int bfs_best_of_n(struct bfs_outcome **out, struct bfs_mount *m,
  * failed attempt's branch before it is aborted, its stdout the answer)
  * gives the next attempt's feedback; without one, or when it fails, the
  * feedback is the failed attempt's error text (its stderr, else why it
- * failed).  The first attempt gets "".
+ * failed).  The first attempt gets "".  A critique that fails (the callback
+ * returns an error; the task cannot run, exits non-zero or times out) is
+ * recorded on the failed attempt's result: error is the critique's (-EPROTO
+ * for a bad exit status, -ETIMEDOUT for a timeout) and reason ends in
+ * "; critique failed: WHY"; the run goes on.
  */
 struct bfs_reflexion_opts {
 	struct bfs_pattern_opts common;

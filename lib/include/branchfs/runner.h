@@ -188,7 +188,14 @@ BFS_API int bfs_runner_start(struct bfs_runner *r, const struct bfs_start *s);
 /*
  * Wait until a process finishes and return it in *out (the caller frees it
  * with bfs_proc_result_free()); timeouts of the processes are enforced
- * meanwhile.  timeout_ms < 0 waits as long as it takes.
+ * meanwhile, and on every call before anything is handed back (a caller
+ * that was busy between two waits gets its overdue processes signalled at
+ * once).  timeout_ms < 0 waits as long as it takes.
+ *
+ * A process still alive a grace period after its SIGKILL (one that left
+ * its process group, or is stuck in the kernel) is handed back as killed
+ * by SIGKILL with exit_code -1, so that no wait is unbounded; it is reaped
+ * later, without blocking, by the waits and frees of any runner.
  *
  * Errors: -ECHILD when nothing runs, -ETIMEDOUT when timeout_ms passed,
  * -EINTR once after a caught signal (see bfs_runner_new()).
