@@ -326,6 +326,9 @@ check "reflexion: the winner's files" [ "$(cat "$base/tried")" = 2 ]
 expect 1 '*' '*' -- reflexion --retries 2 --json -- 'echo "E: bad $BRANCHING_ATTEMPT" >&2; exit 1'
 jeq '.results[1].feedback' "exit status 1
 E: bad 0"
+expect 1 '*' '*' -- reflexion --retries 2 --json --critique 'echo partial; exit 3' -- 'exit 1'
+jeq '.results[0].error' "exit status 1; critique failed: exit status 3"
+jeq '.results[1].feedback' "exit status 1; critique failed: exit status 3"
 check "reflexion: no branch left" no_branches
 
 # --- tree -----------------------------------------------------------------------
@@ -369,6 +372,10 @@ check "tournament: the judge's failure on stderr" [ "$err" = "branching: the jud
 t0=$(ms)
 expect 1 '*' '*' -- tournament -n 2 --timeout 1 --grace 0.2 --judge 'sleep 30' -- true
 check "tournament: a hanging judge is killed at the timeout" [ $(($(ms) - t0)) -lt 3000 ]
+t0=$(ms)
+expect 1 '*' "branching: the judge failed on candidates 0 and 1: timed out after 0.3 s" -- \
+	tournament -n 2 --helper-timeout 0.3 --grace 0.2 --judge 'sleep 30' -- true
+check "tournament: --helper-timeout bounds the judge alone" [ $(($(ms) - t0)) -lt 3000 ]
 check "tournament: no branch left" no_branches
 
 # --- cascade ------------------------------------------------------------------------
