@@ -129,21 +129,85 @@ START_TEST(speculate_commits_the_first_success_only)
 }
 END_TEST
 
+/* Is only the file cand-<winner> of cand-0..cand-<n-1> in the base? */
+static void only_winner_file(unsigned int n, unsigned int winner)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "cand-%u", i);
+		if (i == winner)
+			ck_file_eq(base(name), "x\n");
+		else
+			ck_absent(base(name));
+	}
+}
+
+/*
+ * Parallelism: eight sleeps of 1 s end well under 2 s, which running them
+ * two or four at a time cannot (4 s, 2 s); 0.9 s of slack covers creating
+ * and aborting eight branches on a loaded machine (the sleeps need no CPU).
+ */
+#define PARALLEL_N	8
+#define PARALLEL_MAX_MS 1900
+
 START_TEST(best_of_n_candidates_run_in_parallel)
 {
-	struct bfs_task task = BFS_TASK_SHELL("sleep 0.5; echo $BRANCHING_ATTEMPT > n; "
+	struct bfs_task task = BFS_TASK_SHELL("sleep 1; echo $BRANCHING_ATTEMPT > n; "
+					      "echo x > cand-$BRANCHING_ATTEMPT; "
 					      "echo $((BRANCHING_ATTEMPT % 3)) >&3");
-	struct bfs_best_of_n_opts bo = { .common = common(), .n = 4 };
+	struct bfs_best_of_n_opts bo = { .common = common(), .n = PARALLEL_N };
 	struct bfs_outcome *o;
 	int64_t t0 = now_ms(), took;
 
 	ck_assert_int_eq(bfs_best_of_n(&o, m, &task, 1, &bo), 0);
 	took = now_ms() - t0;
-	/* Four sleeps of 0.5 s: together well under 2 s. */
-	ck_assert_msg(took < 1500, "4 x 0.5 s took %lld ms", (long long)took);
+	ck_assert_msg(took < PARALLEL_MAX_MS, "8 x 1 s took %lld ms", (long long)took);
+	/* Scores 0 1 2 0 1 2 0 1: 2 and 5 tie, the lower wins. */
 	ck_assert_uint_eq(bfs_outcome_winner(o)->index, 2);
 	ck_assert(bfs_outcome_winner(o)->score == 2);
 	ck_file_eq(base("n"), "2\n");
+	only_winner_file(PARALLEL_N, 2);
+	bfs_outcome_free(o);
+}
+END_TEST
+
+START_TEST(speculate_candidates_run_in_parallel)
+{
+	struct bfs_task tasks[PARALLEL_N];
+	struct bfs_speculate_opts so = { .common = common() };
+	struct bfs_outcome *o;
+	int64_t t0 = now_ms(), took;
+
+	for (int i = 0; i < PARALLEL_N; i++)
+		tasks[i] = (struct bfs_task)BFS_TASK_SHELL(
+			"echo x > cand-$BRANCHING_ATTEMPT; sleep 1; exit 1");
+	ck_assert_int_eq(bfs_speculate(&o, m, tasks, PARALLEL_N, &so), 0);
+	took = now_ms() - t0;
+	ck_assert_msg(took < PARALLEL_MAX_MS, "8 x 1 s took %lld ms", (long long)took);
+	ck_assert(!bfs_outcome_committed(o));
+	for (int i = 0; i < PARALLEL_N; i++)
+		ck_assert_str_eq(res(o, i)->reason, "exit status 1");
+	only_winner_file(PARALLEL_N, PARALLEL_N);
+	bfs_outcome_free(o);
+}
+END_TEST
+
+START_TEST(cascade_wave_runs_in_parallel)
+{
+	static const unsigned int fan[] = { PARALLEL_N };
+	struct bfs_task task = BFS_TASK_SHELL("sleep 1; echo x > cand-$BRANCHING_ATTEMPT; "
+					      "test $BRANCHING_ATTEMPT = 5");
+	struct bfs_cascade_opts co = { .common = common(), .fan_out = fan, .waves = 1 };
+	struct bfs_outcome *o;
+	int64_t t0 = now_ms(), took;
+
+	ck_assert_int_eq(bfs_cascade(&o, m, &task, 1, &co), 0);
+	took = now_ms() - t0;
+	ck_assert_msg(took < PARALLEL_MAX_MS, "a wave of 8 x 1 s took %lld ms", (long long)took);
+	ck_assert(bfs_outcome_committed(o));
+	ck_assert_uint_eq(bfs_outcome_winner(o)->index, 5);
+	only_winner_file(PARALLEL_N, 5);
 	bfs_outcome_free(o);
 }
 END_TEST
@@ -254,7 +318,8 @@ END_TEST
 
 START_TEST(tournament_judge_compares_branches)
 {
-	struct bfs_task task = BFS_TASK_SHELL("echo $(( (BRANCHING_ATTEMPT * 7) % 5 )) > q");
+	struct bfs_task task = BFS_TASK_SHELL("echo $(( (BRANCHING_ATTEMPT * 7) % 5 )) > q; "
+					      "echo x > cand-$BRANCHING_ATTEMPT");
 	struct bfs_task judge =
 		BFS_TASK_SHELL("[ $(cat \"$1/q\") -ge $(cat \"$2/q\") ] && echo a || echo b");
 	struct bfs_tournament_opts to = { .common = common(), .n = 5, .judge_task = &judge };
@@ -264,6 +329,7 @@ START_TEST(tournament_judge_compares_branches)
 	ck_assert_int_eq(bfs_tournament(&o, m, &task, 1, &to), 0);
 	ck_assert_uint_eq(bfs_outcome_winner(o)->index, 2);
 	ck_file_eq(base("q"), "4\n");
+	only_winner_file(5, 2);
 	ck_assert_uint_eq(bfs_outcome_match_count(o), 4);
 	bfs_outcome_free(o);
 }
@@ -472,6 +538,8 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, speculate_commits_the_first_success_only);
 	tcase_add_test(tc, best_of_n_candidates_run_in_parallel);
+	tcase_add_test(tc, speculate_candidates_run_in_parallel);
+	tcase_add_test(tc, cascade_wave_runs_in_parallel);
 	tcase_add_test(tc, best_of_n_rollout_leaves_the_base_alone);
 	tcase_add_test(tc, reflexion_critique_sees_the_failed_branch);
 	tcase_add_test(tc, tree_commits_each_level_into_the_root);
