@@ -78,6 +78,7 @@ static int first_level(struct search *s)
 		ret = bfs__pool_add(&p, &s->a->tasks[i], -1, 0, NULL, (int)i);
 	if (!ret)
 		ret = bfs__pool_run(&p);
+	bfs__pool_zero_failures(&p);
 	if (!ret && !(s->beams = calloc(p.n, sizeof(*s->beams))))
 		ret = -ENOMEM;
 	if (!ret)
@@ -199,6 +200,7 @@ int bfs__beam_search(struct bfs__run *run, const struct bfs__args *a)
 		ret = expand_beams(&s, &p, d, &any);
 		if (!ret && any)
 			ret = bfs__pool_run(&p);
+		bfs__pool_zero_failures(&p);
 		if (!ret && any)
 			ret = prune(&s, &p);
 		bfs__pool_free(&p);

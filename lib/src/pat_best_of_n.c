@@ -40,6 +40,7 @@ int bfs__best_of_n(struct bfs__run *run, const struct bfs__args *a)
 		ret = bfs__pool_add(&p, &a->tasks[i % a->ntasks], -1, 0, NULL, 0);
 	if (!ret)
 		ret = bfs__pool_run(&p);
+	bfs__pool_zero_failures(&p);
 	for (size_t i = 0; !ret && i < p.n; i++)
 		if (p.c[i].r->success && (!best || bfs__better(p.c[i].r, best->r)))
 			best = &p.c[i];

@@ -37,6 +37,7 @@ static int level(struct bfs__run *run, const struct bfs_tree_opts *o, int root,
 		ret = bfs__pool_add(&p, &tasks[i], root, depth, NULL, 0);
 	if (!ret)
 		ret = bfs__pool_run(&p);
+	bfs__pool_zero_failures(&p);
 	for (size_t i = 0; !ret && i < p.n; i++)
 		if (p.c[i].r->success && (!best || bfs__better(p.c[i].r, best->r)))
 			best = &p.c[i];

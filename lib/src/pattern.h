@@ -182,6 +182,9 @@ int bfs__pool_add(struct bfs__pool *p, const struct bfs_task *task, int parent, 
 		  const char *feedback, int tag);
 /* Run every candidate; 0, or the error that stopped the pool (-EINTR). */
 int bfs__pool_run(struct bfs__pool *p);
+/* Ranking patterns, after a run: every candidate that did not succeed
+ * (failed, evaluation failed, killed, never started) scores 0.0. */
+void bfs__pool_zero_failures(struct bfs__pool *p);
 /* Abort the branches of the candidates that are still live, but keep. */
 int bfs__pool_abort_others(struct bfs__pool *p, const struct bfs__cand *keep);
 /* Commit c's branch into its parent, mark the result and the winner; on

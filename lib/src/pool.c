@@ -125,14 +125,15 @@ static void cand_record(struct bfs__pool *p, struct bfs__cand *c, struct bfs_pro
 	r->timed_out = res->timed_out;
 	r->error = res->error;
 	r->elapsed_ms = res->elapsed_ms;
-	r->has_score = res->has_score;
-	r->score = res->has_score ? res->score : 0;
+	r->success = bfs_proc_ok(res);
+	/* What a failure reported is no score (see bfs__pool_zero_failures()). */
+	r->has_score = r->success && res->has_score;
+	r->score = r->has_score ? res->score : 0;
 	r->out = res->out;
 	r->out_len = res->out_len;
 	r->err = res->err;
 	r->err_len = res->err_len;
 	res->out = res->err = NULL;
-	r->success = bfs_proc_ok(res);
 	if (r->success)
 		return;
 	if (res->killed && p->stop_reason)
@@ -248,6 +249,18 @@ int bfs__pool_run(struct bfs__pool *p)
 	}
 	mark_skipped(p, l.next);
 	return l.err;
+}
+
+void bfs__pool_zero_failures(struct bfs__pool *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct bfs_result *r = p->c[i].r;
+
+		if (!r->success) {
+			r->score = 0;
+			r->has_score = true;
+		}
+	}
 }
 
 int bfs__pool_abort_others(struct bfs__pool *p, const struct bfs__cand *keep)

@@ -328,11 +328,14 @@ check "speculate: 8 x 1 s in parallel ($took ms)" [ "$took" -lt 1900 ]
 expect 0 '*' "" -- best-of-n -n 3 --evaluate 'cat score' -- 'echo $(( (BRANCHING_ATTEMPT + 1) % 3 )) > score'
 check "best-of-n --evaluate" [ "$(cat "$base/score")" = 2 ]
 check "best-of-n: verdict" [ "$(head -1 <<<"$out")" = "committed candidate 1 into 'main'" ]
-expect 0 '*' "" -- best-of-n -n 2 --rollout --json -- 'echo x > rolled'
+expect 1 '*' "branching: nothing committed (rollout): the best is candidate 0" -- \
+	best-of-n -n 2 --rollout --json -- 'echo x > rolled'
 jeq .committed false
 jeq .winner.index 0
 check "best-of-n --rollout: nothing in the base" [ ! -e "$base/rolled" ]
-expect 1 '*' '*' -- best-of-n -n 2 -- false
+expect 1 '*' '*' -- best-of-n -n 2 --json -- 'echo 9 >&3; exit 1'
+jeq '[.results[].score] | join(",")' "0,0"
+jeq .winner null
 check "best-of-n: no branch left" no_branches
 
 # --- reflexion ----------------------------------------------------------------

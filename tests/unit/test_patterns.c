@@ -276,6 +276,8 @@ START_TEST(best_of_n_highest_success_wins_ties_to_lowest)
 	ck_assert_int_lt(pos("-b4"), pos("=b3"));
 	ck_assert_int_lt(pos("-b1"), pos("=b3"));
 	ck_assert(!res(o, 1)->success);
+	/* A failure scores 0.0, whatever it reported. */
+	ck_assert(res(o, 1)->has_score && res(o, 1)->score == 0);
 	bfs_outcome_free(o);
 }
 END_TEST
@@ -339,6 +341,39 @@ START_TEST(best_of_n_evaluate_callback)
 	ck_assert(!res(o, 0)->success);
 	ck_assert_str_eq(res(o, 0)->reason, "evaluate failed: Input/output error");
 	ck_assert_int_eq(res(o, 0)->error, -EIO);
+	bfs_outcome_free(o);
+}
+END_TEST
+
+START_TEST(best_of_n_failures_score_zero_and_never_win)
+{
+	struct bfs_best_of_n_opts bo = { .scoring.evaluate = evaluate };
+	struct bfs_pattern_opts c = common();
+	struct bfs_outcome *o;
+
+	/* Only failures: nothing wins, all score 0.0 (a crash and a failure
+	 * that reported a score of their own, a timeout). */
+	script[0] = (struct step){ .score = -5, .scored = true, .crash = true };
+	script[1] = (struct step){ .score = 5, .scored = true, .status = 2 };
+	script[2] = (struct step){ .sleep_ms = 5000 };
+	c.task_timeout_ms = 300;
+	ck_assert_int_eq(run(&o, bfs__best_of_n, tasks, 3, NULL, &c), 0);
+	ck_assert_ptr_null(bfs_outcome_winner(o));
+	ck_assert(!bfs_outcome_committed(o));
+	for (int i = 0; i < 3; i++) {
+		ck_assert(!res(o, i)->success);
+		ck_assert(res(o, i)->has_score);
+		ck_assert(res(o, i)->score == 0);
+	}
+	bfs_outcome_free(o);
+	/* A failed evaluation (index 0) scores 0.0 too. */
+	memset(script, 0, sizeof(script));
+	script[1] = (struct step){ .status = 1 };
+	ck_assert_int_eq(run(&o, bfs__best_of_n, tasks, 3, &bo, NULL), 0);
+	ck_assert(!res(o, 0)->success && res(o, 0)->has_score && res(o, 0)->score == 0);
+	ck_assert(!res(o, 1)->success && res(o, 1)->has_score && res(o, 1)->score == 0);
+	ck_assert_uint_eq(bfs_outcome_winner(o)->index, 2);
+	ck_assert(res(o, 2)->score == 8);
 	bfs_outcome_free(o);
 }
 END_TEST
@@ -997,6 +1032,7 @@ int main(void)
 	tcase_add_test(tc, speculate_timeout_bounds_wall_time);
 	tcase_add_test(tc, speculate_lost_race_is_a_conflict);
 	tcase_add_test(tc, best_of_n_highest_success_wins_ties_to_lowest);
+	tcase_add_test(tc, best_of_n_failures_score_zero_and_never_win);
 	tcase_add_test(tc, best_of_n_default_scores_and_repeats);
 	tcase_add_test(tc, best_of_n_precomputed_scores);
 	tcase_add_test(tc, best_of_n_evaluate_callback);

@@ -91,8 +91,8 @@ const struct cli_cmd cli_best_of_n = {
 		"  --evaluate CMD        score each success with this shell command, run in\n"
 		"                        its branch (a number on fd 3 or as the last word\n"
 		"                        of its stdout)\n"
-		"  --rollout             commit nothing: report the best, abort all (exit 0\n"
-		"                        when there is a best)\n" CLI_HELP_CANDS CLI_HELP_PARALLEL
-			CLI_HELP_TIMEOUTS CLI_HELP_WORKSPACE,
+		"  --rollout             commit nothing: report the best, abort all (exit\n"
+		"                        status 1: nothing was committed)\n" CLI_HELP_CANDS
+			CLI_HELP_PARALLEL CLI_HELP_TIMEOUTS CLI_HELP_WORKSPACE,
 	.run = run,
 };

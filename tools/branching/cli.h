@@ -139,8 +139,8 @@ struct cli_report {
 };
 
 /* Print the outcome (o->json: one JSON object) and the error line; return
- * the exit code: 128 + signal, CLI_CONFLICT, CLI_FAILURE, or CLI_OK when
- * something was committed (or, in rollout, when there is a best). */
+ * the exit code: 128 + signal, CLI_CONFLICT, CLI_FAILURE (also a rollout,
+ * which never commits), or CLI_OK when something was committed. */
 int cli_report(const struct cli_cmd *cmd, const struct cli_opts *o, const struct cli_ws *ws,
 	       const struct bfs_outcome *out, int ret, const struct cli_report *extra);
 

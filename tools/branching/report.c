@@ -231,8 +231,12 @@ int cli_report(const struct cli_cmd *cmd, const struct cli_opts *o, const struct
 	}
 	if (code)
 		return code;
-	if (bfs_outcome_committed(out) || bfs_outcome_winner(out))
+	if (bfs_outcome_committed(out))
 		return CLI_OK;
-	cli_error("nothing committed: no candidate succeeded");
+	if (bfs_outcome_winner(out))
+		cli_error("nothing committed (rollout): the best is candidate %u",
+			  bfs_outcome_winner(out)->index);
+	else
+		cli_error("nothing committed: no candidate succeeded");
 	return CLI_FAILURE;
 }

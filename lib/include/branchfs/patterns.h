@@ -57,7 +57,7 @@ struct bfs_result {
 	bool committed;	    /* its branch was committed into its parent */
 	bool timed_out;	    /* killed at a timeout */
 	bool has_score;	    /* score is meaningful */
-	double score;	    /* see each pattern */
+	double score;	    /* see struct bfs_scoring */
 	int exit_code;	    /* 0-255, or -1 when it did not exit normally */
 	int signal;	    /* the signal that ended it, or 0 */
 	int error;	    /* -errno when it failed for another reason than its status,
@@ -168,7 +168,11 @@ typedef int (*bfs_expand_fn)(struct bfs_task *tasks, size_t cap, const char *pat
  * writes to fd 3, else the last word of its stdout), else what the
  * candidate reported (a C task's *score, a command's fd 3), else 1.0 for a
  * success.  A failing evaluation makes the candidate a failure.  Highest
- * wins; ties go to the lowest index; NaN never wins.
+ * wins; ties go to the lowest index; NaN never wins.  In the patterns that
+ * rank (best-of-n, tree, beam) every candidate that did not succeed scores
+ * 0.0 (has_score set), whatever it reported, and is never the winner.  In
+ * the others a success has what it reported, if anything, and a failure no
+ * score.
  */
 struct bfs_scoring {
 	bfs_evaluate_fn evaluate;
