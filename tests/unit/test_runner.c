@@ -494,13 +494,13 @@ END_TEST
 
 /* Out of reach of the runner's signals: it moves into the test's process
  * group (again and again, in case the parent's setpgid() comes late),
- * ignores SIGTERM, and ends on its own after 1.5 s. */
+ * ignores SIGTERM, and ends on its own after 4 s. */
 static int escapes(double *score, const struct bfs_task_info *info, void *arg)
 {
 	pid_t group = *(pid_t *)arg;
 
 	signal(SIGTERM, SIG_IGN);
-	for (int i = 0; i < 75; i++) {
+	for (int i = 0; i < 200; i++) {
 		setpgid(0, group);
 		usleep(20000);
 	}
@@ -530,11 +530,12 @@ START_TEST(a_lost_process_is_reaped_later)
 	struct bfs_proc_result *r;
 	int pid;
 
-	/* SIGTERM at 0.2 s, SIGKILL at 0.4 s, given up at 0.6 s. */
-	o.grace_ms = 200;
+	/* SIGTERM at 1 s, SIGKILL at 2 s, given up at 3 s (slow under
+	 * valgrind, the child must have escaped before). */
+	o.grace_ms = 1000;
 	s.task = &t;
 	s.dir = dir;
-	s.timeout_ms = 200;
+	s.timeout_ms = 1000;
 	ck_assert_int_eq(bfs_run(&r, &s, &o), 0);
 	pid = r->pid;
 	ck_assert(r->timed_out);
@@ -542,7 +543,7 @@ START_TEST(a_lost_process_is_reaped_later)
 	bfs_proc_result_free(r);
 	ck_assert_msg(proc_state(pid) != 0 && proc_state(pid) != 'Z', "it did not survive");
 	/* It ends on its own: a zombie, until the next runner reaps it. */
-	for (int i = 0; i < 500 && proc_state(pid) != 'Z'; i++)
+	for (int i = 0; i < 1000 && proc_state(pid) != 'Z'; i++)
 		usleep(10000);
 	ck_assert_int_eq(proc_state(pid), 'Z');
 	s.task = &quick;
