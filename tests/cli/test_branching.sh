@@ -333,6 +333,16 @@ expect 1 '*' "branching: nothing committed (rollout): the best is candidate 0" -
 jeq .committed false
 jeq .winner.index 0
 check "best-of-n --rollout: nothing in the base" [ ! -e "$base/rolled" ]
+# While the evaluation of candidate 0 sleeps 1.5 s, candidate 1 writes
+# 1 MiB (drained: it gets to its next command) and is killed at its 0.5 s.
+rm -f "$T/wrote"
+expect 0 '*' "" -- best-of-n -n 2 --json --task-timeout 0.5 --helper-timeout 10 --evaluate 'sleep 1.5; echo 1' \
+	-c true -c "head -c 1048576 /dev/zero; touch $T/wrote; sleep 30"
+jeq .winner.index 0
+jeq '.results[1].timed_out' true
+check "best-of-n: a candidate writes 1 MiB while a helper runs" [ -e "$T/wrote" ]
+check "best-of-n: its timeout fires while a helper runs ($(j '.results[1].elapsed_ms') ms)" \
+	[ "$(j '.results[1].elapsed_ms')" -lt 1300 ]
 expect 1 '*' '*' -- best-of-n -n 2 --json -- 'echo 9 >&3; exit 1'
 jeq '[.results[].score] | join(",")' "0,0"
 jeq .winner null
