@@ -197,6 +197,11 @@ expect_fail 1 "branchfs: cannot create '.': '.' and '..' are not branch names" -
 expect_fail 1 "branchfs: cannot create '..': '.' and '..' are not branch names" -- create .. "$mnt"
 expect_fail 1 "branchfs: cannot create '@x': branch names cannot start with '@'" -- create @x "$mnt"
 expect_fail 1 "branchfs: cannot create 'main': 'main' is reserved for the root branch" -- create main "$mnt"
+# The daemon trims a command: "x " would silently become "x".
+expect_fail 1 "branchfs: cannot create 'x ': branch names cannot start or end with whitespace" -- create "x " "$mnt"
+expect_fail 1 "branchfs: cannot create ' x': branch names cannot start or end with whitespace" -- create " x" "$mnt"
+expect_fail 1 "branchfs: cannot create 'a$(printf '\t')b': branch names cannot contain control characters" -- create "a$(printf '\t')b" "$mnt"
+check "no branch x was made" [ ! -e "$mnt/@x" ]
 long=$(printf 'a%.0s' $(seq 256))
 expect_fail 1 "branchfs: cannot create '$long': branch names are at most 255 bytes long" -- create "$long" "$mnt"
 expect 0 '*' "" -- create "${long:1}" "$mnt" -p main
@@ -254,9 +259,11 @@ expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- diff feat "$T/plai
 rc=$? out=$(cat "$T/out") err=$(cat "$T/err")
 check "diff outside a mount exits 4" [ "$rc/$out/$err" = "4//branchfs: $T/plain is not a branchfs mount" ]
 
-# Names that need escaping in JSON (any byte but '/' and NUL is allowed).
+# Names that need escaping in JSON: the daemon allows any byte but '/' and
+# NUL (the CLI refuses control characters, so another client makes it).
 weird=$(printf 'we"ird\\na\tme\001')
-expect 0 '*' "" -- create "$weird" "$mnt" -p feat
+printf 'create:%s' "$weird" >"$mnt/@feat/.branchfs_ctl"
+expect 0 "switched to '$weird'" "" -- switch "$weird" "$mnt"
 printf x >"$mnt/$(printf 'f\nile\377')"
 expect 0 '*' "" -- diff --json "$weird" "$mnt"
 check "escaped names are valid JSON" json_valid

@@ -151,30 +151,61 @@ END_TEST
 
 START_TEST(name_rules_each_have_a_reason)
 {
-	const char *rules[] = { "", ".", "..", "a/b", "@x", "main", NULL };
-	const char *seen[8] = { 0 }, *why = NULL;
+	const char *rules[] = { "", ".", "..", "a/b", "@x", "main", " x", "x\n", "a\tb", NULL };
+	const int n = sizeof(rules) / sizeof(rules[0]);
+	const char *seen[16] = { 0 }, *why = NULL;
 	char long_name[300];
 
 	memset(long_name, 'a', 256);
 	long_name[256] = '\0';
-	rules[6] = long_name;
-	for (int i = 0; i < 7; i++) {
+	rules[n - 1] = long_name;
+	for (int i = 0; i < n; i++) {
 		ck_assert_int_eq(bfs_name_check(&why, rules[i]), -EINVAL);
 		ck_assert_ptr_nonnull(why);
 		seen[i] = why;
 	}
-	/* "." and ".." share a rule; every other rule has its own message. */
+	/* "." and "..", " x" and "x\n" share a rule; others have their own. */
 	ck_assert_str_eq(seen[1], seen[2]);
-	for (int i = 0; i < 7; i++)
-		for (int j = i + 1; j < 7; j++)
-			if (!(i == 1 && j == 2))
+	ck_assert_str_eq(seen[6], "branch names cannot start or end with whitespace");
+	ck_assert_str_eq(seen[7], seen[6]);
+	ck_assert_str_eq(seen[8], "branch names cannot contain control characters");
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (!(i == 1 && j == 2) && !(i == 6 && j == 7))
 				ck_assert_str_ne(seen[i], seen[j]);
 	long_name[255] = '\0';
 	ck_assert_int_eq(bfs_name_check(&why, long_name), 0);
 	ck_assert_ptr_null(why);
 	ck_assert_int_eq(bfs_name_check(NULL, "feature-1.x"), 0);
 	ck_assert_int_eq(bfs_name_check(NULL, "main2"), 0);
+	ck_assert_int_eq(bfs_name_check(NULL, "two words"), 0);
 	ck_assert_int_eq(bfs_create(NULL, NULL, m, NULL, long_name), 0);
+}
+END_TEST
+
+/*
+ * The daemon trims a text command, so "create:x " would make "x": the
+ * library refuses the name instead of returning "x " and a path that does
+ * not exist, and never switches to "x" when asked for " x".
+ */
+START_TEST(names_with_surrounding_whitespace_are_refused)
+{
+	char *name = NULL, *path = NULL;
+
+	ck_assert_int_eq(bfs_create(&name, &path, m, NULL, "x "), -EINVAL);
+	ck_assert_int_eq(bfs_create(&name, &path, m, "main", "\tx"), -EINVAL);
+	ck_assert_ptr_null(name);
+	ck_assert_ptr_null(path);
+	ck_assert(!bfs_exists(bpath("x", "")));
+	ck_assert_int_eq(bfs_create(&name, &path, m, NULL, "x y"), 0);
+	ck_assert_str_eq(name, "x y");
+	ck_assert(bfs_exists(path));
+	free(name);
+	free(path);
+	ck_assert_int_eq(bfs_create(NULL, NULL, m, NULL, "x"), 0);
+	ck_assert_int_eq(bfs_switch(m, "x "), -ENOENT);
+	ck_assert_int_eq(bfs_switch(m, " x"), -ENOENT);
+	ck_assert_str_eq(current(), "main");
 }
 END_TEST
 
@@ -588,6 +619,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, open_rejects_what_is_not_a_mount);
 	tcase_add_test(tc, create_named_generated_and_nested);
 	tcase_add_test(tc, name_rules_each_have_a_reason);
+	tcase_add_test(tc, names_with_surrounding_whitespace_are_refused);
 	tcase_add_test(tc, switch_and_current);
 	tcase_add_test(tc, commit_lands_in_base_and_sibling_goes_stale);
 	tcase_add_test(tc, current_branch_commit_and_abort_go_to_parent);

@@ -72,7 +72,12 @@ BFS_API int bfs_mount_daemon_pid(const struct bfs_mount *m);
 /*
  * Branch names.  A name given by a user is 1 to BFS_NAME_MAX bytes, is not
  * "." or "..", contains no '/', does not start with '@' and is not "main"
- * (reserved for the root branch).
+ * (reserved for the root branch).  The library also refuses names that
+ * start or end with whitespace (the daemon trims a text command, so
+ * "create:x " would make "x") and names with control characters (bytes
+ * 1-31 and 127: they break the one-name-a-line output of list and diff);
+ * branches other clients named so can still be switched to, committed,
+ * aborted and listed.
  */
 #define BFS_NAME_MAX  255
 #define BFS_MAIN_NAME "main"
