@@ -56,6 +56,32 @@ void bfs__state_free(struct bfs_state *st);
 const struct bfs_state_branch *bfs__state_find(const struct bfs_state *st, uint64_t id);
 const struct bfs_state_branch *bfs__state_find_name(const struct bfs_state *st, const char *name);
 
+/*
+ * diff.c, diff_renames.c: a branch's changes.  What identifies the object of an entry, for pairing file renames: the raw
+ * number of an added non-directory's origin, or of a deleted one in the
+ * parent, with the deleted one's path in the parent.
+ */
+struct bfs_diff_ident {
+	uint64_t raw;
+	bool known;
+	char *ppath; /* deleted: its path in the parent's namespace */
+};
+
+struct bfs_diff {
+	char *branch;
+	char *parent;
+	struct bfs_diff_entry *e;
+	struct bfs_diff_ident *id; /* parallel to e until the renames are paired */
+	size_t n, cap;
+};
+
+void bfs__diff_entry_free(struct bfs_diff_entry *e);
+void bfs__diff_idents_free(struct bfs_diff *d);
+/* Fold a renamed directory's old name (deleted too) into its rename. */
+int bfs__diff_fold_renames(struct bfs_diff *d);
+/* Make an added non-directory copied from a deleted one its rename. */
+int bfs__diff_pair_renames(struct bfs_diff *d);
+
 /* layers.c: reading layer directories. */
 
 /* The value of marker key ("wh", "opaque", "redirect") on path, under

@@ -116,6 +116,8 @@ jeq() {
 
 mkdir -p "$base/d1" "$T/plain"
 echo base >"$base/a.txt"
+echo b >"$base/b.txt"
+echo g >"$base/gone.txt"
 echo x >"$base/d1/x"
 
 # --- general --------------------------------------------------------------
@@ -218,31 +220,47 @@ expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- switch feat "$T/pl
 echo changed >"$mnt/a.txt"
 printf 12345 >"$mnt/new.txt"
 mv "$mnt/d1" "$mnt/d2"
+mv "$mnt/b.txt" "$mnt/c.txt"
+rm "$mnt/gone.txt"
 ln -s a.txt "$mnt/link"
 expect 0 "M  a.txt
+R  b.txt -> c.txt
 R  d1/ -> d2/
+D  gone.txt
 A  link
 A  new.txt" "" -- diff "$mnt"
 expect 0 "$out" "" -- diff feat "$mnt" --storage "$st"
-expect 0 " a.txt   | M 8B
- d2/     | R from d1/
- link    | A 5B
- new.txt | A 5B
- 4 changes: 2 added, 1 modified, 0 deleted, 1 renamed" "" -- diff --stat "$mnt"
+expect 0 " a.txt    | M 8B
+ c.txt    | R from b.txt
+ d2/      | R from d1/
+ gone.txt | D
+ link     | A 5B
+ new.txt  | A 5B
+ 6 changes: 2 added, 1 modified, 1 deleted, 2 renamed" "" -- diff --stat "$mnt"
 expect 0 '*' "" -- diff --json "$mnt"
 check "diff --json is valid JSON" json_valid
 jeq .branch feat
 jeq .parent main
-jeq '.changes | length' 4
+jeq '.changes | length' 6
 jeq '.changes[0].status' modified
 jeq '.changes[0].path' a.txt
 jeq '.changes[0].type' file
 jeq '.changes[0].size' 8
 jeq '.changes[1].status' renamed
-jeq '.changes[1].old_path' d1
-jeq '.changes[1].type' dir
-jeq '.changes[2].type' symlink
+jeq '.changes[1].path' c.txt
+jeq '.changes[1].old_path' b.txt
+jeq '.changes[1].type' file
+jeq '.changes[1].size' 2
+jeq '.changes[2].status' renamed
+jeq '.changes[2].old_path' d1
+jeq '.changes[2].type' dir
+jeq '.changes[3].status' deleted
+jeq '.changes[3].path' gone.txt
 jeq '.changes[3].old_path' null
+jeq '.changes[3].type' file
+jeq '.changes[3].size' 2
+jeq '.changes[4].type' symlink
+jeq '.changes[5].old_path' null
 # One argument: a mount root (or a path with '/') is MNT, else BRANCH.
 echo s >"$mnt/@sub/sub.txt"
 (cd "$mnt/@sub" && "$BFS" diff sub >"$T/out" 2>"$T/err")
@@ -314,6 +332,8 @@ check "sub's file landed in feat" [ -f "$mnt/@feat/sub.txt" ]
 expect 0 "committed 'feat' into 'main'" "" -- commit "$mnt"
 check "the commit landed in the base" [ "$(cat "$base/a.txt")" = changed ]
 check "the rename landed in the base" renamed_in_base
+check "the file rename landed in the base" eval '[ -f "$base/c.txt" ] && [ ! -e "$base/b.txt" ]'
+check "the deletion landed in the base" [ ! -e "$base/gone.txt" ]
 expect 0 '*' "" -- list "$mnt"
 check "siblings are marked stale" grep -Eq '^    side +[0-9]+[smhd] +0  stale$' <<<"$out"
 expect 0 '*' "" -- status --json "$mnt"

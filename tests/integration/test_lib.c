@@ -402,16 +402,60 @@ START_TEST(diff_renamed_file_and_dir_mode)
 	struct bfs_diff *d;
 
 	ck_assert_int_eq(bfs_create(NULL, NULL, m, NULL, "one"), 0);
-	/* A file renamed: deletion plus addition. */
 	ck_assert_int_eq(rename(bpath("one", "a.txt"), tpath(t.mnt, "@one/b.txt")), 0);
 	/* A mode change on a directory. */
 	ck_assert_int_eq(chmod(bpath("one", "d1"), 0700), 0);
 
 	ck_assert_int_eq(bfs_diff(&d, m, "one"), 0);
-	ck_assert_str_eq(entry(d, 0), "D a.txt");
-	ck_assert_str_eq(entry(d, 1), "A b.txt");
-	ck_assert_str_eq(entry(d, 2), "M d1");
-	ck_assert_int_eq(bfs_diff_count(d), 3);
+	ck_assert_str_eq(entry(d, 0), "R b.txt<-a.txt");
+	ck_assert_str_eq(entry(d, 1), "M d1");
+	ck_assert_int_eq(bfs_diff_count(d), 2);
+	ck_assert_int_eq(bfs_diff_get(d, 0)->type, BFS_TYPE_FILE);
+	ck_assert_int_eq(bfs_diff_get(d, 0)->size, 5);
+	bfs_diff_free(d);
+}
+END_TEST
+
+/*
+ * A renamed file is told from a copy by the object it came from: renamed
+ * after a write, out of a renamed directory, in a branch of a branch (whose
+ * parent shows its numbers mixed with its own id); a copy plus a deletion
+ * stays an addition and a deletion.
+ */
+START_TEST(diff_pairs_renamed_files_not_copies)
+{
+	struct bfs_diff *d;
+
+	ck_assert_int_eq(bfs_create(NULL, NULL, m, NULL, "one"), 0);
+	ck_assert_int_eq(bfs_write_file(bpath("one", "a.txt"), "written first\n"), 0);
+	ck_assert_int_eq(rename(bpath("one", "a.txt"), tpath(t.mnt, "@one/moved.txt")), 0);
+	ck_assert_int_eq(rename(bpath("one", "d1"), tpath(t.mnt, "@one/d2")), 0);
+	ck_assert_int_eq(rename(bpath("one", "d2/sub/x"), tpath(t.mnt, "@one/y")), 0);
+	ck_assert_int_eq(
+		bfs_sh(NULL, "cp '%s' '%s'", bpath("one", "gone/old"), tpath(t.mnt, "@one/copy")),
+		0);
+	ck_assert_int_eq(unlink(bpath("one", "gone/old")), 0);
+	ck_assert_int_eq(bfs_write_file(bpath("one", "p.txt"), "p"), 0);
+
+	ck_assert_int_eq(bfs_diff(&d, m, "one"), 0);
+	ck_assert_str_eq(entry(d, 0), "A copy");
+	ck_assert_str_eq(entry(d, 1), "R d2<-d1");
+	ck_assert_str_eq(entry(d, 2), "D gone/old");
+	ck_assert_str_eq(entry(d, 3), "R moved.txt<-a.txt");
+	ck_assert_str_eq(entry(d, 4), "A p.txt");
+	ck_assert_str_eq(entry(d, 5), "R y<-d1/sub/x");
+	ck_assert_int_eq(bfs_diff_count(d), 6);
+	ck_assert_int_eq(bfs_diff_get(d, 3)->size, 14);
+	bfs_diff_free(d);
+
+	/* p.txt exists only in one's layer; kid renames it. */
+	ck_assert_int_eq(bfs_create(NULL, NULL, m, "one", "kid"), 0);
+	ck_assert_int_eq(rename(bpath("kid", "p.txt"), tpath(t.mnt, "@kid/q.txt")), 0);
+	ck_assert_int_eq(rename(bpath("kid", "y"), tpath(t.mnt, "@kid/d2/y")), 0);
+	ck_assert_int_eq(bfs_diff(&d, m, "kid"), 0);
+	ck_assert_str_eq(entry(d, 0), "R d2/y<-y");
+	ck_assert_str_eq(entry(d, 1), "R q.txt<-p.txt");
+	ck_assert_int_eq(bfs_diff_count(d), 2);
 	bfs_diff_free(d);
 }
 END_TEST
@@ -628,6 +672,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, list_storage_errors);
 	tcase_add_test(tc, diff_classifies_changes);
 	tcase_add_test(tc, diff_renamed_file_and_dir_mode);
+	tcase_add_test(tc, diff_pairs_renamed_files_not_copies);
 	tcase_add_test(tc, diff_directory_recreated_with_mkdir);
 	tcase_add_test(tc, diff_nested_branch_against_its_parent);
 	tcase_add_test(tc, unmount_discards_or_keeps_branches);

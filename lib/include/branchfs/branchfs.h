@@ -213,8 +213,11 @@ struct bfs_diff;
 /*
  * Diff branch (NULL: the mount's current branch) against its parent as the
  * parent is now.  Entries are sorted by path.  A directory is listed when it
- * was added, deleted, renamed, replaced, or had its mode or owner changed; a
- * file renamed inside a branch shows as a deletion plus an addition.
+ * was added, deleted, renamed, replaced, or had its mode or owner changed.  A
+ * file renamed inside the branch is BFS_CHANGE_RENAMED when the daemon
+ * marked its copy with the object it came from (always as root; without
+ * root, regular files only); a copy plus a deletion is an addition and a
+ * deletion (contents are not compared).
  * *out gets a diff the caller frees with bfs_diff_free().
  *
  * Errors: -EINVAL for main (it has no parent), -ENOENT for an unknown
