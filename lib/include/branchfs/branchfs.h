@@ -280,7 +280,9 @@ BFS_API int bfs_unmount(struct bfs_mount *m, unsigned int flags);
 /*
  * A message for err (negative or positive errno) in the words of branches:
  * ESTALE "a sibling committed first", ENOTEMPTY "the branch has live
- * children", ... and strerror() for the rest.  Static storage.
+ * children", ... and strerror() for the rest, its first letter lowercased
+ * ("input/output error").  Static (for the rest, thread-local) storage:
+ * valid until the next call in the same thread.
  */
 BFS_API const char *bfs_strerror(int err);
 
