@@ -5,9 +5,13 @@
 # every subcommand and of every error path.  Run by tests/run-suite.sh (which
 # sets $BFS_TEST_TMP and removes whatever mount or daemon a failure leaves).
 #
-#   test_cli.sh BRANCHFS
+#   test_cli.sh BRANCHFS [FAILCTL]
+#
+# FAILCTL is tests/cli/failctl.c built as an LD_PRELOAD module (absent in
+# sanitizer builds: those cases are then skipped).
 set -u
 BFS=$1
+FAILCTL=${2:-}
 : "${BFS_TEST_TMP:?run me through tests/run-suite.sh}"
 T=$(mktemp -d "$BFS_TEST_TMP/cli.XXXXXX")
 T=$(realpath "$T")
@@ -158,7 +162,7 @@ check "a missing daemon is named" grep -q "^branchfs: cannot mount $mnt: .*no-da
 # The storage is a file: the daemon's own reason comes back on one line.
 expect 1 "" '*' -- mount --base "$base" --storage "$base/a.txt" "$mnt"
 check "daemon failure is one line" [ "$(wc -l <<<"$err")" = 1 ]
-check "daemon failure carries its reason" grep -q "^branchfs: cannot mount $mnt: cannot open base .*: Not a directory$" <<<"$err"
+check "daemon failure carries its reason" grep -q "^branchfs: cannot mount $mnt: cannot open base .*: not a directory$" <<<"$err"
 check "nothing is left mounted" not grep -q " $mnt fuse" /proc/mounts
 
 # The mount point is created; the command returns once the mount answers.
@@ -188,10 +192,23 @@ expect 0 "* main     -       -" "" -- list "$mnt"
 expect 0 "created and switched to branch 'feat' (parent 'main')" "" -- create feat "$mnt"
 check "the mount is on feat" [ "$(cat "$mnt/.branchfs_ctl")" = feat ]
 check "@feat exists" [ -d "$mnt/@feat" ]
-expect 0 "created and switched to branch 'sub' (parent 'feat')" "" -- create sub "$mnt"
-expect 0 "created and switched to branch 'side' (parent 'main')" "" -- create side "$mnt" -p main
+expect 0 "created and switched to branch 'sub' (parent 'feat')" "" -- create sub "$mnt" -p feat
+# The parent defaults to main (BranchFS's CLI), not to the current branch.
+expect 0 "created and switched to branch 'side' (parent 'main')" "" -- create side "$mnt"
 expect 0 "created and switched to branch 'side2' (parent 'main')" "" -- create --parent main side2 "$mnt" --storage "$st"
 expect_fail 1 "branchfs: branch 'feat' already exists" -- create feat "$mnt"
+# A switch that fails after the create takes the new branch away again.
+if [ -n "$FAILCTL" ]; then
+	LD_PRELOAD=$FAILCTL BFS_FAIL_SWITCH=1 expect_fail 1 "branchfs: cannot switch to the new branch 'sw': input/output error (it was aborted again)" -- create sw "$mnt"
+	check "a failed create leaves no branch" [ ! -e "$mnt/@sw" ]
+	check "a failed create leaves the mount where it was" [ "$(cat "$mnt/.branchfs_ctl")" = side2 ]
+	LD_PRELOAD=$FAILCTL BFS_FAIL_SWITCH=1 BFS_FAIL_ABORT=1 expect_fail 1 "branchfs: cannot switch to the new branch 'sw': input/output error; it is left at $mnt/@sw (aborting it failed: input/output error)" -- create sw "$mnt"
+	check "a branch that could not be aborted is where the message says" [ -d "$mnt/@sw" ]
+	expect 0 "switched to 'sw'" "" -- switch sw "$mnt"
+	expect 0 "aborted 'sw', now on 'main'" "" -- abort "$mnt"
+else
+	echo "cli: failctl not built (sanitizer build): create rollback not tested"
+fi
 expect_fail 1 "branchfs: cannot create 'x': parent branch 'nope' does not exist" -- create x "$mnt" -p nope
 expect_fail 1 "branchfs: cannot create '': branch names cannot be empty" -- create "" "$mnt"
 expect_fail 1 "branchfs: cannot create 'a/b': branch names cannot contain '/'" -- create a/b "$mnt"
