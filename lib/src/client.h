@@ -26,6 +26,7 @@ struct bfs_mount {
 /* The mount point (from /proc/self/mountinfo) that holds the absolute path
  * real, and its file system type; *root and *type are malloc'd. */
 int bfs__mount_of(char **root, char **type, const char *real);
+#define BRANCHFS_FSTYPE "fuse.branchfs"
 /* Is dir a fuse.branchfs mount point whose control file answers? */
 bool bfs__mounted(const char *dir);
 /* Control file of branch (NULL: the root one) of m into out (PATH_MAX). */

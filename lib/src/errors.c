@@ -66,6 +66,8 @@ const char *bfs_strerror(int err)
 		return "the daemon serving the mount is gone";
 	case EBUSY:
 		return "the mount is busy";
+	case EISCONN:
+		return "the daemon serving the mount still runs";
 	case ETIMEDOUT:
 		return "timed out waiting for the daemon";
 	case ENOTSUP:

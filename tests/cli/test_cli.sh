@@ -392,14 +392,23 @@ jeq '.branches | length' 1
 
 # --- a daemon that died -----------------------------------------------------------
 expect 0 '*' "" -- mount --base "$base" --storage "$st" "$mnt"
+expect 0 '*' "" -- create survivor "$mnt"
+echo s >"$mnt/survivor.txt"
 expect 0 '*' "" -- status --json "$mnt"
-kill -9 "$(j .daemon_pid)"
-sleep 0.2
+pid=$(j .daemon_pid)
+kill -9 "$pid"
+while ! daemon_gone "$pid"; do sleep 0.05; done
 for c in list status diff; do
 	expect_fail 1 "branchfs: cannot open $mnt: the daemon serving the mount is gone" -- "$c" "$mnt"
 done
 expect_fail 1 "branchfs: cannot open $mnt: the daemon serving the mount is gone" -- commit "$mnt"
-fusermount3 -uz "$mnt" 2>/dev/null || umount -l "$mnt"
+# unmount still cleans up: the mount is detached, the branches stay.
+expect 0 "unmounted $mnt" "branchfs: the daemon serving $mnt was gone: the mount was detached, and its branches come back at the next mount of its storage" -- unmount "$mnt"
+check "the dead mount is gone" not grep -q " $mnt " /proc/mounts
+expect_fail 4 "branchfs: $mnt is not a branchfs mount" -- unmount "$mnt"
+expect 0 '*' "" -- mount --base "$base" --storage "$st" "$mnt"
+check "the branch of the dead mount came back" [ "$(cat "$mnt/@survivor/survivor.txt")" = s ]
+expect 0 "unmounted $mnt" "" -- unmount "$mnt"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ] && [ "$pass" -gt 0 ]

@@ -16,8 +16,10 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct bfs_test_mount t;
@@ -541,6 +543,32 @@ START_TEST(unmount_discards_or_keeps_branches)
 }
 END_TEST
 
+/* A mount whose daemon died is detached, and its branches come back. */
+START_TEST(detach_a_mount_whose_daemon_died)
+{
+	struct bfs_mount *dead;
+	struct stat st;
+
+	ck_assert_int_eq(bfs_create(NULL, NULL, m, NULL, "one"), 0);
+	ck_assert_int_eq(bfs_write_file(bpath("one", "kept.txt"), "k"), 0);
+	ck_assert_int_eq(bfs_detach(t.mnt), -EISCONN);
+	ck_assert_int_eq(bfs_detach(t.base), -EMEDIUMTYPE);
+	ck_assert_int_eq(bfs_detach(tpath(t.mnt, "d1")), -EISCONN);
+
+	ck_assert_int_eq(kill(t.pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(t.pid, NULL, 0), t.pid);
+	t.pid = 0;
+	ck_assert_int_eq(bfs_open(&dead, t.mnt), -ENOTCONN);
+	ck_assert_int_eq(bfs_detach(t.mnt), 0);
+	ck_assert_int_eq(stat(t.mnt, &st), 0); /* the plain directory again */
+	ck_assert(!bfs_exists(tpath(t.mnt, ".branchfs_ctl")));
+	ck_assert_int_eq(bfs_detach(t.mnt), -EMEDIUMTYPE);
+
+	bfs_mount_start(&t, NULL);
+	ck_assert_str_eq(read_text(bpath("one", "kept.txt")), "k");
+}
+END_TEST
+
 /*
  * DESIGN.md section 3: the mount root shows main at mount time, also when
  * the branches were kept.  Exposes a daemon bug: the daemon restores the
@@ -679,6 +707,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, diff_nested_branch_against_its_parent);
 	tcase_add_test(tc, unmount_discards_or_keeps_branches);
 	tcase_add_test(tc, remount_with_kept_branches_starts_on_main);
+	tcase_add_test(tc, detach_a_mount_whose_daemon_died);
 	tcase_add_test(tc, set_keep_survives_a_plain_unmount);
 	tcase_add_test(tc, strerror_speaks_branches);
 	suite_add_tcase(s, tc);

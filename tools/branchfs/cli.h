@@ -77,6 +77,8 @@ char *cli_abspath(const char *path);
 /* Open the mount holding path (NULL: the current directory), reporting
  * failures; returns CLI_OK or an exit code. */
 int cli_open(struct bfs_mount **m, const char *path);
+/* Report bfs_open(path) failing with ret; returns the exit code. */
+int cli_open_failed(int ret, const char *path);
 /* The branches, from the mount holding mnt, or from the storage directory
  * alone when mnt is NULL and storage is not (then *m is NULL); reports
  * failures, returns CLI_OK or an exit code. */

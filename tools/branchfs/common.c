@@ -151,13 +151,16 @@ char *cli_abspath(const char *path)
 
 int cli_open(struct bfs_mount **m, const char *path)
 {
-	const char *p = path ? path : ".";
-	int ret = bfs_open(m, p);
-	char *abs;
+	int ret = bfs_open(m, path ? path : ".");
 
-	if (!ret)
-		return CLI_OK;
-	abs = cli_abspath(p);
+	return ret ? cli_open_failed(ret, path) : CLI_OK;
+}
+
+int cli_open_failed(int ret, const char *path)
+{
+	const char *p = path ? path : ".";
+	char *abs = cli_abspath(p);
+
 	if (ret == -EMEDIUMTYPE)
 		cli_error("%s is not a branchfs mount", abs ? abs : p);
 	else if (ret == -ENOENT || ret == -ENOTDIR)

@@ -278,6 +278,19 @@ BFS_API int bfs_daemon_start(struct bfs_mount **out, char **message, const char 
 BFS_API int bfs_unmount(struct bfs_mount *m, unsigned int flags);
 
 /*
+ * Detach the branchfs mount at mnt (its mount point, or a path inside it)
+ * whose daemon is gone: every access to it fails with ENOTCONN and
+ * bfs_open() cannot open it.  Lazily unmounts it, as `fusermount3 -uz`
+ * does.  The storage is left as the daemon left it: the branches it had
+ * come back at the next mount of that storage.
+ *
+ * Errors: -EISCONN when the daemon still answers (use bfs_unmount()),
+ * -EMEDIUMTYPE when mnt is not on a branchfs mount, -EBUSY when it stayed
+ * mounted.
+ */
+BFS_API int bfs_detach(const char *mnt);
+
+/*
  * A message for err (negative or positive errno) in the words of branches:
  * ESTALE "a sibling committed first", ENOTEMPTY "the branch has live
  * children", ... and strerror() for the rest, its first letter lowercased
