@@ -146,6 +146,16 @@ expect_fail 2 "branchfs: list: unknown option '--bogus' (usage: branchfs list [M
 expect_fail 2 "branchfs: create: missing argument (usage: branchfs create NAME MNT [-p PARENT])" -- create x
 expect_fail 2 "branchfs: create: option '-p' needs an argument (usage: branchfs create NAME MNT [-p PARENT])" -- create x y -p
 expect_fail 2 "branchfs: switch: unexpected argument 'c' (usage: branchfs switch NAME MNT)" -- switch a b c
+expect_fail 2 "branchfs: commit: unexpected argument 'b' (usage: branchfs commit MNT)" -- commit a b
+expect_fail 2 "branchfs: abort: unexpected argument 'b' (usage: branchfs abort MNT)" -- abort a b
+expect_fail 2 "branchfs: status: unexpected argument 'b' (usage: branchfs status [MNT] [--storage DIR] [--json])" -- status a b
+expect_fail 2 "branchfs: diff: unexpected argument 'c' (usage: branchfs diff [BRANCH] [MNT] [--stat] [--json])" -- diff a b c
+expect_fail 2 "branchfs: list: unexpected argument 'b' (usage: branchfs list [MNT] [--storage DIR] [--json])" -- list a b
+# A long option given a value it does not take is named as written.
+expect_fail 2 "branchfs: unmount: option '--keep' takes no argument (usage: branchfs unmount MNT [--keep])" -- unmount --keep=x a
+expect_fail 2 "branchfs: list: option '--json' takes no argument (usage: branchfs list [MNT] [--storage DIR] [--json])" -- list --json=1
+expect_fail 2 "branchfs: list: unknown option '--bogus=1' (usage: branchfs list [MNT] [--storage DIR] [--json])" -- list --bogus=1
+expect_fail 2 "branchfs: list: unknown option '-z' (usage: branchfs list [MNT] [--storage DIR] [--json])" -- list -z
 # A failed write of the primary output is an error.
 "$BFS" --version >/dev/full 2>"$T/err"
 rc=$? out="" err=$(cat "$T/err")
@@ -289,6 +299,12 @@ check "diff . is the mount" [ "$rc/$(head -1 "$T/out")" = "0/M  a.txt" ]
 expect 0 "" "" -- diff side "$mnt"
 expect_fail 1 "branchfs: cannot diff 'main': main has no parent" -- diff main "$mnt"
 expect_fail 1 "branchfs: cannot diff 'nope': no such branch" -- diff nope "$mnt"
+# --json prints nothing on stdout when it fails.
+expect_fail 1 "branchfs: cannot diff 'nope': no such branch" -- diff --json nope "$mnt"
+expect_fail 1 "branchfs: cannot diff 'main': main has no parent" -- diff --json main "$mnt"
+expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- list --json "$T/plain"
+expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- status --json "$T/plain"
+expect_fail 1 "branchfs: cannot read storage '$T/none': no such directory" -- list --json --storage "$T/none"
 expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- diff feat "$T/plain"
 (cd "$T/plain" && "$BFS" diff >"$T/out" 2>"$T/err")
 rc=$? out=$(cat "$T/out") err=$(cat "$T/err")
@@ -342,6 +358,8 @@ expect_fail 1 "branchfs: cannot read storage '$T/none': no such directory" -- st
 
 # --- commit and abort -----------------------------------------------------------
 expect_fail 1 "branchfs: cannot commit 'feat': the branch has live children" -- commit "$mnt"
+expect_fail 1 "branchfs: cannot abort 'feat': the branch has live children" -- abort "$mnt"
+check "a refused abort leaves the branch" eval '[ -d "$mnt/@feat" ] && [ -d "$mnt/@sub" ]'
 expect 0 "switched to 'sub'" "" -- switch sub "$mnt"
 expect 0 "committed 'sub' into 'feat'" "" -- commit --storage "$st" "$mnt"
 check "the mount is back on feat" [ "$(cat "$mnt/.branchfs_ctl")" = feat ]
@@ -371,6 +389,15 @@ expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- abort "$T/plain"
 # --- unmount ------------------------------------------------------------------
 expect_fail 2 "branchfs: unmount: missing argument (usage: branchfs unmount MNT [--keep])" -- unmount
 expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- unmount "$T/plain"
+# A process working inside the mount makes it busy.
+(cd "$mnt" && exec sleep 60) &
+busy=$!
+while [ "$(readlink "/proc/$busy/cwd")" != "$mnt" ]; do sleep 0.05; done
+expect_fail 1 "branchfs: cannot unmount $mnt: the mount is busy" -- unmount "$mnt"
+check "a busy mount stays mounted" grep -q " $mnt fuse.branchfs " /proc/mounts
+check "a busy mount still answers" [ "$(cat "$mnt/.branchfs_ctl")" = main ]
+kill "$busy"
+wait "$busy" 2>/dev/null
 expect 0 "unmounted $mnt (branches kept)" "" -- unmount "$mnt" --keep
 check "the mount is gone" not grep -q " $mnt " /proc/mounts
 check "the daemon has exited" daemon_gone "$pid"
@@ -382,6 +409,15 @@ expect 0 '*' "" -- status --storage "$st" --json
 jeq .mount null
 jeq .daemon_pid null
 jeq .branches 1
+expect 0 "mount:    -
+base:     -
+storage:  $st
+daemon:   -
+branch:   main
+parent:   -
+stale:    no
+changes:  -
+branches: 1" "" -- status --storage "$st"
 expect_fail 4 "branchfs: $mnt is not a branchfs mount" -- status "$mnt"
 expect 0 "mounted $base at $mnt" "" -- mount --base "$base" --storage "$st" "$mnt"
 expect 0 '*' "" -- list --json "$mnt"
@@ -409,6 +445,20 @@ expect_fail 4 "branchfs: $mnt is not a branchfs mount" -- unmount "$mnt"
 expect 0 '*' "" -- mount --base "$base" --storage "$st" "$mnt"
 check "the branch of the dead mount came back" [ "$(cat "$mnt/@survivor/survivor.txt")" = s ]
 expect 0 "unmounted $mnt" "" -- unmount "$mnt"
+
+# --- mount -o -------------------------------------------------------------------
+# Options go to the daemon: keep (ours) and allow_other (FUSE's).
+expect 0 "mounted $base at $mnt" "" -- mount -o keep,allow_other --base "$base" --storage "$st" "$mnt"
+check "-o allow_other reaches the mount" grep -Eq "^branchfs $mnt fuse.branchfs [^ ]*allow_other" /proc/mounts
+expect 0 '*' "" -- create kept "$mnt"
+expect 0 "unmounted $mnt" "" -- unmount "$mnt"
+expect 0 '*' "" -- list --storage "$st" --json
+check "-o keep kept the branches at a plain unmount" [ "$(j '.branches | length')" -ge 2 ]
+jeq '.branches[1].name' kept
+expect 1 "" '*' -- mount -o no_such_option --base "$base" --storage "$st" "$mnt"
+check "a refused -o option is one line" [ "$(wc -l <<<"$err")" = 1 ]
+check "a refused -o option is named" grep -q "^branchfs: cannot mount $mnt: .*no_such_option" <<<"$err"
+check "nothing is mounted after a refused option" not grep -q " $mnt fuse" /proc/mounts
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ] && [ "$pass" -gt 0 ]

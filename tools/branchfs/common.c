@@ -84,6 +84,19 @@ int cli_fail(int err, const char *fmt, ...)
 	return cli_exit_code(err);
 }
 
+/* getopt refused arg: name it as the user wrote it. */
+static int bad_option(const struct cli_cmd *cmd, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (strncmp(arg, "--", 2))
+		return cli_usage(cmd, "unknown option '-%c'", optopt);
+	/* optopt is the option's value when it exists but takes no argument. */
+	if (eq && optopt)
+		return cli_usage(cmd, "option '%.*s' takes no argument", (int)(eq - arg), arg);
+	return cli_usage(cmd, "unknown option '%s'", arg);
+}
+
 int cli_parse(const struct cli_cmd *cmd, int argc, char **argv, const char *shortopts,
 	      const struct option *own, int (*opt)(int c, const char *arg, void *ctx), void *ctx,
 	      struct cli_opts *o)
@@ -114,9 +127,7 @@ int cli_parse(const struct cli_cmd *cmd, int argc, char **argv, const char *shor
 		case ':':
 			return cli_usage(cmd, "option '%s' needs an argument", argv[optind - 1]);
 		case '?':
-			if (optopt)
-				return cli_usage(cmd, "unknown option '-%c'", optopt);
-			return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+			return bad_option(cmd, argv[optind - 1]);
 		}
 		ret = opt ? opt(c, optarg, ctx) : CLI_USAGE;
 		if (ret)
