@@ -354,6 +354,8 @@ rc=$? out=$(cat "$T/out") err=$(cat "$T/err")
 check "list outside a mount exits 4" [ "$rc/$out/$err" = "4//branchfs: $T/plain is not a branchfs mount" ]
 expect_fail 1 "branchfs: cannot read storage '$T/none': no such directory" -- list --storage "$T/none"
 expect_fail 1 "branchfs: cannot read storage '$T/plain': not a branchfs storage directory" -- list --storage "$T/plain"
+expect_fail 1 "branchfs: cannot read storage '$base/a.txt': not a directory" -- list --storage "$base/a.txt"
+expect_fail 1 "branchfs: cannot read storage '$base/a.txt/x': not a directory" -- status --storage "$base/a.txt/x"
 expect_fail 1 "branchfs: cannot read storage '$T/none': no such directory" -- status --storage "$T/none"
 
 # --- commit and abort -----------------------------------------------------------

@@ -4,7 +4,8 @@
 # Install the build into a temporary prefix and build a tiny external
 # program against it with `pkg-config --cflags --libs branchfs`, shared and
 # static; check that the headers, library, pkg-config file, CLIs and man
-# pages are all installed.  Run by run-suite.sh ($BFS_TEST_TMP).
+# pages and the reference docs they point to are all installed.  Run by
+# run-suite.sh ($BFS_TEST_TMP).
 #
 #   test-install.sh BUILD_DIR CC
 set -u
@@ -24,7 +25,8 @@ pc=$(find "$prefix" -name branchfs.pc | head -1)
 [ -n "$pc" ] || { echo "FAIL: no branchfs.pc installed" >&2; exit 1; }
 libdir=$(dirname "$(dirname "$pc")")
 for f in include/branchfs/branchfs.h include/branchfs/ioctl.h bin/branchfs sbin/branchfsd \
-	share/man/man1/branchfs.1 share/man/man8/branchfsd.8 \
+	share/man/man1/branchfs.1 share/man/man8/branchfsd.8 share/doc/branchfs/cli.md \
+	share/doc/branchfs/api.md share/doc/branchfs/errors.md share/doc/branchfs/patterns.md \
 	include/branchfs/runner.h include/branchfs/patterns.h bin/branching share/man/man1/branching.1; do
 	[ -e "$prefix/$f" ] || fail "$f is not installed"
 done

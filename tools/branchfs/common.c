@@ -283,8 +283,10 @@ int cli_load_list(struct bfs_branch_list **list, struct bfs_mount **m, const cha
 		ret = bfs_list_storage(list, storage);
 		if (!ret)
 			return CLI_OK;
-		if (ret == -ENOENT || ret == -ENOTDIR)
+		if (ret == -ENOENT)
 			cli_error("cannot read storage '%s': no such directory", storage);
+		else if (ret == -ENOTDIR)
+			cli_error("cannot read storage '%s': not a directory", storage);
 		else
 			cli_fail(ret, "read storage '%s'", storage);
 		return CLI_FAILURE;

@@ -163,7 +163,8 @@ BFS_API int bfs_list(struct bfs_branch_list **out, struct bfs_mount *m);
 
 /*
  * The same from a storage directory alone (no mount needed).  Errors:
- * -ENOENT when dir does not exist, -ENODATA when it holds no branchfs state.
+ * -ENOENT when dir does not exist, -ENOTDIR when it (or a component of its
+ * path) is not a directory, -ENODATA when it holds no branchfs state.
  */
 BFS_API int bfs_list_storage(struct bfs_branch_list **out, const char *dir);
 
