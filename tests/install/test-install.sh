@@ -65,13 +65,20 @@ if "$cc" -std=c11 -Wall -Wextra -pedantic -Werror -o "$BFS_TEST_TMP/prog" \
 else
 	fail "cannot build against the installed library"
 fi
-# Static.
+# Static, as a user would: pkg-config --static (Libs.private brings
+# -pthread), with the shared library out of the way so -lbranchfs can only
+# find libbranchfs.a.
+sflags=$(pkg-config --static --cflags --libs branchfs) || fail "pkg-config --static"
+case " $sflags " in *" -pthread "*) ;; *) fail "pkg-config --static lacks -pthread: $sflags" ;; esac
+mkdir -p "$BFS_TEST_TMP/static"
+cp "$libdir/libbranchfs.a" "$BFS_TEST_TMP/static/"
 if "$cc" -std=c11 -o "$BFS_TEST_TMP/prog-static" "$BFS_TEST_TMP/prog.c" \
-	$(pkg-config --cflags branchfs) "$libdir/libbranchfs.a"; then
+	-L"$BFS_TEST_TMP/static" $sflags; then
 	got=$("$BFS_TEST_TMP/prog-static") || fail "the static program failed"
 	[ "$got" = "$want" ] || fail "static program printed '$got', want '$want'"
+	ldd "$BFS_TEST_TMP/prog-static" 2>&1 | grep -q libbranchfs && fail "static program uses libbranchfs.so"
 else
-	fail "cannot build against the static library"
+	fail "cannot build against the static library with pkg-config --static"
 fi
 # The runner and pattern API link from the installed library too.
 cat >"$BFS_TEST_TMP/runner.c" <<'PROG'
