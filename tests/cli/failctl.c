@@ -2,9 +2,11 @@
 /*
  * Control-file failures for the branchfs command under test, by LD_PRELOAD:
  * with BFS_FAIL_SWITCH set, a write(2) of a "switch:" command fails with
- * EIO; with BFS_FAIL_ABORT set, FS_IOC_BRANCH_ABORT fails with EIO.  This
- * reaches the second step of a two-step command (create, then switch)
- * that no real mount fails on demand.
+ * EIO; with BFS_FAIL_ABORT set, FS_IOC_BRANCH_ABORT fails with EIO; with
+ * BFS_FAIL_INFO set, FS_IOC_BRANCH_INFO fails with ENOTTY, as on a BranchFS
+ * daemon that does not have it.  This reaches what no real mount does on
+ * demand: the second step of a two-step command (create, then switch)
+ * failing, and an older daemon.
  */
 #define _GNU_SOURCE
 #include <branchfs/ioctl.h>
@@ -40,6 +42,10 @@ int ioctl(int fd, unsigned long req, ...)
 	va_end(ap);
 	if (getenv("BFS_FAIL_ABORT") && req == FS_IOC_BRANCH_ABORT) {
 		errno = EIO;
+		return -1;
+	}
+	if (getenv("BFS_FAIL_INFO") && req == FS_IOC_BRANCH_INFO) {
+		errno = ENOTTY;
 		return -1;
 	}
 	if (!next)

@@ -357,6 +357,22 @@ expect_fail 1 "branchfs: cannot read storage '$T/plain': not a branchfs storage 
 expect_fail 1 "branchfs: cannot read storage '$base/a.txt': not a directory" -- list --storage "$base/a.txt"
 expect_fail 1 "branchfs: cannot read storage '$base/a.txt/x': not a directory" -- status --storage "$base/a.txt/x"
 expect_fail 1 "branchfs: cannot read storage '$T/none': no such directory" -- status --storage "$T/none"
+# A daemon that does not say where its storage is (BranchFS's, without
+# FS_IOC_BRANCH_INFO): --storage DIR is where to look.
+if [ -n "$FAILCTL" ]; then
+	expect 0 '*' "" -- list "$mnt"
+	tree=$out
+	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect_fail 1 "branchfs: cannot list the branches of $mnt: the daemon does not tell where its storage is" -- list "$mnt"
+	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect 0 "$tree" "" -- list "$mnt" --storage "$st"
+	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect 0 '*' "" -- list --json "$mnt" --storage "$st"
+	jeq .storage "$st"
+	jeq .current feat
+	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect 0 '*' "" -- status --json "$mnt" --storage "$st"
+	jeq .mount "$mnt"
+	jeq .storage "$st"
+	jeq .current.name feat
+	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect_fail 1 "branchfs: cannot read storage '$T/none': no such directory" -- list "$mnt" --storage "$T/none"
+fi
 
 # --- commit and abort -----------------------------------------------------------
 expect_fail 1 "branchfs: cannot commit 'feat': the branch has live children" -- commit "$mnt"

@@ -80,7 +80,8 @@ int cli_open(struct bfs_mount **m, const char *path);
 /* Report bfs_open(path) failing with ret; returns the exit code. */
 int cli_open_failed(int ret, const char *path);
 /* The branches, from the mount holding mnt, or from the storage directory
- * alone when mnt is NULL and storage is not (then *m is NULL); reports
+ * alone when mnt is NULL and storage is not (then *m is NULL), or when the
+ * mount's daemon does not say where its storage is (-ENOTSUP); reports
  * failures, returns CLI_OK or an exit code. */
 int cli_load_list(struct bfs_branch_list **list, struct bfs_mount **m, const char *mnt,
 		  const char *storage);

@@ -273,28 +273,42 @@ int cli_finish(int code)
 	return CLI_FAILURE;
 }
 
+static int load_storage(struct bfs_branch_list **list, const char *storage)
+{
+	int ret = bfs_list_storage(list, storage);
+
+	if (!ret)
+		return CLI_OK;
+	if (ret == -ENOENT)
+		cli_error("cannot read storage '%s': no such directory", storage);
+	else if (ret == -ENOTDIR)
+		cli_error("cannot read storage '%s': not a directory", storage);
+	else
+		cli_fail(ret, "read storage '%s'", storage);
+	return CLI_FAILURE;
+}
+
 int cli_load_list(struct bfs_branch_list **list, struct bfs_mount **m, const char *mnt,
 		  const char *storage)
 {
 	int ret;
 
 	*m = NULL;
-	if (!mnt && storage) {
-		ret = bfs_list_storage(list, storage);
-		if (!ret)
-			return CLI_OK;
-		if (ret == -ENOENT)
-			cli_error("cannot read storage '%s': no such directory", storage);
-		else if (ret == -ENOTDIR)
-			cli_error("cannot read storage '%s': not a directory", storage);
-		else
-			cli_fail(ret, "read storage '%s'", storage);
-		return CLI_FAILURE;
-	}
+	if (!mnt && storage)
+		return load_storage(list, storage);
 	ret = cli_open(m, mnt);
 	if (ret)
 		return ret;
 	ret = bfs_list(list, *m);
+	/* A daemon that does not say where its storage is: the user did. */
+	if (ret == -ENOTSUP && storage) {
+		ret = load_storage(list, storage);
+		if (ret) {
+			bfs_close(*m);
+			*m = NULL;
+		}
+		return ret;
+	}
 	if (ret) {
 		cli_fail(ret, "list the branches of %s", bfs_mount_root(*m));
 		bfs_close(*m);

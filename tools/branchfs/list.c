@@ -110,7 +110,7 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 	if (ret)
 		return ret;
 	if (o.json)
-		print_json(l, m ? bfs_mount_storage(m) : o.storage);
+		print_json(l, m && bfs_mount_storage(m) ? bfs_mount_storage(m) : o.storage);
 	else
 		print_tree(l);
 	bfs_branch_list_free(l);

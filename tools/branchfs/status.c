@@ -95,7 +95,8 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 	if (m) {
 		s.mount = bfs_mount_root(m);
 		s.base = bfs_mount_base(m);
-		s.storage = bfs_mount_storage(m);
+		if (bfs_mount_storage(m))
+			s.storage = bfs_mount_storage(m);
 		s.pid = bfs_mount_daemon_pid(m);
 	}
 	for (size_t i = 0; i < bfs_branch_list_count(l); i++) {
