@@ -463,9 +463,9 @@ START_TEST(diff_pairs_renamed_files_not_copies)
 END_TEST
 
 /*
- * The common way to replace a directory: rm -rf, then mkdir.  This exposes
- * a daemon bug (mkdir over a whiteout of a lower directory gives ENOTDIR);
- * it passes once the daemon is fixed.
+ * The common way to replace a directory: rm -rf, then mkdir over the
+ * whiteout of the lower one.  The new directory replaces the old (opaque):
+ * it is modified, its new child added and the old child deleted.
  */
 START_TEST(diff_directory_recreated_with_mkdir)
 {
@@ -571,8 +571,7 @@ END_TEST
 
 /*
  * DESIGN.md section 3: the mount root shows main at mount time, also when
- * the branches were kept.  Exposes a daemon bug: the daemon restores the
- * current branch recorded in the state log.
+ * the branches were kept (a clean unmount records main as current).
  */
 START_TEST(remount_with_kept_branches_starts_on_main)
 {
