@@ -129,6 +129,6 @@ const struct cli_cmd cli_list = {
 		"a sibling committed first (its commit would fail).\n"
 		"\n"
 		"  --storage DIR  read this storage directory (no mount needed)\n"
-		"  --json         print one JSON object (schema in docs/cli.md)\n",
+		"  --json         print one JSON object (schema: share/doc/branchfs/cli.md)\n",
 	.run = run,
 };

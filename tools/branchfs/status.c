@@ -125,6 +125,6 @@ const struct cli_cmd cli_status = {
 		"--storage DIR and no MNT, show what the storage directory records.\n"
 		"\n"
 		"  --storage DIR  read this storage directory (no mount needed)\n"
-		"  --json         print one JSON object (schema in docs/cli.md)\n",
+		"  --json         print one JSON object (schema: share/doc/branchfs/cli.md)\n",
 	.run = run,
 };
