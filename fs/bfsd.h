@@ -89,6 +89,9 @@ int bfsd_uuid(char out[37]);
 uint64_t bfsd_now_ns(void);
 /* Does a name fit the rules for a user-chosen branch name? 0 or -EINVAL. */
 int bfsd_branch_name_valid(const char *name);
+/* strerror(err) (negative or positive) with its first letter lowercased, as
+ * every message is ("input/output error"); thread-local storage. */
+const char *bfsd_strerror(int err);
 
 /* Create every missing directory of path (absolute), mode 0700. */
 int bfsd_mkdir_p(const char *path);

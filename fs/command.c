@@ -3,8 +3,12 @@
  * Text commands written to a control file: one per write(2), surrounding
  * whitespace (and trailing NULs) ignored, command words case-insensitive:
  *   create | create:NAME | commit | abort | switch:NAME
- * Anything else is -EINVAL.  NAME is trimmed; whether it is a valid branch
- * name is the branch tree's business (bfsd_branch_name_valid).
+ * Anything else is -EINVAL.  Trimming the command trims the end of NAME
+ * ("create:x\n" is `echo create:x > ctl`), but whitespace between ':' and
+ * NAME is -EINVAL rather than dropped: "create: x" names neither " x" nor,
+ * safely, "x".  So no branch name starts or ends with whitespace.  Whether
+ * NAME is otherwise valid is the branch tree's business
+ * (bfsd_branch_name_valid).
  */
 #include "bfsd.h"
 
@@ -52,10 +56,9 @@ int bfsd_cmd_parse(const char *buf, size_t len, struct bfsd_cmd *out)
 			return table[i].bare ? 0 : -EINVAL;
 		if (!table[i].arg)
 			return -EINVAL;
-		for (s = colon + 1; s < e && space(*s); s++)
-			;
+		s = colon + 1;
 		alen = e - s;
-		if (alen == 0 || alen > BFSD_NAME_MAX)
+		if (alen == 0 || alen > BFSD_NAME_MAX || space(*s))
 			return -EINVAL;
 		memcpy(out->arg, s, alen);
 		out->arg[alen] = '\0';

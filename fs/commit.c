@@ -461,7 +461,7 @@ int bfsd_commit_apply(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bf
 		ret = apply_one(fs, b, p, op);
 		if (ret) {
 			bfsd_err("commit of '%s': %c %s failed: %s", b->name, op->kind,
-				 op->dst[0] ? op->dst : op->src, strerror(-ret));
+				 op->dst[0] ? op->dst : op->src, bfsd_strerror(-ret));
 			break;
 		}
 		if (done) {
@@ -556,7 +556,7 @@ int bfsd_commit_finish(struct bfsd_fs *fs, struct bfsd_branch *b)
 	ret = bfsd_store_save_commit(fs, b);
 	bfsd_fault_point(fs, "commit-recorded");
 	if (ret)
-		bfsd_err("cannot record the commit of '%s': %s", b->name, strerror(-ret));
+		bfsd_err("cannot record the commit of '%s': %s", b->name, bfsd_strerror(-ret));
 	bfsd_journal_end(fs);
 	bfsd_quota_moves_done(fs);
 	bfsd_branch_discard(fs, b);

@@ -342,7 +342,8 @@ void bfsd_files_retarget(struct bfsd_fs *fs, struct bfsd_branch *b, dev_t dev, i
 			continue;
 		fd = openat(l->dirfd, phys, (f->flags & ~O_TRUNC) | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
-			bfsd_warn("cannot re-point an open file at its copy: %s", strerror(errno));
+			bfsd_warn("cannot re-point an open file at its copy: %s",
+				  bfsd_strerror(errno));
 			continue;
 		}
 		dup3(fd, f->fd, O_CLOEXEC);

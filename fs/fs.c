@@ -76,7 +76,7 @@ static int check_xattrs(struct bfsd_fs *fs)
 		ret = -errno;
 		bfsd_err("storage %s does not support extended attributes (%s): branchfs "
 			 "needs them for whiteouts and renames",
-			 fs->storage_path, strerror(errno));
+			 fs->storage_path, bfsd_strerror(errno));
 	}
 	unlink(path);
 	return ret;

@@ -149,7 +149,7 @@ void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv)
 		else
 			ret = 0;
 		if (ret && ret != -ENOENT)
-			bfsd_dbg("cache invalidation failed: %s", strerror(-ret));
+			bfsd_dbg("cache invalidation failed: %s", bfsd_strerror(-ret));
 		free(it->name);
 	}
 	free(iv->it);

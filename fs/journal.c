@@ -233,7 +233,7 @@ int bfsd_journal_recover(struct bfsd_fs *fs)
 				"cannot finish the commit of '%s' found in the journal (%zu of %zu "
 				"ops done): %s; the base stays partly changed until it does: make "
 				"room and mount again",
-				b->name, fs->pending_next, fs->pending_ops.n, strerror(-ret));
+				b->name, fs->pending_next, fs->pending_ops.n, bfsd_strerror(-ret));
 	}
 out_free:
 	bfsd_oplist_free(&ops);

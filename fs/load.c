@@ -299,7 +299,7 @@ static int build_branch(struct bfsd_fs *fs, struct rec *r, struct bfsd_layer ***
 		ret = layer_for(fs, open, nopen, r->layers[i], BFSD_LAYER_DELTA, &b->layers[i]);
 		if (ret) {
 			bfsd_err("branch '%s': layer %" PRIu64 " is unreadable (%s); dropped",
-				 r->name, r->layers[i], strerror(-ret));
+				 r->name, r->layers[i], bfsd_strerror(-ret));
 			bfsd_branch_put(b);
 			return 0;
 		}

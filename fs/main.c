@@ -247,7 +247,7 @@ int main(int argc, char **argv)
 	if (parse(argc, argv, &c))
 		return 2;
 	if (!c.storage && (ret = default_storage(&c))) {
-		fprintf(stderr, "branchfsd: cannot use base %s: %s\n", c.base, strerror(-ret));
+		fprintf(stderr, "branchfsd: cannot use base %s: %s\n", c.base, bfsd_strerror(-ret));
 		return 1;
 	}
 	raise_nofile();
@@ -264,7 +264,7 @@ int main(int argc, char **argv)
 	ret = bfsd_fs_open(&opt, &m.fs);
 	if (ret) {
 		fprintf(stderr, "branchfsd: cannot open base %s with storage %s: %s\n", c.base,
-			c.storage, strerror(-ret));
+			c.storage, bfsd_strerror(-ret));
 		return 1;
 	}
 	m.fs->on_copyup = bfsd_inval_copyup;

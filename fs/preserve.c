@@ -370,7 +370,7 @@ out_done:
 out_unlock:
 	pthread_rwlock_unlock(&fs->lower_lock);
 	if (ret < 0)
-		bfsd_err("cannot preserve '%s' for live branches: %s", path, strerror(-ret));
+		bfsd_err("cannot preserve '%s' for live branches: %s", path, bfsd_strerror(-ret));
 	return ret;
 }
 

@@ -103,13 +103,14 @@ static int append(struct bfsd_fs *fs, const struct bfsd_buf *body, bool sync)
 
 		ret = end < 0 ? -errno : bfsd_write_all(fs->log_fd, tx.data, tx.len);
 		if (ret && end >= 0 && ftruncate(fs->log_fd, end) < 0)
-			bfsd_err("cannot cut a torn entry off the branch log: %s", strerror(errno));
+			bfsd_err("cannot cut a torn entry off the branch log: %s",
+				 bfsd_strerror(errno));
 	}
 	if (!ret && sync && fdatasync(fs->log_fd) < 0)
 		ret = -errno;
 	bfsd_buf_free(&tx);
 	if (ret)
-		bfsd_err("cannot write the branch log: %s", strerror(-ret));
+		bfsd_err("cannot write the branch log: %s", bfsd_strerror(-ret));
 	return ret;
 }
 

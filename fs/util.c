@@ -145,6 +145,19 @@ uint64_t bfsd_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+const char *bfsd_strerror(int err)
+{
+	static _Thread_local char buf[256];
+	const char *s = strerror_r(err < 0 ? -err : err, buf, sizeof(buf));
+
+	if (s != buf)
+		snprintf(buf, sizeof(buf), "%s", s);
+	/* Not an acronym ("RPC struct is bad"). */
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] += 'a' - 'A';
+	return buf;
+}
+
 int bfsd_branch_name_valid(const char *name)
 {
 	size_t n = strnlen(name, BFSD_NAME_MAX + 1);

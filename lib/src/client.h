@@ -26,6 +26,7 @@ struct bfs_mount {
 /* The mount point (from /proc/self/mountinfo) that holds the absolute path
  * real, and its file system type; *root and *type are malloc'd. */
 int bfs__mount_of(char **root, char **type, const char *real);
+#define BRANCHFS_FSTYPE "fuse.branchfs"
 /* Is dir a fuse.branchfs mount point whose control file answers? */
 bool bfs__mounted(const char *dir);
 /* Control file of branch (NULL: the root one) of m into out (PATH_MAX). */
@@ -56,6 +57,32 @@ void bfs__state_free(struct bfs_state *st);
 const struct bfs_state_branch *bfs__state_find(const struct bfs_state *st, uint64_t id);
 const struct bfs_state_branch *bfs__state_find_name(const struct bfs_state *st, const char *name);
 
+/*
+ * diff.c, diff_renames.c: a branch's changes.  What identifies the object of an entry, for pairing file renames: the raw
+ * number of an added non-directory's origin, or of a deleted one in the
+ * parent, with the deleted one's path in the parent.
+ */
+struct bfs_diff_ident {
+	uint64_t raw;
+	bool known;
+	char *ppath; /* deleted: its path in the parent's namespace */
+};
+
+struct bfs_diff {
+	char *branch;
+	char *parent;
+	struct bfs_diff_entry *e;
+	struct bfs_diff_ident *id; /* parallel to e until the renames are paired */
+	size_t n, cap;
+};
+
+void bfs__diff_entry_free(struct bfs_diff_entry *e);
+void bfs__diff_idents_free(struct bfs_diff *d);
+/* Fold a renamed directory's old name (deleted too) into its rename. */
+int bfs__diff_fold_renames(struct bfs_diff *d);
+/* Make an added non-directory copied from a deleted one its rename. */
+int bfs__diff_pair_renames(struct bfs_diff *d);
+
 /* layers.c: reading layer directories. */
 
 /* The value of marker key ("wh", "opaque", "redirect") on path, under
@@ -65,6 +92,9 @@ int bfs__marker(const char *path, const char *key, char *val, size_t size);
 bool bfs__is_whiteout(const char *path, const struct stat *st);
 /* Disk usage of the non-directories below dir, hard links counted once. */
 int bfs__du(uint64_t *bytes, const char *dir);
+
+/* errors.c: strerror(err) lowercased, thread-local storage. */
+const char *bfs__syserr(int err);
 
 /* util.c */
 char *bfs__strdup(const char *s);

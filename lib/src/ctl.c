@@ -8,6 +8,7 @@
 #include "client.h"
 
 #include <branchfs/ioctl.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +16,28 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+/* The C locale's whitespace: what the daemon trims around a text command. */
+static bool edge_space(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n && (isspace((unsigned char)name[0]) || isspace((unsigned char)name[n - 1]));
+}
+
+/*
+ * Control characters are refused too: a name is printed one per line by
+ * list, status and diff, and written after "create:" in a command that
+ * `echo` terminates with a newline, so a tab or newline inside it could not
+ * be told apart from the layout around it.
+ */
+static bool has_control(const char *name)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return true;
+	return false;
+}
 
 int bfs_name_check(const char **reason, const char *name)
 {
@@ -30,6 +53,10 @@ int bfs_name_check(const char **reason, const char *name)
 		why = "branch names cannot contain '/'";
 	else if (name[0] == '@')
 		why = "branch names cannot start with '@'";
+	else if (edge_space(name))
+		why = "branch names cannot start or end with whitespace";
+	else if (has_control(name))
+		why = "branch names cannot contain control characters";
 	else if (!strcmp(name, BFS_MAIN_NAME))
 		why = "'main' is reserved for the root branch";
 	if (reason)
@@ -142,7 +169,8 @@ int bfs_switch(struct bfs_mount *m, const char *branch)
 {
 	char cmd[BFS_NAME_MAX + 16];
 
-	if (!branch || check_target(branch) || strlen(branch) > BFS_NAME_MAX)
+	/* The daemon would trim " x" to "x": no branch has such a name. */
+	if (!branch || check_target(branch) || strlen(branch) > BFS_NAME_MAX || edge_space(branch))
 		return -ENOENT;
 	snprintf(cmd, sizeof(cmd), "switch:%s", branch);
 	return ctl_command(m, NULL, cmd);

@@ -11,6 +11,10 @@
  * Stop: optionally ask the daemon to keep its branches, unmount, and wait
  * until both the mount and the daemon process are gone, so that a new mount
  * on the same storage right after cannot race the old daemon.
+ *
+ * Detach: a mount whose daemon died answers everything with ENOTCONN and
+ * cannot be opened; it is lazily unmounted (fusermount3 -uz), which is all
+ * there is left to do.
  */
 #define _GNU_SOURCE
 #include "client.h"
@@ -23,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,7 +146,7 @@ static pid_t spawn(const struct argv *a, int *out_fd)
 		dup2(pipefd[1], 1);
 		dup2(pipefd[1], 2);
 		execvp(a->v[0], (char *const *)a->v);
-		dprintf(2, "cannot run %s: %s\n", a->v[0], strerror(errno));
+		dprintf(2, "cannot run %s: %s\n", a->v[0], bfs__syserr(errno));
 		_exit(127);
 	}
 	close(pipefd[1]);
@@ -299,13 +304,13 @@ static bool still_mounted(const char *root)
 	return ret;
 }
 
-static int do_unmount(const char *root)
+static int do_unmount(const char *root, bool lazy)
 {
 	pid_t pid;
 	int status;
 
 	if (geteuid() == 0) {
-		if (umount2(root, 0) == 0 || errno == EINVAL)
+		if (umount2(root, lazy ? MNT_DETACH : 0) == 0 || errno == EINVAL)
 			return 0;
 		return -errno;
 	}
@@ -319,7 +324,7 @@ static int do_unmount(const char *root)
 			dup2(null, 1);
 			dup2(null, 2);
 		}
-		execlp("fusermount3", "fusermount3", "-u", root, (char *)NULL);
+		execlp("fusermount3", "fusermount3", lazy ? "-uz" : "-u", root, (char *)NULL);
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) < 0)
@@ -345,7 +350,7 @@ int bfs_unmount(struct bfs_mount *m, unsigned int flags)
 	}
 	/* The pid may be stale if the mount was restarted since bfs_open(). */
 	bfs__refresh_info(m);
-	ret = do_unmount(m->root);
+	ret = do_unmount(m->root, false);
 	if (ret)
 		return ret;
 	deadline = now_ms() + UNMOUNT_TIMEOUT_MS;
@@ -355,4 +360,61 @@ int bfs_unmount(struct bfs_mount *m, unsigned int flags)
 		nap();
 	}
 	return 0;
+}
+
+/*
+ * Where mnt (absolute) is, resolving what still resolves: a dead mount
+ * point itself cannot be resolved (ENOTCONN), its parent can.
+ */
+static int dead_path(char *out, const char *mnt)
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	const char *slash = strrchr(mnt, '/');
+
+	if (realpath(mnt, out))
+		return 0;
+	if (errno != ENOTCONN)
+		return -errno;
+	if (slash && slash != mnt && (size_t)(slash - mnt) < sizeof(dir)) {
+		memcpy(dir, mnt, slash - mnt);
+		dir[slash - mnt] = '\0';
+		if (realpath(dir, real) &&
+		    snprintf(out, PATH_MAX, "%s%s", strcmp(real, "/") ? real : "", slash) <
+			    PATH_MAX)
+			return 0;
+	}
+	if (snprintf(out, PATH_MAX, "%s", mnt) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int bfs_detach(const char *mnt)
+{
+	char path[PATH_MAX], *abs = NULL, *root = NULL, *type = NULL;
+	struct statfs sfs;
+	int ret = mnt ? bfs__absolute(&abs, mnt) : -EINVAL;
+
+	if (!ret)
+		ret = dead_path(path, abs);
+	if (!ret)
+		ret = bfs__mount_of(&root, &type, path);
+	if (ret == -ENOENT || (!ret && strcmp(type, BRANCHFS_FSTYPE)))
+		ret = -EMEDIUMTYPE;
+	/*
+	 * Only a mount nobody serves: a live one is bfs_unmount()'s.  statfs()
+	 * always asks the daemon; stat() may be answered from the kernel's
+	 * attribute cache.
+	 */
+	if (!ret && statfs(root, &sfs) == 0)
+		ret = -EISCONN;
+	else if (!ret && errno != ENOTCONN)
+		ret = -errno;
+	if (!ret)
+		ret = do_unmount(root, true);
+	if (!ret && still_mounted(root))
+		ret = -EBUSY;
+	free(abs);
+	free(root);
+	free(type);
+	return ret;
 }

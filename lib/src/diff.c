@@ -17,9 +17,14 @@
  *   other directory                   added when the parent lacks it,
  *                                     modified when its mode or owner differ
  * A renamed directory's old name carries a whiteout; that deletion is folded
- * into the rename.  Paths inside a layer live in the namespace of the layers
- * below it only through redirects, so every lower lookup translates its path
- * first (translate()).
+ * into the rename.  A renamed non-directory is a copy at its new name that
+ * carries an origin marker (the raw number of the object it came from) plus
+ * a whiteout at its old name: an added entry whose origin is the raw number
+ * of a deleted entry of the same type becomes "renamed from" it
+ * (diff_renames.c).  The parent view shows raw numbers mixed with the
+ * parent's id (docs/format.md), which unmix() undoes.  Paths inside a layer
+ * live in the namespace of the layers below it only through redirects, so
+ * every lower lookup translates its path first (translate()).
  */
 #define _GNU_SOURCE
 #include "client.h"
@@ -32,17 +37,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-struct bfs_diff {
-	char *branch;
-	char *parent;
-	struct bfs_diff_entry *e;
-	size_t n, cap;
-};
-
 struct walk {
 	struct bfs_diff *d;
 	char **layer; /* absolute paths of the own layers, top first */
 	int nown;
+	uint64_t pid;	      /* the parent's branch id */
 	char pview[PATH_MAX]; /* <root>/@PARENT */
 };
 
@@ -55,6 +54,8 @@ struct res {
 	int limit;	/* a directory's content lives in layers [0, limit) */
 	bool cut;	/* nothing below limit shows: it replaced the parent's */
 	bool redirected;
+	bool has_origin; /* a non-directory with an origin marker */
+	uint64_t origin;
 	char src[PATH_MAX]; /* redirected: its old path in the parent */
 };
 
@@ -139,6 +140,9 @@ static int resolve(const struct walk *w, const char *path, int limit, struct res
 			if (r->kind == K_NONE) {
 				r->kind = bfs__is_whiteout(abs, &st) ? K_WHITEOUT : K_OBJECT;
 				r->st = st;
+				r->has_origin = r->kind == K_OBJECT &&
+						bfs__marker(abs, "origin", (char *)&r->origin,
+							    sizeof(r->origin)) == sizeof(r->origin);
 			} else {
 				r->limit = j; /* a directory above replaced it */
 				r->cut = true;
@@ -192,13 +196,19 @@ static int add(struct bfs_diff *d, enum bfs_change change, const char *path, con
 
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? 2 * d->cap : 32;
+		struct bfs_diff_ident *id;
 
 		e = realloc(d->e, cap * sizeof(*e));
 		if (!e)
 			return -ENOMEM;
 		d->e = e;
+		id = realloc(d->id, cap * sizeof(*id));
+		if (!id)
+			return -ENOMEM;
+		d->id = id;
 		d->cap = cap;
 	}
+	d->id[d->n] = (struct bfs_diff_ident){ 0 };
 	e = &d->e[d->n];
 	e->change = change;
 	e->type = file_type(st->st_mode);
@@ -211,6 +221,27 @@ static int add(struct bfs_diff *d, enum bfs_change change, const char *path, con
 		return -ENOMEM;
 	}
 	d->n++;
+	return 0;
+}
+
+/* The raw number of an object the parent's view shows with st_ino ino. */
+static uint64_t unmix(const struct walk *w, uint64_t ino)
+{
+	return ino ^ ((w->pid & 0x7fffffull) << 40);
+}
+
+/* The entry just added is the deletion of the parent's ppath, shown as pst. */
+static int deleted_ident(struct walk *w, const char *ppath, const struct stat *pst)
+{
+	struct bfs_diff_ident *id = &w->d->id[w->d->n - 1];
+
+	if (S_ISDIR(pst->st_mode))
+		return 0;
+	id->ppath = strdup(ppath);
+	if (!id->ppath)
+		return -ENOMEM;
+	id->raw = unmix(w, pst->st_ino);
+	id->known = true;
 	return 0;
 }
 
@@ -319,8 +350,11 @@ static int deleted_children(struct walk *w, const char *path, const char *ppath,
 		ret = bfs__join(child, path, theirs.v[i]);
 		if (!ret)
 			ret = bfs__join(pchild, ppath, theirs.v[i]);
-		if (!ret && !parent_stat(w, pchild, &st))
+		if (!ret && !parent_stat(w, pchild, &st)) {
 			ret = add(w->d, BFS_CHANGE_DELETED, child, NULL, &st);
+			if (!ret)
+				ret = deleted_ident(w, pchild, &st);
+		}
 	}
 	names_free(&theirs);
 	return ret;
@@ -366,7 +400,7 @@ static int classify_dir(struct walk *w, const char *path, const char *ppath, con
 static int classify(struct walk *w, const char *path, const char *ppath, const struct res *r)
 {
 	struct stat pst = { 0 };
-	int have;
+	int have, ret;
 
 	if (r->kind == K_DIR)
 		return classify_dir(w, path, ppath, r);
@@ -375,9 +409,16 @@ static int classify(struct walk *w, const char *path, const char *ppath, const s
 	have = parent_stat(w, ppath, &pst);
 	if (have && have != -ENOENT && have != -ENOTDIR)
 		return have;
-	if (r->kind == K_WHITEOUT)
-		return have ? 0 : add(w->d, BFS_CHANGE_DELETED, path, NULL, &pst);
-	return add(w->d, have ? BFS_CHANGE_ADDED : BFS_CHANGE_MODIFIED, path, NULL, &r->st);
+	if (r->kind == K_WHITEOUT) {
+		if (have)
+			return 0;
+		ret = add(w->d, BFS_CHANGE_DELETED, path, NULL, &pst);
+		return ret ? ret : deleted_ident(w, ppath, &pst);
+	}
+	ret = add(w->d, have ? BFS_CHANGE_ADDED : BFS_CHANGE_MODIFIED, path, NULL, &r->st);
+	if (!ret && have && r->has_origin)
+		w->d->id[w->d->n - 1] = (struct bfs_diff_ident){ .raw = r->origin, .known = true };
+	return ret;
 }
 
 /* One level of the walk, on the heap: the recursion is as deep as the tree. */
@@ -414,51 +455,11 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
-static void entry_free(struct bfs_diff_entry *e)
-{
-	free((char *)e->path);
-	free((char *)e->old_path);
-}
-
-/* Is path the old name of one of the renamed directories? */
-static bool rename_source(const struct bfs_diff *d, const size_t *renames, size_t n,
-			  const char *path)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(d->e[renames[i]].old_path, path))
-			return true;
-	return false;
-}
-
-/* A renamed directory's old name is deleted as well: keep only the rename. */
-static int fold_renames(struct bfs_diff *d)
-{
-	size_t out = 0, n = 0, *renames = malloc((d->n ? d->n : 1) * sizeof(*renames));
-
-	if (!renames)
-		return -ENOMEM;
-	for (size_t i = 0; i < d->n; i++)
-		if (d->e[i].change == BFS_CHANGE_RENAMED)
-			renames[n++] = i;
-	for (size_t i = 0; i < d->n; i++) {
-		bool folded = n && d->e[i].change == BFS_CHANGE_DELETED &&
-			      rename_source(d, renames, n, d->e[i].path);
-
-		if (folded)
-			entry_free(&d->e[i]);
-		else
-			d->e[out++] = d->e[i];
-	}
-	d->n = out;
-	free(renames);
-	return 0;
-}
-
 static int diff_branch(struct bfs_diff *d, const struct bfs_mount *m, const struct bfs_state *st,
 		       const struct bfs_state_branch *b)
 {
 	const struct bfs_state_branch *p = bfs__state_find(st, b->parent);
-	struct walk w = { .d = d, .nown = b->nown };
+	struct walk w = { .d = d, .nown = b->nown, .pid = b->parent };
 	int ret = 0;
 
 	if (!p)
@@ -479,7 +480,10 @@ static int diff_branch(struct bfs_diff *d, const struct bfs_mount *m, const stru
 		free(w.layer[i]);
 	free(w.layer);
 	if (!ret)
-		ret = fold_renames(d);
+		ret = bfs__diff_fold_renames(d);
+	if (!ret)
+		ret = bfs__diff_pair_renames(d);
+	bfs__diff_idents_free(d);
 	if (ret)
 		return ret;
 	if (d->n)
@@ -551,8 +555,9 @@ void bfs_diff_free(struct bfs_diff *d)
 {
 	if (!d)
 		return;
+	bfs__diff_idents_free(d);
 	for (size_t i = 0; i < d->n; i++)
-		entry_free(&d->e[i]);
+		bfs__diff_entry_free(&d->e[i]);
 	free(d->e);
 	free(d->branch);
 	free(d->parent);

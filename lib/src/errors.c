@@ -2,9 +2,11 @@
 /*
  * Messages for the errnos the branch operations give, and the version.
  */
+#define _GNU_SOURCE
 #include "client.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define STR2(x) #x
@@ -13,6 +15,23 @@
 const char *bfs_version(void)
 {
 	return STR(BFS_VERSION_MAJOR) "." STR(BFS_VERSION_MINOR) "." STR(BFS_VERSION_PATCH);
+}
+
+/*
+ * strerror() in the words of our messages (lowercase, DESIGN.md section 7):
+ * "Input/output error" becomes "input/output error"; an acronym ("RPC
+ * struct is bad") is left as it is.  Thread-local storage.
+ */
+const char *bfs__syserr(int err)
+{
+	static _Thread_local char buf[256];
+	const char *s = strerror_r(err < 0 ? -err : err, buf, sizeof(buf));
+
+	if (s != buf)
+		snprintf(buf, sizeof(buf), "%s", s);
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] += 'a' - 'A';
+	return buf;
 }
 
 const char *bfs_strerror(int err)
@@ -47,10 +66,12 @@ const char *bfs_strerror(int err)
 		return "the daemon serving the mount is gone";
 	case EBUSY:
 		return "the mount is busy";
+	case EISCONN:
+		return "the daemon serving the mount still runs";
 	case ETIMEDOUT:
 		return "timed out waiting for the daemon";
 	case ENOTSUP:
 		return "the daemon does not tell where its storage is";
 	}
-	return strerror(err);
+	return bfs__syserr(err);
 }

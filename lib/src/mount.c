@@ -17,8 +17,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define BRANCHFS_FSTYPE "fuse.branchfs"
-
 /* Undo the octal escapes (\040 ...) of a mountinfo field, in place. */
 static void unescape(char *s)
 {

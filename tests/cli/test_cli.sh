@@ -5,9 +5,13 @@
 # every subcommand and of every error path.  Run by tests/run-suite.sh (which
 # sets $BFS_TEST_TMP and removes whatever mount or daemon a failure leaves).
 #
-#   test_cli.sh BRANCHFS
+#   test_cli.sh BRANCHFS [FAILCTL]
+#
+# FAILCTL is tests/cli/failctl.c built as an LD_PRELOAD module (absent in
+# sanitizer builds: those cases are then skipped).
 set -u
 BFS=$1
+FAILCTL=${2:-}
 : "${BFS_TEST_TMP:?run me through tests/run-suite.sh}"
 T=$(mktemp -d "$BFS_TEST_TMP/cli.XXXXXX")
 T=$(realpath "$T")
@@ -116,6 +120,8 @@ jeq() {
 
 mkdir -p "$base/d1" "$T/plain"
 echo base >"$base/a.txt"
+echo b >"$base/b.txt"
+echo g >"$base/gone.txt"
 echo x >"$base/d1/x"
 
 # --- general --------------------------------------------------------------
@@ -140,6 +146,16 @@ expect_fail 2 "branchfs: list: unknown option '--bogus' (usage: branchfs list [M
 expect_fail 2 "branchfs: create: missing argument (usage: branchfs create NAME MNT [-p PARENT])" -- create x
 expect_fail 2 "branchfs: create: option '-p' needs an argument (usage: branchfs create NAME MNT [-p PARENT])" -- create x y -p
 expect_fail 2 "branchfs: switch: unexpected argument 'c' (usage: branchfs switch NAME MNT)" -- switch a b c
+expect_fail 2 "branchfs: commit: unexpected argument 'b' (usage: branchfs commit MNT)" -- commit a b
+expect_fail 2 "branchfs: abort: unexpected argument 'b' (usage: branchfs abort MNT)" -- abort a b
+expect_fail 2 "branchfs: status: unexpected argument 'b' (usage: branchfs status [MNT] [--storage DIR] [--json])" -- status a b
+expect_fail 2 "branchfs: diff: unexpected argument 'c' (usage: branchfs diff [BRANCH] [MNT] [--stat] [--json])" -- diff a b c
+expect_fail 2 "branchfs: list: unexpected argument 'b' (usage: branchfs list [MNT] [--storage DIR] [--json])" -- list a b
+# A long option given a value it does not take is named as written.
+expect_fail 2 "branchfs: unmount: option '--keep' takes no argument (usage: branchfs unmount MNT [--keep])" -- unmount --keep=x a
+expect_fail 2 "branchfs: list: option '--json' takes no argument (usage: branchfs list [MNT] [--storage DIR] [--json])" -- list --json=1
+expect_fail 2 "branchfs: list: unknown option '--bogus=1' (usage: branchfs list [MNT] [--storage DIR] [--json])" -- list --bogus=1
+expect_fail 2 "branchfs: list: unknown option '-z' (usage: branchfs list [MNT] [--storage DIR] [--json])" -- list -z
 # A failed write of the primary output is an error.
 "$BFS" --version >/dev/full 2>"$T/err"
 rc=$? out="" err=$(cat "$T/err")
@@ -156,7 +172,7 @@ check "a missing daemon is named" grep -q "^branchfs: cannot mount $mnt: .*no-da
 # The storage is a file: the daemon's own reason comes back on one line.
 expect 1 "" '*' -- mount --base "$base" --storage "$base/a.txt" "$mnt"
 check "daemon failure is one line" [ "$(wc -l <<<"$err")" = 1 ]
-check "daemon failure carries its reason" grep -q "^branchfs: cannot mount $mnt: cannot open base .*: Not a directory$" <<<"$err"
+check "daemon failure carries its reason" grep -q "^branchfs: cannot mount $mnt: cannot open base .*: not a directory$" <<<"$err"
 check "nothing is left mounted" not grep -q " $mnt fuse" /proc/mounts
 
 # The mount point is created; the command returns once the mount answers.
@@ -186,10 +202,23 @@ expect 0 "* main     -       -" "" -- list "$mnt"
 expect 0 "created and switched to branch 'feat' (parent 'main')" "" -- create feat "$mnt"
 check "the mount is on feat" [ "$(cat "$mnt/.branchfs_ctl")" = feat ]
 check "@feat exists" [ -d "$mnt/@feat" ]
-expect 0 "created and switched to branch 'sub' (parent 'feat')" "" -- create sub "$mnt"
-expect 0 "created and switched to branch 'side' (parent 'main')" "" -- create side "$mnt" -p main
+expect 0 "created and switched to branch 'sub' (parent 'feat')" "" -- create sub "$mnt" -p feat
+# The parent defaults to main (BranchFS's CLI), not to the current branch.
+expect 0 "created and switched to branch 'side' (parent 'main')" "" -- create side "$mnt"
 expect 0 "created and switched to branch 'side2' (parent 'main')" "" -- create --parent main side2 "$mnt" --storage "$st"
 expect_fail 1 "branchfs: branch 'feat' already exists" -- create feat "$mnt"
+# A switch that fails after the create takes the new branch away again.
+if [ -n "$FAILCTL" ]; then
+	LD_PRELOAD=$FAILCTL BFS_FAIL_SWITCH=1 expect_fail 1 "branchfs: cannot switch to the new branch 'sw': input/output error (it was aborted again)" -- create sw "$mnt"
+	check "a failed create leaves no branch" [ ! -e "$mnt/@sw" ]
+	check "a failed create leaves the mount where it was" [ "$(cat "$mnt/.branchfs_ctl")" = side2 ]
+	LD_PRELOAD=$FAILCTL BFS_FAIL_SWITCH=1 BFS_FAIL_ABORT=1 expect_fail 1 "branchfs: cannot switch to the new branch 'sw': input/output error; it is left at $mnt/@sw (aborting it failed: input/output error)" -- create sw "$mnt"
+	check "a branch that could not be aborted is where the message says" [ -d "$mnt/@sw" ]
+	expect 0 "switched to 'sw'" "" -- switch sw "$mnt"
+	expect 0 "aborted 'sw', now on 'main'" "" -- abort "$mnt"
+else
+	echo "cli: failctl not built (sanitizer build): create rollback not tested"
+fi
 expect_fail 1 "branchfs: cannot create 'x': parent branch 'nope' does not exist" -- create x "$mnt" -p nope
 expect_fail 1 "branchfs: cannot create '': branch names cannot be empty" -- create "" "$mnt"
 expect_fail 1 "branchfs: cannot create 'a/b': branch names cannot contain '/'" -- create a/b "$mnt"
@@ -197,6 +226,11 @@ expect_fail 1 "branchfs: cannot create '.': '.' and '..' are not branch names" -
 expect_fail 1 "branchfs: cannot create '..': '.' and '..' are not branch names" -- create .. "$mnt"
 expect_fail 1 "branchfs: cannot create '@x': branch names cannot start with '@'" -- create @x "$mnt"
 expect_fail 1 "branchfs: cannot create 'main': 'main' is reserved for the root branch" -- create main "$mnt"
+# The daemon trims a command: "x " would silently become "x".
+expect_fail 1 "branchfs: cannot create 'x ': branch names cannot start or end with whitespace" -- create "x " "$mnt"
+expect_fail 1 "branchfs: cannot create ' x': branch names cannot start or end with whitespace" -- create " x" "$mnt"
+expect_fail 1 "branchfs: cannot create 'a$(printf '\t')b': branch names cannot contain control characters" -- create "a$(printf '\t')b" "$mnt"
+check "no branch x was made" [ ! -e "$mnt/@x" ]
 long=$(printf 'a%.0s' $(seq 256))
 expect_fail 1 "branchfs: cannot create '$long': branch names are at most 255 bytes long" -- create "$long" "$mnt"
 expect 0 '*' "" -- create "${long:1}" "$mnt" -p main
@@ -213,31 +247,47 @@ expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- switch feat "$T/pl
 echo changed >"$mnt/a.txt"
 printf 12345 >"$mnt/new.txt"
 mv "$mnt/d1" "$mnt/d2"
+mv "$mnt/b.txt" "$mnt/c.txt"
+rm "$mnt/gone.txt"
 ln -s a.txt "$mnt/link"
 expect 0 "M  a.txt
+R  b.txt -> c.txt
 R  d1/ -> d2/
+D  gone.txt
 A  link
 A  new.txt" "" -- diff "$mnt"
 expect 0 "$out" "" -- diff feat "$mnt" --storage "$st"
-expect 0 " a.txt   | M 8B
- d2/     | R from d1/
- link    | A 5B
- new.txt | A 5B
- 4 changes: 2 added, 1 modified, 0 deleted, 1 renamed" "" -- diff --stat "$mnt"
+expect 0 " a.txt    | M 8B
+ c.txt    | R from b.txt
+ d2/      | R from d1/
+ gone.txt | D
+ link     | A 5B
+ new.txt  | A 5B
+ 6 changes: 2 added, 1 modified, 1 deleted, 2 renamed" "" -- diff --stat "$mnt"
 expect 0 '*' "" -- diff --json "$mnt"
 check "diff --json is valid JSON" json_valid
 jeq .branch feat
 jeq .parent main
-jeq '.changes | length' 4
+jeq '.changes | length' 6
 jeq '.changes[0].status' modified
 jeq '.changes[0].path' a.txt
 jeq '.changes[0].type' file
 jeq '.changes[0].size' 8
 jeq '.changes[1].status' renamed
-jeq '.changes[1].old_path' d1
-jeq '.changes[1].type' dir
-jeq '.changes[2].type' symlink
+jeq '.changes[1].path' c.txt
+jeq '.changes[1].old_path' b.txt
+jeq '.changes[1].type' file
+jeq '.changes[1].size' 2
+jeq '.changes[2].status' renamed
+jeq '.changes[2].old_path' d1
+jeq '.changes[2].type' dir
+jeq '.changes[3].status' deleted
+jeq '.changes[3].path' gone.txt
 jeq '.changes[3].old_path' null
+jeq '.changes[3].type' file
+jeq '.changes[3].size' 2
+jeq '.changes[4].type' symlink
+jeq '.changes[5].old_path' null
 # One argument: a mount root (or a path with '/') is MNT, else BRANCH.
 echo s >"$mnt/@sub/sub.txt"
 (cd "$mnt/@sub" && "$BFS" diff sub >"$T/out" 2>"$T/err")
@@ -249,14 +299,22 @@ check "diff . is the mount" [ "$rc/$(head -1 "$T/out")" = "0/M  a.txt" ]
 expect 0 "" "" -- diff side "$mnt"
 expect_fail 1 "branchfs: cannot diff 'main': main has no parent" -- diff main "$mnt"
 expect_fail 1 "branchfs: cannot diff 'nope': no such branch" -- diff nope "$mnt"
+# --json prints nothing on stdout when it fails.
+expect_fail 1 "branchfs: cannot diff 'nope': no such branch" -- diff --json nope "$mnt"
+expect_fail 1 "branchfs: cannot diff 'main': main has no parent" -- diff --json main "$mnt"
+expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- list --json "$T/plain"
+expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- status --json "$T/plain"
+expect_fail 1 "branchfs: cannot read storage '$T/none': no such directory" -- list --json --storage "$T/none"
 expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- diff feat "$T/plain"
 (cd "$T/plain" && "$BFS" diff >"$T/out" 2>"$T/err")
 rc=$? out=$(cat "$T/out") err=$(cat "$T/err")
 check "diff outside a mount exits 4" [ "$rc/$out/$err" = "4//branchfs: $T/plain is not a branchfs mount" ]
 
-# Names that need escaping in JSON (any byte but '/' and NUL is allowed).
+# Names that need escaping in JSON: the daemon allows any byte but '/' and
+# NUL (the CLI refuses control characters, so another client makes it).
 weird=$(printf 'we"ird\\na\tme\001')
-expect 0 '*' "" -- create "$weird" "$mnt" -p feat
+printf 'create:%s' "$weird" >"$mnt/@feat/.branchfs_ctl"
+expect 0 "switched to '$weird'" "" -- switch "$weird" "$mnt"
 printf x >"$mnt/$(printf 'f\nile\377')"
 expect 0 '*' "" -- diff --json "$weird" "$mnt"
 check "escaped names are valid JSON" json_valid
@@ -296,10 +354,30 @@ rc=$? out=$(cat "$T/out") err=$(cat "$T/err")
 check "list outside a mount exits 4" [ "$rc/$out/$err" = "4//branchfs: $T/plain is not a branchfs mount" ]
 expect_fail 1 "branchfs: cannot read storage '$T/none': no such directory" -- list --storage "$T/none"
 expect_fail 1 "branchfs: cannot read storage '$T/plain': not a branchfs storage directory" -- list --storage "$T/plain"
+expect_fail 1 "branchfs: cannot read storage '$base/a.txt': not a directory" -- list --storage "$base/a.txt"
+expect_fail 1 "branchfs: cannot read storage '$base/a.txt/x': not a directory" -- status --storage "$base/a.txt/x"
 expect_fail 1 "branchfs: cannot read storage '$T/none': no such directory" -- status --storage "$T/none"
+# A daemon that does not say where its storage is (BranchFS's, without
+# FS_IOC_BRANCH_INFO): --storage DIR is where to look.
+if [ -n "$FAILCTL" ]; then
+	expect 0 '*' "" -- list "$mnt"
+	tree=$out
+	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect_fail 1 "branchfs: cannot list the branches of $mnt: the daemon does not tell where its storage is" -- list "$mnt"
+	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect 0 "$tree" "" -- list "$mnt" --storage "$st"
+	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect 0 '*' "" -- list --json "$mnt" --storage "$st"
+	jeq .storage "$st"
+	jeq .current feat
+	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect 0 '*' "" -- status --json "$mnt" --storage "$st"
+	jeq .mount "$mnt"
+	jeq .storage "$st"
+	jeq .current.name feat
+	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect_fail 1 "branchfs: cannot read storage '$T/none': no such directory" -- list "$mnt" --storage "$T/none"
+fi
 
 # --- commit and abort -----------------------------------------------------------
 expect_fail 1 "branchfs: cannot commit 'feat': the branch has live children" -- commit "$mnt"
+expect_fail 1 "branchfs: cannot abort 'feat': the branch has live children" -- abort "$mnt"
+check "a refused abort leaves the branch" eval '[ -d "$mnt/@feat" ] && [ -d "$mnt/@sub" ]'
 expect 0 "switched to 'sub'" "" -- switch sub "$mnt"
 expect 0 "committed 'sub' into 'feat'" "" -- commit --storage "$st" "$mnt"
 check "the mount is back on feat" [ "$(cat "$mnt/.branchfs_ctl")" = feat ]
@@ -307,6 +385,8 @@ check "sub's file landed in feat" [ -f "$mnt/@feat/sub.txt" ]
 expect 0 "committed 'feat' into 'main'" "" -- commit "$mnt"
 check "the commit landed in the base" [ "$(cat "$base/a.txt")" = changed ]
 check "the rename landed in the base" renamed_in_base
+check "the file rename landed in the base" eval '[ -f "$base/c.txt" ] && [ ! -e "$base/b.txt" ]'
+check "the deletion landed in the base" [ ! -e "$base/gone.txt" ]
 expect 0 '*' "" -- list "$mnt"
 check "siblings are marked stale" grep -Eq '^    side +[0-9]+[smhd] +0  stale$' <<<"$out"
 expect 0 '*' "" -- status --json "$mnt"
@@ -327,6 +407,15 @@ expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- abort "$T/plain"
 # --- unmount ------------------------------------------------------------------
 expect_fail 2 "branchfs: unmount: missing argument (usage: branchfs unmount MNT [--keep])" -- unmount
 expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- unmount "$T/plain"
+# A process working inside the mount makes it busy.
+(cd "$mnt" && exec sleep 60) &
+busy=$!
+while [ "$(readlink "/proc/$busy/cwd")" != "$mnt" ]; do sleep 0.05; done
+expect_fail 1 "branchfs: cannot unmount $mnt: the mount is busy" -- unmount "$mnt"
+check "a busy mount stays mounted" grep -q " $mnt fuse.branchfs " /proc/mounts
+check "a busy mount still answers" [ "$(cat "$mnt/.branchfs_ctl")" = main ]
+kill "$busy"
+wait "$busy" 2>/dev/null
 expect 0 "unmounted $mnt (branches kept)" "" -- unmount "$mnt" --keep
 check "the mount is gone" not grep -q " $mnt " /proc/mounts
 check "the daemon has exited" daemon_gone "$pid"
@@ -338,6 +427,15 @@ expect 0 '*' "" -- status --storage "$st" --json
 jeq .mount null
 jeq .daemon_pid null
 jeq .branches 1
+expect 0 "mount:    -
+base:     -
+storage:  $st
+daemon:   -
+branch:   main
+parent:   -
+stale:    no
+changes:  -
+branches: 1" "" -- status --storage "$st"
 expect_fail 4 "branchfs: $mnt is not a branchfs mount" -- status "$mnt"
 expect 0 "mounted $base at $mnt" "" -- mount --base "$base" --storage "$st" "$mnt"
 expect 0 '*' "" -- list --json "$mnt"
@@ -348,14 +446,37 @@ jeq '.branches | length' 1
 
 # --- a daemon that died -----------------------------------------------------------
 expect 0 '*' "" -- mount --base "$base" --storage "$st" "$mnt"
+expect 0 '*' "" -- create survivor "$mnt"
+echo s >"$mnt/survivor.txt"
 expect 0 '*' "" -- status --json "$mnt"
-kill -9 "$(j .daemon_pid)"
-sleep 0.2
+pid=$(j .daemon_pid)
+kill -9 "$pid"
+while ! daemon_gone "$pid"; do sleep 0.05; done
 for c in list status diff; do
 	expect_fail 1 "branchfs: cannot open $mnt: the daemon serving the mount is gone" -- "$c" "$mnt"
 done
 expect_fail 1 "branchfs: cannot open $mnt: the daemon serving the mount is gone" -- commit "$mnt"
-fusermount3 -uz "$mnt" 2>/dev/null || umount -l "$mnt"
+# unmount still cleans up: the mount is detached, the branches stay.
+expect 0 "unmounted $mnt" "branchfs: the daemon serving $mnt was gone: the mount was detached, and its branches come back at the next mount of its storage" -- unmount "$mnt"
+check "the dead mount is gone" not grep -q " $mnt " /proc/mounts
+expect_fail 4 "branchfs: $mnt is not a branchfs mount" -- unmount "$mnt"
+expect 0 '*' "" -- mount --base "$base" --storage "$st" "$mnt"
+check "the branch of the dead mount came back" [ "$(cat "$mnt/@survivor/survivor.txt")" = s ]
+expect 0 "unmounted $mnt" "" -- unmount "$mnt"
+
+# --- mount -o -------------------------------------------------------------------
+# Options go to the daemon: keep (ours) and allow_other (FUSE's).
+expect 0 "mounted $base at $mnt" "" -- mount -o keep,allow_other --base "$base" --storage "$st" "$mnt"
+check "-o allow_other reaches the mount" grep -Eq "^branchfs $mnt fuse.branchfs [^ ]*allow_other" /proc/mounts
+expect 0 '*' "" -- create kept "$mnt"
+expect 0 "unmounted $mnt" "" -- unmount "$mnt"
+expect 0 '*' "" -- list --storage "$st" --json
+check "-o keep kept the branches at a plain unmount" [ "$(j '.branches | length')" -ge 2 ]
+jeq '.branches[1].name' kept
+expect 1 "" '*' -- mount -o no_such_option --base "$base" --storage "$st" "$mnt"
+check "a refused -o option is one line" [ "$(wc -l <<<"$err")" = 1 ]
+check "a refused -o option is named" grep -q "^branchfs: cannot mount $mnt: .*no_such_option" <<<"$err"
+check "nothing is mounted after a refused option" not grep -q " $mnt fuse" /proc/mounts
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ] && [ "$pass" -gt 0 ]

@@ -2,11 +2,13 @@
 /*
  * libFuzzer target: control-file text commands and branch name rules.
  * Every input is parsed as a command and checked as a name; a parse that
- * succeeds must yield a well-formed command that prints back to itself,
- * and a name accepted as valid must obey every rule of the control ABI.
+ * succeeds must yield a well-formed command (its name without whitespace at
+ * either end) that prints back to itself, and a name accepted as valid
+ * must obey every rule of the control ABI.
  */
 #include "bfsd.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +67,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cmd.has_arg) {
 		alen = strlen(cmd.arg);
 		require(alen >= 1 && alen <= BFSD_NAME_MAX);
+		/* Whitespace around a name is refused, never dropped. */
+		require(!isspace((unsigned char)cmd.arg[0]));
+		require(!isspace((unsigned char)cmd.arg[alen - 1]));
 		require(cmd.op == BFSD_CMD_CREATE || cmd.op == BFSD_CMD_SWITCH);
 	}
 	/* What was understood prints back to the same command. */

@@ -4,7 +4,8 @@
 # Install the build into a temporary prefix and build a tiny external
 # program against it with `pkg-config --cflags --libs branchfs`, shared and
 # static; check that the headers, library, pkg-config file, CLIs and man
-# pages are all installed.  Run by run-suite.sh ($BFS_TEST_TMP).
+# pages and the reference docs they point to are all installed.  Run by
+# run-suite.sh ($BFS_TEST_TMP).
 #
 #   test-install.sh BUILD_DIR CC
 set -u
@@ -24,7 +25,8 @@ pc=$(find "$prefix" -name branchfs.pc | head -1)
 [ -n "$pc" ] || { echo "FAIL: no branchfs.pc installed" >&2; exit 1; }
 libdir=$(dirname "$(dirname "$pc")")
 for f in include/branchfs/branchfs.h include/branchfs/ioctl.h bin/branchfs sbin/branchfsd \
-	share/man/man1/branchfs.1 share/man/man8/branchfsd.8 \
+	share/man/man1/branchfs.1 share/man/man8/branchfsd.8 share/doc/branchfs/cli.md \
+	share/doc/branchfs/api.md share/doc/branchfs/errors.md share/doc/branchfs/patterns.md \
 	include/branchfs/runner.h include/branchfs/patterns.h bin/branching share/man/man1/branching.1; do
 	[ -e "$prefix/$f" ] || fail "$f is not installed"
 done
@@ -63,13 +65,20 @@ if "$cc" -std=c11 -Wall -Wextra -pedantic -Werror -o "$BFS_TEST_TMP/prog" \
 else
 	fail "cannot build against the installed library"
 fi
-# Static.
+# Static, as a user would: pkg-config --static (Libs.private brings
+# -pthread), with the shared library out of the way so -lbranchfs can only
+# find libbranchfs.a.
+sflags=$(pkg-config --static --cflags --libs branchfs) || fail "pkg-config --static"
+case " $sflags " in *" -pthread "*) ;; *) fail "pkg-config --static lacks -pthread: $sflags" ;; esac
+mkdir -p "$BFS_TEST_TMP/static"
+cp "$libdir/libbranchfs.a" "$BFS_TEST_TMP/static/"
 if "$cc" -std=c11 -o "$BFS_TEST_TMP/prog-static" "$BFS_TEST_TMP/prog.c" \
-	$(pkg-config --cflags branchfs) "$libdir/libbranchfs.a"; then
+	-L"$BFS_TEST_TMP/static" $sflags; then
 	got=$("$BFS_TEST_TMP/prog-static") || fail "the static program failed"
 	[ "$got" = "$want" ] || fail "static program printed '$got', want '$want'"
+	ldd "$BFS_TEST_TMP/prog-static" 2>&1 | grep -q libbranchfs && fail "static program uses libbranchfs.so"
 else
-	fail "cannot build against the static library"
+	fail "cannot build against the static library with pkg-config --static"
 fi
 # The runner and pattern API link from the installed library too.
 cat >"$BFS_TEST_TMP/runner.c" <<'PROG'

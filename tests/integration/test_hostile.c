@@ -303,11 +303,12 @@ static int cmd(const char *path, const char *text)
 START_TEST(malformed_text_commands_change_nothing)
 {
 	static const char *const einval[] = {
-		" ",	     "\n",	  "\t \n",	"bogus",    "create:",	 "create: ",
-		"create:.",  "create:..", "create:a/b", "create:/", "create:@x", "create:main",
-		"commit:x",  "abort:x",	  "abort:",	"switch",   "switch:",	 "createx",
-		"create :x", "create;x",  "commit now", ":",	    "create:\t", "switch: ",
-		"create:@",  "create:a/", "create:/a",	"creat",    "commitx",	 "swItch",
+		" ",	     "\n",	     "\t \n",	   "bogus",	 "create:",   "create: ",
+		"create:.",  "create:..",    "create:a/b", "create:/",	 "create:@x", "create:main",
+		"commit:x",  "abort:x",	     "abort:",	   "switch",	 "switch:",   "createx",
+		"create :x", "create;x",     "commit now", ":",		 "create:\t", "switch: ",
+		"create:@",  "create:a/",    "create:/a",  "creat",	 "commitx",   "swItch",
+		"create: x", "create:\tx\n", "switch: b",  "switch:\tb",
 	};
 	char *before = state(), *after, name[300];
 
@@ -358,6 +359,32 @@ START_TEST(malformed_text_commands_change_nothing)
 		      bfs_str_diff(before, after));
 	free(before);
 	free(after);
+}
+END_TEST
+
+/*
+ * The command is trimmed (`echo create:x > ctl` writes "create:x\n"), but
+ * whitespace between ':' and the name is refused, never dropped: the daemon
+ * must not create a branch under a name other than the one written.
+ */
+START_TEST(whitespace_inside_a_command_is_refused_not_dropped)
+{
+	struct stat st;
+	char *cur;
+
+	ck_ret(cmd(ctl(NULL), "create: ws1"), -EINVAL);
+	ck_ret(cmd(ctl("b"), "create:\tws1"), -EINVAL);
+	ck_absent(br("ws1"));
+	ck_absent(br(" ws1"));
+	ck_ret(cmd(ctl(NULL), "create:ws1\n"), 0);
+	ck_ret(ctl_write(ctl("b"), " \tcreate:ws2 \n\0", 15), 0);
+	ck_assert_int_eq(stat(br("ws1"), &st), 0);
+	ck_assert_int_eq(stat(br("ws2"), &st), 0);
+	ck_ret(cmd(ctl(NULL), "switch: ws1"), -EINVAL);
+	ck_ret(cmd(ctl(NULL), "switch:ws1\n"), 0);
+	cur = bfs_ctl_read(ctl(NULL));
+	ck_assert_str_eq(cur, "ws1");
+	free(cur);
 }
 END_TEST
 
@@ -1257,6 +1284,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, our_ioctls_on_other_files_get_enotty);
 	tcase_add_test(tc, ioctl_arguments_the_kernel_cannot_copy);
 	tcase_add_test(tc, malformed_text_commands_change_nothing);
+	tcase_add_test(tc, whitespace_inside_a_command_is_refused_not_dropped);
 	tcase_add_test(tc, commands_on_a_gone_branch_get_enoent);
 	tcase_add_test(tc, a_long_write_is_one_command);
 	tcase_add_test(tc, a_long_valid_write_is_answered_whole);

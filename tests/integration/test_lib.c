@@ -16,8 +16,10 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct bfs_test_mount t;
@@ -151,30 +153,61 @@ END_TEST
 
 START_TEST(name_rules_each_have_a_reason)
 {
-	const char *rules[] = { "", ".", "..", "a/b", "@x", "main", NULL };
-	const char *seen[8] = { 0 }, *why = NULL;
+	const char *rules[] = { "", ".", "..", "a/b", "@x", "main", " x", "x\n", "a\tb", NULL };
+	const int n = sizeof(rules) / sizeof(rules[0]);
+	const char *seen[16] = { 0 }, *why = NULL;
 	char long_name[300];
 
 	memset(long_name, 'a', 256);
 	long_name[256] = '\0';
-	rules[6] = long_name;
-	for (int i = 0; i < 7; i++) {
+	rules[n - 1] = long_name;
+	for (int i = 0; i < n; i++) {
 		ck_assert_int_eq(bfs_name_check(&why, rules[i]), -EINVAL);
 		ck_assert_ptr_nonnull(why);
 		seen[i] = why;
 	}
-	/* "." and ".." share a rule; every other rule has its own message. */
+	/* "." and "..", " x" and "x\n" share a rule; others have their own. */
 	ck_assert_str_eq(seen[1], seen[2]);
-	for (int i = 0; i < 7; i++)
-		for (int j = i + 1; j < 7; j++)
-			if (!(i == 1 && j == 2))
+	ck_assert_str_eq(seen[6], "branch names cannot start or end with whitespace");
+	ck_assert_str_eq(seen[7], seen[6]);
+	ck_assert_str_eq(seen[8], "branch names cannot contain control characters");
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (!(i == 1 && j == 2) && !(i == 6 && j == 7))
 				ck_assert_str_ne(seen[i], seen[j]);
 	long_name[255] = '\0';
 	ck_assert_int_eq(bfs_name_check(&why, long_name), 0);
 	ck_assert_ptr_null(why);
 	ck_assert_int_eq(bfs_name_check(NULL, "feature-1.x"), 0);
 	ck_assert_int_eq(bfs_name_check(NULL, "main2"), 0);
+	ck_assert_int_eq(bfs_name_check(NULL, "two words"), 0);
 	ck_assert_int_eq(bfs_create(NULL, NULL, m, NULL, long_name), 0);
+}
+END_TEST
+
+/*
+ * The daemon trims a text command, so "create:x " would make "x": the
+ * library refuses the name instead of returning "x " and a path that does
+ * not exist, and never switches to "x" when asked for " x".
+ */
+START_TEST(names_with_surrounding_whitespace_are_refused)
+{
+	char *name = NULL, *path = NULL;
+
+	ck_assert_int_eq(bfs_create(&name, &path, m, NULL, "x "), -EINVAL);
+	ck_assert_int_eq(bfs_create(&name, &path, m, "main", "\tx"), -EINVAL);
+	ck_assert_ptr_null(name);
+	ck_assert_ptr_null(path);
+	ck_assert(!bfs_exists(bpath("x", "")));
+	ck_assert_int_eq(bfs_create(&name, &path, m, NULL, "x y"), 0);
+	ck_assert_str_eq(name, "x y");
+	ck_assert(bfs_exists(path));
+	free(name);
+	free(path);
+	ck_assert_int_eq(bfs_create(NULL, NULL, m, NULL, "x"), 0);
+	ck_assert_int_eq(bfs_switch(m, "x "), -ENOENT);
+	ck_assert_int_eq(bfs_switch(m, " x"), -ENOENT);
+	ck_assert_str_eq(current(), "main");
 }
 END_TEST
 
@@ -371,24 +404,68 @@ START_TEST(diff_renamed_file_and_dir_mode)
 	struct bfs_diff *d;
 
 	ck_assert_int_eq(bfs_create(NULL, NULL, m, NULL, "one"), 0);
-	/* A file renamed: deletion plus addition. */
 	ck_assert_int_eq(rename(bpath("one", "a.txt"), tpath(t.mnt, "@one/b.txt")), 0);
 	/* A mode change on a directory. */
 	ck_assert_int_eq(chmod(bpath("one", "d1"), 0700), 0);
 
 	ck_assert_int_eq(bfs_diff(&d, m, "one"), 0);
-	ck_assert_str_eq(entry(d, 0), "D a.txt");
-	ck_assert_str_eq(entry(d, 1), "A b.txt");
-	ck_assert_str_eq(entry(d, 2), "M d1");
-	ck_assert_int_eq(bfs_diff_count(d), 3);
+	ck_assert_str_eq(entry(d, 0), "R b.txt<-a.txt");
+	ck_assert_str_eq(entry(d, 1), "M d1");
+	ck_assert_int_eq(bfs_diff_count(d), 2);
+	ck_assert_int_eq(bfs_diff_get(d, 0)->type, BFS_TYPE_FILE);
+	ck_assert_int_eq(bfs_diff_get(d, 0)->size, 5);
 	bfs_diff_free(d);
 }
 END_TEST
 
 /*
- * The common way to replace a directory: rm -rf, then mkdir.  This exposes
- * a daemon bug (mkdir over a whiteout of a lower directory gives ENOTDIR);
- * it passes once the daemon is fixed.
+ * A renamed file is told from a copy by the object it came from: renamed
+ * after a write, out of a renamed directory, in a branch of a branch (whose
+ * parent shows its numbers mixed with its own id); a copy plus a deletion
+ * stays an addition and a deletion.
+ */
+START_TEST(diff_pairs_renamed_files_not_copies)
+{
+	struct bfs_diff *d;
+
+	ck_assert_int_eq(bfs_create(NULL, NULL, m, NULL, "one"), 0);
+	ck_assert_int_eq(bfs_write_file(bpath("one", "a.txt"), "written first\n"), 0);
+	ck_assert_int_eq(rename(bpath("one", "a.txt"), tpath(t.mnt, "@one/moved.txt")), 0);
+	ck_assert_int_eq(rename(bpath("one", "d1"), tpath(t.mnt, "@one/d2")), 0);
+	ck_assert_int_eq(rename(bpath("one", "d2/sub/x"), tpath(t.mnt, "@one/y")), 0);
+	ck_assert_int_eq(
+		bfs_sh(NULL, "cp '%s' '%s'", bpath("one", "gone/old"), tpath(t.mnt, "@one/copy")),
+		0);
+	ck_assert_int_eq(unlink(bpath("one", "gone/old")), 0);
+	ck_assert_int_eq(bfs_write_file(bpath("one", "p.txt"), "p"), 0);
+
+	ck_assert_int_eq(bfs_diff(&d, m, "one"), 0);
+	ck_assert_str_eq(entry(d, 0), "A copy");
+	ck_assert_str_eq(entry(d, 1), "R d2<-d1");
+	ck_assert_str_eq(entry(d, 2), "D gone/old");
+	ck_assert_str_eq(entry(d, 3), "R moved.txt<-a.txt");
+	ck_assert_str_eq(entry(d, 4), "A p.txt");
+	ck_assert_str_eq(entry(d, 5), "R y<-d1/sub/x");
+	ck_assert_int_eq(bfs_diff_count(d), 6);
+	ck_assert_int_eq(bfs_diff_get(d, 3)->size, 14);
+	bfs_diff_free(d);
+
+	/* p.txt exists only in one's layer; kid renames it. */
+	ck_assert_int_eq(bfs_create(NULL, NULL, m, "one", "kid"), 0);
+	ck_assert_int_eq(rename(bpath("kid", "p.txt"), tpath(t.mnt, "@kid/q.txt")), 0);
+	ck_assert_int_eq(rename(bpath("kid", "y"), tpath(t.mnt, "@kid/d2/y")), 0);
+	ck_assert_int_eq(bfs_diff(&d, m, "kid"), 0);
+	ck_assert_str_eq(entry(d, 0), "R d2/y<-y");
+	ck_assert_str_eq(entry(d, 1), "R q.txt<-p.txt");
+	ck_assert_int_eq(bfs_diff_count(d), 2);
+	bfs_diff_free(d);
+}
+END_TEST
+
+/*
+ * The common way to replace a directory: rm -rf, then mkdir over the
+ * whiteout of the lower one.  The new directory replaces the old (opaque):
+ * it is modified, its new child added and the old child deleted.
  */
 START_TEST(diff_directory_recreated_with_mkdir)
 {
@@ -466,10 +543,35 @@ START_TEST(unmount_discards_or_keeps_branches)
 }
 END_TEST
 
+/* A mount whose daemon died is detached, and its branches come back. */
+START_TEST(detach_a_mount_whose_daemon_died)
+{
+	struct bfs_mount *dead;
+	struct stat st;
+
+	ck_assert_int_eq(bfs_create(NULL, NULL, m, NULL, "one"), 0);
+	ck_assert_int_eq(bfs_write_file(bpath("one", "kept.txt"), "k"), 0);
+	ck_assert_int_eq(bfs_detach(t.mnt), -EISCONN);
+	ck_assert_int_eq(bfs_detach(t.base), -EMEDIUMTYPE);
+	ck_assert_int_eq(bfs_detach(tpath(t.mnt, "d1")), -EISCONN);
+
+	ck_assert_int_eq(kill(t.pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(t.pid, NULL, 0), t.pid);
+	t.pid = 0;
+	ck_assert_int_eq(bfs_open(&dead, t.mnt), -ENOTCONN);
+	ck_assert_int_eq(bfs_detach(t.mnt), 0);
+	ck_assert_int_eq(stat(t.mnt, &st), 0); /* the plain directory again */
+	ck_assert(!bfs_exists(tpath(t.mnt, ".branchfs_ctl")));
+	ck_assert_int_eq(bfs_detach(t.mnt), -EMEDIUMTYPE);
+
+	bfs_mount_start(&t, NULL);
+	ck_assert_str_eq(read_text(bpath("one", "kept.txt")), "k");
+}
+END_TEST
+
 /*
  * DESIGN.md section 3: the mount root shows main at mount time, also when
- * the branches were kept.  Exposes a daemon bug: the daemon restores the
- * current branch recorded in the state log.
+ * the branches were kept (a clean unmount records main as current).
  */
 START_TEST(remount_with_kept_branches_starts_on_main)
 {
@@ -502,8 +604,10 @@ START_TEST(strerror_speaks_branches)
 	ck_assert_str_eq(bfs_strerror(ESTALE), "a sibling committed first");
 	ck_assert_str_eq(bfs_strerror(-ENOTEMPTY), "the branch has live children");
 	ck_assert_str_eq(bfs_strerror(-EMEDIUMTYPE), "not a branchfs mount");
-	ck_assert_str_eq(bfs_strerror(-EIO), strerror(EIO));
-	ck_assert_ptr_nonnull(bfs_strerror(-12345));
+	/* Others are strerror()'s, lowercased as every message is. */
+	ck_assert_str_eq(bfs_strerror(-EIO), "input/output error");
+	ck_assert_str_eq(bfs_strerror(EACCES), "permission denied");
+	ck_assert_str_eq(bfs_strerror(-12345), "unknown error 12345");
 	ck_assert_ptr_nonnull(strstr(bfs_version(), "."));
 }
 END_TEST
@@ -588,6 +692,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, open_rejects_what_is_not_a_mount);
 	tcase_add_test(tc, create_named_generated_and_nested);
 	tcase_add_test(tc, name_rules_each_have_a_reason);
+	tcase_add_test(tc, names_with_surrounding_whitespace_are_refused);
 	tcase_add_test(tc, switch_and_current);
 	tcase_add_test(tc, commit_lands_in_base_and_sibling_goes_stale);
 	tcase_add_test(tc, current_branch_commit_and_abort_go_to_parent);
@@ -596,10 +701,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, list_storage_errors);
 	tcase_add_test(tc, diff_classifies_changes);
 	tcase_add_test(tc, diff_renamed_file_and_dir_mode);
+	tcase_add_test(tc, diff_pairs_renamed_files_not_copies);
 	tcase_add_test(tc, diff_directory_recreated_with_mkdir);
 	tcase_add_test(tc, diff_nested_branch_against_its_parent);
 	tcase_add_test(tc, unmount_discards_or_keeps_branches);
 	tcase_add_test(tc, remount_with_kept_branches_starts_on_main);
+	tcase_add_test(tc, detach_a_mount_whose_daemon_died);
 	tcase_add_test(tc, set_keep_survives_a_plain_unmount);
 	tcase_add_test(tc, strerror_speaks_branches);
 	suite_add_tcase(s, tc);

@@ -42,6 +42,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error of cmd: one line on stderr; returns CLI_USAGE. */
 int cli_usage(const struct cli_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* strerror(err) (negative or positive) lowercased, as our messages are;
+ * thread-local storage. */
+const char *cli_strerror(int err);
 /* The exit code for a library error. */
 int cli_exit_code(int err);
 /* Report "cannot <what>: <bfs_strerror(err)>"; returns cli_exit_code(err). */
@@ -74,8 +77,11 @@ char *cli_abspath(const char *path);
 /* Open the mount holding path (NULL: the current directory), reporting
  * failures; returns CLI_OK or an exit code. */
 int cli_open(struct bfs_mount **m, const char *path);
+/* Report bfs_open(path) failing with ret; returns the exit code. */
+int cli_open_failed(int ret, const char *path);
 /* The branches, from the mount holding mnt, or from the storage directory
- * alone when mnt is NULL and storage is not (then *m is NULL); reports
+ * alone when mnt is NULL and storage is not (then *m is NULL), or when the
+ * mount's daemon does not say where its storage is (-ENOTSUP); reports
  * failures, returns CLI_OK or an exit code. */
 int cli_load_list(struct bfs_branch_list **list, struct bfs_mount **m, const char *mnt,
 		  const char *storage);

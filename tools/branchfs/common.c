@@ -44,6 +44,19 @@ int cli_usage(const struct cli_cmd *cmd, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
+const char *cli_strerror(int err)
+{
+	static _Thread_local char buf[256];
+	const char *s = strerror_r(err < 0 ? -err : err, buf, sizeof(buf));
+
+	if (s != buf)
+		snprintf(buf, sizeof(buf), "%s", s);
+	/* "Input/output error", but not "RPC struct is bad". */
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] += 'a' - 'A';
+	return buf;
+}
+
 int cli_exit_code(int err)
 {
 	if (err < 0)
@@ -69,6 +82,19 @@ int cli_fail(int err, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, ": %s\n", bfs_strerror(err));
 	return cli_exit_code(err);
+}
+
+/* getopt refused arg: name it as the user wrote it. */
+static int bad_option(const struct cli_cmd *cmd, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (strncmp(arg, "--", 2))
+		return cli_usage(cmd, "unknown option '-%c'", optopt);
+	/* optopt is the option's value when it exists but takes no argument. */
+	if (eq && optopt)
+		return cli_usage(cmd, "option '%.*s' takes no argument", (int)(eq - arg), arg);
+	return cli_usage(cmd, "unknown option '%s'", arg);
 }
 
 int cli_parse(const struct cli_cmd *cmd, int argc, char **argv, const char *shortopts,
@@ -101,9 +127,7 @@ int cli_parse(const struct cli_cmd *cmd, int argc, char **argv, const char *shor
 		case ':':
 			return cli_usage(cmd, "option '%s' needs an argument", argv[optind - 1]);
 		case '?':
-			if (optopt)
-				return cli_usage(cmd, "unknown option '-%c'", optopt);
-			return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+			return bad_option(cmd, argv[optind - 1]);
 		}
 		ret = opt ? opt(c, optarg, ctx) : CLI_USAGE;
 		if (ret)
@@ -138,13 +162,16 @@ char *cli_abspath(const char *path)
 
 int cli_open(struct bfs_mount **m, const char *path)
 {
-	const char *p = path ? path : ".";
-	int ret = bfs_open(m, p);
-	char *abs;
+	int ret = bfs_open(m, path ? path : ".");
 
-	if (!ret)
-		return CLI_OK;
-	abs = cli_abspath(p);
+	return ret ? cli_open_failed(ret, path) : CLI_OK;
+}
+
+int cli_open_failed(int ret, const char *path)
+{
+	const char *p = path ? path : ".";
+	char *abs = cli_abspath(p);
+
 	if (ret == -EMEDIUMTYPE)
 		cli_error("%s is not a branchfs mount", abs ? abs : p);
 	else if (ret == -ENOENT || ret == -ENOTDIR)
@@ -152,7 +179,7 @@ int cli_open(struct bfs_mount **m, const char *path)
 	else if (ret == -ENOTCONN)
 		cli_error("cannot open %s: the daemon serving the mount is gone", abs ? abs : p);
 	else
-		cli_error("cannot open %s: %s", abs ? abs : p, strerror(-ret));
+		cli_error("cannot open %s: %s", abs ? abs : p, cli_strerror(ret));
 	free(abs);
 	return ret == -ENOENT || ret == -ENOTDIR ? CLI_NOT_MOUNT : cli_exit_code(ret);
 }
@@ -242,7 +269,22 @@ int cli_finish(int code)
 {
 	if (fflush(stdout) == 0 && !ferror(stdout))
 		return code;
-	cli_error("cannot write the output: %s", strerror(errno));
+	cli_error("cannot write the output: %s", cli_strerror(errno));
+	return CLI_FAILURE;
+}
+
+static int load_storage(struct bfs_branch_list **list, const char *storage)
+{
+	int ret = bfs_list_storage(list, storage);
+
+	if (!ret)
+		return CLI_OK;
+	if (ret == -ENOENT)
+		cli_error("cannot read storage '%s': no such directory", storage);
+	else if (ret == -ENOTDIR)
+		cli_error("cannot read storage '%s': not a directory", storage);
+	else
+		cli_fail(ret, "read storage '%s'", storage);
 	return CLI_FAILURE;
 }
 
@@ -252,20 +294,21 @@ int cli_load_list(struct bfs_branch_list **list, struct bfs_mount **m, const cha
 	int ret;
 
 	*m = NULL;
-	if (!mnt && storage) {
-		ret = bfs_list_storage(list, storage);
-		if (!ret)
-			return CLI_OK;
-		if (ret == -ENOENT || ret == -ENOTDIR)
-			cli_error("cannot read storage '%s': no such directory", storage);
-		else
-			cli_fail(ret, "read storage '%s'", storage);
-		return CLI_FAILURE;
-	}
+	if (!mnt && storage)
+		return load_storage(list, storage);
 	ret = cli_open(m, mnt);
 	if (ret)
 		return ret;
 	ret = bfs_list(list, *m);
+	/* A daemon that does not say where its storage is: the user did. */
+	if (ret == -ENOTSUP && storage) {
+		ret = load_storage(list, storage);
+		if (ret) {
+			bfs_close(*m);
+			*m = NULL;
+		}
+		return ret;
+	}
 	if (ret) {
 		cli_fail(ret, "list the branches of %s", bfs_mount_root(*m));
 		bfs_close(*m);

@@ -2,8 +2,9 @@
 /*
  * branchfs create NAME MNT [-p PARENT]
  *
- * Creates NAME as a child of PARENT (default: the mount's current branch)
- * and switches the mount to it.
+ * Creates NAME as a child of PARENT (default: main, as BranchFS's CLI has
+ * it) and switches the mount to it.  Two steps: when the switch fails, the
+ * new branch is aborted again, so a failed create leaves nothing behind.
  */
 #include "cli.h"
 
@@ -20,33 +21,44 @@ static int create_opt(int c, const char *arg, void *ctx)
 	return 0;
 }
 
-static int create_switch(struct bfs_mount *m, const char *name, const char *parent)
+/* The switch to the new branch failed: take the branch away again. */
+static int undo_create(struct bfs_mount *m, const char *name, int err)
 {
-	char *cur = NULL;
+	char why[256];
 	int ret;
 
-	if (!parent) {
-		ret = bfs_current(&cur, m);
-		if (ret)
-			return cli_fail(ret, "create '%s': cannot read the current branch", name);
-		parent = cur;
-	}
-	ret = bfs_create(NULL, NULL, m, parent, name);
-	if (ret == -EEXIST)
-		cli_error("branch '%s' already exists", name);
-	else if (ret == -ENOENT)
-		cli_error("cannot create '%s': parent branch '%s' does not exist", name, parent);
-	else if (ret)
-		cli_fail(ret, "create '%s'", name);
-	if (!ret) {
-		ret = bfs_switch(m, name);
-		if (ret)
-			cli_fail(ret, "switch to the new branch '%s'", name);
-	}
+	/* bfs_strerror() may reuse its buffer: keep the first reason. */
+	snprintf(why, sizeof(why), "%s", bfs_strerror(err));
+	ret = bfs_abort(m, name);
 	if (!ret)
-		printf("created and switched to branch '%s' (parent '%s')\n", name, parent);
-	free(cur);
-	return ret ? cli_exit_code(ret) : cli_finish(CLI_OK);
+		cli_error("cannot switch to the new branch '%s': %s (it was aborted again)", name,
+			  why);
+	else
+		cli_error("cannot switch to the new branch '%s': %s; it is left at %s/@%s "
+			  "(aborting it failed: %s)",
+			  name, why, bfs_mount_root(m), name, bfs_strerror(ret));
+	return cli_exit_code(err);
+}
+
+static int create_switch(struct bfs_mount *m, const char *name, const char *parent)
+{
+	int ret = bfs_create(NULL, NULL, m, parent, name);
+
+	if (ret == -EEXIST) {
+		cli_error("branch '%s' already exists", name);
+		return CLI_FAILURE;
+	}
+	if (ret == -ENOENT) {
+		cli_error("cannot create '%s': parent branch '%s' does not exist", name, parent);
+		return CLI_FAILURE;
+	}
+	if (ret)
+		return cli_fail(ret, "create '%s'", name);
+	ret = bfs_switch(m, name);
+	if (ret)
+		return undo_create(m, name, ret);
+	printf("created and switched to branch '%s' (parent '%s')\n", name, parent);
+	return cli_finish(CLI_OK);
 }
 
 static int run(const struct cli_cmd *cmd, int argc, char **argv)
@@ -55,7 +67,7 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 		{ "parent", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *parent = NULL, *reason;
+	const char *parent = BFS_MAIN_NAME, *reason;
 	struct cli_opts o = { 0 };
 	struct bfs_mount *m;
 	int ret;
@@ -81,12 +93,14 @@ const struct cli_cmd cli_create = {
 	.name = "create",
 	.summary = "create a branch and switch the mount to it",
 	.usage = "branchfs create NAME MNT [-p PARENT]",
-	.help = "Create branch NAME as a child of PARENT (default: the mount's current\n"
-		"branch) and switch MNT to it.  The branch is also at MNT/@NAME.\n"
+	.help = "Create branch NAME as a child of PARENT (default: main) and switch MNT\n"
+		"to it.  The branch is also at MNT/@NAME.  If the switch fails, the new\n"
+		"branch is aborted again.\n"
 		"\n"
-		"  -p, --parent PARENT  the branch to fork (main, or any live branch)\n"
+		"  -p, --parent PARENT  the branch to fork (default main; any live branch)\n"
 		"\n"
 		"NAME is 1 to 255 bytes, not '.' or '..', without '/', not starting with\n"
-		"'@', not 'main', and unique among live branches.\n",
+		"'@', without whitespace at either end or control characters, not\n"
+		"'main', and unique among live branches.\n",
 	.run = run,
 };

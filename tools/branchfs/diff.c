@@ -215,6 +215,6 @@ const struct cli_cmd cli_diff = {
 		"else BRANCH.  MNT defaults to the current directory.\n"
 		"\n"
 		"  --stat  one line per path with its size, then a summary\n"
-		"  --json  print one JSON object (schema in docs/cli.md)\n",
+		"  --json  print one JSON object (schema: share/doc/branchfs/cli.md)\n",
 	.run = run,
 };

@@ -110,7 +110,7 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 	if (ret)
 		return ret;
 	if (o.json)
-		print_json(l, m ? bfs_mount_storage(m) : o.storage);
+		print_json(l, m && bfs_mount_storage(m) ? bfs_mount_storage(m) : o.storage);
 	else
 		print_tree(l);
 	bfs_branch_list_free(l);
@@ -129,6 +129,6 @@ const struct cli_cmd cli_list = {
 		"a sibling committed first (its commit would fail).\n"
 		"\n"
 		"  --storage DIR  read this storage directory (no mount needed)\n"
-		"  --json         print one JSON object (schema in docs/cli.md)\n",
+		"  --json         print one JSON object (schema: share/doc/branchfs/cli.md)\n",
 	.run = run,
 };

@@ -95,7 +95,8 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 	if (m) {
 		s.mount = bfs_mount_root(m);
 		s.base = bfs_mount_base(m);
-		s.storage = bfs_mount_storage(m);
+		if (bfs_mount_storage(m))
+			s.storage = bfs_mount_storage(m);
 		s.pid = bfs_mount_daemon_pid(m);
 	}
 	for (size_t i = 0; i < bfs_branch_list_count(l); i++) {
@@ -124,6 +125,6 @@ const struct cli_cmd cli_status = {
 		"--storage DIR and no MNT, show what the storage directory records.\n"
 		"\n"
 		"  --storage DIR  read this storage directory (no mount needed)\n"
-		"  --json         print one JSON object (schema in docs/cli.md)\n",
+		"  --json         print one JSON object (schema: share/doc/branchfs/cli.md)\n",
 	.run = run,
 };

@@ -2,7 +2,9 @@
 /*
  * branchfs unmount MNT [--keep]
  *
- * Returns once the mount is gone and its daemon has exited.
+ * Returns once the mount is gone and its daemon has exited.  A mount whose
+ * daemon died cannot be opened (ENOTCONN); it is detached instead, with a
+ * note on stderr, so that a user can always clean up.
  */
 #include "cli.h"
 
@@ -18,6 +20,24 @@ static int unmount_opt(int c, const char *arg, void *ctx)
 		return CLI_USAGE;
 	*(unsigned int *)ctx |= BFS_UNMOUNT_KEEP;
 	return 0;
+}
+
+static int detach_dead(const char *path)
+{
+	char *abs = cli_abspath(path);
+	const char *p = abs ? abs : path;
+	int ret = bfs_detach(path);
+
+	if (ret)
+		cli_fail(ret, "unmount %s", p);
+	else {
+		cli_error("the daemon serving %s was gone: the mount was detached, and its "
+			  "branches come back at the next mount of its storage",
+			  p);
+		printf("unmounted %s\n", p);
+	}
+	free(abs);
+	return ret ? cli_exit_code(ret) : cli_finish(CLI_OK);
 }
 
 static int run(const struct cli_cmd *cmd, int argc, char **argv)
@@ -37,9 +57,11 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 		ret = cli_nargs(cmd, &o, 1, 1);
 	if (ret >= 0)
 		return ret;
-	ret = cli_open(&m, o.args[0]);
+	ret = bfs_open(&m, o.args[0]);
+	if (ret == -ENOTCONN)
+		return detach_dead(o.args[0]);
 	if (ret)
-		return ret;
+		return cli_open_failed(ret, o.args[0]);
 	root = strdup(bfs_mount_root(m));
 	if (!root) {
 		bfs_close(m);
@@ -64,7 +86,8 @@ const struct cli_cmd cli_unmount = {
 	.usage = "branchfs unmount MNT [--keep]",
 	.help = "Unmount the branchfs mount MNT and wait until its daemon has exited.\n"
 		"Uncommitted branches are discarded unless --keep is given, in which case\n"
-		"the next mount on the same storage finds them again.\n"
+		"the next mount on the same storage finds them again.  A mount whose\n"
+		"daemon died is detached (its branches come back at the next mount).\n"
 		"\n"
 		"  --keep  keep the branches for the next mount\n",
 	.run = run,

@@ -72,7 +72,12 @@ BFS_API int bfs_mount_daemon_pid(const struct bfs_mount *m);
 /*
  * Branch names.  A name given by a user is 1 to BFS_NAME_MAX bytes, is not
  * "." or "..", contains no '/', does not start with '@' and is not "main"
- * (reserved for the root branch).
+ * (reserved for the root branch).  The library also refuses names that
+ * start or end with whitespace (the daemon trims a text command, so
+ * "create:x " would make "x") and names with control characters (bytes
+ * 1-31 and 127: they break the one-name-a-line output of list and diff);
+ * branches other clients named so can still be switched to, committed,
+ * aborted and listed.
  */
 #define BFS_NAME_MAX  255
 #define BFS_MAIN_NAME "main"
@@ -158,7 +163,8 @@ BFS_API int bfs_list(struct bfs_branch_list **out, struct bfs_mount *m);
 
 /*
  * The same from a storage directory alone (no mount needed).  Errors:
- * -ENOENT when dir does not exist, -ENODATA when it holds no branchfs state.
+ * -ENOENT when dir does not exist, -ENOTDIR when it (or a component of its
+ * path) is not a directory, -ENODATA when it holds no branchfs state.
  */
 BFS_API int bfs_list_storage(struct bfs_branch_list **out, const char *dir);
 
@@ -208,8 +214,11 @@ struct bfs_diff;
 /*
  * Diff branch (NULL: the mount's current branch) against its parent as the
  * parent is now.  Entries are sorted by path.  A directory is listed when it
- * was added, deleted, renamed, replaced, or had its mode or owner changed; a
- * file renamed inside a branch shows as a deletion plus an addition.
+ * was added, deleted, renamed, replaced, or had its mode or owner changed.  A
+ * file renamed inside the branch is BFS_CHANGE_RENAMED when the daemon
+ * marked its copy with the object it came from (always as root; without
+ * root, regular files only); a copy plus a deletion is an addition and a
+ * deletion (contents are not compared).
  * *out gets a diff the caller frees with bfs_diff_free().
  *
  * Errors: -EINVAL for main (it has no parent), -ENOENT for an unknown
@@ -270,9 +279,24 @@ BFS_API int bfs_daemon_start(struct bfs_mount **out, char **message, const char 
 BFS_API int bfs_unmount(struct bfs_mount *m, unsigned int flags);
 
 /*
+ * Detach the branchfs mount at mnt (its mount point, or a path inside it)
+ * whose daemon is gone: every access to it fails with ENOTCONN and
+ * bfs_open() cannot open it.  Lazily unmounts it, as `fusermount3 -uz`
+ * does.  The storage is left as the daemon left it: the branches it had
+ * come back at the next mount of that storage.
+ *
+ * Errors: -EISCONN when the daemon still answers (use bfs_unmount()),
+ * -EMEDIUMTYPE when mnt is not on a branchfs mount, -EBUSY when it stayed
+ * mounted.
+ */
+BFS_API int bfs_detach(const char *mnt);
+
+/*
  * A message for err (negative or positive errno) in the words of branches:
  * ESTALE "a sibling committed first", ENOTEMPTY "the branch has live
- * children", ... and strerror() for the rest.  Static storage.
+ * children", ... and strerror() for the rest, its first letter lowercased
+ * ("input/output error").  Static (for the rest, thread-local) storage:
+ * valid until the next call in the same thread.
  */
 BFS_API const char *bfs_strerror(int err);
 
