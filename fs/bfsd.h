@@ -800,8 +800,12 @@ void bfsd_store_stop_reclaimer(struct bfsd_fs *fs);
 #ifdef BFSD_FAULT_INJECTION
 /* Test builds: die here when BRANCHFSD_FAULT names this point and count. */
 void bfsd_fault_point(struct bfsd_fs *fs, const char *name);
+/* The same, and -errno when BRANCHFSD_FAULT names this point, count and
+ * an error ("name:N:ENOSPC"); 0 otherwise.  Always 0 in other builds. */
+int bfsd_fault_fail(struct bfsd_fs *fs, const char *name);
 #else
 #define bfsd_fault_point(fs, name) ((void)(fs), (void)(name))
+#define bfsd_fault_fail(fs, name)  ((void)(fs), (void)(name), 0)
 #endif
 
 #endif
