@@ -345,9 +345,14 @@ int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what);
 bool bfsd_preserve_active(struct bfsd_fs *fs);
 /* Append l to the preservation chain (loading). */
 int bfsd_preserve_push(struct bfsd_fs *fs, struct bfsd_layer *l);
-/* Epoch for a new child of main: a new layer when the newest holds anything. */
-int bfsd_epoch_snapshot(struct bfsd_fs *fs, uint64_t *epoch);
-/* Drop preservation layers no live branch needs any more. */
+/* Epoch for a new child of main: a new layer when the newest holds anything
+ * (*made says so). */
+int bfsd_epoch_snapshot(struct bfsd_fs *fs, uint64_t *epoch, bool *made);
+/* Undo the snapshot that made the newest layer, before anything used it
+ * (tree_lock exclusive since): the creation it was for failed. */
+void bfsd_epoch_unsnapshot(struct bfsd_fs *fs);
+/* Drop preservation layers no live branch needs any more: recorded in the
+ * log first, then sent to the trash. */
 void bfsd_epoch_release(struct bfsd_fs *fs);
 
 /* ----------------------------------------------------------------- quota.c */
@@ -677,6 +682,8 @@ int bfsd_store_save_branch(struct bfsd_fs *fs, struct bfsd_branch *b);
 int bfsd_store_save_gone(struct bfsd_fs *fs, struct bfsd_branch *b);
 int bfsd_store_save_commit(struct bfsd_fs *fs, struct bfsd_branch *b);
 int bfsd_store_save_fs(struct bfsd_fs *fs);
+/* The F record as it is once the oldest drop preservation layers are gone. */
+int bfsd_store_save_pres(struct bfsd_fs *fs, size_t drop);
 /* Rewrite the log as one snapshot of the current state. */
 int bfsd_store_compact(struct bfsd_fs *fs);
 
