@@ -650,9 +650,10 @@ int bfsd_commit_plan(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_opli
 int bfsd_commit_apply(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_oplist *ops,
 		      size_t *next, int (*done)(void *, size_t), void *arg);
 /* Commit b into its parent (tree_lock exclusive): -EPERM main, -ESTALE lost
- * the race, -ENOTEMPTY live children.  With changed, the applied ops (the
- * parent paths touched) are handed to the caller to free.  When an op
- * fails after the plan is journaled, the commit is left pending (see
+ * the race, -ENOTEMPTY live children (or a stale child with children of its
+ * own).  With changed, the applied ops (the parent paths touched) are
+ * handed to the caller to free.  When an op or the commit record fails
+ * after the plan is journaled, the commit is left pending (see
  * bfsd_commit_resume) and its error returned. */
 int bfsd_commit(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *changed);
 /* Make b's commit, stopped at ops[next], the pending one (takes ops). */
@@ -661,7 +662,10 @@ void bfsd_commit_set_pending(struct bfsd_fs *fs, struct bfsd_branch *b, struct b
 /* Finish the pending commit, if any (tree_lock exclusive): 0 once none is
  * left, its error while it still fails.  With changed, as bfsd_commit. */
 int bfsd_commit_resume(struct bfsd_fs *fs, struct bfsd_oplist *changed);
-/* Record an applied commit: bump the parent's generation, drop b. */
+/* Record an applied commit: bump the parent's generation, drop b.  When
+ * the record cannot be written (or, with durable, what the ops moved cannot
+ * be synced) nothing changes and the error is returned: the caller keeps
+ * the commit pending and the journal stays. */
 int bfsd_commit_finish(struct bfsd_fs *fs, struct bfsd_branch *b);
 
 /* --------------------------------------------------------------- journal.c */

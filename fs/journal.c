@@ -16,8 +16,15 @@
  * last done line (every op is idempotent on its own); one whose branch is
  * gone belonged to a commit that was already recorded.  Commits only roll
  * forward: once the whole plan is on disk, the commit happens.  One that
- * cannot finish yet (an op fails: a full disk) stays here, and the mount
- * fails until it can; a running mount keeps it pending (commit.c).
+ * cannot finish yet (an op or its record fails: a full disk) stays here,
+ * and the mount fails until it can; a running mount keeps it pending
+ * (commit.c).  A journal that cannot be read (an I/O error, no memory)
+ * fails the mount too, changing nothing: only a plan that is there and
+ * torn means "not started".
+ *
+ * With durable, the plan is fsynced before the first op, and the storage
+ * directory once per mount when the journal is first opened, so that the
+ * journal's directory entry is on disk as well.
  */
 #include "bfsd.h"
 
@@ -65,6 +72,14 @@ int bfsd_journal_begin(struct bfsd_fs *fs, struct bfsd_branch *b, const struct b
 					O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (fs->journal_fd < 0) {
 			ret = -errno;
+			goto out_free;
+		}
+		/* The file may be new: its name must survive a power loss
+		 * as much as the plan written into it. */
+		if (fs->durable && fsync(fs->storage_fd) < 0) {
+			ret = -errno;
+			close(fs->journal_fd);
+			fs->journal_fd = -1;
 			goto out_free;
 		}
 	}
