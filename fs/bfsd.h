@@ -609,7 +609,8 @@ int bfsd_branch_create(struct bfsd_fs *fs, struct bfsd_branch *parent, const cha
 		       char *name_out);
 /* Discard b and all its descendants, no questions asked. */
 void bfsd_branch_discard(struct bfsd_fs *fs, struct bfsd_branch *b);
-/* Discard stale children; -ENOTEMPTY when live ones remain. */
+/* Discard stale children that have none of their own; -ENOTEMPTY when any
+ * child remains (a live one, or a stale one with children). */
 int bfsd_branch_prune_children(struct bfsd_fs *fs, struct bfsd_branch *b);
 /* Abort b: -EPERM for main, -ENOTEMPTY for live children. */
 int bfsd_branch_abort(struct bfsd_fs *fs, struct bfsd_branch *b);

@@ -361,13 +361,18 @@ void bfsd_branch_discard(struct bfsd_fs *fs, struct bfsd_branch *b)
 	bfsd_branch_put(b);
 }
 
+/*
+ * A stale child can never commit, so it goes; but one with children of its
+ * own stays: those are live branches (they can still commit into it), and
+ * no branch is ever destroyed implicitly.  It blocks like a live child.
+ */
 int bfsd_branch_prune_children(struct bfsd_fs *fs, struct bfsd_branch *b)
 {
 	struct bfsd_branch *c = b->children, *next;
 
 	for (; c; c = next) {
 		next = c->sibling;
-		if (bfsd_branch_is_stale(c))
+		if (bfsd_branch_is_stale(c) && !c->children)
 			bfsd_branch_discard(fs, c);
 	}
 	return b->children ? -ENOTEMPTY : 0;
