@@ -399,6 +399,30 @@ int bfsd_store_trash_layer(struct bfsd_fs *fs, uint64_t id)
 	return 0;
 }
 
+/*
+ * Remove the trash tree name one entry of its root at a time: a crash part
+ * of the way leaves a smaller tree in the trash, which the next mount's
+ * reclaimer removes (the trash is never named by the log).
+ */
+static void reclaim_tree(struct bfsd_fs *fs, const char *name)
+{
+	int fd = openat(fs->trash_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d && fd >= 0)
+		close(fd);
+	while (d && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		bfsd_rm_rf_at(dirfd(d), de->d_name);
+		bfsd_fault_point(fs, "reclaim-step");
+	}
+	if (d)
+		closedir(d);
+	bfsd_rm_rf_at(fs->trash_fd, name);
+}
+
 void bfsd_store_reclaim(struct bfsd_fs *fs)
 {
 	int fd = openat(fs->trash_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -413,7 +437,7 @@ void bfsd_store_reclaim(struct bfsd_fs *fs)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		bfsd_rm_rf_at(fs->trash_fd, de->d_name);
+		reclaim_tree(fs, de->d_name);
 	}
 	closedir(d);
 }
