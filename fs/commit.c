@@ -391,8 +391,17 @@ static int apply_stage_out(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfs
 	int ret;
 
 	stage_name(b, op->stage, stage);
-	if (exists(fs, p, stage))
-		return 0;
+	if (exists(fs, p, stage)) {
+		/* Killed inside the rename, after the stage was placed (whole,
+		 * rename.c) and before the source was hidden: hide it. */
+		if (p == fs->main || !exists(fs, p, op->src))
+			return 0;
+		ret = bfsd_copyup_parents(fs, p, op->src);
+		if (!ret)
+			ret = bfsd_marker_whiteout_make(p->layers[0], op->src);
+		bfsd_cache_flush(p);
+		return ret;
+	}
 	if (exists(fs, p, op->src))
 		return bfsd_view_rename(fs, p, op->src, stage, 0);
 	/* The parent lost the source since: rebuild it from the snapshot. */
