@@ -948,7 +948,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("commit");
 
 	tcase_add_unchecked_fixture(tc, setup_main, teardown_scene);
-	tcase_set_timeout(tc, 300);
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, crash_before_journal_is_complete);
 	tcase_add_test(tc, crash_after_journal);
 	tcase_add_test(tc, crash_after_each_op);
@@ -959,7 +959,7 @@ static Suite *suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("nested");
 	tcase_add_unchecked_fixture(tc, setup_nested, teardown_scene);
-	tcase_set_timeout(tc, 300);
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, crash_before_journal_is_complete);
 	tcase_add_test(tc, crash_after_journal);
 	tcase_add_test(tc, crash_after_each_op);
