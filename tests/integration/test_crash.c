@@ -349,15 +349,6 @@ static void setup_nested(void)
 	scene_expect(&scene);
 }
 
-static void teardown_scene(void)
-{
-	/* The tests ran in child processes: any daemon they left is theirs. */
-	bfs_sh(NULL, "fusermount3 -uz '%s' 2>/dev/null", scene.m.mnt);
-	if (scene.tmpfs)
-		umount2(scene.m.dir, MNT_DETACH);
-	bfs_rm_rf(scene.m.dir);
-}
-
 /* After recovery: everything but the commit is as it was, and the commit
  * is all there (applied) or not at all. */
 static void check_recovered(struct scene *s, bool applied, const char *fault)
@@ -941,6 +932,25 @@ START_TEST(crash_during_reclaim)
 	bfs_mount_stop(&m);
 }
 END_TEST
+
+static void teardown_scene(void)
+{
+	/* The tests ran in child processes: any daemon they left is theirs. */
+	bfs_sh(NULL, "fusermount3 -uz '%s' 2>/dev/null", scene.m.mnt);
+	if (scene.tmpfs)
+		umount2(scene.m.dir, MNT_DETACH);
+	bfs_rm_rf(scene.m.dir);
+	free(scene.base_before);
+	free(scene.target_before);
+	free(scene.target_after);
+	free(scene.sibling_before);
+	free(scene.b_before);
+	for (size_t i = 0; i < sizeof(copy_after) / sizeof(copy_after[0]); i++) {
+		free(copy_after[i]);
+		copy_after[i] = NULL;
+	}
+	memset(&scene, 0, sizeof(scene));
+}
 
 static Suite *suite(void)
 {
