@@ -163,6 +163,7 @@ static int open_storage(struct bfsd_fs *fs, const char *storage)
 	if (ret)
 		return ret;
 	/* Whatever was under construction when we died is garbage. */
+	close(fs->work_fd);
 	bfsd_rm_rf_at(fs->storage_fd, "work");
 	ret = open_dir(fs, "work", &fs->work_fd);
 	if (!ret) {
