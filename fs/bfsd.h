@@ -348,9 +348,14 @@ int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what);
 bool bfsd_preserve_active(struct bfsd_fs *fs);
 /* Append l to the preservation chain (loading). */
 int bfsd_preserve_push(struct bfsd_fs *fs, struct bfsd_layer *l);
-/* Epoch for a new child of main: a new layer when the newest holds anything. */
-int bfsd_epoch_snapshot(struct bfsd_fs *fs, uint64_t *epoch);
-/* Drop preservation layers no live branch needs any more. */
+/* Epoch for a new child of main: a new layer when the newest holds anything
+ * (*made says so). */
+int bfsd_epoch_snapshot(struct bfsd_fs *fs, uint64_t *epoch, bool *made);
+/* Undo the snapshot that made the newest layer, before anything used it
+ * (tree_lock exclusive since): the creation it was for failed. */
+void bfsd_epoch_unsnapshot(struct bfsd_fs *fs);
+/* Drop preservation layers no live branch needs any more: recorded in the
+ * log first, then sent to the trash. */
 void bfsd_epoch_release(struct bfsd_fs *fs);
 
 /* ----------------------------------------------------------------- quota.c */
@@ -607,7 +612,8 @@ int bfsd_branch_create(struct bfsd_fs *fs, struct bfsd_branch *parent, const cha
 		       char *name_out);
 /* Discard b and all its descendants, no questions asked. */
 void bfsd_branch_discard(struct bfsd_fs *fs, struct bfsd_branch *b);
-/* Discard stale children; -ENOTEMPTY when live ones remain. */
+/* Discard stale children that have none of their own; -ENOTEMPTY when any
+ * child remains (a live one, or a stale one with children). */
 int bfsd_branch_prune_children(struct bfsd_fs *fs, struct bfsd_branch *b);
 /* Abort b: -EPERM for main, -ENOTEMPTY for live children. */
 int bfsd_branch_abort(struct bfsd_fs *fs, struct bfsd_branch *b);
@@ -648,9 +654,10 @@ int bfsd_commit_plan(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_opli
 int bfsd_commit_apply(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_oplist *ops,
 		      size_t *next, int (*done)(void *, size_t), void *arg);
 /* Commit b into its parent (tree_lock exclusive): -EPERM main, -ESTALE lost
- * the race, -ENOTEMPTY live children.  With changed, the applied ops (the
- * parent paths touched) are handed to the caller to free.  When an op
- * fails after the plan is journaled, the commit is left pending (see
+ * the race, -ENOTEMPTY live children (or a stale child with children of its
+ * own).  With changed, the applied ops (the parent paths touched) are
+ * handed to the caller to free.  When an op or the commit record fails
+ * after the plan is journaled, the commit is left pending (see
  * bfsd_commit_resume) and its error returned. */
 int bfsd_commit(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *changed);
 /* Make b's commit, stopped at ops[next], the pending one (takes ops). */
@@ -659,7 +666,10 @@ void bfsd_commit_set_pending(struct bfsd_fs *fs, struct bfsd_branch *b, struct b
 /* Finish the pending commit, if any (tree_lock exclusive): 0 once none is
  * left, its error while it still fails.  With changed, as bfsd_commit. */
 int bfsd_commit_resume(struct bfsd_fs *fs, struct bfsd_oplist *changed);
-/* Record an applied commit: bump the parent's generation, drop b. */
+/* Record an applied commit: bump the parent's generation, drop b.  When
+ * the record cannot be written (or, with durable, what the ops moved cannot
+ * be synced) nothing changes and the error is returned: the caller keeps
+ * the commit pending and the journal stays. */
 int bfsd_commit_finish(struct bfsd_fs *fs, struct bfsd_branch *b);
 
 /* --------------------------------------------------------------- journal.c */
@@ -680,6 +690,8 @@ int bfsd_store_save_branch(struct bfsd_fs *fs, struct bfsd_branch *b);
 int bfsd_store_save_gone(struct bfsd_fs *fs, struct bfsd_branch *b);
 int bfsd_store_save_commit(struct bfsd_fs *fs, struct bfsd_branch *b);
 int bfsd_store_save_fs(struct bfsd_fs *fs);
+/* The F record as it is once the oldest drop preservation layers are gone. */
+int bfsd_store_save_pres(struct bfsd_fs *fs, size_t drop);
 /* Rewrite the log as one snapshot of the current state. */
 int bfsd_store_compact(struct bfsd_fs *fs);
 
@@ -803,8 +815,12 @@ void bfsd_store_stop_reclaimer(struct bfsd_fs *fs);
 #ifdef BFSD_FAULT_INJECTION
 /* Test builds: die here when BRANCHFSD_FAULT names this point and count. */
 void bfsd_fault_point(struct bfsd_fs *fs, const char *name);
+/* The same, and -errno when BRANCHFSD_FAULT names this point, count and
+ * an error ("name:N:ENOSPC"); 0 otherwise.  Always 0 in other builds. */
+int bfsd_fault_fail(struct bfsd_fs *fs, const char *name);
 #else
 #define bfsd_fault_point(fs, name) ((void)(fs), (void)(name))
+#define bfsd_fault_fail(fs, name)  ((void)(fs), (void)(name), 0)
 #endif
 
 #endif

@@ -160,12 +160,19 @@ void bfsd_branch_each(struct bfsd_fs *fs, void (*fn)(struct bfsd_branch *, void 
 	each_below(fs->main->children, fn, arg);
 }
 
-/* Freeze p's top (when p wrote to it): p gets a fresh top layer. */
-static int freeze_top(struct bfsd_fs *fs, struct bfsd_branch *p)
+/*
+ * Freeze p's top (when p wrote to it): p gets a fresh top layer.  *frozen
+ * says whether it did, for thaw_top to undo it when the creation fails
+ * later: p's new stack is only in memory until the creation's log record
+ * names it, and a crash would send a top the log never named, with every
+ * write p made to it, to the trash.
+ */
+static int freeze_top(struct bfsd_fs *fs, struct bfsd_branch *p, bool *frozen)
 {
 	struct bfsd_layer **layers, *top;
 	int ret;
 
+	*frozen = false;
 	if (!atomic_load(&p->layers[0]->dirty))
 		return 0;
 	layers = malloc((p->nlayers + 1) * sizeof(*layers));
@@ -194,7 +201,27 @@ static int freeze_top(struct bfsd_fs *fs, struct bfsd_branch *p)
 	atomic_fetch_add(&p->write_epoch, 1);
 	pthread_rwlock_unlock(&p->write_gate);
 	bfsd_cache_flush(p);
+	*frozen = true;
 	return 0;
+}
+
+/*
+ * Undo freeze_top: the old top is p's top again.  Nothing was written to
+ * the fresh one (tree_lock is held exclusive throughout, and every writer
+ * must take it shared to catch up with the new write epoch).
+ */
+static void thaw_top(struct bfsd_branch *p)
+{
+	struct bfsd_layer *top = p->layers[0];
+
+	pthread_rwlock_wrlock(&p->write_gate);
+	memmove(p->layers, p->layers + 1, (p->nlayers - 1) * sizeof(*p->layers));
+	p->nlayers--;
+	p->nown--;
+	atomic_fetch_add(&p->write_epoch, 1);
+	pthread_rwlock_unlock(&p->write_gate);
+	bfsd_cache_flush(p);
+	bfsd_layer_put(top);
 }
 
 static int name_for(struct bfsd_fs *fs, const char *name, char *out)
@@ -250,6 +277,7 @@ int bfsd_branch_create(struct bfsd_fs *fs, struct bfsd_branch *parent, const cha
 {
 	char chosen[BFSD_NAME_MAX + 1];
 	struct bfsd_branch *c;
+	bool frozen = false, made = false;
 	int ret;
 
 	if (parent->dead)
@@ -261,20 +289,21 @@ int bfsd_branch_create(struct bfsd_fs *fs, struct bfsd_branch *parent, const cha
 		uint64_t epoch;
 
 		pthread_rwlock_wrlock(&parent->write_gate);
-		ret = bfsd_epoch_snapshot(fs, &epoch);
+		ret = bfsd_epoch_snapshot(fs, &epoch, &made);
 		pthread_rwlock_unlock(&parent->write_gate);
 		if (ret)
 			return ret;
 		ret = bfsd_branch_alloc(fs, fs->next_branch_id, chosen, &c);
 		if (ret)
-			return ret;
+			goto out_thaw;
 		c->epoch = epoch;
 	} else {
-		ret = freeze_top(fs, parent);
-		if (!ret)
-			ret = bfsd_branch_alloc(fs, fs->next_branch_id, chosen, &c);
+		ret = freeze_top(fs, parent, &frozen);
 		if (ret)
 			return ret;
+		ret = bfsd_branch_alloc(fs, fs->next_branch_id, chosen, &c);
+		if (ret)
+			goto out_thaw;
 		c->epoch = parent->epoch;
 	}
 	fs->next_branch_id++;
@@ -286,7 +315,10 @@ int bfsd_branch_create(struct bfsd_fs *fs, struct bfsd_branch *parent, const cha
 		goto out_free;
 	bfsd_branch_link(fs, c);
 	bfsd_fault_point(fs, "create-layered");
-	ret = bfsd_store_save_create(fs, parent, c);
+	/* One record names the parent's new stack and the child together. */
+	ret = bfsd_fault_fail(fs, "create-logging");
+	if (!ret)
+		ret = bfsd_store_save_create(fs, parent, c);
 	if (ret) {
 		branch_unlink(fs, c);
 		goto out_free;
@@ -297,6 +329,13 @@ int bfsd_branch_create(struct bfsd_fs *fs, struct bfsd_branch *parent, const cha
 
 out_free:
 	bfsd_branch_put(c);
+out_thaw:
+	/* Like the parent's fresh top, a new preservation layer is named by
+	 * no log record yet: main's writes must not go into it. */
+	if (frozen)
+		thaw_top(parent);
+	if (made)
+		bfsd_epoch_unsnapshot(fs);
 	return ret;
 }
 
@@ -322,13 +361,18 @@ void bfsd_branch_discard(struct bfsd_fs *fs, struct bfsd_branch *b)
 	bfsd_branch_put(b);
 }
 
+/*
+ * A stale child can never commit, so it goes; but one with children of its
+ * own stays: those are live branches (they can still commit into it), and
+ * no branch is ever destroyed implicitly.  It blocks like a live child.
+ */
 int bfsd_branch_prune_children(struct bfsd_fs *fs, struct bfsd_branch *b)
 {
 	struct bfsd_branch *c = b->children, *next;
 
 	for (; c; c = next) {
 		next = c->sibling;
-		if (bfsd_branch_is_stale(c))
+		if (bfsd_branch_is_stale(c) && !c->children)
 			bfsd_branch_discard(fs, c);
 	}
 	return b->children ? -ENOTEMPTY : 0;

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void bfsd_oplist_free(struct bfsd_oplist *l)
 {
@@ -390,8 +391,17 @@ static int apply_stage_out(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfs
 	int ret;
 
 	stage_name(b, op->stage, stage);
-	if (exists(fs, p, stage))
-		return 0;
+	if (exists(fs, p, stage)) {
+		/* Killed inside the rename, after the stage was placed (whole,
+		 * rename.c) and before the source was hidden: hide it. */
+		if (p == fs->main || !exists(fs, p, op->src))
+			return 0;
+		ret = bfsd_copyup_parents(fs, p, op->src);
+		if (!ret)
+			ret = bfsd_marker_whiteout_make(p->layers[0], op->src);
+		bfsd_cache_flush(p);
+		return ret;
+	}
 	if (exists(fs, p, op->src))
 		return bfsd_view_rename(fs, p, op->src, stage, 0);
 	/* The parent lost the source since: rebuild it from the snapshot. */
@@ -496,9 +506,11 @@ int bfsd_commit_resume(struct bfsd_fs *fs, struct bfsd_oplist *changed)
 	ret = bfsd_commit_apply(fs, b, &fs->pending_ops, &fs->pending_next, bfsd_journal_done, fs);
 	if (ret)
 		return ret;
-	bfsd_info("commit of '%s' finished", b->name);
+	bfsd_info("commit of '%s' applied; recording it", b->name);
+	ret = bfsd_commit_finish(fs, b); /* b is gone once it succeeds */
+	if (ret)
+		return ret;
 	fs->pending = NULL;
-	bfsd_commit_finish(fs, b);
 	if (changed)
 		*changed = fs->pending_ops;
 	else
@@ -528,16 +540,22 @@ int bfsd_commit(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *c
 	if (ret)
 		goto out_free;
 	ret = bfsd_commit_apply(fs, b, &ops, &next, bfsd_journal_done, fs);
+	if (!ret)
+		ret = bfsd_commit_finish(fs, b);
 	if (ret) {
 		/* Decided: it only rolls forward, before anything else. */
-		bfsd_err("commit of '%s' stopped at op %zu of %zu; it is retried before the next "
-			 "branch operation and at the next mount",
-			 b->name, next + 1, ops.n);
+		if (next < ops.n)
+			bfsd_err("commit of '%s' stopped at op %zu of %zu; it is retried before "
+				 "the next branch operation and at the next mount",
+				 b->name, next + 1, ops.n);
+		else
+			bfsd_err("commit of '%s' is applied but not recorded; recording is retried "
+				 "before the next branch operation and at the next mount",
+				 b->name);
 		bfsd_commit_set_pending(fs, b, &ops, next);
 		return ret;
 	}
-	ret = bfsd_commit_finish(fs, b);
-	if (changed && !ret) {
+	if (changed) {
 		*changed = ops;
 		return 0;
 	}
@@ -546,17 +564,44 @@ out_free:
 	return ret;
 }
 
+/*
+ * With durable, what the ops moved must be on disk before the record that
+ * makes the journal obsolete: the base's filesystem (a commit into main
+ * renames or, across filesystems, copies into it) and the storage's (a
+ * nested commit moves between layers; main preserves old versions there).
+ */
+static int sync_targets(struct bfsd_fs *fs)
+{
+	if (syncfs(fs->base->dirfd) < 0)
+		return -errno;
+	if (fs->storage_dev != fs->base_dev && syncfs(fs->storage_fd) < 0)
+		return -errno;
+	return 0;
+}
+
 int bfsd_commit_finish(struct bfsd_fs *fs, struct bfsd_branch *b)
 {
 	struct bfsd_branch *p = b->parent;
 	int ret;
 
 	bfsd_fault_point(fs, "commit-applied");
-	p->gen++;
-	ret = bfsd_store_save_commit(fs, b);
-	bfsd_fault_point(fs, "commit-recorded");
-	if (ret)
+	ret = fs->durable ? sync_targets(fs) : 0;
+	if (!ret)
+		ret = bfsd_fault_fail(fs, "commit-recording");
+	if (!ret) {
+		p->gen++;
+		ret = bfsd_store_save_commit(fs, b);
+		if (ret)
+			p->gen--;
+	}
+	if (ret) {
+		/* Unrecorded, a crash would bring b back with the parent's
+		 * old generation: the journal stays and so does b, and the
+		 * commit stays pending until its record is written. */
 		bfsd_err("cannot record the commit of '%s': %s", b->name, bfsd_strerror(-ret));
+		return ret;
+	}
+	bfsd_fault_point(fs, "commit-recorded");
 	bfsd_journal_end(fs);
 	bfsd_quota_moves_done(fs);
 	bfsd_branch_discard(fs, b);

@@ -447,6 +447,7 @@ int bfsd_copy_object_as(struct bfsd_fs *fs, struct bfsd_layer *l, const char *ph
 		goto out_remove_tmp;
 	}
 	atomic_store(&dstl->dirty, true);
+	bfsd_fault_point(fs, "copy-placed");
 	tmpspot_done(&t);
 	bfsd_at_close(&sat);
 	return 0;
@@ -580,6 +581,52 @@ static void link_other_names(struct bfsd_fs *fs, struct bfsd_branch *b, const st
 	bfsd_links_free(names, n);
 }
 
+/*
+ * The other names of the file at loc (stat st) copied up to path are linked
+ * to the copy only after it is placed, so a crash in between leaves one
+ * name alone in the top.  The copy-up of another name then finds it (a
+ * copy in the top with the same origin) and becomes a link to it instead
+ * of a second copy: the names are one file again.  0 when linked.
+ */
+static int link_to_copied_name(struct bfsd_fs *fs, struct bfsd_branch *b,
+			       const struct bfsd_loc *loc, const struct stat *st, const char *path,
+			       uint64_t vino)
+{
+	struct bfsd_layer *top = b->layers[0];
+	char **names = NULL;
+	size_t n = 0;
+	int ret = -ENOENT;
+
+	if (bfsd_layer_is_storage(loc->layer))
+		bfsd_layer_link_names(loc->layer, "", st->st_dev, st->st_ino, &names, &n);
+	else
+		bfsd_links_names(fs, st->st_dev, st->st_ino, &names, &n);
+	for (size_t i = 0; i < n && ret; i++) {
+		struct bfsd_res *r;
+		uint64_t origin;
+		bool copied;
+
+		if (!strcmp(names[i], loc->phys) || bfsd_resolve_existing(fs, b, names[i], &r))
+			continue;
+		copied = r->type == S_IFREG && bfsd_res_in_top(fs, b, r) &&
+			 bfsd_marker_origin(top, names[i], &origin) == 1 && origin == vino;
+		bfsd_res_put(r);
+		if (!copied || linkat(top->dirfd, names[i], top->dirfd, path, 0) < 0)
+			continue;
+		ret = 0;
+		/* Its link count changed: the kernel's attributes of it too. */
+		bfsd_cache_drop(b, names[i]);
+		if (fs->on_copyup) {
+			struct stat copy;
+
+			if (fstatat(top->dirfd, names[i], &copy, AT_SYMLINK_NOFOLLOW) == 0)
+				fs->on_copyup(fs->hook_ctx, b, names[i], &copy);
+		}
+	}
+	bfsd_links_free(names, n);
+	return ret;
+}
+
 int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, bool data)
 {
 	struct bfsd_res *r;
@@ -608,7 +655,11 @@ int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, boo
 			bfsd_cache_flush(b);
 		goto out_put;
 	}
-	ret = copy_up_object(fs, b, r, path, data);
+	if (S_ISREG(st.st_mode) && st.st_nlink > 1 &&
+	    !link_to_copied_name(fs, b, &r->loc[0], &st, path, r->vino))
+		ret = 0;
+	else
+		ret = copy_up_object(fs, b, r, path, data);
 	if (!ret && S_ISREG(st.st_mode) && st.st_nlink > 1)
 		link_other_names(fs, b, &r->loc[0], &st, path);
 	if (!ret && S_ISREG(st.st_mode))

@@ -17,12 +17,39 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+/*
+ * Storage is private (0700): one made by an older version, by hand or with
+ * a umask that let others in is tightened at mount, and one we cannot
+ * tighten is refused.
+ */
+static int make_private(struct bfsd_fs *fs, int fd, const char *name)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!(st.st_mode & 077))
+		return 0;
+	if (fchmod(fd, 0700) < 0) {
+		int ret = -errno;
+
+		bfsd_err("storage %s%s%s is open to others (mode %03o) and cannot be made private: "
+			 "%s",
+			 fs->storage_path, name[0] ? "/" : "", name, st.st_mode & 0777,
+			 bfsd_strerror(-ret));
+		return ret;
+	}
+	bfsd_warn("storage %s%s%s was open to others (mode %03o): made it 700", fs->storage_path,
+		  name[0] ? "/" : "", name, st.st_mode & 0777);
+	return 0;
+}
+
 static int open_dir(struct bfsd_fs *fs, const char *name, int *fd)
 {
 	if (mkdirat(fs->storage_fd, name, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	*fd = openat(fs->storage_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return *fd < 0 ? -errno : 0;
+	return *fd < 0 ? -errno : make_private(fs, *fd, name);
 }
 
 /* Take the storage lock and check that it belongs to this base. */
@@ -122,7 +149,9 @@ static int open_storage(struct bfsd_fs *fs, const char *storage)
 	if (fstat(fs->storage_fd, &st) < 0)
 		return -errno;
 	fs->storage_dev = st.st_dev;
-	ret = claim_storage(fs);
+	ret = make_private(fs, fs->storage_fd, "");
+	if (!ret)
+		ret = claim_storage(fs);
 	if (!ret)
 		ret = open_dir(fs, "layers", &fs->layers_fd);
 	if (!ret)
@@ -134,6 +163,7 @@ static int open_storage(struct bfsd_fs *fs, const char *storage)
 	if (ret)
 		return ret;
 	/* Whatever was under construction when we died is garbage. */
+	close(fs->work_fd);
 	bfsd_rm_rf_at(fs->storage_fd, "work");
 	ret = open_dir(fs, "work", &fs->work_fd);
 	if (!ret) {
@@ -370,6 +400,30 @@ int bfsd_store_trash_layer(struct bfsd_fs *fs, uint64_t id)
 	return 0;
 }
 
+/*
+ * Remove the trash tree name one entry of its root at a time: a crash part
+ * of the way leaves a smaller tree in the trash, which the next mount's
+ * reclaimer removes (the trash is never named by the log).
+ */
+static void reclaim_tree(struct bfsd_fs *fs, const char *name)
+{
+	int fd = openat(fs->trash_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d && fd >= 0)
+		close(fd);
+	while (d && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		bfsd_rm_rf_at(dirfd(d), de->d_name);
+		bfsd_fault_point(fs, "reclaim-step");
+	}
+	if (d)
+		closedir(d);
+	bfsd_rm_rf_at(fs->trash_fd, name);
+}
+
 void bfsd_store_reclaim(struct bfsd_fs *fs)
 {
 	int fd = openat(fs->trash_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -384,7 +438,7 @@ void bfsd_store_reclaim(struct bfsd_fs *fs)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		bfsd_rm_rf_at(fs->trash_fd, de->d_name);
+		reclaim_tree(fs, de->d_name);
 	}
 	closedir(d);
 }

@@ -16,8 +16,15 @@
  * last done line (every op is idempotent on its own); one whose branch is
  * gone belonged to a commit that was already recorded.  Commits only roll
  * forward: once the whole plan is on disk, the commit happens.  One that
- * cannot finish yet (an op fails: a full disk) stays here, and the mount
- * fails until it can; a running mount keeps it pending (commit.c).
+ * cannot finish yet (an op or its record fails: a full disk) stays here,
+ * and the mount fails until it can; a running mount keeps it pending
+ * (commit.c).  A journal that cannot be read (an I/O error, no memory)
+ * fails the mount too, changing nothing: only a plan that is there and
+ * torn means "not started".
+ *
+ * With durable, the plan is fsynced before the first op, and the storage
+ * directory once per mount when the journal is first opened, so that the
+ * journal's directory entry is on disk as well.
  */
 #include "bfsd.h"
 
@@ -65,6 +72,14 @@ int bfsd_journal_begin(struct bfsd_fs *fs, struct bfsd_branch *b, const struct b
 					O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (fs->journal_fd < 0) {
 			ret = -errno;
+			goto out_free;
+		}
+		/* The file may be new: its name must survive a power loss
+		 * as much as the plan written into it. */
+		if (fs->durable && fsync(fs->storage_fd) < 0) {
+			ret = -errno;
+			close(fs->journal_fd);
+			fs->journal_fd = -1;
 			goto out_free;
 		}
 	}
@@ -130,6 +145,8 @@ static int parse(char *text, size_t len, uint64_t *id, struct bfsd_oplist *ops, 
 		return -EINVAL;
 	p += used + 1;
 	for (size_t i = 0; i < nops; i++) {
+		if (p >= end)
+			return -EINVAL;
 		struct bfsd_op op = { 0 };
 		char kind;
 		int ret;
@@ -145,10 +162,10 @@ static int parse(char *text, size_t len, uint64_t *id, struct bfsd_oplist *ops, 
 		op.times[1].tv_sec = s1;
 		op.times[1].tv_nsec = n1;
 		p += used + 1;
-		ret = take_path(&p, end, &op.src);
+		ret = p < end ? take_path(&p, end, &op.src) : -EINVAL;
 		if (!ret) {
 			p++;
-			ret = take_path(&p, end, &op.dst);
+			ret = p < end ? take_path(&p, end, &op.dst) : -EINVAL;
 		}
 		if (!ret)
 			ret = bfsd_oplist_add(ops, kind, op.layer, op.src, op.dst, op.stage);
@@ -198,42 +215,66 @@ int bfsd_journal_recover(struct bfsd_fs *fs)
 	char chunk[65536];
 	size_t next = 0;
 	uint64_t id;
-	ssize_t n;
+	ssize_t n = 0;
 	int fd, ret = 0;
 
 	unlinkat(fs->storage_fd, "journal.tmp", 0); /* from older versions */
 	fd = openat(fs->storage_fd, "journal", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && !ret)
+	while (!ret && (n = read(fd, chunk, sizeof(chunk))) > 0)
 		ret = bfsd_buf_add(&text, chunk, n);
+	if (!ret && n < 0)
+		ret = -errno;
 	close(fd);
 	if (!ret && !text.len)
 		goto out_free; /* no commit in flight */
-	if (!ret && parse(text.data, text.len, &id, &ops, &next)) {
-		bfsd_warn("journal: incomplete plan; the commit had not started");
+	if (!ret) {
+		ret = parse(text.data, text.len, &id, &ops, &next);
+		if (ret == -EINVAL) {
+			bfsd_warn("journal: incomplete plan; the commit had not started");
+			ret = truncate_journal(fs);
+			goto out_free;
+		}
+	}
+	if (ret) {
+		/* Not knowing is not "not started": the plan may be half
+		 * applied, so nothing is decided and nothing is served. */
+		bfsd_err("cannot read the commit journal %s/journal: %s; nothing was changed: "
+			 "mount again once that is fixed",
+			 fs->storage_path, bfsd_strerror(-ret));
+		goto out_free;
+	}
+	/* Every live branch of the log is in the tree (the mount fails rather
+	 * than drop one): a missing one was recorded gone with its commit. */
+	b = bfsd_branch_find_id(fs, id);
+	if (!b) {
 		ret = truncate_journal(fs);
 		goto out_free;
 	}
-	b = ret ? NULL : bfsd_branch_find_id(fs, id);
-	if (!ret && !b) {
-		ret = truncate_journal(fs); /* recorded already */
+	bfsd_warn("journal: finishing the commit of '%s' (%zu of %zu ops done)", b->name, next,
+		  ops.n);
+	fs->journal_fd = openat(fs->storage_fd, "journal", O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fs->journal_fd < 0) {
+		ret = -errno;
+		bfsd_err("cannot open the commit journal %s/journal: %s", fs->storage_path,
+			 bfsd_strerror(-ret));
 		goto out_free;
 	}
+	bfsd_commit_set_pending(fs, b, &ops, next);
+	/* Nothing is served before it is done: still failing (a full disk,
+	 * say), the mount fails and the journal stays. */
+	ret = bfsd_commit_resume(fs, NULL);
 	if (!ret) {
-		bfsd_warn("journal: finishing the commit of '%s' (%zu of %zu ops done)", b->name,
-			  next, ops.n);
-		fs->journal_fd = openat(fs->storage_fd, "journal", O_WRONLY | O_APPEND | O_CLOEXEC);
-		bfsd_commit_set_pending(fs, b, &ops, next);
-		/* Nothing is served before it is done: still failing (a full
-		 * disk, say), the mount fails and the journal stays. */
-		ret = bfsd_commit_resume(fs, NULL);
-		if (ret)
-			bfsd_err(
-				"cannot finish the commit of '%s' found in the journal (%zu of %zu "
-				"ops done): %s; the base stays partly changed until it does: make "
-				"room and mount again",
-				b->name, fs->pending_next, fs->pending_ops.n, bfsd_strerror(-ret));
+		/* The next commit opens it again (and, durable, syncs its
+		 * directory entry, which the mount that made it may not have). */
+		close(fs->journal_fd);
+		fs->journal_fd = -1;
+	} else {
+		bfsd_err("cannot finish the commit of '%s' found in the journal (%zu of %zu ops "
+			 "done): %s; the base stays partly changed until it does: make room and "
+			 "mount again",
+			 b->name, fs->pending_next, fs->pending_ops.n, bfsd_strerror(-ret));
 	}
 out_free:
 	bfsd_oplist_free(&ops);

@@ -6,7 +6,9 @@
  * first torn or corrupt transaction ends the log (it is cut off there).  The
  * surviving records become branches, parents before children (ids grow with
  * creation), and every layer they name is opened once and shared.  Layer
- * directories nothing names any more go to the trash.
+ * directories nothing names any more go to the trash, but only once every
+ * branch is back: a branch or layer that cannot be loaded fails the mount
+ * and leaves the storage as it was.
  */
 #include "bfsd.h"
 
@@ -188,8 +190,9 @@ static int apply_line(struct replay *rp, char *line)
 	return -EINVAL;
 }
 
-/* Replay the log text; returns the length of its valid prefix. */
-static size_t replay_text(struct replay *rp, char *text, size_t len)
+/* Replay the log text; *valid gets the length of its valid prefix.  A
+ * malformed record is skipped; running out of memory fails the replay. */
+static int replay_text(struct replay *rp, char *text, size_t len, size_t *valid)
 {
 	size_t pos = 0;
 
@@ -212,15 +215,20 @@ static size_t replay_text(struct replay *rp, char *text, size_t len)
 			break;
 		for (char *l = body; l < end;) {
 			char *e = memchr(l, '\n', end - l);
+			int ret;
 
 			*e = '\0';
-			if (apply_line(rp, l))
+			ret = apply_line(rp, l);
+			if (ret == -ENOMEM)
+				return ret;
+			if (ret)
 				bfsd_warn("state log: ignoring a malformed record");
 			l = e + 1;
 		}
 		pos = end - text;
 	}
-	return pos;
+	*valid = pos;
+	return 0;
 }
 
 static int read_log(struct bfsd_fs *fs, struct replay *rp)
@@ -228,18 +236,19 @@ static int read_log(struct bfsd_fs *fs, struct replay *rp)
 	struct bfsd_buf text = { 0 };
 	char chunk[65536];
 	size_t valid;
-	ssize_t n;
+	ssize_t n = 0;
 	int fd, ret = 0;
 
 	fd = openat(fs->storage_fd, "state", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && !ret)
+	while (!ret && (n = read(fd, chunk, sizeof(chunk))) > 0)
 		ret = bfsd_buf_add(&text, chunk, n);
-	if (n < 0)
+	if (!ret && n < 0)
 		ret = -errno;
+	if (!ret && text.len)
+		ret = replay_text(rp, text.data, text.len, &valid);
 	if (!ret && text.len) {
-		valid = replay_text(rp, text.data, text.len);
 		if (valid < text.len) {
 			bfsd_warn("state log: dropped a torn tail of %zu bytes", text.len - valid);
 			if (ftruncate(fd, valid) < 0)
@@ -278,14 +287,31 @@ static int layer_for(struct bfsd_fs *fs, struct bfsd_layer ***open, size_t *nope
 	return 0;
 }
 
-static int build_branch(struct bfsd_fs *fs, struct rec *r, struct bfsd_layer ***open, size_t *nopen)
+/*
+ * Make the branch of record r.  A branch whose parent was discarded is
+ * dropped (its own "gone" record was lost, say to a full disk): it was
+ * being discarded with its parent.  Anything else that stops it from coming
+ * back fails the mount, before anything is swept: a layer that cannot be
+ * opened now (no memory, no file descriptors, a permission, a missing
+ * directory) is never a reason to delete a branch and its layers.
+ */
+static int build_branch(struct bfsd_fs *fs, struct replay *rp, struct rec *r,
+			struct bfsd_layer ***open, size_t *nopen)
 {
 	struct bfsd_branch *b, *parent = bfsd_branch_find_id(fs, r->parent);
+	struct rec *prec = rec_find(rp, r->parent);
 	int ret;
 
-	if (!parent) {
-		bfsd_warn("state log: branch %" PRIu64 " has no parent; dropped", r->id);
+	if (!parent && prec && prec->gone) {
+		bfsd_warn("state log: branch '%s' outlived its parent; dropped", r->name);
+		r->gone = true; /* and so do its children */
 		return 0;
+	}
+	if (!parent) {
+		bfsd_err("state log: branch '%s' names parent %" PRIu64 ", which the log does not "
+			 "have; nothing was changed",
+			 r->name, r->parent);
+		return -EUCLEAN;
 	}
 	ret = bfsd_branch_alloc(fs, r->id, r->name, &b);
 	if (ret)
@@ -298,10 +324,11 @@ static int build_branch(struct bfsd_fs *fs, struct rec *r, struct bfsd_layer ***
 	for (int i = 0; i < r->nlayers; i++) {
 		ret = layer_for(fs, open, nopen, r->layers[i], BFSD_LAYER_DELTA, &b->layers[i]);
 		if (ret) {
-			bfsd_err("branch '%s': layer %" PRIu64 " is unreadable (%s); dropped",
-				 r->name, r->layers[i], bfsd_strerror(-ret));
+			bfsd_err("branch '%s': cannot open its layer %s/layers/%" PRIu64 ": %s; "
+				 "nothing was changed: mount again once it can be opened",
+				 r->name, fs->storage_path, r->layers[i], bfsd_strerror(-ret));
 			bfsd_branch_put(b);
-			return 0;
+			return ret;
 		}
 		b->nlayers++;
 	}
@@ -350,8 +377,17 @@ static void sweep_layers(struct bfsd_fs *fs, struct bfsd_layer **open, size_t no
 	closedir(d);
 }
 
+static void min_epoch(struct bfsd_branch *b, void *arg)
+{
+	uint64_t *min = arg;
+
+	if (b->epoch < *min)
+		*min = b->epoch;
+}
+
 int bfsd_store_load(struct bfsd_fs *fs)
 {
+	uint64_t min = UINT64_MAX;
 	struct replay rp = { 0 };
 	struct bfsd_layer **open = NULL;
 	struct rec *mainrec;
@@ -378,10 +414,17 @@ int bfsd_store_load(struct bfsd_fs *fs)
 		qsort(rp.r, rp.n, sizeof(*rp.r), rec_cmp);
 	for (size_t i = 0; i < rp.n && !ret; i++)
 		if (rp.r[i].id && !rp.r[i].gone)
-			ret = build_branch(fs, &rp.r[i], &open, &nopen);
+			ret = build_branch(fs, &rp, &rp.r[i], &open, &nopen);
+	bfsd_branch_each(fs, min_epoch, &min);
 	for (size_t i = 0; i < rp.npres && !ret; i++) {
 		struct bfsd_layer *l;
 
+		/* Older than every branch: nobody needs it (a crash may have
+		 * sent it to the trash before the log said so); swept below. */
+		if (!fs->npres && fs->pres_first < min) {
+			fs->pres_first++;
+			continue;
+		}
 		ret = layer_for(fs, &open, &nopen, rp.pres[i], BFSD_LAYER_PRESERVE, &l);
 		if (ret)
 			break;
@@ -394,7 +437,6 @@ int bfsd_store_load(struct bfsd_fs *fs)
 	if (!fs->current)
 		fs->current = fs->main;
 	sweep_layers(fs, open, nopen);
-	bfsd_epoch_release(fs);
 out_release:
 	for (size_t i = 0; i < nopen; i++)
 		bfsd_layer_put(open[i]);

@@ -389,11 +389,12 @@ int bfsd_preserve_push(struct bfsd_fs *fs, struct bfsd_layer *l)
 	return 0;
 }
 
-int bfsd_epoch_snapshot(struct bfsd_fs *fs, uint64_t *epoch)
+int bfsd_epoch_snapshot(struct bfsd_fs *fs, uint64_t *epoch, bool *made)
 {
 	struct bfsd_layer *l;
 	int ret;
 
+	*made = false;
 	if (fs->npres && !atomic_load(&fs->pres[fs->npres - 1]->dirty)) {
 		*epoch = fs->pres_first + fs->npres - 1;
 		return 0;
@@ -412,7 +413,17 @@ int bfsd_epoch_snapshot(struct bfsd_fs *fs, uint64_t *epoch)
 	/* Main's open writers must check the new layer before their next write. */
 	atomic_fetch_add(&fs->main_write_epoch, 1);
 	*epoch = fs->pres_first + fs->npres - 1;
+	*made = true;
 	return 0;
+}
+
+void bfsd_epoch_unsnapshot(struct bfsd_fs *fs)
+{
+	struct bfsd_layer *l = fs->pres[--fs->npres];
+
+	fs->next_epoch--;
+	atomic_fetch_add(&fs->main_write_epoch, 1);
+	bfsd_layer_put(l);
 }
 
 static void min_epoch(struct bfsd_branch *b, void *arg)
@@ -433,6 +444,11 @@ void bfsd_epoch_release(struct bfsd_fs *fs)
 	while (drop < fs->npres && fs->pres_first + drop < min)
 		drop++;
 	if (!drop)
+		return;
+	/* The log stops naming them before they go to the trash: a crash in
+	 * between must not leave it naming layers that are gone.  Unrecorded,
+	 * they stay until the next release. */
+	if (bfsd_store_save_pres(fs, drop))
 		return;
 	for (size_t i = 0; i < drop; i++)
 		bfsd_layer_put(fs->pres[i]);

@@ -8,9 +8,12 @@
  * empty copy) and marked with a redirect to its old logical path in the
  * layers below, so its lower content follows it without being copied.  A
  * directory with nothing below is marked opaque instead when the new name
- * has something below.  The old name gets a whiteout if a lower layer still
- * has it.  The new name is placed before the old one is hidden, so a crash
- * in between can duplicate an object but never lose it.
+ * has something below.  The markers are set before the directory reaches
+ * its new name (a lower-only one is built in the work area and placed by
+ * one rename), so it never shows there without its lower content.  The old
+ * name gets a whiteout if a lower layer still has it.  The new name is
+ * placed before the old one is hidden, so a crash in between can duplicate
+ * an object but never lose it.
  *
  * Locks as in view.c.
  */
@@ -94,20 +97,48 @@ static int main_rename(struct bfsd_fs *fs, const struct bfsd_res *from, const st
 	return ret;
 }
 
-/* Set the markers of the directory now at top/path that came from r. */
+/*
+ * Set on l/phys the markers that the directory from r needs at path in b.
+ * Set before the directory reaches path: it never shows there without its
+ * lower content.  At its old place they change nothing (a redirect to its
+ * own lower path; opaque where nothing is below).
+ */
 static int mark_moved_dir(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r,
-			  const char *path)
+			  struct bfsd_layer *l, const char *phys, const char *path)
 {
-	struct bfsd_layer *top = b->layers[0];
 	static const char one = '1';
 	const char *low = bfsd_res_lowpath(r);
 	int ret;
 
 	if (has_lower(r))
-		return bfsd_marker_set(top, path, "redirect", low, strlen(low));
-	ret = bfsd_marker_del(top, path, "redirect");
+		return bfsd_marker_set(l, phys, "redirect", low, strlen(low));
+	ret = bfsd_marker_del(l, phys, "redirect");
 	if (!ret && bfsd_view_need_whiteout(fs, b, path))
-		ret = bfsd_marker_set(top, path, "opaque", &one, 1);
+		ret = bfsd_marker_set(l, phys, "opaque", &one, 1);
+	return ret;
+}
+
+/*
+ * A directory only the layers below have moves as an empty copy carrying
+ * its markers, built in the work area and put at to by one rename: a crash
+ * leaves it either not there or whole.
+ */
+static int place_lower_dir(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *from,
+			   const char *to)
+{
+	char tmp[NAME_MAX + 1];
+	int ret;
+
+	bfsd_fs_tmpname(fs, tmp);
+	ret = bfsd_copy_object_as(fs, from->loc[0].layer, from->loc[0].phys, fs->work, tmp, false,
+				  from->vino, S_IFDIR);
+	if (ret)
+		return ret;
+	ret = mark_moved_dir(fs, b, from, fs->work, tmp, to);
+	if (!ret)
+		ret = bfsd_layer_rename_in(fs->work->dirfd, tmp, b->layers[0], to);
+	if (ret)
+		bfsd_rm_rf_at(fs->work->dirfd, tmp);
 	return ret;
 }
 
@@ -120,22 +151,24 @@ static int place(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_re
 	int ret;
 
 	if (bfsd_res_in_top(fs, b, from)) {
-		ret = bfsd_layer_rename_in(top->dirfd, from->path, top, to);
-		if (ret)
-			return ret;
-		return from->type == S_IFDIR ? mark_moved_dir(fs, b, from, to) : 0;
+		if (from->type == S_IFDIR) {
+			ret = mark_moved_dir(fs, b, from, top, from->path, to);
+			if (ret)
+				return ret;
+		}
+		return bfsd_layer_rename_in(top->dirfd, from->path, top, to);
 	}
 	/* Only below: copy it up straight to its new name. */
 	ret = bfsd_layer_lstat(from->loc[0].layer, from->loc[0].phys, &st);
-	if (!ret)
-		ret = bfsd_copy_object_as(fs, from->loc[0].layer, from->loc[0].phys, top, to,
-					  from->type != S_IFDIR, from->vino, from->type);
+	if (!ret && from->type == S_IFDIR)
+		ret = place_lower_dir(fs, b, from, to);
+	else if (!ret)
+		ret = bfsd_copy_object_as(fs, from->loc[0].layer, from->loc[0].phys, top, to, true,
+					  from->vino, from->type);
 	if (ret == -ENOENT || ret == -ENOTDIR)
 		bfsd_cache_flush(b); /* the base changed behind our back */
 	if (ret)
 		return ret;
-	if (from->type == S_IFDIR)
-		return mark_moved_dir(fs, b, from, to);
 	if (S_ISREG(st.st_mode))
 		bfsd_files_retarget(fs, b, st.st_dev, st.st_ino, top, to);
 	return 0;
@@ -150,16 +183,16 @@ static int branch_exchange(struct bfsd_fs *fs, struct bfsd_branch *b, const stru
 	ret = bfsd_copyup(fs, b, from->path, true);
 	if (!ret)
 		ret = bfsd_copyup(fs, b, to->path, true);
+	/* Each directory keeps its lower content under its new name. */
+	if (!ret && from->type == S_IFDIR)
+		ret = mark_moved_dir(fs, b, from, top, from->path, to->path);
+	if (!ret && to->type == S_IFDIR)
+		ret = mark_moved_dir(fs, b, to, top, to->path, from->path);
 	if (ret)
 		return ret;
 	if (renameat2(top->dirfd, from->path, top->dirfd, to->path, RENAME_EXCHANGE) < 0)
 		return -errno;
-	/* Each directory keeps its lower content under its new name. */
-	if (from->type == S_IFDIR)
-		ret = mark_moved_dir(fs, b, from, to->path);
-	if (!ret && to->type == S_IFDIR)
-		ret = mark_moved_dir(fs, b, to, from->path);
-	return ret;
+	return 0;
 }
 
 static int branch_rename(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *from,

@@ -65,7 +65,8 @@ static int add_branch(struct bfsd_buf *b, const struct bfsd_branch *br)
 	return ret ? ret : bfsd_buf_add(b, "\n", 1);
 }
 
-static int add_fs(struct bfsd_buf *b, struct bfsd_fs *fs)
+/* The F line, without the oldest skip layers of the preservation chain. */
+static int add_fs(struct bfsd_buf *b, struct bfsd_fs *fs, size_t skip)
 {
 	uint64_t next_layer;
 	int ret;
@@ -74,10 +75,10 @@ static int add_fs(struct bfsd_buf *b, struct bfsd_fs *fs)
 	next_layer = fs->next_layer_id;
 	pthread_mutex_unlock(&fs->spare_lock);
 	ret = bfsd_buf_addf(b, "F %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %zu",
-			    fs->next_branch_id, next_layer, fs->next_epoch, fs->pres_first,
-			    fs->npres);
+			    fs->next_branch_id, next_layer, fs->next_epoch, fs->pres_first + skip,
+			    fs->npres - skip);
 
-	for (size_t i = 0; i < fs->npres && !ret; i++)
+	for (size_t i = skip; i < fs->npres && !ret; i++)
 		ret = bfsd_buf_addf(b, " %" PRIu64, fs->pres[i]->id);
 	return ret ? ret : bfsd_buf_add(b, "\n", 1);
 }
@@ -123,7 +124,7 @@ int bfsd_store_save_create(struct bfsd_fs *fs, struct bfsd_branch *parent,
 	if (!ret)
 		ret = add_branch(&b, child);
 	if (!ret)
-		ret = add_fs(&b, fs);
+		ret = add_fs(&b, fs, 0);
 	if (!ret)
 		ret = append(fs, &b, false);
 	bfsd_buf_free(&b);
@@ -170,10 +171,21 @@ int bfsd_store_save_commit(struct bfsd_fs *fs, struct bfsd_branch *br)
 int bfsd_store_save_fs(struct bfsd_fs *fs)
 {
 	struct bfsd_buf b = { 0 };
-	int ret = add_fs(&b, fs);
+	int ret = add_fs(&b, fs, 0);
 
 	if (!ret && fs->current)
 		ret = bfsd_buf_addf(&b, "C %" PRIu64 "\n", fs->current->id);
+	if (!ret)
+		ret = append(fs, &b, false);
+	bfsd_buf_free(&b);
+	return ret;
+}
+
+int bfsd_store_save_pres(struct bfsd_fs *fs, size_t drop)
+{
+	struct bfsd_buf b = { 0 };
+	int ret = add_fs(&b, fs, drop);
+
 	if (!ret)
 		ret = append(fs, &b, false);
 	bfsd_buf_free(&b);
@@ -194,7 +206,7 @@ int bfsd_store_compact(struct bfsd_fs *fs)
 	ret = add_branch(&body, fs->main);
 	bfsd_branch_each(fs, snapshot_branch, &body);
 	if (!ret)
-		ret = add_fs(&body, fs);
+		ret = add_fs(&body, fs, 0);
 	if (!ret && fs->current)
 		ret = bfsd_buf_addf(&body, "C %" PRIu64 "\n", fs->current->id);
 	for (size_t i = 0; i < body.len; i++)

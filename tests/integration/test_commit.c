@@ -437,6 +437,40 @@ START_TEST(nested_commits)
 }
 END_TEST
 
+/*
+ * A stale child that has children of its own is never discarded with them:
+ * committing or aborting its parent fails with ENOTEMPTY, and every level
+ * keeps its work, until the grandchild is dealt with.  A stale child
+ * without children still goes away by itself.
+ */
+START_TEST(stale_child_with_children_blocks)
+{
+	ck_ret(bfs_branch_create(&m, "b", "winner"), 0);
+	ck_ret(bfs_branch_create(&m, "b", "loser"), 0);
+	ck_ret(bfs_branch_create(&m, "b", "lone"), 0);
+	ck_ret(bfs_branch_create(&m, "loser", "grandchild"), 0);
+	ck_ret(bfs_write_file(at(branch("winner"), "w"), "winner\n"), 0);
+	ck_ret(bfs_write_file(at(branch("grandchild"), "g"), "live work\n"), 0);
+	ck_ret(bfs_ioc_commit(ctl_of("winner")), 0);
+	/* loser and lone are stale now; loser has a live child. */
+	ck_ret(bfs_ioc_commit(ctl_of("loser")), -ESTALE);
+	ck_ret(bfs_ioc_commit(ctl_of("b")), -ENOTEMPTY);
+	ck_ret(bfs_ioc_abort(ctl_of("b")), -ENOTEMPTY);
+	ck_file_eq(at(branch("grandchild"), "g"), "live work\n");
+	ck_file_eq(at(branch("b"), "w"), "winner\n");
+	ck_absent(at(m.base, "w"));
+	ck_list_eq(m.mnt, BFS_DUMP_NOCTL, "@b @grandchild @loser dir empty f.txt hl1 hl2 sym");
+	/* The grandchild still works: it commits into its (stale) parent. */
+	ck_ret(bfs_ioc_commit(ctl_of("grandchild")), 0);
+	ck_file_eq(at(branch("loser"), "g"), "live work\n");
+	/* Without children, the stale loser goes with b's commit. */
+	ck_ret(bfs_ioc_commit(ctl_of("b")), 0);
+	ck_file_eq(at(m.base, "w"), "winner\n");
+	ck_absent(branch("loser"));
+	ck_list_eq(m.mnt, BFS_DUMP_NOCTL, "dir empty f.txt hl1 hl2 sym w");
+}
+END_TEST
+
 START_TEST(nested_commit_of_moved_base_dir)
 {
 	nested(ops_child_moves_dir);
@@ -647,6 +681,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tn, 15);
 	tcase_add_test(tn, nested_commits);
 	tcase_add_test(tn, nested_commit_of_moved_base_dir);
+	tcase_add_test(tn, stale_child_with_children_blocks);
 	tcase_add_test(tn, caches_of_main_after_commit);
 	tcase_add_test(tn, caches_of_parent_after_commit);
 	tcase_add_test(tn, open_file_of_main_after_commit);

@@ -1,29 +1,37 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Crash injection: the daemon is killed (SIGKILL) at every step of a
- * representative commit, during copy-up and during branch creation; the
- * next mount must show each change either fully applied or not at all.
+ * Crash injection: the daemon is killed (SIGKILL) at the steps of a
+ * representative commit, during copy-up, during branch creation and during
+ * reclaim; the next mount must show each change either fully applied or
+ * not at all, and lose nothing else.
  *
  * Uses branchfsd-fault, a test build whose fault points die when
- * BRANCHFSD_FAULT=point:N names them (fs/fault.c).  The commit covers new,
- * modified and deleted files, a renamed base-only directory with a change
- * inside, a deleted tree, a directory replaced by a file and a file by a
- * directory, hard links, a symlink, an empty directory, a mode and an xattr
- * change, a renamed file, and a live sibling that makes main preserve its
- * snapshot while the commit lands.
+ * BRANCHFSD_FAULT=point:N names them, or fail with an error when
+ * BRANCHFSD_FAULT=point:N:ENOSPC does (fs/fault.c).
+ *
+ * The commit (into main, and into a parent branch) has thousands of files:
+ * new, modified, deleted and renamed files, a renamed base directory with
+ * changes inside, a deleted tree, new trees, a directory replaced by a file
+ * and a file by a directory, both ways and back, hard links, a symlink, an
+ * empty directory, mode and xattr changes; a live sibling makes the target
+ * keep its snapshot while the commit lands.  Every fault point of the
+ * commit is swept.  A point passed a few times is killed at every pass; one
+ * passed thousands of times (once per op, per move, per preserved file) is
+ * killed at its first and last SWEEP_EDGE passes and at SWEEP_MID passes
+ * spread between: a run costs about two seconds, and every pass of every
+ * point would be hours.  Each run starts from a copy of the same stopped
+ * scene (base and storage as the daemon left them), so only the commit is
+ * repeated.
  */
 #define _GNU_SOURCE
-#include "bfs_test.h"
+#include "bfs_check.h"
 
-#include <check.h>
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -33,6 +41,13 @@
 #error "BFS_FAULT_DAEMON_PATH must name the branchfsd-fault binary"
 #endif
 
+/* Files in the big scene's base, and how the branch changes them. */
+#define NMANY	   1200 /* many/f1..: 1-400 modified, 401-800 deleted, 801-900 renamed */
+#define NTREE	   20	/* tree/dN/fM, N and M up to NTREE: renamed to moved/ */
+#define NNEW_DIRS  10	/* newtree/dN/fM: 40 files each */
+#define SWEEP_EDGE 3
+#define SWEEP_MID  8
+
 /* ---- fingerprints: what a user can observe of a tree ---- */
 
 static char **fp_lines;
@@ -41,13 +56,18 @@ static size_t fp_root_len;
 
 static unsigned long long hash_file(const char *path)
 {
-	char *s = bfs_read_file(path);
 	unsigned long long h = 1469598103934665603ull;
+	unsigned char buf[65536];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW);
+	ssize_t n;
 
-	for (const char *p = s ? s : ""; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	free(s);
-	return h;
+	if (fd < 0)
+		return 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			h = (h ^ buf[i]) * 1099511628211ull;
+	close(fd);
+	return n < 0 ? 0 : h;
 }
 
 static int fp_visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -75,8 +95,9 @@ static int fp_visit(const char *path, const struct stat *st, int type, struct FT
 		 st->st_uid, st->st_gid, S_ISDIR(st->st_mode) ? 0LL : (long long)st->st_size,
 		 S_ISDIR(st->st_mode) ? 0UL : (unsigned long)st->st_nlink, extra);
 	if (fp_n == fp_cap) {
-		fp_cap = fp_cap ? fp_cap * 2 : 256;
+		fp_cap = fp_cap ? fp_cap * 2 : 1024;
 		fp_lines = realloc(fp_lines, fp_cap * sizeof(*fp_lines));
+		ck_assert_ptr_nonnull(fp_lines);
 	}
 	fp_lines[fp_n++] = strdup(line);
 	return 0;
@@ -87,169 +108,336 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A sorted, newline-separated description of the tree at dir. */
+/* A sorted, newline-separated description of the tree at dir (malloc'd). */
 static char *fingerprint(const char *dir)
 {
 	size_t len = 1;
-	char *out;
+	char *out, *end;
 
 	fp_n = 0;
 	fp_root_len = strlen(dir);
-	nftw(dir, fp_visit, 16, FTW_PHYS);
+	ck_assert_msg(nftw(dir, fp_visit, 16, FTW_PHYS) == 0, "cannot walk %s: %s", dir,
+		      strerror(errno));
 	qsort(fp_lines, fp_n, sizeof(*fp_lines), cmp_str);
 	for (size_t i = 0; i < fp_n; i++)
 		len += strlen(fp_lines[i]) + 1;
-	out = malloc(len);
-	out[0] = '\0';
+	end = out = malloc(len);
+	ck_assert_ptr_nonnull(out);
 	for (size_t i = 0; i < fp_n; i++) {
-		strcat(out, fp_lines[i]);
-		strcat(out, "\n");
+		end = stpcpy(end, fp_lines[i]);
+		*end++ = '\n';
 		free(fp_lines[i]);
 	}
+	*end = '\0';
 	return out;
+}
+
+/* Fail unless the tree at dir is described by want. */
+static void ck_fingerprint(const char *dir, const char *want, const char *what, const char *fault)
+{
+	char *now = fingerprint(dir);
+
+	ck_assert_msg(!strcmp(now, want), "%s: %s differs: %s", fault, what,
+		      bfs_str_diff(now, want));
+	free(now);
+}
+
+static const char *at(const char *root, const char *rel)
+{
+	static char buf[16][4096];
+	static int next;
+	char *p = buf[next++ % 16];
+
+	snprintf(p, 4096, "%s/%s", root, rel);
+	return p;
+}
+
+static void set_keep(struct bfs_mount *m)
+{
+	char ctl[4096];
+	unsigned int keep = 1;
+	int fd = open(bfs_ctl_path(ctl, m, NULL), O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_sys(ioctl(fd, FS_IOC_BRANCH_SET_KEEP, &keep));
+	close(fd);
+}
+
+/* ---- scenes: a stopped mount, kept as a pristine copy ---- */
+
+struct scene {
+	struct bfs_mount m;   /* every run uses these same paths */
+	bool tmpfs;	      /* m.dir is a tmpfs of its own */
+	char pristine[4096];  /* base/ and storage/ as the daemon left them */
+	const char *target;   /* NULL: the commit goes into main, else this branch */
+	const char *sibling;  /* a live sibling of the committer */
+	char *base_before;    /* the base directory before the commit */
+	char *target_before;  /* the target's view before and after a whole commit */
+	char *target_after;   /* (main's: the base directory itself) */
+	char *sibling_before; /* the sibling's view, which nothing may change */
+	char *b_before;	      /* the committer's view, whole until it commits */
+};
+
+/*
+ * A scratch directory for a scene, on a tmpfs of its own when one can be
+ * mounted that keeps user xattrs (root, Linux 6.6 or later): every run
+ * copies thousands of files back and forth, several times faster there.
+ */
+static void scene_prepare(struct scene *s)
+{
+	char probe[4096];
+
+	memset(s, 0, sizeof(*s));
+	bfs_scratch(s->m.dir, sizeof(s->m.dir));
+	s->tmpfs = mount("tmpfs", s->m.dir, "tmpfs", 0, "size=2g,mode=0755") == 0;
+	bfs_path(probe, s->m.dir, "probe");
+	if (s->tmpfs && (bfs_write_file(probe, "") || setxattr(probe, "user.p", "1", 1, 0))) {
+		umount2(s->m.dir, MNT_DETACH);
+		s->tmpfs = false;
+	}
+	unlink(probe);
+	bfs_path(s->m.base, s->m.dir, "base");
+	bfs_path(s->m.storage, s->m.dir, "storage");
+	bfs_path(s->m.mnt, s->m.dir, "mnt");
+	ck_sys(mkdir(s->m.base, 0755));
+	ck_sys(mkdir(s->m.mnt, 0755));
+}
+
+/* Save the stopped scene's base and storage. */
+static void scene_save(struct scene *s)
+{
+	bfs_path(s->pristine, s->m.dir, "pristine");
+	ck_sys(mkdir(s->pristine, 0700));
+	ck_assert_int_eq(
+		bfs_sh(NULL, "cp -a '%s' '%s' '%s/'", s->m.base, s->m.storage, s->pristine), 0);
+}
+
+/* Put the saved base and storage back, at the same paths. */
+static void scene_restore(struct scene *s)
+{
+	ck_assert_int_eq(bfs_sh(s->m.dir, "rm -rf base storage && cp -a '%s/base' '%s/storage' .",
+				s->pristine, s->pristine),
+			 0);
+}
+
+/* The committer's parent as the user sees it. */
+static const char *target_dir(struct scene *s)
+{
+	static char buf[4096];
+
+	return s->target ? bfs_branch_dir(buf, &s->m, s->target) : s->m.base;
 }
 
 /* ---- the representative commit ---- */
 
 static void make_base(const char *base)
 {
-	ck_assert_int_eq(bfs_sh(base, "set -e; echo keep >keep.txt; echo mod >mod.txt; "
-				      "echo del >del.txt; mkdir -p dir_a/sub dir_del d2f; "
-				      "echo x >dir_a/x; echo y >dir_a/y; echo z >dir_a/sub/z; "
-				      "echo p >dir_del/p; echo q >dir_del/q; echo r >d2f/r; "
-				      "echo f >f2d; echo c >chm.txt; echo a >xat.txt; "
-				      "echo m >mv1; mkdir many; "
-				      "for i in $(seq 1 20); do echo $i >many/f$i; done"),
+	ck_assert_int_eq(bfs_sh(base,
+				"set -e; echo keep >keep.txt; echo mod >mod.txt; "
+				"echo del >del.txt; mkdir -p dir_a/sub dir_del d2f dfd; "
+				"echo x >dir_a/x; echo y >dir_a/y; echo z >dir_a/sub/z; "
+				"echo p >dir_del/p; echo q >dir_del/q; echo r >d2f/r; "
+				"echo o >dfd/old; echo f >f2d; echo f >fdf; echo c >chm.txt; "
+				"echo a >xat.txt; echo m >mv1; mkdir many; cd many; "
+				"for i in $(seq 1 %d); do echo $i >f$i; done; cd ..; "
+				"for d in $(seq 1 %d); do mkdir -p tree/d$d; for f in $(seq 1 %d); "
+				"do echo $d.$f >tree/d$d/f$f; done; done",
+				NMANY, NTREE, NTREE),
 			 0);
 }
 
-/* B's changes, made through the mount in branch dir b. */
+/* The committer's changes, made through the mount in its directory b. */
 static void change_branch(const char *b)
 {
 	ck_assert_int_eq(
-		bfs_sh(b, "set -e; echo changed >mod.txt; rm del.txt; mv dir_a dir_renamed; "
-			  "echo y2 >dir_renamed/y; rm -rf dir_del; rm -rf d2f; echo file >d2f; "
-			  "rm f2d; mkdir f2d; echo s >f2d/s; chmod 600 chm.txt; "
-			  "setfattr -n user.k -v v xat.txt; mv mv1 mv2; "
-			  "mkdir -p new/a/b/c emptydir; echo deep >new/a/b/c/d; "
-			  "echo h >h1; ln h1 h2; ln -s keep.txt sl; "
-			  "for i in $(seq 1 10); do echo new$i >many/f$i; done; "
-			  "for i in $(seq 11 15); do rm many/f$i; done; "
-			  "for i in $(seq 21 25); do echo $i >many/f$i; done"),
+		bfs_sh(b,
+		       "set -e; echo changed >mod.txt; rm del.txt; mv dir_a dir_renamed; "
+		       "echo y2 >dir_renamed/y; rm -rf dir_del; rm -rf d2f; echo file >d2f; "
+		       "rm f2d; mkdir f2d; echo s >f2d/s; rm -rf dfd; echo tmp >dfd; rm dfd; "
+		       "mkdir dfd; echo n >dfd/new; rm fdf; mkdir fdf; echo t >fdf/t; rm -rf fdf; "
+		       "echo back >fdf; chmod 600 chm.txt; setfattr -n user.k -v v xat.txt; "
+		       "mv mv1 mv2; mkdir -p new/a/b/c emptydir; echo deep >new/a/b/c/d; "
+		       "echo h >h1; ln h1 h2; ln -s keep.txt sl; cd many; "
+		       "for i in $(seq 1 400); do echo new$i >f$i; done; "
+		       "for i in $(seq 401 800); do rm f$i; done; "
+		       "for i in $(seq 801 900); do mv f$i r$i; done; "
+		       "for i in $(seq 1 400); do echo $i >n$i; done; cd ..; "
+		       "mv tree moved; rm -rf moved/d1; mkdir moved/d1; echo again >moved/d1/f; "
+		       "for d in $(seq 2 6); do for f in $(seq 1 10); do "
+		       "echo changed$d.$f >moved/d$d/f$f; done; rm moved/d$d/f20; "
+		       "echo added >moved/d$d/g; done; "
+		       "for d in $(seq 1 %d); do mkdir -p newtree/d$d; for f in $(seq 1 40); do "
+		       "echo $d.$f >newtree/d$d/f$f; done; done",
+		       NNEW_DIRS),
 		0);
 }
 
-struct scene {
-	struct bfs_mount m;
-	char ctl_b[4096];
-	char before[1 << 16];
-};
-
-/* Base + branch B with its changes + live sibling S; stopped with keep. */
-static void scene_setup(struct scene *s)
+/* Into main: base, live sibling S, committer B with the changes. */
+static void scene_main(struct scene *s)
 {
-	char dir[4096], ctl[4096];
-	unsigned int keep = 1;
-	char *fp;
-	int fd;
+	char dir[4096];
 
-	bfs_mount_prepare(&s->m);
+	scene_prepare(s);
+	s->sibling = "S";
 	make_base(s->m.base);
 	bfs_mount_start(&s->m, NULL);
-	ck_assert_int_eq(bfs_ctl(bfs_ctl_path(ctl, &s->m, NULL), "create:S"), 0);
-	ck_assert_int_eq(bfs_ctl(ctl, "create:B"), 0);
+	ck_ret(bfs_branch_create(&s->m, NULL, "S"), 0);
+	ck_ret(bfs_branch_create(&s->m, NULL, "B"), 0);
 	change_branch(bfs_branch_dir(dir, &s->m, "B"));
-	fp = fingerprint(s->m.base);
-	snprintf(s->before, sizeof(s->before), "%s", fp);
-	free(fp);
-	fd = open(ctl, O_RDONLY);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ioctl(fd, FS_IOC_BRANCH_SET_KEEP, &keep), 0);
-	close(fd);
+	s->base_before = fingerprint(s->m.base);
+	s->target_before = fingerprint(s->m.base);
+	s->sibling_before = fingerprint(bfs_branch_dir(dir, &s->m, "S"));
+	s->b_before = fingerprint(bfs_branch_dir(dir, &s->m, "B"));
+	set_keep(&s->m);
 	bfs_mount_stop(&s->m);
-	bfs_ctl_path(s->ctl_b, &s->m, "B");
 }
 
-static char *expected;
-
-/* The result of the commit without faults. */
-static void compute_expected(void)
+/* Into a branch: P (with changes of its own over the base), its live
+ * child S2, and its child B with the changes. */
+static void scene_nested(struct scene *s)
 {
-	struct scene s;
+	char dir[4096];
 
-	scene_setup(&s);
-	bfs_mount_start(&s.m, NULL);
-	ck_assert_int_eq(bfs_ioc_commit(s.ctl_b), 0);
-	expected = fingerprint(s.m.base);
-	bfs_mount_stop(&s.m);
-	ck_assert_str_ne(expected, s.before);
+	scene_prepare(s);
+	s->target = "P";
+	s->sibling = "S2";
+	make_base(s->m.base);
+	bfs_mount_start(&s->m, NULL);
+	ck_ret(bfs_branch_create(&s->m, NULL, "P"), 0);
+	ck_assert_int_eq(bfs_sh(bfs_branch_dir(dir, &s->m, "P"),
+				"set -e; echo pmod >mod.txt; echo p >p.txt; rm keep.txt; "
+				"for i in $(seq 1 50); do echo p$i >many/f$i; done; "
+				"for i in $(seq 1101 1150); do rm many/f$i; done; "
+				"echo p >tree/d3/p; mkdir pdir; echo p >pdir/p"),
+			 0);
+	ck_ret(bfs_branch_create(&s->m, "P", "S2"), 0);
+	ck_ret(bfs_branch_create(&s->m, "P", "B"), 0);
+	change_branch(bfs_branch_dir(dir, &s->m, "B"));
+	s->base_before = fingerprint(s->m.base);
+	s->target_before = fingerprint(bfs_branch_dir(dir, &s->m, "P"));
+	s->sibling_before = fingerprint(bfs_branch_dir(dir, &s->m, "S2"));
+	s->b_before = fingerprint(bfs_branch_dir(dir, &s->m, "B"));
+	set_keep(&s->m);
+	bfs_mount_stop(&s->m);
 }
 
-/* After recovery: S (live sibling) still reads its snapshot and is stale. */
-static void check_sibling(struct scene *s, bool applied)
+/* The target's view after the commit without faults. */
+static void scene_expect(struct scene *s)
 {
-	char path[4096], ctl[4096];
-	char *c;
+	char ctl[4096];
 
-	snprintf(path, sizeof(path), "%s/@S/mod.txt", s->m.mnt);
-	c = bfs_read_file(path);
-	ck_assert_ptr_nonnull(c);
-	ck_assert_str_eq(c, "mod\n");
-	free(c);
-	snprintf(path, sizeof(path), "%s/@S/dir_a/sub/z", s->m.mnt);
-	ck_assert(bfs_exists(path));
-	snprintf(path, sizeof(path), "%s/@S/dir_del/p", s->m.mnt);
-	ck_assert(bfs_exists(path));
-	if (applied)
-		ck_assert_int_eq(bfs_ioc_commit(bfs_ctl_path(ctl, &s->m, "S")), -ESTALE);
+	scene_save(s);
+	scene_restore(s);
+	bfs_mount_start(&s->m, NULL);
+	ck_ret(bfs_ioc_commit(bfs_ctl_path(ctl, &s->m, "B")), 0);
+	s->target_after = fingerprint(target_dir(s));
+	bfs_mount_stop(&s->m);
+	ck_assert_str_ne(s->target_after, s->target_before);
+}
+
+static struct scene scene;
+
+static void setup_main(void)
+{
+	scene_main(&scene);
+	scene_expect(&scene);
+}
+
+static void setup_nested(void)
+{
+	scene_nested(&scene);
+	scene_expect(&scene);
+}
+
+/* After recovery: everything but the commit is as it was, and the commit
+ * is all there (applied) or not at all. */
+static void check_recovered(struct scene *s, bool applied, const char *fault)
+{
+	char dir[4096], ctl[4096];
+
+	ck_fingerprint(target_dir(s), applied ? s->target_after : s->target_before,
+		       s->target ? "@P" : "the base", fault);
+	if (s->target)
+		ck_fingerprint(s->m.base, s->base_before, "the base", fault);
+	ck_fingerprint(bfs_branch_dir(dir, &s->m, s->sibling), s->sibling_before, "the sibling",
+		       fault);
+	if (applied) {
+		ck_assert_msg(!bfs_exists(bfs_branch_dir(dir, &s->m, "B")), "%s: @B is back",
+			      fault);
+		ck_ret(bfs_ioc_commit(bfs_ctl_path(ctl, &s->m, s->sibling)), -ESTALE);
+	} else {
+		ck_fingerprint(bfs_branch_dir(dir, &s->m, "B"), s->b_before, "@B", fault);
+	}
 }
 
 /*
- * Kill the commit at the n-th pass of point; return false when the commit
- * completed without reaching it (n is past the last pass).
+ * Kill the commit at the n-th pass of point (n = 0: only count the passes);
+ * false when the commit completed without dying.
  */
-static bool crash_at(const char *point, int n, bool expect_applied)
+static bool crash_at(struct scene *s, const char *point, long n, bool expect_applied)
 {
-	char fault[128], *after;
-	struct scene s;
+	char fault[128], ctl[4096];
 	bool died;
 	int ret;
 
-	scene_setup(&s);
-	snprintf(fault, sizeof(fault), "%s:%d", point, n);
-	bfs_mount_start_daemon(&s.m, BFS_FAULT_DAEMON_PATH, fault, NULL);
-	ret = bfs_ioc_commit(s.ctl_b);
+	scene_restore(s);
+	snprintf(fault, sizeof(fault), "%s:%ld", point, n);
+	bfs_mount_start_daemon(&s->m, BFS_FAULT_DAEMON_PATH, fault, NULL);
+	ret = bfs_ioc_commit(bfs_ctl_path(ctl, &s->m, "B"));
 	died = ret != 0;
-	/* Past the last pass the commit completes: stop the same hard way, so
-	 * the sibling is kept there too (a clean unmount would discard it). */
-	bfs_mount_crash(&s.m);
+	if (died)
+		/* Any other failure would make the sweep prove nothing. */
+		ck_assert_msg(bfs_mount_wait_killed(&s->m, 10),
+			      "%s: the commit failed (%s) but the daemon was not killed", fault,
+			      strerror(-ret));
+	else
+		/* Past the last pass the commit completes: stop the same hard
+		 * way, so the sibling is kept there too. */
+		bfs_mount_crash(&s->m);
 	/* The next mount finishes or forgets the commit before serving. */
-	bfs_mount_start(&s.m, NULL);
-	after = fingerprint(s.m.base);
-	if (expect_applied || !died) {
-		ck_assert_msg(!strcmp(after, expected), "%s: base differs from the commit:\n%s",
-			      fault, after);
-		ck_assert(!bfs_exists(bfs_branch_dir((char[4096]){ 0 }, &s.m, "B")));
-	} else {
-		ck_assert_msg(!strcmp(after, s.before), "%s: base changed:\n%s", fault, after);
-		ck_assert(bfs_exists(bfs_branch_dir((char[4096]){ 0 }, &s.m, "B")));
-	}
-	check_sibling(&s, expect_applied || !died);
-	free(after);
-	bfs_mount_stop(&s.m);
-	bfs_rm_rf(s.m.dir);
+	bfs_mount_start(&s->m, NULL);
+	check_recovered(s, expect_applied || !died, fault);
+	/* The next run starts from the saved scene anyway: no need to wait
+	 * for a clean unmount to discard the branches. */
+	bfs_mount_crash(&s->m);
 	return died;
 }
 
-static void sweep(const char *point, bool expect_applied, int min_runs)
+/*
+ * Count the passes of point in a whole commit (checked like the others),
+ * then kill at each of the first and last SWEEP_EDGE passes and at about
+ * SWEEP_MID evenly spaced ones between (an odd stride, so that kills do not
+ * keep landing on the same kind of op).
+ */
+static void sweep(const char *point, bool expect_applied, long min_passes)
 {
-	int n = 1;
+	char count[4096], *text;
+	long passes, stride, n;
+	int runs = 1;
 
-	if (!expected)
-		compute_expected();
-	while (crash_at(point, n, expect_applied))
-		n++;
-	ck_assert_msg(n - 1 >= min_runs, "%s: only %d crash points reached", point, n - 1);
+	bfs_path(count, scene.m.dir, "passes");
+	unlink(count);
+	setenv("BRANCHFSD_FAULT_COUNT", count, 1);
+	ck_assert_msg(!crash_at(&scene, point, 0, expect_applied), "%s:0 killed", point);
+	unsetenv("BRANCHFSD_FAULT_COUNT");
+	text = bfs_read_file(count);
+	passes = text ? atol(text) : 0;
+	free(text);
+	ck_assert_msg(passes >= min_passes, "%s: only %ld passes", point, passes);
+	stride = (passes - 2 * SWEEP_EDGE) / (SWEEP_MID + 1);
+	stride = stride > 1 ? stride | 1 : 1;
+	for (n = 1; n <= passes; runs++) {
+		ck_assert_msg(crash_at(&scene, point, n, expect_applied),
+			      "%s:%ld: the commit completed before that pass", point, n);
+		if (n < SWEEP_EDGE || n >= passes - SWEEP_EDGE)
+			n++;
+		else if (n + stride > passes - SWEEP_EDGE)
+			n = passes - SWEEP_EDGE + 1;
+		else
+			n += stride;
+	}
+	fprintf(stderr, "crash: %-6s %-16s %5ld passes, %3d runs\n",
+		scene.target ? "nested" : "main", point, passes, runs);
 }
 
 START_TEST(crash_before_journal_is_complete)
@@ -266,13 +454,13 @@ END_TEST
 
 START_TEST(crash_after_each_op)
 {
-	sweep("op-applied", true, 30);
+	sweep("op-applied", true, 1500);
 }
 END_TEST
 
 START_TEST(crash_inside_put)
 {
-	sweep("put-prepared", true, 10);
+	sweep("put-prepared", true, 1000);
 }
 END_TEST
 
@@ -284,7 +472,14 @@ END_TEST
 
 START_TEST(crash_after_preservation)
 {
-	sweep("preserved", true, 10);
+	sweep("preserved", true, 900);
+}
+END_TEST
+
+START_TEST(crash_inside_parent_copy_up)
+{
+	sweep("copy-built", true, 5);
+	sweep("copy-placed", true, 5);
 }
 END_TEST
 
@@ -295,54 +490,191 @@ START_TEST(crash_around_record)
 }
 END_TEST
 
-START_TEST(crash_during_copy_up)
-{
-	char ctl[4096], dir[4096], path[4096];
-	struct bfs_mount m;
-	DIR *d;
-	struct dirent *de;
-	int n, died = 0;
+/* ---- copy-up ---- */
 
-	bfs_mount_prepare(&m);
-	ck_assert_int_eq(bfs_sh(m.base, "for i in $(seq 1 8); do seq 1 20000 >f$i; done"), 0);
-	bfs_mount_start(&m, NULL);
-	ck_assert_int_eq(bfs_ctl(bfs_ctl_path(ctl, &m, NULL), "create:B"), 0);
-	bfs_mount_stop(&m); /* without keep the branch would go: keep it */
-	bfs_mount_start(&m, NULL);
-	ck_assert_int_eq(bfs_ctl(ctl, "create:B"), 0);
-	bfs_mount_crash(&m); /* a crash keeps branches */
-	bfs_mount_start_daemon(&m, BFS_FAULT_DAEMON_PATH, "copy-built:4", NULL);
-	for (n = 1; n <= 8; n++) {
-		snprintf(path, sizeof(path), "f%d", n);
-		if (bfs_sh(bfs_branch_dir(dir, &m, "B"), "echo appended >>%s", path)) {
-			died = 1;
-			break;
-		}
+/* Each a change in @B that copies something up: deep parents, a directory's
+ * attributes, a file's xattrs, file data, a rename below copied parents, a
+ * hard-linked base file. */
+static const char *const copy_ops[] = {
+	"echo appended >>d1/d2/d3/f",
+	"chmod 700 d4",
+	"setfattr -n user.x -v 1 d5/g",
+	"echo appended >>big",
+	"mv d6/h d6/sub/h2",
+	"echo appended >>hl1",
+	"mkdir d1/d2/new && echo n >d1/d2/new/n",
+};
+#define NCOPY (sizeof(copy_ops) / sizeof(copy_ops[0]))
+
+static char *copy_after[NCOPY + 1]; /* @B after the first k ops */
+
+/* The sorted lines of a and of b, each once (both sorted). */
+static char *union_lines(const char *a, const char *b)
+{
+	char *out = malloc(strlen(a) + strlen(b) + 1), *o = out;
+
+	ck_assert_ptr_nonnull(out);
+	while (*a || *b) {
+		size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+		int c = !*a ? 1 : !*b ? -1 : strncmp(a, b, la < lb ? la + 1 : lb + 1);
+		const char **take = c <= 0 ? &a : &b;
+		size_t n = c <= 0 ? la : lb;
+
+		memcpy(o, *take, n);
+		o += n;
+		*o++ = '\n';
+		*take += n + ((*take)[n] == '\n');
+		if (!c)
+			b += lb + (b[lb] == '\n');
 	}
-	ck_assert_msg(died, "the fault point was never reached");
-	bfs_mount_crash(&m);
-	bfs_mount_start(&m, NULL);
-	/* Every file is whole: the original, or the original plus the line. */
-	for (int i = 1; i <= 8; i++) {
-		snprintf(path, sizeof(path), "%s/@B/f%d", m.mnt, i);
-		ck_assert_int_eq(bfs_sh(NULL,
-					"seq 1 20000 | cmp -s - '%s' || "
-					"{ seq 1 20000; echo appended; } | cmp -s - '%s'",
-					path, path),
-				 0);
+	*o = '\0';
+	return out;
+}
+
+static void setup_copy(void)
+{
+	char dir[4096];
+
+	scene_prepare(&scene);
+	ck_assert_int_eq(bfs_sh(scene.m.base,
+				"set -e; mkdir -p d1/d2/d3 d4 d5 d6/sub; echo f >d1/d2/d3/f; "
+				"chmod 750 d1/d2; setfattr -n user.d -v 2 d1/d2; echo g >d5/g; "
+				"echo h >d6/h; seq 1 200000 >big; echo hl >hl1; ln hl1 hl2"),
+			 0);
+	bfs_mount_start(&scene.m, NULL);
+	ck_ret(bfs_branch_create(&scene.m, NULL, "B"), 0);
+	set_keep(&scene.m);
+	bfs_mount_stop(&scene.m);
+	scene_save(&scene);
+	scene_restore(&scene);
+	bfs_mount_start(&scene.m, NULL);
+	bfs_branch_dir(dir, &scene.m, "B");
+	copy_after[0] = fingerprint(dir);
+	for (size_t i = 0; i < NCOPY; i++) {
+		ck_assert_int_eq(bfs_sh(dir, "%s", copy_ops[i]), 0);
+		copy_after[i + 1] = fingerprint(dir);
 	}
-	/* Half-built copies never outlive the crash. */
-	snprintf(path, sizeof(path), "%s/work", m.storage);
-	d = opendir(path);
+	bfs_mount_stop(&scene.m);
+}
+
+/* Nothing half-built outlives a crash in storage/work. */
+static void ck_work_empty(const char *storage, const char *fault)
+{
+	struct dirent *de;
+	DIR *d = opendir(at(storage, "work"));
+
 	ck_assert_ptr_nonnull(d);
 	while ((de = readdir(d)))
-		ck_assert_msg(de->d_name[0] == '.' &&
-				      (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])),
-			      "work/%s left behind", de->d_name);
+		ck_assert_msg(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."),
+			      "%s: work/%s left behind", fault, de->d_name);
 	closedir(d);
-	bfs_mount_stop(&m);
+}
+
+/* fp without the lines whose path starts with prefix. */
+static char *drop_lines(const char *fp, const char *prefix)
+{
+	char *out = strdup(fp), *o = out;
+
+	ck_assert_ptr_nonnull(out);
+	for (const char *l = fp; *l;) {
+		size_t n = strcspn(l, "\n") + 1;
+
+		if (strncmp(l, prefix, strlen(prefix))) {
+			memcpy(o, l, n);
+			o += n;
+		}
+		l += l[n - 1] ? n : n - 1;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* May @B (in dir) show now after a crash in copy_ops[done]? */
+static bool copy_state_ok(size_t done, const char *now, const char *dir)
+{
+	char *a, *b;
+	bool ok;
+
+	if (!strcmp(now, copy_after[done]))
+		return true;
+	if (done == NCOPY)
+		return false;
+	if (!strcmp(now, copy_after[done + 1]))
+		return true;
+	/* A rename killed between placing the new name and hiding the old
+	 * one shows both (rename.c: duplicated, never lost). */
+	if (!strncmp(copy_ops[done], "mv ", 3)) {
+		a = union_lines(copy_after[done], copy_after[done + 1]);
+		ok = !strcmp(now, a);
+		free(a);
+		return ok;
+	}
+	/* A hard-linked file killed between placing the copy of one name and
+	 * linking the others shows that name alone (one link), with the old
+	 * data; the next copy-up of another name links to that copy, and the
+	 * names are one file again (copyup.c). */
+	if (strstr(copy_ops[done], "hl1")) {
+		a = drop_lines(now, "/hl");
+		b = drop_lines(copy_after[done], "/hl");
+		ok = !strcmp(a, b) && !bfs_sh(dir, "cmp -s hl1 hl2 && echo healed >>hl2 && "
+						   "test $(stat -c %%h hl1) = 2 && cmp -s hl1 hl2");
+		free(a);
+		free(b);
+		return ok;
+	}
+	return false;
+}
+
+/* Kill at the n-th pass of point while the copy ops run; false when they
+ * all ran without reaching it. */
+static bool copy_crash_at(const char *point, int n)
+{
+	char fault[128], dir[4096];
+	size_t done = 0;
+	char *now;
+
+	scene_restore(&scene);
+	snprintf(fault, sizeof(fault), "%s:%d", point, n);
+	bfs_mount_start_daemon(&scene.m, BFS_FAULT_DAEMON_PATH, fault, NULL);
+	bfs_branch_dir(dir, &scene.m, "B");
+	while (done < NCOPY && !bfs_sh(dir, "{ %s; } 2>/dev/null", copy_ops[done]))
+		done++;
+	if (done < NCOPY)
+		ck_assert_msg(bfs_mount_wait_killed(&scene.m, 10),
+			      "%s: '%s' failed but the daemon was not killed", fault,
+			      copy_ops[done]);
+	else
+		bfs_mount_crash(&scene.m);
+	bfs_mount_start(&scene.m, NULL);
+	/* Every change that returned is there; the one killed is all there
+	 * or not at all. */
+	now = fingerprint(dir);
+	ck_assert_msg(copy_state_ok(done, now, dir),
+		      "%s: killed in '%s', @B shows neither before nor after it: %s", fault,
+		      done < NCOPY ? copy_ops[done] : "(none)",
+		      bfs_str_diff(now, copy_after[done]));
+	free(now);
+	ck_work_empty(scene.m.storage, fault);
+	bfs_mount_stop(&scene.m);
+	return done < NCOPY;
+}
+
+START_TEST(crash_during_copy_up)
+{
+	static const char *const points[] = { "copy-built", "copy-placed" };
+
+	for (size_t i = 0; i < 2; i++) {
+		int n = 1;
+
+		while (copy_crash_at(points[i], n))
+			n++;
+		fprintf(stderr, "crash: copyup %-16s %5d passes, %3d runs\n", points[i], n - 1, n);
+		ck_assert_msg(n - 1 >= 10, "%s: only %d passes", points[i], n - 1);
+	}
 }
 END_TEST
+
+/* ---- branch creation ---- */
 
 /* Does the state log name layer id (a decimal string) anywhere? */
 static bool named_in_log(const char *storage, const char *id)
@@ -383,7 +715,7 @@ START_TEST(crash_during_create)
 	bfs_mount_start_daemon(&m, BFS_FAULT_DAEMON_PATH, "create-layered:2", NULL);
 	ck_assert_int_eq(bfs_ioc_create(bfs_ctl_path(ctl, &m, NULL), name), 0);
 	ck_assert_int_ne(bfs_ioc_create(ctl, path), 0);
-	bfs_mount_crash(&m);
+	ck_assert(bfs_mount_wait_killed(&m, 10));
 	bfs_mount_start(&m, NULL);
 	/* The first branch survived the crash; the second never existed. */
 	ck_assert(bfs_exists(bfs_branch_dir(path, &m, name)));
@@ -407,12 +739,226 @@ START_TEST(crash_during_create)
 }
 END_TEST
 
+/* A child of P being created when the daemon dies: P's writes before and
+ * after are all there. */
+START_TEST(crash_during_nested_create)
+{
+	struct bfs_mount m;
+	char p[4096], c[4096];
+
+	bfs_mount_prepare(&m);
+	ck_ret(bfs_write_file(at(m.base, "f"), "base\n"), 0);
+	bfs_mount_start_daemon(&m, BFS_FAULT_DAEMON_PATH, "create-layered:2", NULL);
+	ck_ret(bfs_branch_create(&m, NULL, "P"), 0);
+	bfs_branch_dir(p, &m, "P");
+	bfs_branch_dir(c, &m, "C");
+	ck_ret(bfs_write_file(at(p, "f"), "p1\n"), 0);
+	ck_ret(bfs_write_file(at(p, "g"), "g\n"), 0);
+	ck_assert_int_ne(bfs_branch_create(&m, "P", "C"), 0);
+	ck_assert(bfs_mount_wait_killed(&m, 10));
+	bfs_mount_start(&m, NULL);
+	ck_absent(c);
+	ck_file_eq(at(p, "f"), "p1\n");
+	ck_file_eq(at(p, "g"), "g\n");
+	ck_ret(bfs_write_file(at(p, "f"), "p2\n"), 0);
+	ck_ret(bfs_branch_create(&m, "P", "C"), 0);
+	ck_ret(bfs_write_file(at(p, "h"), "h\n"), 0);
+	bfs_mount_crash(&m);
+	bfs_mount_start(&m, NULL);
+	ck_file_eq(at(p, "f"), "p2\n");
+	ck_file_eq(at(p, "h"), "h\n");
+	ck_file_eq(at(c, "f"), "p2\n");
+	ck_absent(at(c, "h"));
+	ck_file_eq(at(m.base, "f"), "base\n");
+	bfs_mount_stop(&m);
+}
+END_TEST
+
+/*
+ * A creation whose log record cannot be written (a full disk) fails whole:
+ * the parent keeps writing into a layer the log names, so a crash later
+ * loses none of it.  For a child of a branch that is the parent's top; for
+ * a child of main, the preservation layer that keeps older branches'
+ * snapshots.
+ */
+START_TEST(failed_create_loses_no_later_write)
+{
+	struct bfs_mount m;
+	char p[4096], x[4096];
+
+	bfs_mount_prepare(&m);
+	ck_ret(bfs_write_file(at(m.base, "f"), "base f\n"), 0);
+	ck_ret(bfs_write_file(at(m.base, "g"), "base g\n"), 0);
+	bfs_mount_start_daemon(&m, BFS_FAULT_DAEMON_PATH, "create-logging:3:ENOSPC", NULL);
+	bfs_branch_dir(p, &m, "P");
+	bfs_branch_dir(x, &m, "X");
+	ck_ret(bfs_branch_create(&m, NULL, "X"), 0);
+	ck_ret(bfs_write_file(at(m.mnt, "f"), "main f\n"), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "P"), 0);
+	ck_ret(bfs_write_file(at(p, "a"), "a1\n"), 0);
+	/* A child of P, then (with the counter past the fault) of main. */
+	ck_ret(bfs_branch_create(&m, "P", "C"), -ENOSPC);
+	ck_absent(bfs_branch_dir((char[4096]){ 0 }, &m, "C"));
+	ck_ret(bfs_write_file(at(p, "a"), "a2\n"), 0);
+	ck_ret(bfs_write_file(at(p, "b"), "b\n"), 0);
+	bfs_mount_crash(&m);
+	bfs_mount_start(&m, NULL);
+	ck_file_eq(at(p, "a"), "a2\n");
+	ck_file_eq(at(p, "b"), "b\n");
+	ck_file_eq(at(x, "f"), "base f\n");
+	bfs_mount_crash(&m); /* a clean unmount would discard the branches */
+
+	bfs_mount_start_daemon(&m, BFS_FAULT_DAEMON_PATH, "create-logging:1:ENOSPC", NULL);
+	/* main's newest preservation layer (P's) holds f's last version: a
+	 * new child of main would get a new one, and fails. */
+	ck_ret(bfs_write_file(at(m.mnt, "f"), "main f2\n"), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "Y"), -ENOSPC);
+	ck_absent(bfs_branch_dir((char[4096]){ 0 }, &m, "Y"));
+	ck_ret(bfs_write_file(at(m.mnt, "g"), "main g\n"), 0);
+	bfs_mount_crash(&m);
+	bfs_mount_start(&m, NULL);
+	ck_file_eq(at(x, "f"), "base f\n");
+	ck_file_eq(at(p, "f"), "main f\n");
+	ck_file_eq(at(x, "g"), "base g\n");
+	ck_file_eq(at(p, "g"), "base g\n");
+	ck_file_eq(at(m.mnt, "g"), "main g\n");
+	bfs_mount_stop(&m);
+}
+END_TEST
+
+/* ---- the commit record ---- */
+
+/*
+ * A commit applied whose record cannot be written (a full disk) returns
+ * the error and stays pending: the next branch operation records it first
+ * (a sibling is then stale), and so does the next mount after a crash.
+ */
+START_TEST(unrecorded_commit_stays_pending)
+{
+	struct bfs_mount m;
+	char ctl_b[4096], ctl_s[4096];
+
+	for (int crash = 0; crash < 2; crash++) {
+		bfs_mount_prepare(&m);
+		ck_ret(bfs_write_file(at(m.base, "f"), "base\n"), 0);
+		bfs_mount_start_daemon(&m, BFS_FAULT_DAEMON_PATH, "commit-recording:1:ENOSPC",
+				       NULL);
+		bfs_ctl_path(ctl_b, &m, "B");
+		bfs_ctl_path(ctl_s, &m, "S");
+		ck_ret(bfs_branch_create(&m, NULL, "S"), 0);
+		ck_ret(bfs_branch_create(&m, NULL, "B"), 0);
+		ck_ret(bfs_write_file(at(bfs_branch_dir((char[4096]){ 0 }, &m, "B"), "f"), "b\n"),
+		       0);
+		ck_ret(bfs_ioc_commit(ctl_b), -ENOSPC);
+		ck_file_eq(at(m.base, "f"), "b\n");
+		if (crash) {
+			bfs_mount_crash(&m);
+			bfs_mount_start(&m, NULL);
+		}
+		ck_ret(bfs_ioc_commit(ctl_s), -ESTALE);
+		ck_absent(bfs_branch_dir((char[4096]){ 0 }, &m, "B"));
+		ck_file_eq(at(m.base, "f"), "b\n");
+		bfs_mount_crash(&m);
+		bfs_mount_start(&m, NULL);
+		ck_ret(bfs_ioc_commit(ctl_s), -ESTALE);
+		ck_absent(bfs_branch_dir((char[4096]){ 0 }, &m, "B"));
+		bfs_mount_stop(&m);
+		bfs_rm_rf(m.dir);
+	}
+}
+END_TEST
+
+/* ---- reclaim ---- */
+
+/* Disk use of dir in KiB. */
+static long long du_kib(const char *dir)
+{
+	char out[4096], *s;
+	long long kib;
+
+	snprintf(out, sizeof(out), "%s.du", dir);
+	ck_assert_int_eq(bfs_sh(NULL, "du -sk '%s' | cut -f1 >'%s'", dir, out), 0);
+	s = bfs_read_file(out);
+	ck_assert_ptr_nonnull(s);
+	kib = atoll(s);
+	free(s);
+	unlink(out);
+	return kib;
+}
+
+/*
+ * The daemon dies while it deletes an aborted branch in the background:
+ * the next mount finishes the deletion (the space comes back) and every
+ * other branch and the base are whole.
+ */
+START_TEST(crash_during_reclaim)
+{
+	struct bfs_mount m;
+	char big[4096], kept[4096], *base_before, *kept_before;
+	long long idle;
+
+	bfs_mount_prepare(&m);
+	ck_ret(bfs_write_file(at(m.base, "f"), "base\n"), 0);
+	bfs_mount_start_daemon(&m, BFS_FAULT_DAEMON_PATH, "reclaim-step:10", NULL);
+	idle = du_kib(m.storage);
+	ck_ret(bfs_branch_create(&m, NULL, "kept"), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "big"), 0);
+	bfs_branch_dir(big, &m, "big");
+	bfs_branch_dir(kept, &m, "kept");
+	ck_assert_int_eq(bfs_sh(big, "set -e; for d in $(seq 1 20); do mkdir d$d; "
+				     "for f in $(seq 1 50); do head -c 8192 /dev/urandom >d$d/f$f; "
+				     "done; done"),
+			 0);
+	ck_assert_int_eq(bfs_sh(kept, "set -e; echo kept >f; mkdir d; seq 1 1000 >d/s"), 0);
+	base_before = fingerprint(m.base);
+	kept_before = fingerprint(kept);
+	ck_ret(bfs_ioc_abort(bfs_ctl_path((char[4096]){ 0 }, &m, "big")), 0);
+	/* The tenth of the branch's twenty directories removed: killed. */
+	ck_assert_msg(bfs_mount_wait_killed(&m, 20), "the daemon did not die while reclaiming");
+	ck_assert_int_eq(bfs_sh(m.storage, "test -n \"$(ls -A trash)\""), 0);
+	ck_assert_msg(du_kib(m.storage) > idle + 2000, "little was left to reclaim: %lld KiB",
+		      du_kib(m.storage) - idle);
+	bfs_mount_start(&m, NULL);
+	for (int i = 0; i < 100 && bfs_sh(m.storage, "test -z \"$(ls -A trash)\""); i++)
+		usleep(100 * 1000);
+	ck_assert_int_eq(bfs_sh(m.storage, "test -z \"$(ls -A trash)\""), 0);
+	ck_assert_msg(du_kib(m.storage) < idle + 1024, "storage still holds %lld KiB",
+		      du_kib(m.storage) - idle);
+	ck_absent(big);
+	ck_fingerprint(kept, kept_before, "@kept", "reclaim-step:10");
+	ck_fingerprint(m.base, base_before, "the base", "reclaim-step:10");
+	free(base_before);
+	free(kept_before);
+	bfs_mount_stop(&m);
+}
+END_TEST
+
+static void teardown_scene(void)
+{
+	/* The tests ran in child processes: any daemon they left is theirs. */
+	bfs_sh(NULL, "fusermount3 -uz '%s' 2>/dev/null", scene.m.mnt);
+	if (scene.tmpfs)
+		umount2(scene.m.dir, MNT_DETACH);
+	bfs_rm_rf(scene.m.dir);
+	free(scene.base_before);
+	free(scene.target_before);
+	free(scene.target_after);
+	free(scene.sibling_before);
+	free(scene.b_before);
+	for (size_t i = 0; i < sizeof(copy_after) / sizeof(copy_after[0]); i++) {
+		free(copy_after[i]);
+		copy_after[i] = NULL;
+	}
+	memset(&scene, 0, sizeof(scene));
+}
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("crash");
 	TCase *tc = tcase_create("commit");
 
-	tcase_set_timeout(tc, 240);
+	tcase_add_unchecked_fixture(tc, setup_main, teardown_scene);
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, crash_before_journal_is_complete);
 	tcase_add_test(tc, crash_after_journal);
 	tcase_add_test(tc, crash_after_each_op);
@@ -421,23 +967,34 @@ static Suite *suite(void)
 	tcase_add_test(tc, crash_after_preservation);
 	tcase_add_test(tc, crash_around_record);
 	suite_add_tcase(s, tc);
+	tc = tcase_create("nested");
+	tcase_add_unchecked_fixture(tc, setup_nested, teardown_scene);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, crash_before_journal_is_complete);
+	tcase_add_test(tc, crash_after_journal);
+	tcase_add_test(tc, crash_after_each_op);
+	tcase_add_test(tc, crash_inside_put);
+	tcase_add_test(tc, crash_inside_stage_in);
+	tcase_add_test(tc, crash_inside_parent_copy_up);
+	tcase_add_test(tc, crash_around_record);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("copyup");
+	tcase_add_unchecked_fixture(tc, setup_copy, teardown_scene);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, crash_during_copy_up);
+	suite_add_tcase(s, tc);
 	tc = tcase_create("other");
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, crash_during_copy_up);
 	tcase_add_test(tc, crash_during_create);
+	tcase_add_test(tc, crash_during_nested_create);
+	tcase_add_test(tc, failed_create_loses_no_later_write);
+	tcase_add_test(tc, unrecorded_commit_stays_pending);
+	tcase_add_test(tc, crash_during_reclaim);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	if (srunner_ntests_run(sr) == 0)
-		failed = 1;
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return bfs_check_main(suite());
 }

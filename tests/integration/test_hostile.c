@@ -893,6 +893,30 @@ START_TEST(storage_is_private)
 }
 END_TEST
 
+/* Storage made open to others (by hand, an older version, a umask) is
+ * made private again by the next mount, its branches intact. */
+START_TEST(loose_storage_is_made_private_at_mount)
+{
+	static const char *const dirs[] = { "", "layers", "work", "trash" };
+	struct stat st;
+
+	ck_ret(bfs_branch_create(&m, NULL, "kept"), 0);
+	ck_ret(bfs_write_file(at(br("kept"), "f"), "kept\n"), 0);
+	bfs_mount_crash(&m);
+	ck_sys(chmod(m.storage, 0755));
+	ck_sys(chmod(at(m.storage, "layers"), 0777));
+	ck_sys(chmod(at(m.storage, "work"), 0705));
+	ck_sys(chmod(at(m.storage, "trash"), 0750));
+	bfs_mount_start(&m, NULL);
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		ck_sys(stat(at(m.storage, dirs[i]), &st));
+		ck_assert_msg((st.st_mode & 07777) == 0700, "storage/%s mode %o after the mount",
+			      dirs[i], st.st_mode & 07777);
+	}
+	ck_file_eq(at(br("kept"), "f"), "kept\n");
+}
+END_TEST
+
 static int op_stat(void *path)
 {
 	struct stat st;
@@ -1312,6 +1336,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tr, setup, teardown);
 	tcase_set_timeout(tr, 60);
 	tcase_add_test(tr, storage_is_private);
+	tcase_add_test(tr, loose_storage_is_made_private_at_mount);
 	tcase_add_test(tr, the_mount_is_private_unless_asked);
 	tcase_add_test(tr, a_flood_of_bad_requests_leaves_the_daemon_serving);
 	tcase_add_test(tr, paths_longer_than_path_max_fail_cleanly);

@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -183,6 +184,108 @@ START_TEST(crash_then_new_branches)
 }
 END_TEST
 
+/*
+ * Creating a child freezes the parent's top and gives the parent a new one:
+ * the parent's writes after that, and a second child's freeze, come back
+ * after kill -9 in the parent and nowhere else.
+ */
+START_TEST(crash_keeps_parent_writes_after_nested_create)
+{
+	ck_ret(bfs_branch_create(&m, NULL, "p"), 0);
+	ck_ret(bfs_write_file(at(branch("p"), "a"), "a1\n"), 0);
+	ck_ret(bfs_branch_create(&m, "p", "c1"), 0);
+	ck_ret(bfs_write_file(at(branch("p"), "a"), "a2\n"), 0);
+	ck_ret(bfs_write_file(at(branch("p"), "late"), "late\n"), 0);
+	ck_sys(unlink(at(branch("p"), "dir/a")));
+	ck_ret(bfs_write_file(at(branch("c1"), "c"), "c1's\n"), 0);
+	ck_ret(bfs_branch_create(&m, "p", "c2"), 0);
+	ck_ret(bfs_write_file(at(branch("p"), "later"), "later\n"), 0);
+	ck_ret(bfs_branch_create(&m, "c1", "g"), 0);
+	ck_ret(bfs_write_file(at(branch("c1"), "c"), "c1's again\n"), 0);
+	bfs_mount_crash(&m);
+	bfs_mount_start(&m, NULL);
+	ck_file_eq(at(branch("p"), "a"), "a2\n");
+	ck_file_eq(at(branch("p"), "late"), "late\n");
+	ck_file_eq(at(branch("p"), "later"), "later\n");
+	ck_absent(at(branch("p"), "dir/a"));
+	ck_file_eq(at(branch("c1"), "a"), "a1\n");
+	ck_absent(at(branch("c1"), "late"));
+	ck_file_eq(at(branch("c1"), "c"), "c1's again\n");
+	ck_file_eq(at(branch("c1"), "dir/a"), "a\n");
+	ck_file_eq(at(branch("c2"), "a"), "a2\n");
+	ck_file_eq(at(branch("c2"), "late"), "late\n");
+	ck_absent(at(branch("c2"), "later"));
+	ck_file_eq(at(branch("g"), "c"), "c1's\n");
+	/* And they still commit level by level into the base. */
+	ck_ret(bfs_ioc_abort(ctl_of("g")), 0);
+	ck_ret(bfs_ioc_abort(ctl_of("c2")), 0);
+	ck_ret(bfs_ioc_commit(ctl_of("c1")), 0);
+	ck_ret(bfs_ioc_commit(ctl_of("p")), 0);
+	ck_file_eq(at(m.base, "c"), "c1's again\n");
+	ck_file_eq(at(m.base, "later"), "later\n");
+	ck_file_eq(at(m.base, "a"), "a2\n"); /* c1 never touched a */
+	ck_absent(at(m.base, "dir/a"));
+}
+END_TEST
+
+/* The last branch goes (commit or abort) and main's preservation layers
+ * with it; a crash right after must not leave a storage that cannot be
+ * mounted. */
+START_TEST(crash_after_the_last_branch_goes)
+{
+	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
+	ck_ret(bfs_write_file(at(branch("b"), "f.txt"), "b's\n"), 0);
+	ck_ret(bfs_write_file(at(m.mnt, "dir/a"), "main's\n"), 0);
+	ck_ret(bfs_ioc_commit(ctl_of("b")), 0);
+	bfs_mount_crash(&m);
+	bfs_mount_start(&m, NULL);
+	ck_file_eq(at(m.mnt, "f.txt"), "b's\n");
+	ck_file_eq(at(m.mnt, "dir/a"), "main's\n");
+	ck_ret(bfs_branch_create(&m, NULL, "c"), 0);
+	ck_ret(bfs_write_file(at(m.mnt, "dir/a"), "main's again\n"), 0);
+	ck_file_eq(at(branch("c"), "dir/a"), "main's\n");
+	ck_ret(bfs_ioc_abort(ctl_of("c")), 0);
+	bfs_mount_crash(&m);
+	bfs_mount_start(&m, NULL);
+	ck_file_eq(at(m.mnt, "dir/a"), "main's again\n");
+	ck_list_eq(m.mnt, BFS_DUMP_NOCTL, "dir empty f.txt");
+}
+END_TEST
+
+/*
+ * With --durable a commit syncs what it moved before its record: with the
+ * base on another filesystem than the storage (objects are copied, not
+ * renamed) the commit lands whole, and survives a crash.  (A power loss
+ * cannot be tested here; this runs the durable path end to end.)
+ */
+START_TEST(durable_commit_into_a_base_on_another_filesystem)
+{
+	static const char *const durable[] = { "--durable", NULL };
+
+	bfs_mount_stop(&m);
+	ck_sys(mount("tmpfs", m.base, "tmpfs", 0, "size=16m,mode=0755"));
+	ck_assert_int_eq(bfs_sh(m.base, "echo base > f.txt; mkdir dir; echo a > dir/a"), 0);
+	bfs_mount_start(&m, durable);
+	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "sibling"), 0);
+	ck_assert_int_eq(bfs_sh(branch("b"), "set -e; echo b > f.txt; rm dir/a; mkdir new; "
+					     "seq 1 100000 > new/big; ln -s f.txt link"),
+			 0);
+	ck_ret(bfs_ioc_commit(ctl_of("b")), 0);
+	bfs_mount_crash(&m);
+	ck_file_eq(at(m.base, "f.txt"), "b\n");
+	ck_absent(at(m.base, "dir/a"));
+	ck_assert_int_eq(bfs_sh(m.base, "seq 1 100000 | cmp -s - new/big && test -L link"), 0);
+	bfs_mount_start(&m, durable);
+	ck_absent(branch("b"));
+	ck_ret(bfs_ioc_commit(ctl_of("sibling")), -ESTALE);
+	ck_file_eq(at(branch("sibling"), "f.txt"), "base\n");
+	bfs_mount_stop(&m);
+	ck_sys(umount2(m.base, MNT_DETACH));
+	bfs_mount_start(&m, NULL);
+}
+END_TEST
+
 /* Storage in use, in KiB. */
 static long long usage_kib(void)
 {
@@ -266,6 +369,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, crash_right_after_commit);
 	tcase_add_test(tc, crash_keeps_current_branch);
 	tcase_add_test(tc, crash_then_new_branches);
+	tcase_add_test(tc, crash_keeps_parent_writes_after_nested_create);
+	tcase_add_test(tc, crash_after_the_last_branch_goes);
+	tcase_add_test(tc, durable_commit_into_a_base_on_another_filesystem);
 	tcase_add_test(tc, clean_unmount_discards_branches);
 	tcase_add_test(tc, keep_survives_clean_unmount);
 	suite_add_tcase(s, tc);

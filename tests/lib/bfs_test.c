@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -173,6 +174,24 @@ void bfs_mount_crash(struct bfs_mount *m)
 	reap(m->pid, 10);
 	run("fusermount3", "-uz", m->mnt);
 	m->pid = 0;
+}
+
+bool bfs_mount_wait_killed(struct bfs_mount *m, int seconds)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int status = 0;
+
+	if (m->pid <= 0)
+		return false;
+	for (int i = 0; i < seconds * 100; i++) {
+		if (waitpid(m->pid, &status, WNOHANG) == m->pid) {
+			run("fusermount3", "-uz", m->mnt);
+			m->pid = 0;
+			return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return false;
 }
 
 int bfs_write_file(const char *path, const char *data)

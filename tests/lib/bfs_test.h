@@ -38,6 +38,10 @@ void bfs_mount_setup(struct bfs_mount *m);
 void bfs_mount_stop(struct bfs_mount *m);
 /* Kill the daemon with SIGKILL and detach the mount (crash). */
 void bfs_mount_crash(struct bfs_mount *m);
+/* Wait up to seconds for the daemon to die of SIGKILL on its own (a test
+ * fault point fired), then detach the mount as bfs_mount_crash does.  False
+ * when it is still running (it is left so) or ended any other way. */
+bool bfs_mount_wait_killed(struct bfs_mount *m, int seconds);
 
 /* Path helpers: out = a/b (and a/b/c). */
 const char *bfs_path(char *out, const char *a, const char *b);

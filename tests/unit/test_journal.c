@@ -12,12 +12,15 @@
 
 #include "bfs_test.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAIN(t) ((t)->fs->main)
@@ -355,6 +358,178 @@ START_TEST(nested_commit_interrupted_after_every_op)
 }
 END_TEST
 
+/* A commit of b stopped after k of its ops, a live sibling with a file of
+ * its own; closed with keep. */
+static void half_applied(struct ut *t, size_t k)
+{
+	struct bfsd_branch *sib, *b;
+
+	ut_init(t);
+	make_base(t);
+	ut_open(t, true);
+	sib = ut_branch(t, MAIN(t), "sib");
+	ck_assert_int_eq(ut_write(t, sib, "sibfile", "sib's"), 0);
+	b = ut_branch(t, MAIN(t), "b");
+	make_changes(t, b);
+	start_commit(t, b, k, STOP_RECORDED);
+	ut_close(t);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted names in storage/layers, each followed by ','. */
+static char *layer_names(struct ut *t)
+{
+	struct bfsd_buf out = { 0 };
+	char *names[256];
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d = opendir(ut_spath(t, "layers"));
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) && n < 256)
+		if (de->d_name[0] != '.')
+			names[n++] = strdup(de->d_name);
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq(bfsd_buf_addf(&out, "%s,", names[i]), 0);
+		free(names[i]);
+	}
+	return out.data ? out.data : strdup("");
+}
+
+/*
+ * A layer the log names that cannot be opened now is no reason to drop its
+ * branch: the open fails and changes nothing (log, journal, layers, base),
+ * and once the layer is back the interrupted commit finishes.
+ */
+START_TEST(a_layer_that_cannot_be_opened_fails_the_open)
+{
+	struct bfsd_buf failures = { 0 };
+	struct bfsd_options opt = { 0 };
+	char aside[PATH_MAX], *names, *name, *save = NULL;
+	size_t n;
+	char *ref = reference(&n);
+	struct ut t;
+
+	half_applied(&t, n / 2);
+	opt.base = t.base;
+	opt.storage = t.storage;
+	names = layer_names(&t);
+	ck_assert_msg(strchr(names, ','), "no layers: %s", names);
+	snprintf(aside, sizeof(aside), "%s/aside", t.dir);
+	for (name = strtok_r(names, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		char *state = bfs_read_file(ut_spath(&t, "state"));
+		char *journal = bfs_read_file(ut_spath(&t, "journal"));
+		char *base = ut_tree(t.base), *layers, *after;
+		char layer[PATH_MAX];
+		struct bfsd_fs *fs = NULL;
+		int ret, fds;
+
+		snprintf(layer, sizeof(layer), "layers/%s", name);
+		/* Not a directory any more (ENOTDIR; EACCES, EMFILE or ENOMEM
+		 * would do the same). */
+		ck_assert_int_eq(rename(ut_spath(&t, layer), aside), 0);
+		ck_assert_int_eq(bfs_write_file(ut_spath(&t, layer), "not a layer"), 0);
+		layers = layer_names(&t);
+		fds = ut_count_entries("/proc/self/fd");
+		ret = bfsd_fs_open(&opt, &fs);
+		ck_assert_msg(ret < 0, "the open succeeded without layer %s", name);
+		ck_assert_ptr_null(fs);
+		/* A failed open keeps no descriptor (mounts retried in one
+		 * process, the unit suites under valgrind, would run out). */
+		ck_assert_int_eq(ut_count_entries("/proc/self/fd"), fds);
+		UT_STR_EQ(bfs_read_file(ut_spath(&t, "state")), state);
+		UT_STR_EQ(bfs_read_file(ut_spath(&t, "journal")), journal);
+		UT_STR_EQ(layer_names(&t), layers);
+		after = ut_tree(t.base);
+		diff_trees(&failures, n / 2, name, after, base);
+		ck_assert_int_eq(unlink(ut_spath(&t, layer)), 0);
+		ck_assert_int_eq(rename(aside, ut_spath(&t, layer)), 0);
+		free(after);
+		free(layers);
+		free(base);
+		free(journal);
+		free(state);
+	}
+	report(&failures);
+	ut_open(&t, false);
+	UT_STR_EQ(ut_cat(&t, bfsd_branch_find(t.fs, "sib"), "sibfile"), "sib's");
+	check_recovered(&t, ref, n / 2, &failures);
+	report(&failures);
+	ut_close(&t);
+	free(names);
+	free(ref);
+}
+END_TEST
+
+/* In a child: leave only spare file descriptors free (of 64), open the
+ * core, and exit without closing it (a crash): 0 when the open worked. */
+static int open_starved(struct ut *t, int spare)
+{
+	struct bfsd_options opt = { .base = t->base, .storage = t->storage };
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl;
+		struct bfsd_fs *fs;
+		int fd, last = -1;
+
+		/* The soft limit only (valgrind refuses to change the hard
+		 * one, and emulates the soft one). */
+		/* Only what this open takes counts: drop what was inherited. */
+		for (fd = 3; fd < 1024; fd++)
+			close(fd);
+		if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(2);
+		rl.rlim_cur = 64;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(2);
+		while ((fd = open("/dev/null", O_RDONLY)) >= 0)
+			last = fd;
+		for (int i = 0; i < spare && last - i > 2; i++)
+			close(last - i);
+		_exit(bfsd_fs_open(&opt, &fs) ? 1 : 0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) < 2, "starved open: status %d",
+		      status);
+	return WEXITSTATUS(status);
+}
+
+/*
+ * Opens starved of file descriptors fail wherever they run out (loading
+ * the branches' layers included) without deciding anything; the first
+ * that has enough finishes the interrupted commit, and nothing is lost.
+ */
+START_TEST(opens_out_of_descriptors_change_nothing)
+{
+	struct bfsd_buf failures = { 0 };
+	int spare, failed = 0;
+	size_t n;
+	char *ref = reference(&n);
+	struct ut t;
+
+	half_applied(&t, n / 2);
+	for (spare = 0; spare < 60 && open_starved(&t, spare); spare++)
+		failed++;
+	ck_assert_msg(failed > 5 && spare < 60, "%d starved opens failed, then %s", failed,
+		      spare < 60 ? "one worked" : "none worked");
+	ut_open(&t, false);
+	UT_STR_EQ(ut_cat(&t, bfsd_branch_find(t.fs, "sib"), "sibfile"), "sib's");
+	check_recovered(&t, ref, n / 2, &failures);
+	report(&failures);
+	ut_close(&t);
+	free(ref);
+}
+END_TEST
+
 START_TEST(unreadable_journal_is_dropped)
 {
 	struct bfsd_branch *b;
@@ -436,6 +611,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, crashed_after_every_op);
 	tcase_add_test(tc, nested_commit_interrupted_after_every_op);
 	tcase_add_test(tc, unreadable_journal_is_dropped);
+	tcase_add_test(tc, a_layer_that_cannot_be_opened_fails_the_open);
+	tcase_add_test(tc, opens_out_of_descriptors_change_nothing);
 	tcase_add_test(tc, crash_between_recording_and_removing_the_journal);
 	suite_add_tcase(s, tc);
 	return s;
