@@ -573,6 +573,51 @@ START_TEST(delete_then_recreate)
 }
 END_TEST
 
+/*
+ * An open file whose name is gone (unlinked, or renamed over) still
+ * answers fstat, reads and writes, as on a disk: temporary files made by
+ * open-then-unlink (sqlite, tmpfile) depend on it.
+ */
+START_TEST(open_file_outlives_its_name)
+{
+	char buf[64] = { 0 };
+	struct stat st;
+	int fd, ro;
+
+	use_view(_i);
+	ck_sys(fd = open(wp("f.txt"), O_RDWR));
+	ck_sys(ro = open(wp("dir/a"), O_RDONLY));
+	ck_sys(unlink(wp("f.txt")));
+	ck_sys(fstat(fd, &st));
+	ck_assert_int_eq(st.st_size, 5);
+	ck_assert_int_eq(st.st_nlink, 0);
+	ck_assert_int_eq(pwrite(fd, "gone and written\n", 17, 0), 17);
+	ck_sys(fstat(fd, &st));
+	ck_assert_int_eq(st.st_size, 17);
+	ck_assert_int_eq(pread(fd, buf, sizeof(buf) - 1, 0), 17);
+	ck_assert_str_eq(buf, "gone and written\n");
+	ck_sys(ftruncate(fd, 4));
+	ck_sys(fchmod(fd, 0600));
+	ck_sys(fstat(fd, &st));
+	ck_assert_int_eq(st.st_size, 4);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	ck_absent(wp("f.txt"));
+	ck_ret(bfs_write_file(wp("new"), "replacement\n"), 0);
+	ck_sys(rename(wp("new"), wp("dir/a")));
+	ck_sys(fstat(ro, &st));
+	ck_assert_int_eq(st.st_size, 2);
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(pread(ro, buf, sizeof(buf) - 1, 0), 2);
+	ck_assert_str_eq(buf, "a\n");
+	ck_file_eq(wp("dir/a"), "replacement\n");
+	close(fd);
+	close(ro);
+	ck_ret(bfs_write_file(wp("f.txt"), "again\n"), 0);
+	ck_file_eq(wp("f.txt"), "again\n");
+	finish();
+}
+END_TEST
+
 START_TEST(open_flags)
 {
 	struct stat st;
@@ -1195,6 +1240,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, rename_exchange, 0, NVIEWS);
 	tcase_add_loop_test(tc, rmdir_notempty, 0, NVIEWS);
 	tcase_add_loop_test(tc, delete_then_recreate, 0, NVIEWS);
+	tcase_add_loop_test(tc, open_file_outlives_its_name, 0, NVIEWS);
 	tcase_add_loop_test(tc, open_flags, 0, NVIEWS);
 	tcase_add_loop_test(tc, truncate_files, 0, NVIEWS);
 	tcase_add_loop_test(tc, fallocate_files, 0, NVIEWS);
