@@ -656,6 +656,36 @@ START_TEST(same_size_commit_into_main)
 }
 END_TEST
 
+/*
+ * Inode numbers across a commit (docs/design.md, "Kernel nodes, inode
+ * numbers, caches").  Into a branch, a file the child changed keeps the
+ * number the parent showed.  Into main, which shows the base's own
+ * numbers, a changed file arrives as a new inode, as after an editor's
+ * save by rename: the mount agrees with the base directory, and files the
+ * commit did not touch keep theirs.
+ */
+START_TEST(inode_numbers_across_commit)
+{
+	ino_t in_p, main_f, main_a;
+
+	ck_ret(bfs_branch_create(&m, "b", "c"), 0);
+	in_p = st_of(at(branch("b"), "f.txt")).st_ino;
+	ck_ret(bfs_write_file(at(branch("c"), "f.txt"), "changed in c\n"), 0);
+	ck_ret(bfs_ioc_commit(ctl_of("c")), 0);
+	ck_file_eq(at(branch("b"), "f.txt"), "changed in c\n");
+	ck_assert_int_eq(st_of(at(branch("b"), "f.txt")).st_ino, in_p);
+
+	main_f = st_of(at(m.mnt, "f.txt")).st_ino;
+	main_a = st_of(at(m.mnt, "dir/a")).st_ino;
+	ck_assert_int_eq(main_f, st_of(at(m.base, "f.txt")).st_ino);
+	ck_ret(bfs_ioc_commit(ctl_of("b")), 0);
+	ck_file_eq(at(m.mnt, "f.txt"), "changed in c\n");
+	ck_assert_int_eq(st_of(at(m.mnt, "f.txt")).st_ino, st_of(at(m.base, "f.txt")).st_ino);
+	ck_assert_int_ne(st_of(at(m.mnt, "f.txt")).st_ino, main_f);
+	ck_assert_int_eq(st_of(at(m.mnt, "dir/a")).st_ino, main_a);
+}
+END_TEST
+
 START_TEST(commit_current_switches_to_parent)
 {
 	char *cur;
@@ -783,6 +813,7 @@ static Suite *suite(void)
 	tcase_add_test(tn, open_files_of_main_follow_commit);
 	tcase_add_test(tn, same_size_commit_into_parent);
 	tcase_add_test(tn, same_size_commit_into_main);
+	tcase_add_test(tn, inode_numbers_across_commit);
 	tcase_add_test(tn, switch_shows_the_other_branch_at_once);
 	tcase_add_test(tn, recreated_name_shows_the_new_branch);
 	tcase_add_test(tn, commit_current_switches_to_parent);
