@@ -397,10 +397,18 @@ void bfsd_ll_readlink(fuse_req_t req, fuse_ino_t ino)
 void bfsd_ll_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct bfsd_mount *m = bfsd_ll_mount(req);
+	struct bfsd_node *n = bfsd_node_of(m, ino);
 	struct statvfs sv;
+	bool in_main;
+	int fd;
 
-	(void)ino;
-	if (fstatvfs(m->fs->base->dirfd, &sv) < 0) {
+	/* The filesystem the view's writes land on: the base for main, the
+	 * storage for a branch (the same numbers when they share a disk). */
+	pthread_rwlock_rdlock(&m->fs->tree_lock);
+	in_main = (n->branch ? n->branch : m->fs->current) == m->fs->main;
+	pthread_rwlock_unlock(&m->fs->tree_lock);
+	fd = in_main ? m->fs->base->dirfd : m->fs->storage_fd;
+	if (fstatvfs(fd, &sv) < 0) {
 		fuse_reply_err(req, errno);
 		return;
 	}
