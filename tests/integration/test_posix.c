@@ -1202,12 +1202,17 @@ START_TEST(at_names_below_the_top)
 		ck_list_eq(W, L, "@top dir empty f.txt hl1 hl2 mm.bin sparse sym");
 	} else {
 		/* Directly under the mount root @NAME is the branch namespace. */
-		ck_assert_int_eq(mkdir(wp("@x"), 0755), -1);
-		ck_assert_int_eq(open(wp("@y"), O_WRONLY | O_CREAT, 0644), -1);
-		ck_assert_int_eq(symlink("f.txt", wp("@z")), -1);
-		ck_assert_int_eq(mknod(wp("@p"), S_IFIFO | 0644, 0), -1);
-		ck_assert_int_eq(rename(wp("f.txt"), wp("@w")), -1);
-		ck_assert_int_eq(link(wp("f.txt"), wp("@v")), -1);
+		ck_errno(mkdir(wp("@x"), 0755), EPERM);
+		ck_errno(open(wp("@y"), O_WRONLY | O_CREAT, 0644), EPERM);
+		ck_errno(symlink("f.txt", wp("@z")), EPERM);
+		ck_errno(mknod(wp("@p"), S_IFIFO | 0644, 0), EPERM);
+		ck_errno(rename(wp("f.txt"), wp("@w")), EPERM);
+		ck_errno(link(wp("f.txt"), wp("@v")), EPERM);
+		/* @b is the branch: not removable, not a rename target here. */
+		ck_errno(rmdir(wp("@b")), EPERM);
+		ck_errno(rename(wp("empty"), wp("@b")), EPERM);
+		ck_errno(rename(wp("@b"), wp("elsewhere")), EPERM);
+		ck_errno(unlink(wp("@nothing")), ENOENT);
 		ck_file_eq(wp("f.txt"), "base\n");
 		ck_list_eq(W, L, "dir empty f.txt hl1 hl2 mm.bin sparse sym");
 		ck_list_eq(m.base, 0, "dir empty f.txt hl1 hl2 mm.bin sparse sym");
