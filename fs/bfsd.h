@@ -30,7 +30,10 @@
  * reaches below its own layers holds it shared.
  *
  * The leaf locks (cache_lock, files_lock, nodes_lock) are never held across
- * I/O or while taking another lock.
+ * slow I/O or while taking another lock, with two exceptions: files_lock is
+ * held while open files are re-pointed (an open and a dup3 each), and the
+ * FUSE edge re-points a node's files under nodes_lock, which then takes
+ * files_lock (nodes_lock -> files_lock; see ll.h).
  */
 #ifndef BFSD_H
 #define BFSD_H
