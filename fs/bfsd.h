@@ -30,7 +30,10 @@
  * reaches below its own layers holds it shared.
  *
  * The leaf locks (cache_lock, files_lock, nodes_lock) are never held across
- * I/O or while taking another lock.
+ * slow I/O or while taking another lock, with two exceptions: files_lock is
+ * held while open files are re-pointed (an open and a dup3 each), and the
+ * FUSE edge re-points a node's files under nodes_lock, which then takes
+ * files_lock (nodes_lock -> files_lock; see ll.h).
  */
 #ifndef BFSD_H
 #define BFSD_H
@@ -406,6 +409,7 @@ int bfsd_layer_link_names(struct bfsd_layer *l, const char *dir, dev_t dev, ino_
 
 /* An open regular file: what a FUSE file handle points to. */
 struct bfsd_file {
+	atomic_int refs; /* the FUSE handle's, and the edge's while it uses it */
 	int fd;
 	int flags;
 	struct bfsd_branch *branch; /* referenced */
@@ -416,6 +420,9 @@ struct bfsd_file {
 	bool base;		     /* opened in main */
 	struct bfsd_file *next_same; /* files on the same (dev, ino); files_lock */
 	struct bfsd_file **pprev_same;
+	/* The FUSE edge's list of the open files of one kernel node (ll.h);
+	 * mount->nodes_lock. */
+	struct bfsd_file *node_next;
 };
 
 struct bfsd_cred {
@@ -429,6 +436,8 @@ int bfsd_file_open(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, 
 int bfsd_file_create(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, int flags,
 		     mode_t mode, const struct bfsd_cred *cred, struct bfsd_file **out,
 		     struct stat *st);
+struct bfsd_file *bfsd_file_get(struct bfsd_file *f);
+/* Drop a reference; the last one closes f. */
 void bfsd_file_close(struct bfsd_fs *fs, struct bfsd_file *f);
 /* At exit: close the files the kernel never released. */
 void bfsd_files_close_all(struct bfsd_fs *fs);
@@ -445,8 +454,21 @@ int bfsd_truncate_at(struct bfsd_fs *fs, struct bfsd_layer *l, const struct bfsd
  * write_gate held shared. */
 bool bfsd_file_needs_prepare(struct bfsd_fs *fs, struct bfsd_file *f);
 /* Copy up (branch) or preserve (main) path before writing through f.  Takes
- * the request locks itself. */
+ * the request locks itself.  path NULL: no name shows f's object any more
+ * (unlinked, renamed over); a branch's file in a layer it no longer owns
+ * gets a private copy, as a deleted file on a disk. */
 int bfsd_file_prepare_write(struct bfsd_fs *fs, struct bfsd_file *f, const char *path);
+/* setattr through f, whose object no name shows any more. */
+int bfsd_file_setattr(struct bfsd_fs *fs, struct bfsd_file *f, const struct stat *attr, int to_set,
+		      struct stat *st);
+/* Point f at l/phys (what its branch shows at f's name after a commit
+ * replaced the object there), opened with f's flags. */
+int bfsd_file_repoint(struct bfsd_fs *fs, struct bfsd_file *f, struct bfsd_layer *l,
+		      const char *phys);
+/* Has main a file open for writing on the object at (at), or below it
+ * when it is a directory?  Such an object must stay in the base when the
+ * base loses it (the writer keeps writing to it, never to a snapshot). */
+bool bfsd_files_main_writing(struct bfsd_fs *fs, const struct bfsd_at *at);
 /* Point every open file of branch b (of every branch but main when b is
  * NULL) on (dev, ino) at l/phys instead. */
 void bfsd_files_retarget(struct bfsd_fs *fs, struct bfsd_branch *b, dev_t dev, ino_t ino,
@@ -755,6 +777,7 @@ struct bfsd_fs {
 
 	pthread_mutex_t files_lock;
 	struct bfsd_file **files; /* open files by (dev, ino) */
+	atomic_int main_writers;  /* main's files open for writing */
 
 	/* Told of every copy-up (the FUSE edge drops cached attributes:
 	 * a directory's copy has its own ctime and link count). */

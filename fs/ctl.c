@@ -62,7 +62,41 @@ static void forget_dead_roots(struct bfsd_mount *m, struct bfsd_inval *iv)
 	} while (d.n == 64);
 }
 
-/* Caches made wrong by a commit of something into p. */
+/* p's open files of a file a commit replaced follow it to the new object
+ * (as they follow a copy-up): the kernel keeps one inode for the name,
+ * whose pages and size must come from one object. */
+static void follow_put(struct bfsd_mount *m, struct bfsd_branch *p, const char *path)
+{
+	struct bfsd_res *r;
+
+	if (bfsd_resolve_existing(m->fs, p, path, &r))
+		return;
+	for (int via_root = 0; r->type == S_IFREG && via_root < 2; via_root++) {
+		struct bfsd_node *n = bfsd_node_walk(m, p, via_root, path);
+
+		if (n && S_ISREG(n->type))
+			bfsd_node_repoint(m, n, r->loc[0].layer, r->loc[0].phys);
+	}
+	bfsd_res_put(r);
+}
+
+/* A name a commit removed lets go of its node: what takes the name later
+ * is a new kernel inode, and the old one's open files keep the old object. */
+static void forget_del(struct bfsd_mount *m, struct bfsd_branch *p, const char *path)
+{
+	char parent[PATH_MAX];
+	const char *name = bfsd_path_split(path, parent);
+
+	for (int via_root = 0; via_root < 2; via_root++) {
+		struct bfsd_node *pn = bfsd_node_walk(m, p, via_root, parent);
+
+		if (pn)
+			bfsd_node_unhash(m, pn, name, p);
+	}
+}
+
+/* Caches made wrong by a commit of something into p, and the nodes of
+ * what it replaced or removed (tree_lock held exclusive). */
 static void inval_commit(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *p,
 			 const struct bfsd_oplist *ops)
 {
@@ -75,6 +109,14 @@ static void inval_commit(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfs
 			bfsd_inval_path(m, iv, p, op->dst, true);
 	}
 	bfsd_inval_path(m, iv, p, "", false);
+	for (size_t i = 0; i < ops->n; i++) {
+		const struct bfsd_op *op = &ops->op[i];
+
+		if (op->kind == BFSD_OP_PUT)
+			follow_put(m, p, op->dst);
+		else if (op->kind == BFSD_OP_DEL)
+			forget_del(m, p, op->dst);
+	}
 }
 
 static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, const char *name,

@@ -8,13 +8,25 @@
  * can start a new epoch; each bumps a write epoch, and the next write through
  * an older file copies up or preserves again first.  When copy-up or
  * preservation gives an object a new home, the open files that must follow
- * it are re-pointed with dup3(), atomically for concurrent readers.
+ * it are re-pointed with dup3(), atomically for concurrent readers; so are
+ * a parent's files when a commit replaces the object at their name.
+ *
+ * An open file whose name went away (unlink, rename over) keeps its object,
+ * as on a disk, with one rule: nothing is ever written into a layer its
+ * branch no longer owns (frozen by a child, or a snapshot main keeps for
+ * live branches).  A branch's file left in such a layer moves to a private
+ * unlinked copy before its next change; main never hands an object it has
+ * open for writing over to a snapshot (preserve.c copies it instead).
+ *
+ * A file is referenced: the FUSE handle holds one reference, and the edge
+ * takes one while it uses a file it found through a node.
  */
 #include "bfsd.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -76,6 +88,29 @@ static void files_del_locked(struct bfsd_file *f)
 	f->next_same = NULL;
 }
 
+/* File f (files_lock held, out of its bucket) under its object's identity. */
+static void files_refile_locked(struct bfsd_fs *fs, struct bfsd_file *f)
+{
+	struct bfsd_file **head;
+	struct stat st;
+
+	if (fstat(f->fd, &st) == 0) {
+		f->dev = st.st_dev;
+		f->ino = st.st_ino;
+	}
+	head = &fs->files[bucket(f->dev, f->ino)];
+	f->next_same = *head;
+	if (*head)
+		(*head)->pprev_same = &f->next_same;
+	f->pprev_same = head;
+	*head = f;
+}
+
+static bool main_writer(const struct bfsd_file *f)
+{
+	return f->base && writable(f->flags);
+}
+
 static int file_new(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_layer *l, int fd,
 		    int flags, struct bfsd_file **out)
 {
@@ -84,6 +119,7 @@ static int file_new(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_layer
 
 	if (!f)
 		return -ENOMEM;
+	atomic_init(&f->refs, 1);
 	f->fd = fd;
 	f->layer = bfsd_layer_get(l);
 	f->flags = flags & ~(O_CREAT | O_EXCL | O_TRUNC);
@@ -97,6 +133,8 @@ static int file_new(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_layer
 		free(f);
 		return ret;
 	}
+	if (main_writer(f))
+		atomic_fetch_add(&fs->main_writers, 1);
 	*out = f;
 	return 0;
 }
@@ -160,10 +198,18 @@ int bfsd_file_create(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path
 	return ret;
 }
 
+struct bfsd_file *bfsd_file_get(struct bfsd_file *f)
+{
+	atomic_fetch_add(&f->refs, 1);
+	return f;
+}
+
 void bfsd_file_close(struct bfsd_fs *fs, struct bfsd_file *f)
 {
-	if (!f)
+	if (!f || atomic_fetch_sub(&f->refs, 1) != 1)
 		return;
+	if (main_writer(f))
+		atomic_fetch_sub(&fs->main_writers, 1);
 	pthread_mutex_lock(&fs->files_lock);
 	files_del_locked(f);
 	pthread_mutex_unlock(&fs->files_lock);
@@ -175,9 +221,12 @@ void bfsd_file_close(struct bfsd_fs *fs, struct bfsd_file *f)
 
 void bfsd_files_close_all(struct bfsd_fs *fs)
 {
-	for (size_t i = 0; fs->files && i < FILES_BUCKETS; i++)
-		while (fs->files[i])
+	for (size_t i = 0; fs->files && i < FILES_BUCKETS; i++) {
+		while (fs->files[i]) {
+			atomic_store(&fs->files[i]->refs, 1);
 			bfsd_file_close(fs, fs->files[i]);
+		}
+	}
 }
 
 static pthread_mutex_t *size_lock(struct bfsd_fs *fs, ino_t ino)
@@ -303,6 +352,101 @@ bool bfsd_file_needs_prepare(struct bfsd_fs *fs, struct bfsd_file *f)
 	return writable(f->flags) && f->write_epoch != branch_write_epoch(fs, f->branch);
 }
 
+/*
+ * f's object is shown by no name of its branch and lies in a layer the
+ * branch does not write: it and every other file of the branch on it move
+ * to one private unlinked copy, which later writes change, as writes to a
+ * deleted file on a disk reach no name.  Not charged to the quota: it
+ * vanishes with its last descriptor.
+ */
+static int file_privatize(struct bfsd_fs *fs, struct bfsd_file *f)
+{
+	char self[64], tmp[NAME_MAX + 1];
+	struct bfsd_file *g, *next, *moved = NULL;
+	struct bfsd_layer *l = f->layer;
+	struct stat st;
+	int in, out, ret;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", f->fd);
+	in = open(self, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	if (fstat(in, &st) < 0) {
+		ret = -errno;
+		goto out_close_in;
+	}
+	out = openat(fs->work_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (out < 0) {
+		/* No O_TMPFILE on the storage filesystem: a name, gone at once. */
+		bfsd_fs_tmpname(fs, tmp);
+		out = openat(fs->work_fd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+		if (out >= 0)
+			unlinkat(fs->work_fd, tmp, 0);
+	}
+	if (out < 0) {
+		ret = -errno;
+		goto out_close_in;
+	}
+	ret = bfsd_copy_data(in, out, st.st_size);
+	if (!ret && fchmod(out, st.st_mode & 07777) < 0)
+		ret = -errno;
+	if (ret)
+		goto out_close_out;
+	if (fs->is_root && fchown(out, st.st_uid, st.st_gid) < 0)
+		bfsd_warn("private copy of an open file keeps our owner: %s", strerror(errno));
+	pthread_mutex_lock(&fs->files_lock);
+	for (g = fs->files[bucket(f->dev, f->ino)]; g; g = next) {
+		next = g->next_same;
+		if (g->dev != f->dev || g->ino != f->ino || g->branch != f->branch || g->layer != l)
+			continue;
+		dup3(out, g->fd, O_CLOEXEC);
+		files_del_locked(g);
+		g->next_same = moved;
+		moved = g;
+	}
+	/* Filed under the copy: no copy-up or preservation ever reaches it. */
+	while (moved) {
+		g = moved;
+		moved = g->next_same;
+		bfsd_layer_put(g->layer);
+		g->layer = NULL;
+		files_refile_locked(fs, g);
+	}
+	pthread_mutex_unlock(&fs->files_lock);
+out_close_out:
+	close(out);
+out_close_in:
+	close(in);
+	return ret;
+}
+
+/*
+ * main's file whose name went away: an unlinked object is the writer's
+ * alone; one the base still names (another hard link) is preserved through
+ * that name before it changes; one the base does not name is no base file
+ * any more, and is made private.
+ */
+static int main_nameless(struct bfsd_fs *fs, struct bfsd_file *f)
+{
+	char **names = NULL;
+	struct stat st;
+	size_t n = 0;
+	int ret;
+
+	if (!f->layer)
+		return 0; /* private already */
+	if (fstat(f->fd, &st) < 0)
+		return -errno;
+	if (st.st_nlink == 0)
+		return 0;
+	ret = bfsd_links_names(fs, st.st_dev, st.st_ino, &names, &n);
+	if (ret)
+		return ret;
+	ret = n ? bfsd_preserve(fs, names[0], BFSD_CH_MODIFY) : file_privatize(fs, f);
+	bfsd_links_free(names, n);
+	return ret < 0 ? ret : 0;
+}
+
 int bfsd_file_prepare_write(struct bfsd_fs *fs, struct bfsd_file *f, const char *path)
 {
 	struct bfsd_branch *b = f->branch;
@@ -314,14 +458,118 @@ int bfsd_file_prepare_write(struct bfsd_fs *fs, struct bfsd_file *f, const char 
 	if (b->dead)
 		ret = -ESTALE;
 	else if (b == fs->main)
-		ret = bfsd_preserve(fs, path, BFSD_CH_MODIFY);
+		ret = path ? bfsd_preserve(fs, path, BFSD_CH_MODIFY) : main_nameless(fs, f);
 	else
-		ret = bfsd_copyup(fs, b, path, true);
+		ret = path ? bfsd_copyup(fs, b, path, true) : 0;
+	/*
+	 * A copy-up re-points f when its name shows f's object; when it shows
+	 * another one (renamed over, committed into) or none, f is left in a
+	 * layer b no longer writes.  f->layer only changes under b's ns_lock
+	 * or lower_lock exclusive, both excluded here.
+	 */
+	if (ret >= 0 && b != fs->main && f->layer && f->layer != bfsd_branch_top(fs, b))
+		ret = file_privatize(fs, f);
 	bfsd_unlock_op(fs, b);
 	if (ret < 0)
 		return ret;
 	f->write_epoch = epoch;
 	return 0;
+}
+
+int bfsd_file_setattr(struct bfsd_fs *fs, struct bfsd_file *f, const struct stat *attr, int to_set,
+		      struct stat *st)
+{
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+	int ret = bfsd_file_prepare_write(fs, f, NULL);
+
+	if (ret)
+		return ret;
+	if ((to_set & (BFSD_SET_UID | BFSD_SET_GID)) &&
+	    fchown(f->fd, (to_set & BFSD_SET_UID) ? attr->st_uid : (uid_t)-1,
+		   (to_set & BFSD_SET_GID) ? attr->st_gid : (gid_t)-1) < 0)
+		return -errno;
+	if ((to_set & BFSD_SET_MODE) && fchmod(f->fd, attr->st_mode & 07777) < 0)
+		return -errno;
+	if (to_set & BFSD_SET_SIZE) {
+		ret = bfsd_file_truncate(fs, f, attr->st_size);
+		if (ret)
+			return ret;
+	}
+	if (to_set & BFSD_SET_ATIME_NOW)
+		ts[0].tv_nsec = UTIME_NOW;
+	else if (to_set & BFSD_SET_ATIME)
+		ts[0] = attr->st_atim;
+	if (to_set & BFSD_SET_MTIME_NOW)
+		ts[1].tv_nsec = UTIME_NOW;
+	else if (to_set & BFSD_SET_MTIME)
+		ts[1] = attr->st_mtim;
+	if ((ts[0].tv_nsec != UTIME_OMIT || ts[1].tv_nsec != UTIME_OMIT) && futimens(f->fd, ts) < 0)
+		return -errno;
+	return fstat(f->fd, st) < 0 ? -errno : 0;
+}
+
+int bfsd_file_repoint(struct bfsd_fs *fs, struct bfsd_file *f, struct bfsd_layer *l,
+		      const char *phys)
+{
+	int flags = f->flags & ~O_TRUNC;
+	int fd = bfsd_layer_openat(l, phys, flags | O_NOATIME);
+
+	if (fd == -EPERM)
+		fd = bfsd_layer_openat(l, phys, flags);
+	if (fd < 0)
+		return fd;
+	pthread_mutex_lock(&fs->files_lock);
+	dup3(fd, f->fd, O_CLOEXEC);
+	bfsd_layer_put(f->layer);
+	f->layer = bfsd_layer_get(l);
+	files_del_locked(f);
+	files_refile_locked(fs, f);
+	pthread_mutex_unlock(&fs->files_lock);
+	close(fd);
+	return 0;
+}
+
+bool bfsd_files_main_writing(struct bfsd_fs *fs, const struct bfsd_at *at)
+{
+	char dir[PATH_MAX], self[64], where[PATH_MAX];
+	struct bfsd_file *f;
+	struct stat st;
+	bool found = false;
+	ssize_t len;
+
+	if (!atomic_load(&fs->main_writers) ||
+	    fstatat(at->fd, at->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	pthread_mutex_lock(&fs->files_lock);
+	if (!fs->files)
+		goto out_unlock;
+	if (!S_ISDIR(st.st_mode)) {
+		for (f = fs->files[bucket(st.st_dev, st.st_ino)]; f && !found; f = f->next_same)
+			found = f->dev == st.st_dev && f->ino == st.st_ino && main_writer(f);
+		goto out_unlock;
+	}
+	/* A directory: where each of main's writers is, by the kernel's name
+	 * of its descriptor (a few, and only while main has writers). */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", at->fd);
+	len = readlink(self, dir, sizeof(dir) - 1);
+	if (len < 0 || (size_t)len + strlen(at->name) + 2 > sizeof(dir))
+		goto out_unlock;
+	snprintf(dir + len, sizeof(dir) - len, "/%s/", at->name);
+	len = (ssize_t)strlen(dir);
+	for (size_t i = 0; i < FILES_BUCKETS && !found; i++) {
+		for (f = fs->files[i]; f && !found; f = f->next_same) {
+			ssize_t n;
+
+			if (!main_writer(f))
+				continue;
+			snprintf(self, sizeof(self), "/proc/self/fd/%d", f->fd);
+			n = readlink(self, where, sizeof(where) - 1);
+			found = n >= len && !strncmp(where, dir, len);
+		}
+	}
+out_unlock:
+	pthread_mutex_unlock(&fs->files_lock);
+	return found;
 }
 
 void bfsd_files_retarget(struct bfsd_fs *fs, struct bfsd_branch *b, dev_t dev, ino_t ino,
@@ -356,21 +604,9 @@ void bfsd_files_retarget(struct bfsd_fs *fs, struct bfsd_branch *b, dev_t dev, i
 	}
 	/* Re-file the moved ones under their new inode. */
 	while (moved) {
-		struct stat st;
-		struct bfsd_file **head;
-
 		f = moved;
 		moved = f->next_same;
-		if (fstat(f->fd, &st) == 0) {
-			f->dev = st.st_dev;
-			f->ino = st.st_ino;
-		}
-		head = &fs->files[bucket(f->dev, f->ino)];
-		f->next_same = *head;
-		if (*head)
-			(*head)->pprev_same = &f->next_same;
-		f->pprev_same = head;
-		*head = f;
+		files_refile_locked(fs, f);
 	}
 out_unlock:
 	pthread_mutex_unlock(&fs->files_lock);

@@ -15,7 +15,9 @@
  * the directory lock until our reply arrives).  Commit, abort and switch
  * send theirs before replying, so a read right after sees the new state.
  *
- * Lock order: fs locks (bfsd.h) -> mount->nodes_lock (leaf).
+ * Lock order: fs locks (bfsd.h) -> mount->nodes_lock -> fs->files_lock.
+ * nodes_lock is a leaf but for one case: a commit re-points a node's open
+ * files under it (bfsd_node_repoint), which takes files_lock.
  */
 #ifndef BFSD_LL_H
 #define BFSD_LL_H
@@ -71,6 +73,10 @@ struct bfsd_node {
 	/* xattr_gen of the mount when the file was last found to have no
 	 * security.capability (0: not known). */
 	uint64_t nocap_gen;
+	/* Its open files (linked by node_next), each holding a reference:
+	 * they answer for it once no name shows it, and follow a commit
+	 * that replaces the object at its name. */
+	struct bfsd_file *files;
 };
 
 struct bfsd_inval_item {
@@ -133,8 +139,15 @@ int bfsd_node_lookup(struct bfsd_mount *m, struct bfsd_node *parent, const char 
 void bfsd_node_forget(struct bfsd_mount *m, struct bfsd_node *n, uint64_t nlookup);
 /* n (a file that just got a second name) is found by its identity too. */
 void bfsd_node_set_ident(struct bfsd_mount *m, struct bfsd_node *n, dev_t dev, ino_t ino);
-void bfsd_node_hold(struct bfsd_mount *m, struct bfsd_node *n);
-void bfsd_node_release(struct bfsd_mount *m, struct bfsd_node *n);
+/* f was opened through n: n holds on to f and f keeps n alive. */
+void bfsd_node_open(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f);
+/* The kernel released f: close it and let go of n. */
+void bfsd_node_close(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f);
+/* One open file of n, referenced (bfsd_file_close), or NULL. */
+struct bfsd_file *bfsd_node_open_file(struct bfsd_mount *m, struct bfsd_node *n);
+/* Point every open file of n at l/phys (a commit replaced its object). */
+void bfsd_node_repoint(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_layer *l,
+		       const char *phys);
 /* An existing child by name, without counting a lookup. */
 struct bfsd_node *bfsd_node_find(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
 				 struct bfsd_branch *b);

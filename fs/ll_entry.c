@@ -214,6 +214,21 @@ void bfsd_ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data 
 	fuse_reply_none(req);
 }
 
+/* A file no name shows any more (unlinked, renamed over) is still open:
+ * its attributes are those of its open object, as on a disk. */
+static int nameless_attr(struct bfsd_mount *m, struct bfsd_node *n, struct stat *st)
+{
+	struct bfsd_file *f = bfsd_node_open_file(m, n);
+	int ret;
+
+	if (!f)
+		return -ENOENT;
+	ret = fstat(f->fd, st) < 0 ? -errno : 0;
+	st->st_ino = n->ino;
+	bfsd_file_close(m->fs, f);
+	return ret;
+}
+
 /* Attributes of any node; fi (may be NULL) is an open file of it. */
 static int node_attr(struct bfsd_mount *m, struct bfsd_node *n, struct fuse_file_info *fi,
 		     struct stat *st)
@@ -240,6 +255,8 @@ static int node_attr(struct bfsd_mount *m, struct bfsd_node *n, struct fuse_file
 		bfsd_unlock_ns(m->fs, b);
 	}
 	pthread_rwlock_unlock(&m->fs->tree_lock);
+	if (ret == -ENOENT)
+		ret = nameless_attr(m, n, st);
 	return ret;
 }
 
@@ -272,6 +289,29 @@ static int setattr_flags(int to_set)
 	return f;
 }
 
+/* setattr of a file no name shows any more, through an open file of it. */
+static int nameless_setattr(fuse_req_t req, struct bfsd_mount *m, struct bfsd_node *n,
+			    struct bfsd_file *f, const struct stat *attr, int to_set,
+			    struct stat *st)
+{
+	struct bfsd_file *held = f ? NULL : bfsd_node_open_file(m, n);
+	int ret;
+
+	if (!f && !held)
+		return -ENOENT;
+	ret = bfsd_file_setattr(m->fs, f ? f : held, attr, to_set, st);
+	if (!ret && (to_set & BFSD_SET_SIZE) && bfsd_ll_kill_suidgid()) {
+		struct stat killed = { .st_mode = bfsd_ll_killed_mode(req, st) };
+
+		if (killed.st_mode != st->st_mode)
+			ret = bfsd_file_setattr(m->fs, f ? f : held, &killed, BFSD_SET_MODE, st);
+	}
+	if (!ret)
+		st->st_ino = n->ino;
+	bfsd_file_close(m->fs, held);
+	return ret;
+}
+
 void bfsd_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		     struct fuse_file_info *fi)
 {
@@ -294,6 +334,10 @@ void bfsd_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_s
 	pthread_rwlock_rdlock(&m->fs->tree_lock);
 	ret = bfsd_node_target(m, n, &b, path);
 	pthread_rwlock_unlock(&m->fs->tree_lock);
+	if (ret == -ENOENT && n->kind == BFSD_NODE_OBJECT) {
+		ret = nameless_setattr(req, m, n, f, attr, setattr_flags(to_set), &st);
+		goto out_reply;
+	}
 	/* A handle left behind by a freeze or a new epoch catches up first. */
 	if (!ret && f && bfsd_file_needs_prepare(m->fs, f))
 		ret = bfsd_file_prepare_write(m->fs, f, path);
@@ -353,10 +397,18 @@ void bfsd_ll_readlink(fuse_req_t req, fuse_ino_t ino)
 void bfsd_ll_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct bfsd_mount *m = bfsd_ll_mount(req);
+	struct bfsd_node *n = bfsd_node_of(m, ino);
 	struct statvfs sv;
+	bool in_main;
+	int fd;
 
-	(void)ino;
-	if (fstatvfs(m->fs->base->dirfd, &sv) < 0) {
+	/* The filesystem the view's writes land on: the base for main, the
+	 * storage for a branch (the same numbers when they share a disk). */
+	pthread_rwlock_rdlock(&m->fs->tree_lock);
+	in_main = (n->branch ? n->branch : m->fs->current) == m->fs->main;
+	pthread_rwlock_unlock(&m->fs->tree_lock);
+	fd = in_main ? m->fs->base->dirfd : m->fs->storage_fd;
+	if (fstatvfs(fd, &sv) < 0) {
 		fuse_reply_err(req, errno);
 		return;
 	}

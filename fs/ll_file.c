@@ -62,7 +62,7 @@ static void opened(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *
 	fi->fh = (uintptr_t)f;
 	fi->keep_cache = f->branch == m->fs->main ? main_keep_cache(m, n, f->fd) : 1;
 	fi->noflush = 1;
-	bfsd_node_hold(m, n);
+	bfsd_node_open(m, n, f);
 }
 
 void bfsd_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -100,10 +100,8 @@ void bfsd_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	opened(m, n, f, fi);
-	if (fuse_reply_open(req, fi)) {
-		bfsd_file_close(m->fs, f);
-		bfsd_node_release(m, n);
-	}
+	if (fuse_reply_open(req, fi))
+		bfsd_node_close(m, n, f);
 	bfsd_inval_send(m, &iv);
 }
 
@@ -148,8 +146,7 @@ void bfsd_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 	bfsd_ll_entry(m, n, &st, &e);
 	opened(m, n, f, fi);
 	if (fuse_reply_create(req, &e, fi)) {
-		bfsd_file_close(m->fs, f);
-		bfsd_node_release(m, n);
+		bfsd_node_close(m, n, f);
 		bfsd_node_forget(m, n, 1);
 	}
 	bfsd_inval_send(m, &iv);
@@ -188,6 +185,9 @@ static int prepare(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *
 	pthread_rwlock_rdlock(&m->fs->tree_lock);
 	ret = bfsd_node_target(m, n, &b, path);
 	pthread_rwlock_unlock(&m->fs->tree_lock);
+	/* No name shows the file any more: it is written all the same. */
+	if (ret == -ENOENT)
+		return bfsd_file_prepare_write(m->fs, f, NULL);
 	return ret ? ret : bfsd_file_prepare_write(m->fs, f, path);
 }
 
@@ -296,10 +296,8 @@ void bfsd_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct bfsd_mount *m = bfsd_ll_mount(req);
 	struct bfsd_node *n = bfsd_node_of(m, ino);
 
-	if (n->kind != BFSD_NODE_CTL && fi->fh) {
-		bfsd_file_close(m->fs, file_of(fi));
-		bfsd_node_release(m, n);
-	}
+	if (n->kind != BFSD_NODE_CTL && fi->fh)
+		bfsd_node_close(m, n, file_of(fi));
 	fuse_reply_err(req, 0);
 }
 

@@ -390,17 +390,52 @@ void bfsd_node_forget(struct bfsd_mount *m, struct bfsd_node *n, uint64_t nlooku
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
-void bfsd_node_hold(struct bfsd_mount *m, struct bfsd_node *n)
+void bfsd_node_open(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f)
 {
 	pthread_mutex_lock(&m->nodes_lock);
 	n->refs++;
+	f->node_next = n->files;
+	n->files = f;
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
-void bfsd_node_release(struct bfsd_mount *m, struct bfsd_node *n)
+void bfsd_node_close(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f)
 {
+	struct bfsd_file **pp;
+
+	pthread_mutex_lock(&m->nodes_lock);
+	for (pp = &n->files; *pp && *pp != f; pp = &(*pp)->node_next)
+		;
+	if (*pp)
+		*pp = f->node_next;
+	pthread_mutex_unlock(&m->nodes_lock);
+	bfsd_file_close(m->fs, f);
 	pthread_mutex_lock(&m->nodes_lock);
 	unref_locked(m, n);
+	pthread_mutex_unlock(&m->nodes_lock);
+}
+
+struct bfsd_file *bfsd_node_open_file(struct bfsd_mount *m, struct bfsd_node *n)
+{
+	struct bfsd_file *f;
+
+	pthread_mutex_lock(&m->nodes_lock);
+	f = n->files ? bfsd_file_get(n->files) : NULL;
+	pthread_mutex_unlock(&m->nodes_lock);
+	return f;
+}
+
+void bfsd_node_repoint(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_layer *l,
+		       const char *phys)
+{
+	pthread_mutex_lock(&m->nodes_lock);
+	for (struct bfsd_file *f = n->files; f; f = f->node_next) {
+		int ret = bfsd_file_repoint(m->fs, f, l, phys);
+
+		if (ret)
+			bfsd_warn("an open file of '%s' keeps the old object: %s", phys,
+				  strerror(-ret));
+	}
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 

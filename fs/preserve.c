@@ -156,7 +156,8 @@ static int make_containers(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 }
 
 /* Move base/path into p/path, charging its data to p; -EXDEV when the
- * base is another filesystem (the caller copies instead). */
+ * base is another filesystem, or main has the object (or one below it)
+ * open for writing: the caller copies instead. */
 static int hand_over(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path)
 {
 	struct bfsd_at at;
@@ -165,6 +166,11 @@ static int hand_over(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path)
 
 	if (ret)
 		return ret;
+	/* What main writes to stays with its writer: a copy is kept instead. */
+	if (bfsd_files_main_writing(fs, &at)) {
+		ret = -EXDEV;
+		goto out_close;
+	}
 	if (bfsd_quota_on(fs))
 		bytes = bfsd_quota_tree_bytes(at.fd, at.name);
 	ret = bfsd_quota_charge(fs, p, bytes);

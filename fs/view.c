@@ -147,23 +147,40 @@ static int prepare_new(struct bfsd_fs *fs, struct bfsd_branch *b, const char *pa
 	return bfsd_copyup_parents(fs, b, path);
 }
 
-/* Owner of a new object: the caller, or the parent's group under setgid. */
+/*
+ * Owner of a new object: the caller, or the parent's group under setgid
+ * (where a new directory also inherits the set-group-id bit).  The mode it
+ * was made with is given back after the chown, which clears set-user-id
+ * and set-group-id on anything but a directory, even for root: the bits
+ * the caller asked for stay, as on a local disk.  (The kernel drops a
+ * set-group-id bit the caller may not have before the request arrives.)
+ */
 static int set_owner(struct bfsd_fs *fs, const struct bfsd_at *at, const struct bfsd_cred *cred,
 		     const struct stat *parent_st, bool dir)
 {
 	gid_t gid = cred->gid;
-	struct stat st;
+	struct stat made;
+	mode_t want;
+	bool chowned = false;
 
+	if (fstatat(at->fd, at->name, &made, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	want = made.st_mode & 07777;
 	if (parent_st->st_mode & S_ISGID) {
 		gid = parent_st->st_gid;
-		if (dir && fstatat(at->fd, at->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    !(st.st_mode & S_ISGID))
-			bfsd_at_chmod(at, (st.st_mode & 07777) | S_ISGID);
+		if (dir)
+			want |= S_ISGID;
 	}
-	if (!fs->is_root && cred->uid == geteuid() && gid == getegid())
+	if (fs->is_root || cred->uid != geteuid() || gid != getegid()) {
+		if (fchownat(at->fd, at->name, cred->uid, gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno != EPERM)
+			return -errno;
+		chowned = true;
+	}
+	if (S_ISLNK(made.st_mode))
 		return 0;
-	if (fchownat(at->fd, at->name, cred->uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
-		return -errno;
+	if (want != (made.st_mode & 07777) || (chowned && (want & (S_ISUID | S_ISGID))))
+		return bfsd_at_chmod(at, want);
 	return 0;
 }
 

@@ -2,15 +2,22 @@
 # The branchfs demo, on a real mount: two attempts at a change in two
 # branches, one committed into the project directory, the other refused.
 #
-#   tools/demo.sh [BUILD_DIR]      (default: build)
+#   tools/demo.sh [BUILD_DIR]      (default: build, relative to the source)
+#
+# Everything lives in one directory below $TMPDIR (default /tmp), removed
+# at the end with the mount, also when a step fails.
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin=$(cd "$here/$build" 2>/dev/null && pwd)/tools/branchfs
+case $build in
+/*) ;;
+*) build=$here/$build ;;
+esac
+bin=$(cd "$build" 2>/dev/null && pwd)/tools/branchfs
 export BRANCHFSD=$(dirname "$bin")/../fs/branchfsd
 [ -x "$bin" ] || { echo "demo: build first (no $bin)" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/branchfs-demo.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/branchfs-demo.XXXXXX")
 mnt=$work/ws
 cleanup() {
 	"$bin" unmount "$mnt" >/dev/null 2>&1 || fusermount3 -uz "$mnt" 2>/dev/null || true

@@ -561,6 +561,165 @@ START_TEST(open_file_of_main_after_commit)
 }
 END_TEST
 
+/* pread of the whole file through fd (up to 63 bytes) as a string. */
+static const char *fd_text(int fd)
+{
+	static char buf[64];
+	ssize_t n;
+
+	memset(buf, 0, sizeof(buf));
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	ck_assert_msg(n >= 0, "pread: %s", strerror(errno));
+	return buf;
+}
+
+/* The file as the daemon serves it, past the kernel's page cache
+ * (O_DIRECT: an aligned buffer and length). */
+static const char *direct_text(const char *path)
+{
+	static char text[64];
+	void *buf;
+	ssize_t n;
+	int fd;
+
+	ck_assert_int_eq(posix_memalign(&buf, 4096, 4096), 0);
+	ck_sys(fd = open(path, O_RDONLY | O_DIRECT));
+	n = pread(fd, buf, 4096, 0);
+	ck_assert_msg(n >= 0 && n < (ssize_t)sizeof(text), "O_DIRECT read: %zd (%s)", n,
+		      strerror(errno));
+	memcpy(text, buf, n);
+	text[n] = '\0';
+	close(fd);
+	free(buf);
+	return text;
+}
+
+/*
+ * A parent's files stay open across a commit into it: they show the
+ * committed file afterwards (as after a copy-up), reading, fstat and
+ * writing alike, and the path's cached pages and size are the new ones
+ * even when the old descriptor is read again after the commit.  A sibling
+ * made before the commit keeps its snapshot whatever the old descriptors
+ * write.
+ */
+static void open_files_follow_commit(const char *parent_dir, const char *parent, bool main_view)
+{
+	const char *f = at(parent_dir, "f.txt");
+	struct stat st;
+	int r, w;
+
+	ck_sys(r = open(f, O_RDONLY));
+	ck_sys(w = open(f, O_WRONLY));
+	ck_assert_str_eq(fd_text(r), "base\n");
+	ck_ret(bfs_branch_create(&m, parent, "c"), 0);
+	ck_ret(bfs_branch_create(&m, parent, "sib"), 0);
+	ck_ret(bfs_write_file(at(branch("c"), "f.txt"), "committed, longer\n"), 0);
+	ck_ret(bfs_ioc_commit(ctl_of("c")), 0);
+	ck_file_eq(f, "committed, longer\n");
+	ck_assert_int_eq(st_of(f).st_size, 18);
+	/* The old descriptors, after the path was read anew. */
+	ck_assert_str_eq(fd_text(r), "committed, longer\n");
+	ck_assert_str_eq(direct_text(f), "committed, longer\n");
+	ck_sys(fstat(r, &st));
+	ck_assert_int_eq(st.st_size, 18);
+	ck_assert_int_eq(st_of(f).st_size, 18);
+	ck_file_eq(f, "committed, longer\n");
+	/* Writes through the old descriptor land in the committed file. */
+	ck_assert_int_eq(pwrite(w, "COMMITTED", 9, 0), 9);
+	ck_file_eq(f, "COMMITTED, longer\n");
+	ck_assert_str_eq(direct_text(f), "COMMITTED, longer\n");
+	ck_assert_str_eq(fd_text(r), "COMMITTED, longer\n");
+	ck_file_eq(at(branch("sib"), "f.txt"), "base\n");
+	if (main_view)
+		ck_file_eq(at(m.base, "f.txt"), "COMMITTED, longer\n");
+	else
+		ck_file_eq(at(m.base, "f.txt"), "base\n");
+	close(r);
+	close(w);
+}
+
+START_TEST(open_files_of_parent_follow_commit)
+{
+	open_files_follow_commit(branch("b"), "b", false);
+}
+END_TEST
+
+START_TEST(open_files_of_main_follow_commit)
+{
+	open_files_follow_commit(m.mnt, NULL, true);
+}
+END_TEST
+
+/*
+ * The committed file has the old one's size and mtime: only an explicit
+ * invalidation keeps the kernel from serving the old pages, also after the
+ * old descriptor read them again.
+ */
+static void same_size_commit(const char *parent_dir, const char *parent)
+{
+	const char *f = at(parent_dir, "f.txt");
+	struct timespec ts[2];
+	struct stat old;
+	int r;
+
+	ck_sys(r = open(f, O_RDONLY));
+	ck_assert_str_eq(fd_text(r), "base\n");
+	old = st_of(f);
+	ck_ret(bfs_branch_create(&m, parent, "c"), 0);
+	ck_ret(bfs_write_file(at(branch("c"), "f.txt"), "BASE\n"), 0);
+	ts[0] = old.st_atim;
+	ts[1] = old.st_mtim;
+	ck_sys(utimensat(AT_FDCWD, at(branch("c"), "f.txt"), ts, 0));
+	ck_ret(bfs_ioc_commit(ctl_of("c")), 0);
+	ck_assert_str_eq(fd_text(r), "BASE\n");
+	ck_file_eq(f, "BASE\n");
+	ck_assert_str_eq(fd_text(r), "BASE\n");
+	close(r);
+	ck_file_eq(f, "BASE\n");
+}
+
+START_TEST(same_size_commit_into_parent)
+{
+	same_size_commit(branch("b"), "b");
+}
+END_TEST
+
+START_TEST(same_size_commit_into_main)
+{
+	same_size_commit(m.mnt, NULL);
+}
+END_TEST
+
+/*
+ * Inode numbers across a commit (docs/design.md, "Kernel nodes, inode
+ * numbers, caches").  Into a branch, a file the child changed keeps the
+ * number the parent showed.  Into main, which shows the base's own
+ * numbers, a changed file arrives as a new inode, as after an editor's
+ * save by rename: the mount agrees with the base directory, and files the
+ * commit did not touch keep theirs.
+ */
+START_TEST(inode_numbers_across_commit)
+{
+	ino_t in_p, main_f, main_a;
+
+	ck_ret(bfs_branch_create(&m, "b", "c"), 0);
+	in_p = st_of(at(branch("b"), "f.txt")).st_ino;
+	ck_ret(bfs_write_file(at(branch("c"), "f.txt"), "changed in c\n"), 0);
+	ck_ret(bfs_ioc_commit(ctl_of("c")), 0);
+	ck_file_eq(at(branch("b"), "f.txt"), "changed in c\n");
+	ck_assert_int_eq(st_of(at(branch("b"), "f.txt")).st_ino, in_p);
+
+	main_f = st_of(at(m.mnt, "f.txt")).st_ino;
+	main_a = st_of(at(m.mnt, "dir/a")).st_ino;
+	ck_assert_int_eq(main_f, st_of(at(m.base, "f.txt")).st_ino);
+	ck_ret(bfs_ioc_commit(ctl_of("b")), 0);
+	ck_file_eq(at(m.mnt, "f.txt"), "changed in c\n");
+	ck_assert_int_eq(st_of(at(m.mnt, "f.txt")).st_ino, st_of(at(m.base, "f.txt")).st_ino);
+	ck_assert_int_ne(st_of(at(m.mnt, "f.txt")).st_ino, main_f);
+	ck_assert_int_eq(st_of(at(m.mnt, "dir/a")).st_ino, main_a);
+}
+END_TEST
+
 START_TEST(commit_current_switches_to_parent)
 {
 	char *cur;
@@ -685,6 +844,11 @@ static Suite *suite(void)
 	tcase_add_test(tn, caches_of_main_after_commit);
 	tcase_add_test(tn, caches_of_parent_after_commit);
 	tcase_add_test(tn, open_file_of_main_after_commit);
+	tcase_add_test(tn, open_files_of_parent_follow_commit);
+	tcase_add_test(tn, open_files_of_main_follow_commit);
+	tcase_add_test(tn, same_size_commit_into_parent);
+	tcase_add_test(tn, same_size_commit_into_main);
+	tcase_add_test(tn, inode_numbers_across_commit);
 	tcase_add_test(tn, switch_shows_the_other_branch_at_once);
 	tcase_add_test(tn, recreated_name_shows_the_new_branch);
 	tcase_add_test(tn, commit_current_switches_to_parent);

@@ -204,6 +204,79 @@ START_TEST(open_descriptor_in_branch_keeps_snapshot)
 }
 END_TEST
 
+/*
+ * A file open for writing in a parent whose name then goes away (removed,
+ * or renamed over) after a child was made: later writes through it reach
+ * no other view, as writes to a deleted file on a disk.  The child made
+ * before still shows the old file.
+ */
+static void orphaned_writer(const char *dir, const char *parent, bool rename_over)
+{
+	char buf[64] = { 0 };
+	int w;
+
+	ck_sys(w = open(at(dir, "f.txt"), O_RDWR));
+	ck_ret(bfs_branch_create(&m, parent, "c"), 0);
+	if (rename_over) {
+		ck_ret(bfs_write_file(at(dir, "new"), "renamed over\n"), 0);
+		ck_sys(rename(at(dir, "new"), at(dir, "f.txt")));
+	} else {
+		ck_sys(unlink(at(dir, "f.txt")));
+	}
+	ck_assert_int_eq(pwrite(w, "ORPHAN", 6, 0), 6);
+	ck_assert_int_eq(pread(w, buf, sizeof(buf) - 1, 0), 6);
+	ck_assert_str_eq(buf, "ORPHAN");
+	ck_file_eq(at(branch("c"), "f.txt"), "base\n");
+	if (rename_over)
+		ck_file_eq(at(dir, "f.txt"), "renamed over\n");
+	else
+		ck_absent(at(dir, "f.txt"));
+	close(w);
+	ck_file_eq(at(branch("c"), "f.txt"), "base\n");
+}
+
+START_TEST(orphaned_writer_in_branch)
+{
+	ck_ret(bfs_branch_create(&m, NULL, "p"), 0);
+	orphaned_writer(branch("p"), "p", _i);
+	ck_file_eq(at(m.base, "f.txt"), "base\n");
+}
+END_TEST
+
+START_TEST(orphaned_writer_in_main)
+{
+	orphaned_writer(m.mnt, NULL, _i);
+	if (_i)
+		ck_file_eq(at(m.base, "f.txt"), "renamed over\n");
+	else
+		ck_absent(at(m.base, "f.txt"));
+}
+END_TEST
+
+/* A commit replaces a directory of main with a file while main writes to
+ * a file inside it: the writes reach neither the new file nor the
+ * directory a sibling still sees. */
+START_TEST(main_writer_in_replaced_dir)
+{
+	char buf[16] = { 0 };
+	int w;
+
+	ck_sys(w = open(at(m.mnt, "dir/a"), O_RDWR));
+	ck_ret(bfs_branch_create(&m, NULL, "c"), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "sib"), 0);
+	ck_assert_int_eq(bfs_rm_rf(at(branch("c"), "dir")), 0);
+	ck_ret(bfs_write_file(at(branch("c"), "dir"), "a file now\n"), 0);
+	ck_ret(bfs_ioc_commit(ctl_of("c")), 0);
+	ck_assert_int_eq(pwrite(w, "MAIN", 4, 0), 4);
+	ck_assert_int_eq(pread(w, buf, sizeof(buf) - 1, 0), 4);
+	ck_assert_str_eq(buf, "MAIN");
+	close(w);
+	ck_file_eq(at(branch("sib"), "dir/a"), "a\n");
+	ck_file_eq(at(m.mnt, "dir"), "a file now\n");
+	ck_file_eq(at(m.base, "dir"), "a file now\n");
+}
+END_TEST
+
 START_TEST(sibling_commit_invisible)
 {
 	char *before, *after;
@@ -384,6 +457,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, main_writes_invisible_to_branches);
 	tcase_add_test(tc, main_write_through_hard_link);
 	tcase_add_test(tc, open_descriptor_in_branch_keeps_snapshot);
+	tcase_add_loop_test(tc, orphaned_writer_in_branch, 0, 2);
+	tcase_add_loop_test(tc, orphaned_writer_in_main, 0, 2);
+	tcase_add_test(tc, main_writer_in_replaced_dir);
 	tcase_add_test(tc, sibling_commit_invisible);
 	tcase_add_test(tc, creation_copies_nothing);
 	tcase_add_test(tc, stale_branch_stays_usable);

@@ -319,6 +319,103 @@ START_TEST(setgid_directories)
 }
 END_TEST
 
+/* One creation of a set-id case: kind 'f' open(O_CREAT), 'd' mkdir,
+ * 'p' mknod of a FIFO, 'r' mknod of a regular file. */
+struct make {
+	const char *path;
+	char kind;
+	mode_t mode;
+};
+
+static int op_make(void *arg)
+{
+	const struct make *k = arg;
+	int fd;
+
+	switch (k->kind) {
+	case 'f':
+		fd = open(k->path, O_WRONLY | O_CREAT | O_EXCL, k->mode);
+		return fd < 0 ? -errno : close(fd) ? -errno : 0;
+	case 'd':
+		return mkdir(k->path, k->mode) ? -errno : 0;
+	case 'p':
+		return mknod(k->path, S_IFIFO | k->mode, 0) ? -errno : 0;
+	default:
+		return mknod(k->path, S_IFREG | k->mode, 0) ? -errno : 0;
+	}
+}
+
+/*
+ * Set-user-id and set-group-id bits at creation, by root and by another
+ * user, in a plain and in a set-group-id directory whose group the user is
+ * not in: the mount gives exactly the mode and owner a local disk (a
+ * directory beside the base) gives for the same call.
+ */
+START_TEST(setid_bits_at_creation)
+{
+	static const mode_t modes[] = { 04755, 02755, 06755, 02745, 06777 };
+	static const char kinds[] = "fdpr";
+	static const char *const dirs[] = { "pub", "sg" };
+	char disk[4096], a[4096], b[4096];
+	int n = 0;
+
+	use_view(_i);
+	bfs_path(disk, m.dir, "disk");
+	ck_assert_int_eq(bfs_sh(NULL,
+				"mkdir -m 0711 '%s' && mkdir -m 0777 '%s/pub' && "
+				"mkdir -m 02777 '%s/sg' && chgrp %d '%s/sg'",
+				disk, disk, disk, SGID, disk),
+			 0);
+	for (size_t u = 0; u < 2; u++) {
+		for (size_t d = 0; d < 2; d++) {
+			for (size_t k = 0; kinds[k]; k++) {
+				for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+					struct make on_disk, on_mount;
+					struct stat want, got;
+
+					snprintf(a, sizeof(a), "%s/%s/n%d", disk, dirs[d], n);
+					snprintf(b, sizeof(b), "%s/n%d", dirs[d], n++);
+					on_disk = (struct make){ a, kinds[k], modes[i] };
+					on_mount = (struct make){ wp(b), kinds[k], modes[i] };
+					ck_ret(bfs_run_as(u ? USER : 0, u ? GROUP : 0, op_make,
+							  &on_disk),
+					       0);
+					ck_ret(bfs_run_as(u ? USER : 0, u ? GROUP : 0, op_make,
+							  &on_mount),
+					       0);
+					want = st_of(a);
+					got = st_of(on_mount.path);
+					ck_assert_msg(
+						(got.st_mode & 07777) == (want.st_mode & 07777) &&
+							got.st_uid == want.st_uid &&
+							got.st_gid == want.st_gid,
+						"%s %c %04o by uid %u: mount %04o %u:%u, "
+						"disk %04o %u:%u",
+						dirs[d], kinds[k], (unsigned int)modes[i],
+						u ? USER : 0, (unsigned int)(got.st_mode & 07777),
+						(unsigned int)got.st_uid, (unsigned int)got.st_gid,
+						(unsigned int)(want.st_mode & 07777),
+						(unsigned int)want.st_uid,
+						(unsigned int)want.st_gid);
+				}
+			}
+		}
+	}
+	/* A commit carries the bits as they are. */
+	commit_view();
+	for (int i = 0; i < n; i++) {
+		const char *dir = dirs[i / (n / 4) % 2];
+
+		snprintf(a, sizeof(a), "%s/%s/n%d", disk, dir, i);
+		snprintf(b, sizeof(b), "%s/n%d", dir, i);
+		ck_assert_msg((st_of(bp(b)).st_mode & 07777) == (st_of(a).st_mode & 07777),
+			      "%s after commit: %04o, disk %04o", b,
+			      (unsigned int)(st_of(bp(b)).st_mode & 07777),
+			      (unsigned int)(st_of(a).st_mode & 07777));
+	}
+}
+END_TEST
+
 START_TEST(kernel_permission_checks)
 {
 	char *base;
@@ -421,6 +518,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 15);
 	tcase_add_loop_test(tc, creations_belong_to_the_caller, 0, NVIEWS);
 	tcase_add_loop_test(tc, setgid_directories, 0, NVIEWS);
+	tcase_add_loop_test(tc, setid_bits_at_creation, 0, NVIEWS);
 	tcase_add_loop_test(tc, kernel_permission_checks, 0, NVIEWS);
 	tcase_add_loop_test(tc, acl_grants_access, 0, NVIEWS);
 	tcase_add_test(tc, allow_other_lets_others_in);

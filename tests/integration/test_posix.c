@@ -573,6 +573,51 @@ START_TEST(delete_then_recreate)
 }
 END_TEST
 
+/*
+ * An open file whose name is gone (unlinked, or renamed over) still
+ * answers fstat, reads and writes, as on a disk: temporary files made by
+ * open-then-unlink (sqlite, tmpfile) depend on it.
+ */
+START_TEST(open_file_outlives_its_name)
+{
+	char buf[64] = { 0 };
+	struct stat st;
+	int fd, ro;
+
+	use_view(_i);
+	ck_sys(fd = open(wp("f.txt"), O_RDWR));
+	ck_sys(ro = open(wp("dir/a"), O_RDONLY));
+	ck_sys(unlink(wp("f.txt")));
+	ck_sys(fstat(fd, &st));
+	ck_assert_int_eq(st.st_size, 5);
+	ck_assert_int_eq(st.st_nlink, 0);
+	ck_assert_int_eq(pwrite(fd, "gone and written\n", 17, 0), 17);
+	ck_sys(fstat(fd, &st));
+	ck_assert_int_eq(st.st_size, 17);
+	ck_assert_int_eq(pread(fd, buf, sizeof(buf) - 1, 0), 17);
+	ck_assert_str_eq(buf, "gone and written\n");
+	ck_sys(ftruncate(fd, 4));
+	ck_sys(fchmod(fd, 0600));
+	ck_sys(fstat(fd, &st));
+	ck_assert_int_eq(st.st_size, 4);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	ck_absent(wp("f.txt"));
+	ck_ret(bfs_write_file(wp("new"), "replacement\n"), 0);
+	ck_sys(rename(wp("new"), wp("dir/a")));
+	ck_sys(fstat(ro, &st));
+	ck_assert_int_eq(st.st_size, 2);
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(pread(ro, buf, sizeof(buf) - 1, 0), 2);
+	ck_assert_str_eq(buf, "a\n");
+	ck_file_eq(wp("dir/a"), "replacement\n");
+	close(fd);
+	close(ro);
+	ck_ret(bfs_write_file(wp("f.txt"), "again\n"), 0);
+	ck_file_eq(wp("f.txt"), "again\n");
+	finish();
+}
+END_TEST
+
 START_TEST(open_flags)
 {
 	struct stat st;
@@ -1157,12 +1202,17 @@ START_TEST(at_names_below_the_top)
 		ck_list_eq(W, L, "@top dir empty f.txt hl1 hl2 mm.bin sparse sym");
 	} else {
 		/* Directly under the mount root @NAME is the branch namespace. */
-		ck_assert_int_eq(mkdir(wp("@x"), 0755), -1);
-		ck_assert_int_eq(open(wp("@y"), O_WRONLY | O_CREAT, 0644), -1);
-		ck_assert_int_eq(symlink("f.txt", wp("@z")), -1);
-		ck_assert_int_eq(mknod(wp("@p"), S_IFIFO | 0644, 0), -1);
-		ck_assert_int_eq(rename(wp("f.txt"), wp("@w")), -1);
-		ck_assert_int_eq(link(wp("f.txt"), wp("@v")), -1);
+		ck_errno(mkdir(wp("@x"), 0755), EPERM);
+		ck_errno(open(wp("@y"), O_WRONLY | O_CREAT, 0644), EPERM);
+		ck_errno(symlink("f.txt", wp("@z")), EPERM);
+		ck_errno(mknod(wp("@p"), S_IFIFO | 0644, 0), EPERM);
+		ck_errno(rename(wp("f.txt"), wp("@w")), EPERM);
+		ck_errno(link(wp("f.txt"), wp("@v")), EPERM);
+		/* @b is the branch: not removable, not a rename target here. */
+		ck_errno(rmdir(wp("@b")), EPERM);
+		ck_errno(rename(wp("empty"), wp("@b")), EPERM);
+		ck_errno(rename(wp("@b"), wp("elsewhere")), EPERM);
+		ck_errno(unlink(wp("@nothing")), ENOENT);
 		ck_file_eq(wp("f.txt"), "base\n");
 		ck_list_eq(W, L, "dir empty f.txt hl1 hl2 mm.bin sparse sym");
 		ck_list_eq(m.base, 0, "dir empty f.txt hl1 hl2 mm.bin sparse sym");
@@ -1195,6 +1245,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, rename_exchange, 0, NVIEWS);
 	tcase_add_loop_test(tc, rmdir_notempty, 0, NVIEWS);
 	tcase_add_loop_test(tc, delete_then_recreate, 0, NVIEWS);
+	tcase_add_loop_test(tc, open_file_outlives_its_name, 0, NVIEWS);
 	tcase_add_loop_test(tc, open_flags, 0, NVIEWS);
 	tcase_add_loop_test(tc, truncate_files, 0, NVIEWS);
 	tcase_add_loop_test(tc, fallocate_files, 0, NVIEWS);

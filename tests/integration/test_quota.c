@@ -708,6 +708,49 @@ static long long fill_up(const char *path, int seed)
 	return done;
 }
 
+/* Size and free space of the filesystem at path, in bytes. */
+static void space_of(const char *path, long long *size, long long *avail)
+{
+	struct statvfs sv;
+
+	ck_assert_msg(statvfs(path, &sv) == 0, "statvfs %s: %s", path, strerror(errno));
+	*size = (long long)sv.f_blocks * (long long)sv.f_frsize;
+	*avail = (long long)sv.f_bavail * (long long)sv.f_frsize;
+}
+
+/*
+ * statfs of a view reports the filesystem its writes land on: the base's
+ * disk for main, the storage (here a 4 MiB tmpfs) for a branch, through
+ * /@b/ and through the mount root switched to b.
+ */
+START_TEST(statfs_of_a_branch_is_the_storage)
+{
+	long long size, avail, ssize, savail, bsize, bavail;
+
+	create(NULL, "b");
+	space_of(m.base, &bsize, &bavail);
+	space_of(m.mnt, &size, &avail);
+	ck_assert_int_eq(size, bsize);
+	space_of(at(m.mnt, "@main"), &size, &avail);
+	ck_assert_int_eq(size, bsize);
+	space_of(m.storage, &ssize, &savail);
+	ck_assert_int_eq(ssize, 4 * MiB);
+	space_of(at(m.mnt, "@b"), &size, &avail);
+	ck_assert_int_eq(size, 4 * MiB);
+	ck_assert_int_eq(avail, savail);
+	/* A branch's writes use the space it reports. */
+	write_pattern(in("b", "one-mib"), 0, MiB, 9);
+	space_of(m.storage, &ssize, &savail);
+	space_of(at(m.mnt, "@b/one-mib"), &size, &avail);
+	ck_assert_int_eq(avail, savail);
+	ck_assert_msg(avail <= 3 * MiB, "%lld bytes free after 1 MiB of 4 MiB", avail);
+	ck_assert_int_eq(bfs_ctl(ctl(NULL), "switch:b"), 0);
+	space_of(m.mnt, &size, &avail);
+	ck_assert_int_eq(size, 4 * MiB);
+	ck_assert_int_eq(avail, savail);
+}
+END_TEST
+
 START_TEST(full_storage_gives_enospc_and_keeps_serving)
 {
 	long long n, again;
@@ -967,6 +1010,7 @@ static Suite *suite(void)
 	tcase_add_unchecked_fixture(tf, full_case_setup, full_case_teardown);
 	tcase_add_checked_fixture(tf, full_setup, full_teardown);
 	tcase_set_timeout(tf, 20);
+	tcase_add_test(tf, statfs_of_a_branch_is_the_storage);
 	tcase_add_test(tf, full_storage_gives_enospc_and_keeps_serving);
 	tcase_add_test(tf, commit_needs_no_room_for_the_old_versions);
 	tcase_add_test(tf, full_storage_then_kill_loses_no_branch);
