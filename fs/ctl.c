@@ -138,6 +138,8 @@ out_done:
 	}
 	if (fs->current != before)
 		bfsd_inval_root(m, &iv);
+	else if (atomic_exchange(&m->root_listed, false))
+		bfsd_inval_inode(&iv, FUSE_ROOT_ID, 0, 0); /* its @NAME entries */
 out_unlock:
 	pthread_rwlock_unlock(&fs->tree_lock);
 	bfsd_inval_send(m, &iv);

@@ -146,6 +146,7 @@ static struct bfsd_node *ident_find(struct bfsd_mount *m, struct bfsd_branch *b,
 int bfsd_nodes_init(struct bfsd_mount *m)
 {
 	pthread_mutex_init(&m->nodes_lock, NULL);
+	pthread_mutex_init(&m->lists_lock, NULL);
 	m->names_cap = 4096;
 	m->names = calloc(m->names_cap, sizeof(*m->names));
 	m->idents_cap = 1024;
@@ -156,6 +157,8 @@ int bfsd_nodes_init(struct bfsd_mount *m)
 	m->root.type = S_IFDIR;
 	m->root.ino = 1ull << 61;
 	m->root.refs = 1;
+	m->root.serial = 1;
+	m->next_serial = 2;
 	m->root_ctl.kind = BFSD_NODE_CTL;
 	m->root_ctl.type = S_IFREG;
 	m->root_ctl.refs = 1;
@@ -246,6 +249,7 @@ void bfsd_nodes_free(struct bfsd_mount *m)
 	free(m->names);
 	free(m->idents);
 	pthread_mutex_destroy(&m->nodes_lock);
+	pthread_mutex_destroy(&m->lists_lock);
 }
 
 struct bfsd_node *bfsd_node_of(struct bfsd_mount *m, fuse_ino_t ino)
@@ -351,6 +355,7 @@ int bfsd_node_lookup(struct bfsd_mount *m, struct bfsd_node *parent, const char 
 			ret = -ENOMEM;
 			goto out_unlock;
 		}
+		n->serial = m->next_serial++;
 		all_add(m, n);
 	}
 	if (!a && alias_add(m, n, parent, name)) {
