@@ -62,6 +62,22 @@ static void forget_dead_roots(struct bfsd_mount *m, struct bfsd_inval *iv)
 	} while (d.n == 64);
 }
 
+/*
+ * The node table names only what is live (bfsd_node_known): a name a
+ * commit removed goes.  One it replaced stays, so a file opened through a
+ * name the kernel still caches opens the new object, as after a rename.
+ */
+static void forget_if_gone(struct bfsd_mount *m, struct bfsd_branch *p, const char *path)
+{
+	struct bfsd_res *r;
+
+	if (bfsd_resolve_existing(m->fs, p, path, &r) == 0) {
+		bfsd_res_put(r);
+		return;
+	}
+	bfsd_node_unhash_path(m, p, path);
+}
+
 /* Caches made wrong by a commit of something into p. */
 static void inval_commit(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *p,
 			 const struct bfsd_oplist *ops)
@@ -69,10 +85,11 @@ static void inval_commit(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfs
 	for (size_t i = 0; i < ops->n; i++) {
 		const struct bfsd_op *op = &ops->op[i];
 
-		if (op->kind == BFSD_OP_STAGE_OUT)
-			bfsd_inval_path(m, iv, p, op->src, true);
-		else
-			bfsd_inval_path(m, iv, p, op->dst, true);
+		const char *path = op->kind == BFSD_OP_STAGE_OUT ? op->src : op->dst;
+
+		bfsd_inval_path(m, iv, p, path, true);
+		if (op->kind == BFSD_OP_DEL || op->kind == BFSD_OP_STAGE_OUT)
+			forget_if_gone(m, p, path);
 	}
 	bfsd_inval_path(m, iv, p, "", false);
 }

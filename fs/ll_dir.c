@@ -145,20 +145,6 @@ void bfsd_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const ch
 	do_make(req, newparent, newname, &a);
 }
 
-/* Forget (parent path, name) in the node tables of both views of b. */
-static void unhash_both(struct bfsd_mount *m, struct bfsd_branch *b, const char *path)
-{
-	char parent[PATH_MAX];
-	const char *name = bfsd_path_split(path, parent);
-
-	for (int via_root = 0; via_root < 2; via_root++) {
-		struct bfsd_node *pn = bfsd_node_walk(m, b, via_root, parent);
-
-		if (pn)
-			bfsd_node_unhash(m, pn, name, b);
-	}
-}
-
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 {
 	struct bfsd_mount *m = bfsd_ll_mount(req);
@@ -173,11 +159,13 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 	if (!ret) {
 		bfsd_lock_ns(m->fs, b, true);
 		ret = dir ? bfsd_view_rmdir(m->fs, b, path) : bfsd_view_unlink(m->fs, b, path);
+		/* Names in the node table are live (listings rely on it, see
+		 * ll_readdir.c): it changes with the namespace, not after. */
+		if (!ret) {
+			bfsd_inval_twin(m, &iv, pn, b, path, true);
+			bfsd_node_unhash_path(m, b, path);
+		}
 		bfsd_unlock_ns(m->fs, b);
-	}
-	if (!ret) {
-		bfsd_inval_twin(m, &iv, pn, b, path, true);
-		unhash_both(m, b, path);
 	}
 	pthread_rwlock_unlock(&m->fs->tree_lock);
 	fuse_reply_err(req, -ret);
@@ -229,12 +217,12 @@ void bfsd_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_in
 	if (!ret) {
 		bfsd_lock_ns(m->fs, b, true);
 		ret = bfsd_view_rename(m->fs, b, from, to, flags);
+		if (!ret) {
+			bfsd_inval_twin(m, &iv, pn, b, from, true);
+			bfsd_inval_twin(m, &iv, npn, b, to, true);
+			moved_both(m, b, from, to, flags & RENAME_EXCHANGE);
+		}
 		bfsd_unlock_ns(m->fs, b);
-	}
-	if (!ret) {
-		bfsd_inval_twin(m, &iv, pn, b, from, true);
-		bfsd_inval_twin(m, &iv, npn, b, to, true);
-		moved_both(m, b, from, to, flags & RENAME_EXCHANGE);
 	}
 	pthread_rwlock_unlock(&m->fs->tree_lock);
 	fuse_reply_err(req, -ret);

@@ -252,6 +252,24 @@ static int sort_listing(struct listing *l)
 	return 0;
 }
 
+struct hint_arg {
+	struct bfsd_mount *m;
+	struct bfsd_node *n;
+	struct bfsd_branch *b;
+};
+
+/* A name the kernel looked up in this view: its number, no storage call. */
+static bool known(void *arg, const char *name, mode_t type, uint64_t *vino)
+{
+	struct hint_arg *h = arg;
+	uint64_t ino;
+
+	if (!bfsd_node_known(h->m, h->n, name, h->b, type, &ino))
+		return false;
+	*vino = bfsd_fs_salt(h->b, ino); /* unsalted: the salt is an xor */
+	return true;
+}
+
 /* List directory node n as it is now; tree_lock held shared. */
 static int build(struct bfsd_mount *m, struct bfsd_node *n, struct listing *l)
 {
@@ -260,15 +278,20 @@ static int build(struct bfsd_mount *m, struct bfsd_node *n, struct listing *l)
 	char path[PATH_MAX];
 	int ret;
 
+	struct hint_arg h = { m, n, NULL };
+	const struct bfsd_list_hint hint = { known, &h };
+
 	ret = bfsd_node_target(m, n, &b, path);
 	if (ret)
 		return ret;
+	h.b = b;
 	bfsd_lock_ns(m->fs, b, false);
 	l->changes = atomic_load(&b->changes);
 	ret = bfsd_resolve_existing(m->fs, b, path, &r);
 	if (!ret) {
-		ret = r->type == S_IFDIR ? bfsd_dir_list(m->fs, b, r, INT_MAX, 0, &l->list)
-					 : -ENOTDIR;
+		ret = r->type == S_IFDIR
+			      ? bfsd_dir_list_hinted(m->fs, b, r, INT_MAX, 0, &hint, &l->list)
+			      : -ENOTDIR;
 		if (ret)
 			bfsd_res_put(r);
 		else

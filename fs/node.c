@@ -527,6 +527,34 @@ void bfsd_node_unhash(struct bfsd_mount *m, struct bfsd_node *parent, const char
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
+void bfsd_node_unhash_path(struct bfsd_mount *m, struct bfsd_branch *b, const char *path)
+{
+	char parent[PATH_MAX];
+	const char *name = bfsd_path_split(path, parent);
+
+	for (int via_root = 0; via_root < 2; via_root++) {
+		struct bfsd_node *pn = bfsd_node_walk(m, b, via_root, parent);
+
+		if (pn)
+			bfsd_node_unhash(m, pn, name, b);
+	}
+}
+
+bool bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
+		     struct bfsd_branch *b, mode_t type, uint64_t *ino)
+{
+	struct bfsd_alias *a;
+	bool known;
+
+	pthread_mutex_lock(&m->nodes_lock);
+	a = alias_find(m, parent, name, b);
+	known = a && a->node->kind == BFSD_NODE_OBJECT && a->node->type == type;
+	if (known)
+		*ino = a->node->ino;
+	pthread_mutex_unlock(&m->nodes_lock);
+	return known;
+}
+
 struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,
 				 const char *path)
 {

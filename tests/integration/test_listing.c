@@ -116,6 +116,38 @@ START_TEST(branch_listing_follows_the_root_view)
 }
 END_TEST
 
+START_TEST(names_removed_behind_a_view_are_not_listed)
+{
+	char ctl[4096], dir[4096], p[4096];
+	struct stat st;
+
+	/* @b knows src/base.c and src/sub (it looked them up and listed src). */
+	bfs_path(dir, br, "src");
+	ck_assert_int_eq(lstat(bfs_path(p, br, "src/base.c"), &st), 0);
+	ck_assert_int_eq(lstat(bfs_path(p, br, "src/sub"), &st), 0);
+	ck_assert(listed(dir, "base.c"));
+	/* A child of b deletes one and renames the other; it commits into b. */
+	ck_assert_int_eq(bfs_branch_create(&m, "b", "c"), 0);
+	ck_assert_int_eq(unlink(bfs_path(p, bfs_branch_dir(ctl, &m, "c"), "src/base.c")), 0);
+	snprintf(p, sizeof(p), "%s/src/sub", ctl);
+	ck_assert_int_eq(rename(p, bfs_path(dir, ctl, "src/moved")), 0);
+	ck_assert_int_eq(bfs_ioc_commit(bfs_ctl_path(ctl, &m, "c")), 0);
+	bfs_path(dir, br, "src");
+	ck_assert(!listed(dir, "base.c"));
+	ck_assert(!listed(dir, "sub"));
+	ck_assert(listed(dir, "moved"));
+	ck_assert_int_eq(lstat(bfs_path(p, br, "src/base.c"), &st), -1);
+	/* Through the other view of b: the mount root, switched to b. */
+	ck_assert_int_eq(bfs_write_file(bfs_path(p, br, "src/twin.c"), "t\n"), 0);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert(listed(dir, "twin.c"));
+	ck_assert_int_eq(bfs_ctl(bfs_ctl_path(ctl, &m, NULL), "switch:b"), 0);
+	ck_assert_int_eq(unlink(bfs_path(p, m.mnt, "src/twin.c")), 0);
+	ck_assert(!listed(dir, "twin.c"));
+	ck_assert(!listed(bfs_path(p, m.mnt, "src"), "twin.c"));
+}
+END_TEST
+
 static void make_files(const char *dir, int n)
 {
 	char p[4096];
@@ -284,6 +316,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, root_listing_follows_branches);
 	tcase_add_test(tc, main_listing_shows_changes_behind_the_mount);
 	tcase_add_test(tc, branch_listing_follows_the_root_view);
+	tcase_add_test(tc, names_removed_behind_a_view_are_not_listed);
 	tcase_add_test(tc, readers_never_skip_or_repeat_what_stays);
 	tcase_add_test(tc, many_readers_at_once);
 	tcase_add_test(tc, seekdir_returns_to_the_same_place);
