@@ -209,6 +209,12 @@ int bfsd_marker_get_at(const struct bfsd_layer *l, int dirfd, const char *name, 
 		       void *val, size_t size);
 int bfsd_marker_origin_at(const struct bfsd_layer *l, int dirfd, const char *name,
 			  uint64_t *origin);
+/* Which markers name (in directory dirfd of storage layer l) carries, in one
+ * call; -ENOSYS or -ERANGE when it cannot tell that way. */
+#define BFSD_MARK_WH	 1u
+#define BFSD_MARK_ORIGIN 2u
+int bfsd_marker_list_at(const struct bfsd_layer *l, int dirfd, const char *name,
+			unsigned int *marks);
 bool bfsd_marker_is_whiteout_at(const struct bfsd_layer *l, int dirfd, const char *name,
 				const struct stat *st);
 /* 1 and *origin when l/phys has an origin marker, 0 when not, -errno. */
@@ -572,6 +578,20 @@ struct bfsd_dirlist {
  * stack index below max_idx, top copy first. */
 int bfsd_dir_list(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r, int max_idx,
 		  int flags, struct bfsd_dirlist *out);
+/*
+ * What the caller already knows of a listed name: known() returns true,
+ * with the entry's raw number, for a name it knows to be live in the view
+ * as an object of that type, so the listing asks the storage nothing about
+ * it.  Wrong answers list whiteouts: only the FUSE edge's exact name table
+ * may give them.
+ */
+struct bfsd_list_hint {
+	bool (*known)(void *arg, const char *name, mode_t type, uint64_t *vino);
+	void *arg;
+};
+int bfsd_dir_list_hinted(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r,
+			 int max_idx, int flags, const struct bfsd_list_hint *hint,
+			 struct bfsd_dirlist *out);
 void bfsd_dirlist_free(struct bfsd_dirlist *l);
 
 /* --------------------------------------------------------------- command.c */

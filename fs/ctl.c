@@ -80,19 +80,17 @@ static void follow_put(struct bfsd_mount *m, struct bfsd_branch *p, const char *
 	bfsd_res_put(r);
 }
 
-/* A name a commit removed lets go of its node: what takes the name later
- * is a new kernel inode, and the old one's open files keep the old object. */
-static void forget_del(struct bfsd_mount *m, struct bfsd_branch *p, const char *path)
+/* The node table names only what is live (bfsd_node_known): a name a
+ * commit staged out goes unless something took its place. */
+static void forget_if_gone(struct bfsd_mount *m, struct bfsd_branch *p, const char *path)
 {
-	char parent[PATH_MAX];
-	const char *name = bfsd_path_split(path, parent);
+	struct bfsd_res *r;
 
-	for (int via_root = 0; via_root < 2; via_root++) {
-		struct bfsd_node *pn = bfsd_node_walk(m, p, via_root, parent);
-
-		if (pn)
-			bfsd_node_unhash(m, pn, name, p);
+	if (bfsd_resolve_existing(m->fs, p, path, &r) == 0) {
+		bfsd_res_put(r);
+		return;
 	}
+	bfsd_node_unhash_path(m, p, path);
 }
 
 /* Caches made wrong by a commit of something into p, and the nodes of
@@ -102,11 +100,9 @@ static void inval_commit(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfs
 {
 	for (size_t i = 0; i < ops->n; i++) {
 		const struct bfsd_op *op = &ops->op[i];
+		const char *path = op->kind == BFSD_OP_STAGE_OUT ? op->src : op->dst;
 
-		if (op->kind == BFSD_OP_STAGE_OUT)
-			bfsd_inval_path(m, iv, p, op->src, true);
-		else
-			bfsd_inval_path(m, iv, p, op->dst, true);
+		bfsd_inval_path(m, iv, p, path, true);
 	}
 	bfsd_inval_path(m, iv, p, "", false);
 	for (size_t i = 0; i < ops->n; i++) {
@@ -115,7 +111,9 @@ static void inval_commit(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfs
 		if (op->kind == BFSD_OP_PUT)
 			follow_put(m, p, op->dst);
 		else if (op->kind == BFSD_OP_DEL)
-			forget_del(m, p, op->dst);
+			bfsd_node_unhash_path(m, p, op->dst);
+		else if (op->kind == BFSD_OP_STAGE_OUT)
+			forget_if_gone(m, p, op->src);
 	}
 }
 
@@ -180,6 +178,8 @@ out_done:
 	}
 	if (fs->current != before)
 		bfsd_inval_root(m, &iv);
+	else if (atomic_exchange(&m->root_listed, false))
+		bfsd_inval_inode(&iv, FUSE_ROOT_ID, 0, 0); /* its @NAME entries */
 out_unlock:
 	pthread_rwlock_unlock(&fs->tree_lock);
 	bfsd_inval_send(m, &iv);

@@ -411,6 +411,39 @@ int bfsd_marker_origin_at(const struct bfsd_layer *l, int dirfd, const char *nam
 	return n;
 }
 
+#ifndef SYS_listxattrat
+#define SYS_listxattrat 465 /* Linux 6.13 */
+#endif
+
+int bfsd_marker_list_at(const struct bfsd_layer *l, int dirfd, const char *name,
+			unsigned int *marks)
+{
+	static atomic_bool no_listxattrat;
+	const char *prefix = l->fs->xattr_prefix;
+	const size_t plen = l->fs->xattr_prefix_len;
+	char list[1024];
+	long n;
+
+	*marks = 0;
+	if (atomic_load(&no_listxattrat))
+		return -ENOSYS;
+	n = syscall(SYS_listxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW, list, sizeof(list));
+	if (n < 0) {
+		if (errno == ENOSYS)
+			atomic_store(&no_listxattrat, true);
+		return errno == ENOTSUP ? 0 : -errno;
+	}
+	for (long i = 0; i < n; i += (long)strnlen(list + i, (size_t)(n - i)) + 1) {
+		if (strncmp(list + i, prefix, plen))
+			continue;
+		if (!strcmp(list + i + plen, "wh"))
+			*marks |= BFSD_MARK_WH;
+		else if (!strcmp(list + i + plen, "origin"))
+			*marks |= BFSD_MARK_ORIGIN;
+	}
+	return 0;
+}
+
 bool bfsd_marker_is_whiteout_at(const struct bfsd_layer *l, int dirfd, const char *name,
 				const struct stat *st)
 {

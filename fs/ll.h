@@ -15,9 +15,10 @@
  * the directory lock until our reply arrives).  Commit, abort and switch
  * send theirs before replying, so a read right after sees the new state.
  *
- * Lock order: fs locks (bfsd.h) -> mount->nodes_lock -> fs->files_lock.
- * nodes_lock is a leaf but for one case: a commit re-points a node's open
- * files under it (bfsd_node_repoint), which takes files_lock.
+ * Lock order: a listing's lock (ll_readdir.c) -> fs locks (bfsd.h) ->
+ * mount->nodes_lock -> fs->files_lock.  nodes_lock is a leaf but for one
+ * case: a commit re-points a node's open files under it
+ * (bfsd_node_repoint), which takes files_lock.  mount->lists_lock is a leaf.
  */
 #ifndef BFSD_LL_H
 #define BFSD_LL_H
@@ -59,6 +60,7 @@ struct bfsd_node {
 	uint64_t nlookup;	    /* kernel references */
 	int refs;		    /* aliases below it + open handles + 1 while looked up */
 	uint64_t ino;		    /* st_ino reported */
+	uint64_t serial;	    /* unique for the mount's life: keys its listing */
 	mode_t type;
 	/* A multi-linked file: the underlying object, to find it by identity. */
 	dev_t udev;
@@ -92,7 +94,7 @@ struct bfsd_inval {
 	struct bfsd_inval_item *it;
 };
 
-struct dirh;
+struct listing;
 
 struct bfsd_mount {
 	struct bfsd_fs *fs;
@@ -106,14 +108,19 @@ struct bfsd_mount {
 	struct bfsd_node root;
 	struct bfsd_node root_ctl;
 	struct bfsd_node *all; /* every other node */
-	struct dirh *dirs;     /* open directory handles (ll_dir.c) */
-	uid_t uid;	       /* the mounting user: owner of the control files */
+	pthread_mutex_t lists_lock;
+	struct listing *lists; /* recent directory listings (ll_readdir.c) */
+	size_t nlists, lists_names;
+	uint64_t next_serial; /* nodes_lock */
+	uid_t uid;	      /* the mounting user: owner of the control files */
 	gid_t gid;
 	struct timespec started;
 	double branch_timeout; /* entry/attr timeout of branch views */
 	double main_timeout;   /* entry/attr timeout of main's view (base is live) */
 	bool debug;
-	bool expire_ok; /* the kernel can expire an entry without dropping it */
+	bool expire_ok;		 /* the kernel can expire an entry without dropping it */
+	bool no_opendir;	 /* directories need no OPENDIR (ll_readdir.c) */
+	atomic_bool root_listed; /* the kernel may cache a listing of the root */
 	/* Bumped by anything that may give a file a security.capability the
 	 * nodes' nocap_gen did not see: xattr changes, commit, abort, switch. */
 	uint64_t xattr_gen;
@@ -161,6 +168,17 @@ void bfsd_node_moved(struct bfsd_mount *m, struct bfsd_node *oldparent, const ch
 		     bool exchange);
 void bfsd_node_unhash(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
 		      struct bfsd_branch *b);
+/* Forget path's name in the node tables of both views of b. */
+void bfsd_node_unhash_path(struct bfsd_mount *m, struct bfsd_branch *b, const char *path);
+/*
+ * Whether parent/name is a live object of that type in b's view, and the
+ * st_ino shown for it.  Exact for storage names of branch views: every
+ * change of b's namespace updates the table under b's ns_lock, a commit
+ * into b unhashes what it changed (ctl.c), and nothing else changes a
+ * branch's storage.
+ */
+bool bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
+		     struct bfsd_branch *b, mode_t type, uint64_t *ino);
 /* The node that shows (b, path) in the given view, if the kernel has it. */
 struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,
 				 const char *path);
@@ -244,6 +262,9 @@ void bfsd_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
 void bfsd_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 void bfsd_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		    const char *newname, unsigned int flags);
+void bfsd_ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+/* ------------------------------------------------------------- ll_readdir.c */
 
 void bfsd_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void bfsd_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -251,9 +272,8 @@ void bfsd_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void bfsd_ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			 struct fuse_file_info *fi);
 void bfsd_ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-/* At exit: the directory handles the kernel never released. */
-void bfsd_ll_dirs_free(struct bfsd_mount *m);
-void bfsd_ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+/* At exit: the listings kept. */
+void bfsd_ll_lists_free(struct bfsd_mount *m);
 
 void bfsd_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		    struct fuse_file_info *fi);

@@ -29,6 +29,10 @@ void bfsd_ll_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	m->expire_ok = (conn->capable & FUSE_CAP_EXPIRE_ONLY) != 0;
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+		m->no_opendir = true;
+	}
 	/* Every write must reach us: copy-up and preservation happen there. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (m->debug)

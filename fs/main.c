@@ -280,7 +280,7 @@ int main(int argc, char **argv)
 		ret = serve(&c, &m);
 	if (m.served)
 		bfsd_fs_unmounted(m.fs);
-	bfsd_ll_dirs_free(&m);
+	bfsd_ll_lists_free(&m);
 	bfsd_files_close_all(m.fs);
 	bfsd_nodes_free(&m); /* their branch references first */
 	bfsd_fs_close(m.fs);

@@ -146,6 +146,7 @@ static struct bfsd_node *ident_find(struct bfsd_mount *m, struct bfsd_branch *b,
 int bfsd_nodes_init(struct bfsd_mount *m)
 {
 	pthread_mutex_init(&m->nodes_lock, NULL);
+	pthread_mutex_init(&m->lists_lock, NULL);
 	m->names_cap = 4096;
 	m->names = calloc(m->names_cap, sizeof(*m->names));
 	m->idents_cap = 1024;
@@ -156,6 +157,8 @@ int bfsd_nodes_init(struct bfsd_mount *m)
 	m->root.type = S_IFDIR;
 	m->root.ino = 1ull << 61;
 	m->root.refs = 1;
+	m->root.serial = 1;
+	m->next_serial = 2;
 	m->root_ctl.kind = BFSD_NODE_CTL;
 	m->root_ctl.type = S_IFREG;
 	m->root_ctl.refs = 1;
@@ -246,6 +249,7 @@ void bfsd_nodes_free(struct bfsd_mount *m)
 	free(m->names);
 	free(m->idents);
 	pthread_mutex_destroy(&m->nodes_lock);
+	pthread_mutex_destroy(&m->lists_lock);
 }
 
 struct bfsd_node *bfsd_node_of(struct bfsd_mount *m, fuse_ino_t ino)
@@ -351,6 +355,7 @@ int bfsd_node_lookup(struct bfsd_mount *m, struct bfsd_node *parent, const char 
 			ret = -ENOMEM;
 			goto out_unlock;
 		}
+		n->serial = m->next_serial++;
 		all_add(m, n);
 	}
 	if (!a && alias_add(m, n, parent, name)) {
@@ -555,6 +560,34 @@ void bfsd_node_unhash(struct bfsd_mount *m, struct bfsd_node *parent, const char
 	if (a)
 		alias_remove(m, a);
 	pthread_mutex_unlock(&m->nodes_lock);
+}
+
+void bfsd_node_unhash_path(struct bfsd_mount *m, struct bfsd_branch *b, const char *path)
+{
+	char parent[PATH_MAX];
+	const char *name = bfsd_path_split(path, parent);
+
+	for (int via_root = 0; via_root < 2; via_root++) {
+		struct bfsd_node *pn = bfsd_node_walk(m, b, via_root, parent);
+
+		if (pn)
+			bfsd_node_unhash(m, pn, name, b);
+	}
+}
+
+bool bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
+		     struct bfsd_branch *b, mode_t type, uint64_t *ino)
+{
+	struct bfsd_alias *a;
+	bool known;
+
+	pthread_mutex_lock(&m->nodes_lock);
+	a = alias_find(m, parent, name, b);
+	known = a && a->node->kind == BFSD_NODE_OBJECT && a->node->type == type;
+	if (known)
+		*ino = a->node->ino;
+	pthread_mutex_unlock(&m->nodes_lock);
+	return known;
 }
 
 struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,

@@ -138,13 +138,53 @@ static bool nameset_has(const struct nameset *s, const struct bfsd_dirlist *l, c
 }
 
 /*
+ * Type and number of a storage entry, and whether it is a whiteout (type
+ * 0): from its dirent and one listing of its markers, stat'ed only when it
+ * carries a whiteout marker or the dirent has no type.  *have is st when
+ * the entry was stat'ed.  -errno when it is gone.
+ */
+static int storage_entry(struct bfsd_fs *fs, const struct bfsd_layer *layer, int fd,
+			 const struct dirent *de, mode_t *type, uint64_t *vino, struct stat *st,
+			 struct stat **have)
+{
+	unsigned int marks = 0;
+	uint64_t origin;
+	int ret = -ENOSYS;
+
+	*type = dtype_mode(de->d_type);
+	if (*type)
+		ret = bfsd_marker_list_at(layer, fd, de->d_name, &marks);
+	if (ret == -ENOENT)
+		return ret;
+	if (ret || (marks & BFSD_MARK_WH)) {
+		if (fstatat(fd, de->d_name, st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		*have = st;
+		*type = st->st_mode & S_IFMT;
+		if (bfsd_marker_is_whiteout_at(layer, fd, de->d_name, st)) {
+			*type = 0;
+			return 0;
+		}
+	}
+	if ((ret || (marks & BFSD_MARK_ORIGIN)) &&
+	    bfsd_marker_origin_at(layer, fd, de->d_name, &origin) > 0) {
+		*vino = origin;
+	} else {
+		struct stat dst = { .st_dev = layer->dev, .st_ino = de->d_ino };
+
+		*vino = bfsd_fs_vino(fs, *have ? *have : &dst);
+	}
+	return 0;
+}
+
+/*
  * Read one contributing copy of the directory into l.  A name an upper copy
  * listed is skipped before anything is asked of it; storage entries are
- * stat'ed relative to the open directory (whiteouts, origin numbers) and
- * keep that stat for readdirplus.
+ * looked at relative to the open directory (storage_entry).
  */
 static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int flags,
-		     struct bfsd_dirlist *l, size_t *cap, struct nameset *seen)
+		     const struct bfsd_list_hint *hint, struct bfsd_dirlist *l, size_t *cap,
+		     struct nameset *seen)
 {
 	struct bfsd_layer *layer = lc->layer;
 	bool storage = bfsd_layer_is_storage(layer);
@@ -165,7 +205,7 @@ static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int
 	}
 	while (!ret && (errno = 0, de = readdir(d))) {
 		mode_t type = dtype_mode(de->d_type);
-		uint64_t vino = 0, origin;
+		uint64_t vino = 0;
 		struct stat st, *have = NULL;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -173,16 +213,11 @@ static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int
 		if (nameset_has(seen, l, de->d_name))
 			continue; /* an upper copy decided this name */
 		if (storage) {
-			if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			bool known =
+				hint && type && hint->known(hint->arg, de->d_name, type, &vino);
+
+			if (!known && storage_entry(fs, layer, fd, de, &type, &vino, &st, &have))
 				continue;
-			have = &st;
-			type = st.st_mode & S_IFMT;
-			if (bfsd_marker_is_whiteout_at(layer, fd, de->d_name, &st))
-				type = 0;
-			else if (bfsd_marker_origin_at(layer, fd, de->d_name, &origin) > 0)
-				vino = origin;
-			else
-				vino = bfsd_fs_vino(fs, &st);
 		} else {
 			struct stat dst = { .st_dev = layer->dev, .st_ino = de->d_ino };
 
@@ -207,6 +242,13 @@ static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int
 int bfsd_dir_list(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r, int max_idx,
 		  int flags, struct bfsd_dirlist *out)
 {
+	return bfsd_dir_list_hinted(fs, b, r, max_idx, flags, NULL, out);
+}
+
+int bfsd_dir_list_hinted(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r,
+			 int max_idx, int flags, const struct bfsd_list_hint *hint,
+			 struct bfsd_dirlist *out)
+{
 	struct nameset seen = { 0 };
 	size_t cap = 0, keep = 0;
 	int ret = 0;
@@ -217,7 +259,7 @@ int bfsd_dir_list(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_r
 	for (int i = 0; i < r->nloc && !ret; i++) {
 		if (r->loc[i].idx >= max_idx)
 			break;
-		ret = read_copy(fs, &r->loc[i], i, flags, out, &cap, &seen);
+		ret = read_copy(fs, &r->loc[i], i, flags, hint, out, &cap, &seen);
 	}
 	free(seen.h);
 	free(seen.idx);
