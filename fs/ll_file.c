@@ -4,8 +4,8 @@
  * fsync, fallocate, lseek, and ioctl (control files only).
  *
  * Data moves through the descriptor of the file handle, with no tree lock:
- * a read is a pread of the underlying file by libfuse (splicing it to the
- * device measured no faster).  A write holds its branch's
+ * a read is a pread of the underlying file into its thread's buffer
+ * (read_buffer; splicing it to the device measured no faster).  A write holds its branch's
  * write gate shared, so it cannot race a freeze of the layer it writes to;
  * when the branch moved on (a child froze its top, or main began a new
  * epoch) the write copies up or preserves first.  Control files are
@@ -16,6 +16,7 @@
 #include <branchfs/ioctl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -152,11 +153,55 @@ void bfsd_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 	bfsd_inval_send(m, &iv);
 }
 
+/*
+ * Each session thread reads into one buffer of its own, kept for the
+ * thread's life.  libfuse's fuse_reply_data would malloc one per read
+ * instead: at 128 KiB and up that is an mmap and an munmap per request,
+ * whose TLB shootdown across the session's threads cost a cold 32 MiB read
+ * 4/5 of its speed (240 MB/s against 1,200 with this buffer).
+ */
+#define READ_BUFFER_MAX (4u << 20)
+
+static pthread_key_t read_key;
+static pthread_once_t read_once = PTHREAD_ONCE_INIT;
+
+struct read_buffer {
+	size_t size;
+	char data[];
+};
+
+static void read_key_make(void)
+{
+	if (pthread_key_create(&read_key, free))
+		abort();
+}
+
+/* The calling thread's buffer of at least size bytes, or NULL. */
+static char *read_buffer(size_t size)
+{
+	struct read_buffer *rb;
+
+	pthread_once(&read_once, read_key_make);
+	rb = pthread_getspecific(read_key);
+	if (rb && rb->size >= size)
+		return rb->data;
+	if (size < (128u << 10))
+		size = 128u << 10;
+	free(rb);
+	rb = malloc(sizeof(*rb) + size);
+	if (rb)
+		rb->size = size;
+	pthread_setspecific(read_key, rb);
+	return rb ? rb->data : NULL;
+}
+
 void bfsd_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct bfsd_mount *m = bfsd_ll_mount(req);
 	struct bfsd_node *n = bfsd_node_of(m, ino);
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	char *data;
+	ssize_t got;
 
 	if (n->kind == BFSD_NODE_CTL) {
 		char text[BFSD_NAME_MAX + 1];
@@ -169,10 +214,21 @@ void bfsd_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct
 				       (size_t)(len - off) < size ? (size_t)(len - off) : size);
 		return;
 	}
-	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = file_of(fi)->fd;
-	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	data = size <= READ_BUFFER_MAX ? read_buffer(size) : NULL;
+	if (!data) {
+		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		buf.buf[0].fd = file_of(fi)->fd;
+		buf.buf[0].pos = off;
+		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+		return;
+	}
+	do
+		got = pread(file_of(fi)->fd, data, size, off);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_buf(req, data, (size_t)got);
 }
 
 /* The path of n, for a write that must copy up or preserve first. */

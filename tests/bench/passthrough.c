@@ -4,8 +4,8 @@
  *
  * A trivial low-level passthrough of SOURCE, in the foreground, with the
  * kernel configuration branchfsd uses (long entry/attr timeouts, negative
- * entries cached, keep_cache, readdirplus, no writeback cache, replies by
- * fuse_reply_data from the file descriptor, 32-thread session loop): what
+ * entries cached, keep_cache, readdirplus, no writeback cache, reads by
+ * pread into a per-thread buffer, 32-thread session loop): what
  * any FUSE daemon pays before doing work of its own.  OPTS (comma-separated)
  * turn on what branchfsd does not use, to measure the headroom: splice
  * (FUSE_CAP_SPLICE_WRITE|MOVE), cache_readdir (FOPEN_CACHE_DIR), writeback
@@ -471,16 +471,30 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 }
 
+/* As branchfsd: pread into the thread's buffer, not fuse_reply_data's
+ * malloc (an mmap and munmap per read of 128 KiB); splice when asked. */
 static void pt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	static __thread char *data;
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	ssize_t got;
 
 	(void)ino;
-	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = fi->fh;
-	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	if (!data && !opt_splice)
+		data = malloc(4u << 20);
+	if (opt_splice || !data || size > (4u << 20)) {
+		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		buf.buf[0].fd = fi->fh;
+		buf.buf[0].pos = off;
+		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+		return;
+	}
+	got = pread(fi->fh, data, size, off);
+	if (got < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_buf(req, data, (size_t)got);
 }
 
 static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
