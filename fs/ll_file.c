@@ -165,14 +165,23 @@ void bfsd_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 static pthread_key_t read_key;
 static pthread_once_t read_once = PTHREAD_ONCE_INIT;
 
+/* Page-aligned, as an O_DIRECT descriptor needs. */
 struct read_buffer {
 	size_t size;
-	char data[];
+	char *data;
 };
+
+static void read_buffer_free(void *p)
+{
+	struct read_buffer *rb = p;
+
+	free(rb->data);
+	free(rb);
+}
 
 static void read_key_make(void)
 {
-	if (pthread_key_create(&read_key, free))
+	if (pthread_key_create(&read_key, read_buffer_free))
 		abort();
 }
 
@@ -180,19 +189,27 @@ static void read_key_make(void)
 static char *read_buffer(size_t size)
 {
 	struct read_buffer *rb;
+	void *data;
 
 	pthread_once(&read_once, read_key_make);
 	rb = pthread_getspecific(read_key);
 	if (rb && rb->size >= size)
 		return rb->data;
+	if (!rb) {
+		rb = calloc(1, sizeof(*rb));
+		if (!rb || pthread_setspecific(read_key, rb)) {
+			free(rb);
+			return NULL;
+		}
+	}
 	if (size < (128u << 10))
 		size = 128u << 10;
-	free(rb);
-	rb = malloc(sizeof(*rb) + size);
-	if (rb)
-		rb->size = size;
-	pthread_setspecific(read_key, rb);
-	return rb ? rb->data : NULL;
+	if (posix_memalign(&data, 4096, size))
+		return NULL;
+	free(rb->data);
+	rb->data = data;
+	rb->size = size;
+	return data;
 }
 
 void bfsd_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)

@@ -481,8 +481,8 @@ static void pt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t got;
 
 	(void)ino;
-	if (!data && !opt_splice)
-		data = malloc(4u << 20);
+	if (!data && !opt_splice && posix_memalign((void **)&data, 4096, 4u << 20))
+		data = NULL;
 	if (opt_splice || !data || size > (4u << 20)) {
 		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		buf.buf[0].fd = fi->fh;
