@@ -54,6 +54,7 @@
 #define BFSD_MAIN	  "main"
 #define BFSD_CTL_NAME	  ".branchfs_ctl"
 #define BFSD_STAGE_PREFIX ".branchfs-stage-"
+#define BFSD_PART_SUFFIX  ".part" /* holds a stage being rebuilt in the base */
 #define BFSD_NAME_MAX	  255
 /* A longer write to a control file is no command (the kernel would cut one
  * past its max_write into several requests). */

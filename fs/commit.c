@@ -384,6 +384,54 @@ static bool exists(struct bfsd_fs *fs, struct bfsd_branch *p, const char *path)
 	return type_in(fs, p, path) != 0;
 }
 
+/* Where main's lost source of a rename is rebuilt before it becomes stage:
+ * a directory of the base's root holding the tree being built. */
+static int part_name(const char *stage, char *out)
+{
+	if (snprintf(out, NAME_MAX + 1, "%s%s", stage, BFSD_PART_SUFFIX) > NAME_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/*
+ * Rebuild main's lost source of a rename at stage.  It is built in the base
+ * as part/tree (the copies' temporary names land in part too) and renamed to
+ * stage only when complete: a stage that exists is whole, and a crash leaves
+ * only part, which the redone op (the next mount's recovery) removes and
+ * builds again.  Live branches never had the stage name: it is preserved as
+ * absent first, or the move to the new name would preserve the stage itself
+ * for them.
+ */
+static int rebuild_in_base(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_op *op,
+			   const char *stage)
+{
+	char part[NAME_MAX + 1], tree[PATH_MAX];
+	int dirfd = fs->base->dirfd;
+	int ret = part_name(stage, part);
+
+	if (ret)
+		return ret;
+	ret = bfsd_preserve(fs, stage, BFSD_CH_CREATE);
+	if (ret < 0)
+		return ret;
+	bfsd_rm_rf_at(dirfd, part); /* what a crash left */
+	if (mkdirat(dirfd, part, 0700) < 0)
+		return -errno;
+	snprintf(tree, sizeof(tree), "%s/tree", part);
+	ret = bfsd_copy_tree(fs, b, b->nown, op->src, fs->base, tree);
+	if (ret)
+		goto out_remove_part;
+	bfsd_fault_point(fs, "stage-rebuilt");
+	if (renameat(dirfd, tree, dirfd, stage) < 0) {
+		ret = -errno;
+		goto out_remove_part;
+	}
+	bfsd_fault_point(fs, "stage-placed");
+out_remove_part:
+	bfsd_rm_rf_at(dirfd, part);
+	return ret;
+}
+
 static int apply_stage_out(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_branch *p,
 			   const struct bfsd_op *op)
 {
@@ -393,8 +441,16 @@ static int apply_stage_out(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfs
 	stage_name(b, op->stage, stage);
 	if (exists(fs, p, stage)) {
 		/* Killed inside the rename, after the stage was placed (whole,
-		 * rename.c) and before the source was hidden: hide it. */
-		if (p == fs->main || !exists(fs, p, op->src))
+		 * rename.c) and before the source was hidden: hide it.  Or,
+		 * in main, after a rebuilt stage was placed: its part goes. */
+		if (p == fs->main) {
+			char part[NAME_MAX + 1];
+
+			if (!part_name(stage, part))
+				bfsd_rm_rf_at(fs->base->dirfd, part);
+			return 0;
+		}
+		if (!exists(fs, p, op->src))
 			return 0;
 		ret = bfsd_copyup_parents(fs, p, op->src);
 		if (!ret)
@@ -406,7 +462,7 @@ static int apply_stage_out(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfs
 		return bfsd_view_rename(fs, p, op->src, stage, 0);
 	/* The parent lost the source since: rebuild it from the snapshot. */
 	if (p == fs->main)
-		return bfsd_copy_tree(fs, b, b->nown, op->src, fs->base, stage);
+		return rebuild_in_base(fs, b, op, stage);
 	ret = bfsd_copyup_parents(fs, p, stage);
 	if (!ret)
 		ret = bfsd_copy_tree(fs, b, b->nown, op->src, p->layers[0], stage);

@@ -21,7 +21,9 @@
  * spread between: a run costs about two seconds, and every pass of every
  * point would be hours.  Each run starts from a copy of the same stopped
  * scene (base and storage as the daemon left them), so only the commit is
- * repeated.
+ * repeated.  A small scene sweeps the one path the big one cannot reach: a
+ * renamed directory the parent removed after the branch was made, rebuilt
+ * from the branch's snapshot by the commit.
  */
 #define _GNU_SOURCE
 #include "bfs_check.h"
@@ -487,6 +489,105 @@ START_TEST(crash_around_record)
 {
 	sweep("commit-applied", true, 1);
 	sweep("commit-recorded", true, 1);
+}
+END_TEST
+
+/* ---- a rename whose source the parent lost ---- */
+
+/*
+ * The committer renamed a directory its parent removed after the branch was
+ * made: the commit rebuilds the directory from the committer's snapshot
+ * (one copy per object), and a crash inside the rebuild must not land a
+ * part of it.
+ */
+#define NLOST 10 /* lost/fN, and lost/sub/gN for N up to NLOST / 2 */
+
+static void make_lost_base(const char *base)
+{
+	ck_assert_int_eq(bfs_sh(base,
+				"set -e; echo keep >keep.txt; mkdir -p lost/sub; "
+				"for i in $(seq 1 %d); do echo lost$i >lost/f$i; done; "
+				"for i in $(seq 1 %d); do echo sub$i >lost/sub/g$i; done; "
+				"setfattr -n user.k -v v lost/f1",
+				NLOST, NLOST / 2),
+			 0);
+}
+
+/* The committer renames the directory and changes a little inside. */
+static void change_lost(const char *b)
+{
+	ck_assert_int_eq(bfs_sh(b, "set -e; mv lost found; echo changed >found/f2; "
+				   "rm found/f3; echo new >found/new"),
+			 0);
+}
+
+static void scene_lost_save(struct scene *s, const char *target)
+{
+	char dir[4096];
+
+	s->base_before = fingerprint(s->m.base);
+	s->target_before = fingerprint(target);
+	s->sibling_before = fingerprint(bfs_branch_dir(dir, &s->m, s->sibling));
+	s->b_before = fingerprint(bfs_branch_dir(dir, &s->m, "B"));
+	set_keep(&s->m);
+	bfs_mount_stop(&s->m);
+}
+
+/* Into main: main removes lost/ after S and B were made. */
+static void setup_lost_main(void)
+{
+	char dir[4096];
+
+	scene_prepare(&scene);
+	scene.sibling = "S";
+	make_lost_base(scene.m.base);
+	bfs_mount_start(&scene.m, NULL);
+	ck_ret(bfs_branch_create(&scene.m, NULL, "S"), 0);
+	ck_ret(bfs_branch_create(&scene.m, NULL, "B"), 0);
+	change_lost(bfs_branch_dir(dir, &scene.m, "B"));
+	ck_assert_int_eq(bfs_sh(scene.m.mnt, "rm -rf lost"), 0);
+	scene_lost_save(&scene, scene.m.base);
+	scene_expect(&scene);
+}
+
+/* Into a branch: P removes lost/ after its children S2 and B were made. */
+static void setup_lost_nested(void)
+{
+	char dir[4096];
+
+	scene_prepare(&scene);
+	scene.target = "P";
+	scene.sibling = "S2";
+	make_lost_base(scene.m.base);
+	bfs_mount_start(&scene.m, NULL);
+	ck_ret(bfs_branch_create(&scene.m, NULL, "P"), 0);
+	ck_ret(bfs_branch_create(&scene.m, "P", "S2"), 0);
+	ck_ret(bfs_branch_create(&scene.m, "P", "B"), 0);
+	change_lost(bfs_branch_dir(dir, &scene.m, "B"));
+	ck_assert_int_eq(bfs_sh(bfs_branch_dir(dir, &scene.m, "P"), "rm -rf lost"), 0);
+	scene_lost_save(&scene, bfs_branch_dir(dir, &scene.m, "P"));
+	scene_expect(&scene);
+}
+
+START_TEST(crash_inside_lost_source_rebuild)
+{
+	char want[4096];
+
+	/* The rebuilt directory, under its new name, with the changes. */
+	snprintf(want, sizeof(want), "/found/f%d 100644 0 0 %d 1 ", NLOST,
+		 snprintf(NULL, 0, "lost%d\n", NLOST));
+	ck_assert_msg(strstr(scene.target_after, want), "no %s in:\n%s", want, scene.target_after);
+	ck_assert_ptr_null(strstr(scene.target_after, "/found/f3 "));
+	ck_assert_ptr_null(strstr(scene.target_after, "branchfs-stage"));
+	/* Every object of the rebuild is built and placed by one copy (into
+	 * main in place, into a branch in storage/work). */
+	sweep("copy-built", true, NLOST + NLOST / 2);
+	sweep("copy-placed", true, NLOST + NLOST / 2);
+	if (!scene.target) {
+		sweep("stage-rebuilt", true, 1);
+		sweep("stage-placed", true, 1);
+	}
+	sweep("op-applied", true, 5);
 }
 END_TEST
 
@@ -977,6 +1078,16 @@ static Suite *suite(void)
 	tcase_add_test(tc, crash_inside_stage_in);
 	tcase_add_test(tc, crash_inside_parent_copy_up);
 	tcase_add_test(tc, crash_around_record);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lost");
+	tcase_add_unchecked_fixture(tc, setup_lost_main, teardown_scene);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, crash_inside_lost_source_rebuild);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lost_nested");
+	tcase_add_unchecked_fixture(tc, setup_lost_nested, teardown_scene);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, crash_inside_lost_source_rebuild);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("copyup");
 	tcase_add_unchecked_fixture(tc, setup_copy, teardown_scene);
