@@ -34,6 +34,9 @@ int bfs__ctl_path(char *out, const struct bfs_mount *m, const char *branch);
 /* Refresh m's daemon pid and storage with FS_IOC_BRANCH_INFO. */
 int bfs__refresh_info(struct bfs_mount *m);
 
+/* ctl.c: will the next clean unmount keep the branches (FS_IOC_BRANCH_INFO)? */
+int bfs__get_keep(const struct bfs_mount *m, bool *keep);
+
 /* state.c: the branch tree as the storage's state log records it. */
 struct bfs_state_branch {
 	uint64_t id, gen, parent_gen, parent, epoch;
