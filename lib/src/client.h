@@ -96,9 +96,6 @@ bool bfs__is_whiteout(const char *path, const struct stat *st);
 /* Disk usage of the non-directories below dir, hard links counted once. */
 int bfs__du(uint64_t *bytes, const char *dir);
 
-/* errors.c: strerror(err) lowercased, thread-local storage. */
-const char *bfs__syserr(int err);
-
 /* util.c */
 char *bfs__strdup(const char *s);
 /* out = a "/" b, or the other alone when one is empty; -ENAMETOOLONG. */

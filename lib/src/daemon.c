@@ -146,7 +146,7 @@ static pid_t spawn(const struct argv *a, int *out_fd)
 		dup2(pipefd[1], 1);
 		dup2(pipefd[1], 2);
 		execvp(a->v[0], (char *const *)a->v);
-		dprintf(2, "cannot run %s: %s\n", a->v[0], bfs__syserr(errno));
+		dprintf(2, "cannot run %s: %s\n", a->v[0], bfs_syserr(errno));
 		_exit(127);
 	}
 	close(pipefd[1]);

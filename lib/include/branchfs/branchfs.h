@@ -302,6 +302,16 @@ BFS_API int bfs_detach(const char *mnt);
  */
 BFS_API const char *bfs_strerror(int err);
 
+/*
+ * strerror(err) (negative or positive errno) with its first letter
+ * lowercased ("no such file or directory"; an acronym such as "RPC struct
+ * is bad" stays), for errors about files and commands rather than
+ * branches: ENOENT is "no such file or directory" here, "no such branch"
+ * in bfs_strerror().  Thread-local storage, valid until the next call in
+ * the same thread.
+ */
+BFS_API const char *bfs_syserr(int err);
+
 #ifdef __cplusplus
 }
 #endif
