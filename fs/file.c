@@ -393,7 +393,7 @@ static int file_privatize(struct bfsd_fs *fs, struct bfsd_file *f)
 	if (ret)
 		goto out_close_out;
 	if (fs->is_root && fchown(out, st.st_uid, st.st_gid) < 0)
-		bfsd_warn("private copy of an open file keeps our owner: %s", strerror(errno));
+		bfsd_warn("private copy of an open file keeps our owner: %s", bfsd_strerror(errno));
 	pthread_mutex_lock(&fs->files_lock);
 	for (g = fs->files[bucket(f->dev, f->ino)]; g; g = next) {
 		next = g->next_same;

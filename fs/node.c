@@ -439,7 +439,7 @@ void bfsd_node_repoint(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_la
 
 		if (ret)
 			bfsd_warn("an open file of '%s' keeps the old object: %s", phys,
-				  strerror(-ret));
+				  bfsd_strerror(-ret));
 	}
 	pthread_mutex_unlock(&m->nodes_lock);
 }

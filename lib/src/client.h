@@ -34,6 +34,9 @@ int bfs__ctl_path(char *out, const struct bfs_mount *m, const char *branch);
 /* Refresh m's daemon pid and storage with FS_IOC_BRANCH_INFO. */
 int bfs__refresh_info(struct bfs_mount *m);
 
+/* ctl.c: will the next clean unmount keep the branches (FS_IOC_BRANCH_INFO)? */
+int bfs__get_keep(const struct bfs_mount *m, bool *keep);
+
 /* state.c: the branch tree as the storage's state log records it. */
 struct bfs_state_branch {
 	uint64_t id, gen, parent_gen, parent, epoch;
@@ -92,9 +95,6 @@ int bfs__marker(const char *path, const char *key, char *val, size_t size);
 bool bfs__is_whiteout(const char *path, const struct stat *st);
 /* Disk usage of the non-directories below dir, hard links counted once. */
 int bfs__du(uint64_t *bytes, const char *dir);
-
-/* errors.c: strerror(err) lowercased, thread-local storage. */
-const char *bfs__syserr(int err);
 
 /* util.c */
 char *bfs__strdup(const char *s);

@@ -198,6 +198,20 @@ int bfs_current(char **name_out, struct bfs_mount *m)
 	return *name_out ? 0 : -ENOMEM;
 }
 
+int bfs__get_keep(const struct bfs_mount *m, bool *keep)
+{
+	struct branchfs_ioc_info info;
+	int ret;
+
+	memset(&info, 0, sizeof(info));
+	ret = ctl_ioctl(m, NULL, FS_IOC_BRANCH_INFO, &info);
+	/* A daemon without the extension keeps nothing unless told. */
+	if (ret == -ENOTTY || ret == -EINVAL)
+		ret = 0;
+	*keep = !ret && info.keep;
+	return ret;
+}
+
 int bfs_set_keep(struct bfs_mount *m, bool keep)
 {
 	unsigned int v = keep;

@@ -146,7 +146,7 @@ static pid_t spawn(const struct argv *a, int *out_fd)
 		dup2(pipefd[1], 1);
 		dup2(pipefd[1], 2);
 		execvp(a->v[0], (char *const *)a->v);
-		dprintf(2, "cannot run %s: %s\n", a->v[0], bfs__syserr(errno));
+		dprintf(2, "cannot run %s: %s\n", a->v[0], bfs_syserr(errno));
 		_exit(127);
 	}
 	close(pipefd[1]);
@@ -341,18 +341,30 @@ int bfs_unmount(struct bfs_mount *m, unsigned int flags)
 	int64_t deadline;
 	int ret;
 
+	bool was_keep = false;
+
 	if (flags & ~BFS_UNMOUNT_KEEP)
 		return -EINVAL;
 	if (flags & BFS_UNMOUNT_KEEP) {
-		ret = bfs_set_keep(m, true);
+		ret = bfs__get_keep(m, &was_keep);
+		if (!ret)
+			ret = bfs_set_keep(m, true);
 		if (ret)
 			return ret;
 	}
 	/* The pid may be stale if the mount was restarted since bfs_open(). */
 	bfs__refresh_info(m);
 	ret = do_unmount(m->root, false);
-	if (ret)
+	if (ret) {
+		/*
+		 * Still mounted (busy): the keep asked for this unmount must
+		 * not outlive it, or a later plain unmount would keep the
+		 * branches it is documented to discard.
+		 */
+		if ((flags & BFS_UNMOUNT_KEEP) && !was_keep)
+			bfs_set_keep(m, false);
 		return ret;
+	}
 	deadline = now_ms() + UNMOUNT_TIMEOUT_MS;
 	while (still_mounted(m->root) || !exited(m->pid)) {
 		if (now_ms() >= deadline)

@@ -20,9 +20,10 @@ const char *bfs_version(void)
 /*
  * strerror() in the words of our messages (lowercase, DESIGN.md section 7):
  * "Input/output error" becomes "input/output error"; an acronym ("RPC
- * struct is bad") is left as it is.  Thread-local storage.
+ * struct is bad") is left as it is.  The one copy for the library and the
+ * commands; the daemon, which does not link the library, has its own.
  */
-const char *bfs__syserr(int err)
+const char *bfs_syserr(int err)
 {
 	static _Thread_local char buf[256];
 	const char *s = strerror_r(err < 0 ? -err : err, buf, sizeof(buf));
@@ -73,5 +74,5 @@ const char *bfs_strerror(int err)
 	case ENOTSUP:
 		return "the daemon does not tell where its storage is";
 	}
-	return bfs__syserr(err);
+	return bfs_syserr(err);
 }

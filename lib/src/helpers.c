@@ -70,11 +70,11 @@ int bfs__proc_error(const struct bfs_proc_result *res)
 void bfs__proc_failure(char *buf, size_t n, const struct bfs_proc_result *res)
 {
 	if (res->error && res->error_what && !strcmp(res->error_what, "exec"))
-		snprintf(buf, n, "cannot run the command: %s", strerror(-res->error));
+		snprintf(buf, n, "cannot run the command: %s", bfs_syserr(-res->error));
 	else if (res->error && res->error_what && !strcmp(res->error_what, "chdir"))
-		snprintf(buf, n, "cannot enter its directory: %s", strerror(-res->error));
+		snprintf(buf, n, "cannot enter its directory: %s", bfs_syserr(-res->error));
 	else if (res->error)
-		snprintf(buf, n, "cannot start: %s", strerror(-res->error));
+		snprintf(buf, n, "cannot start: %s", bfs_syserr(-res->error));
 	else if (res->timed_out)
 		snprintf(buf, n, "timed out after %.1f s", res->timeout_ms / 1000.0);
 	else if (res->killed)
@@ -88,7 +88,7 @@ void bfs__proc_failure(char *buf, size_t n, const struct bfs_proc_result *res)
 int bfs__cb_error(char *why, size_t n, int ret)
 {
 	if (ret < 0 && ret >= -4095) {
-		snprintf(why, n, "%s", strerror(-ret));
+		snprintf(why, n, "%s", bfs_syserr(-ret));
 		return ret;
 	}
 	snprintf(why, n, "it returned %d, not 0 or a negative errno", ret);
@@ -138,7 +138,7 @@ static int evaluate_task(struct bfs__run *run, struct bfs_result *r, const struc
 	if (ret == -EINTR)
 		return ret;
 	if (ret) {
-		eval_failed(r, ret, strerror(-ret));
+		eval_failed(r, ret, bfs_syserr(-ret));
 		return 0;
 	}
 	if (!bfs_proc_ok(res)) {
@@ -272,7 +272,7 @@ static int expand_with_task(const struct bfs_task **tasks, size_t *n, struct bfs
 		return ret;
 	if (ret)
 		return bfs__outcome_fail(run->out, ret, "expand failed at depth %u: %s", depth,
-					 strerror(-ret));
+					 bfs_syserr(-ret));
 	if (!bfs_proc_ok(res)) {
 		bfs__proc_failure(why, sizeof(why), res);
 		ret = bfs__proc_error(res);

@@ -73,7 +73,7 @@ static int critique(char **text, struct bfs__run *run, const struct bfs_reflexio
 	if (ret == -EINTR)
 		return ret;
 	if (ret) {
-		critique_failed(r, ret, strerror(-ret));
+		critique_failed(r, ret, bfs_syserr(-ret));
 	} else if (!bfs_proc_ok(res)) {
 		bfs__proc_failure(why, sizeof(why), res);
 		critique_failed(r, bfs__proc_error(res), why);

@@ -52,7 +52,7 @@ static int judge_task(int *pick, char *why, size_t n, struct bfs__run *run,
 		goto out_free;
 	ret = bfs__helper(&res, run, t, &info, run->parent_path, args, (const char *const *)env);
 	if (ret) {
-		snprintf(why, n, "%s", strerror(-ret));
+		snprintf(why, n, "%s", bfs_syserr(-ret));
 		goto out_free;
 	}
 	if (!bfs_proc_ok(res)) {

@@ -108,7 +108,7 @@ static int cand_start(struct bfs__pool *p, struct bfs__cand *c)
 	id = bfs_runner_start(run->runner, &s);
 	if (id < 0) {
 		r->error = id;
-		bfs__result_setf(&r->reason, "cannot start: %s", strerror(-id));
+		bfs__result_setf(&r->reason, "cannot start: %s", bfs_syserr(-id));
 		return id;
 	}
 	r->started = true;

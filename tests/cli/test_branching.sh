@@ -194,7 +194,13 @@ check "run --on-error none: reported" grep -q "^kept 'kept' at $mnt/@kept (statu
 expect_fail 1 "branching: branch 'kept' already exists" -- run -b kept -- true
 expect_fail 1 "branching: cannot create 'a/b': branch names cannot contain '/'" -- run -b a/b -- true
 printf abort >"$mnt/@kept/.branchfs_ctl"
-expect 127 '*' "branching: cannot run '/nonexistent/cmd': No such file or directory" -- run -- /nonexistent/cmd
+expect 127 '*' "branching: cannot run '/nonexistent/cmd': no such file or directory" -- run -- /nonexistent/cmd
+check "run: a command that cannot run is aborted" no_branches
+expect 126 '*' "branching: cannot run '/dev/null': permission denied" -- run -- /dev/null
+expect 127 '*' '*' -- run --json -- /nonexistent/cmd
+jeq .action aborted
+check "run --json: the reason is one lowercase line on stderr" \
+	[ "$err" = "branching: cannot run '/nonexistent/cmd': no such file or directory" ]
 expect 124 '*' '*' -- run --timeout 0.3 -- sleep 30
 check "run: no branch left" no_branches
 # From inside a branch: the branch is the parent.

@@ -363,7 +363,10 @@ if [ -n "$FAILCTL" ]; then
 	expect 0 '*' "" -- list "$mnt"
 	tree=$out
 	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect_fail 1 "branchfs: cannot list the branches of $mnt: the daemon does not tell where its storage is" -- list "$mnt"
-	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect 0 "$tree" "" -- list "$mnt" --storage "$st"
+	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect 0 '*' "" -- list "$mnt" --storage "$st"
+	# The same tree; ages may have ticked over a second meanwhile.
+	check "list --storage shows the mount's tree" \
+		[ "$(sed -E 's/ +[0-9]+[smhd] +/ AGE /' <<<"$out")" = "$(sed -E 's/ +[0-9]+[smhd] +/ AGE /' <<<"$tree")" ]
 	LD_PRELOAD=$FAILCTL BFS_FAIL_INFO=1 expect 0 '*' "" -- list --json "$mnt" --storage "$st"
 	jeq .storage "$st"
 	jeq .current feat
@@ -464,11 +467,47 @@ expect 0 '*' "" -- mount --base "$base" --storage "$st" "$mnt"
 check "the branch of the dead mount came back" [ "$(cat "$mnt/@survivor/survivor.txt")" = s ]
 expect 0 "unmounted $mnt" "" -- unmount "$mnt"
 
+# --- a failed unmount --keep leaves no trace ---------------------------------------
+# An open file inside makes the mount busy: unmount --keep fails, and the
+# keep it asked for must not outlive it.
+expect 0 "mounted $base at $mnt" "" -- mount --base "$base" --storage "$st" "$mnt"
+expect 0 '*' "" -- create pending "$mnt"
+echo p >"$mnt/@pending/p.txt"
+sleep 60 <"$mnt/@pending/p.txt" &
+busy=$!
+while [ "$(readlink "/proc/$busy/fd/0")" != "$mnt/@pending/p.txt" ]; do sleep 0.05; done
+expect_fail 1 "branchfs: cannot unmount $mnt: the mount is busy" -- unmount "$mnt" --keep
+check "a busy unmount --keep stays mounted" grep -q " $mnt fuse.branchfs " /proc/mounts
+kill "$busy"
+wait "$busy" 2>/dev/null
+expect 0 "unmounted $mnt" "" -- unmount "$mnt"
+expect 0 '*' "" -- list --storage "$st" --json
+jeq '.branches | length' 1
+expect 0 "mounted $base at $mnt" "" -- mount --base "$base" --storage "$st" "$mnt"
+check "a plain unmount after a failed --keep discarded the branch" [ ! -e "$mnt/@pending" ]
+expect 0 "* main     -       -" "" -- list "$mnt"
+# Not busy, --keep still keeps them (and their files) for the next mount.
+expect 0 '*' "" -- create held "$mnt"
+echo h >"$mnt/@held/h.txt"
+expect 0 "unmounted $mnt (branches kept)" "" -- unmount "$mnt" --keep
+expect 0 "mounted $base at $mnt" "" -- mount --base "$base" --storage "$st" "$mnt"
+check "unmount --keep kept the branch and its file" [ "$(cat "$mnt/@held/h.txt" 2>/dev/null)" = h ]
+expect 0 "unmounted $mnt" "" -- unmount "$mnt"
+expect 0 '*' "" -- list --storage "$st" --json
+jeq '.branches | length' 1
+
 # --- mount -o -------------------------------------------------------------------
 # Options go to the daemon: keep (ours) and allow_other (FUSE's).
 expect 0 "mounted $base at $mnt" "" -- mount -o keep,allow_other --base "$base" --storage "$st" "$mnt"
 check "-o allow_other reaches the mount" grep -Eq "^branchfs $mnt fuse.branchfs [^ ]*allow_other" /proc/mounts
 expect 0 '*' "" -- create kept "$mnt"
+# A failed unmount --keep puts back the keep the mount had, not "discard".
+(cd "$mnt" && exec sleep 60) &
+busy=$!
+while [ "$(readlink "/proc/$busy/cwd")" != "$mnt" ]; do sleep 0.05; done
+expect_fail 1 "branchfs: cannot unmount $mnt: the mount is busy" -- unmount "$mnt" --keep
+kill "$busy"
+wait "$busy" 2>/dev/null
 expect 0 "unmounted $mnt" "" -- unmount "$mnt"
 expect 0 '*' "" -- list --storage "$st" --json
 check "-o keep kept the branches at a plain unmount" [ "$(j '.branches | length')" -ge 2 ]

@@ -608,6 +608,9 @@ START_TEST(strerror_speaks_branches)
 	ck_assert_str_eq(bfs_strerror(-EIO), "input/output error");
 	ck_assert_str_eq(bfs_strerror(EACCES), "permission denied");
 	ck_assert_str_eq(bfs_strerror(-12345), "unknown error 12345");
+	/* Files and commands are not branches: ENOENT in strerror()'s words. */
+	ck_assert_str_eq(bfs_syserr(-ENOENT), "no such file or directory");
+	ck_assert_str_eq(bfs_syserr(EACCES), "permission denied");
 	ck_assert_ptr_nonnull(strstr(bfs_version(), "."));
 }
 END_TEST

@@ -420,6 +420,31 @@ START_TEST(crashing_candidate_is_a_failure)
 }
 END_TEST
 
+/* Why a candidate or helper could not run is in lowercase words, as every
+ * message is, in the reason the CLI prints and puts in its JSON. */
+START_TEST(a_command_that_cannot_run_is_reported_in_lowercase)
+{
+	static const char *const missing[] = { "/nonexistent/cmd", NULL };
+	static const char *const denied[] = { "/dev/null", NULL };
+	struct bfs_task tasks[] = {
+		BFS_TASK_ARGV(missing),
+		BFS_TASK_ARGV(denied),
+		BFS_TASK_SHELL("echo ok > ran"),
+	};
+	struct bfs_best_of_n_opts bo = { .common = common() };
+	struct bfs_outcome *o;
+
+	ck_assert_int_eq(bfs_best_of_n(&o, m, tasks, 3, &bo), 0);
+	ck_assert_int_eq(res(o, 0)->error, -ENOENT);
+	ck_assert_str_eq(res(o, 0)->reason, "cannot run the command: no such file or directory");
+	ck_assert_int_eq(res(o, 1)->error, -EACCES);
+	ck_assert_str_eq(res(o, 1)->reason, "cannot run the command: permission denied");
+	ck_assert_uint_eq(bfs_outcome_winner(o)->index, 2);
+	ck_file_eq(base("ran"), "ok\n");
+	bfs_outcome_free(o);
+}
+END_TEST
+
 START_TEST(candidate_branches_of_its_own_are_discarded)
 {
 	/* The candidate creates a child of its branch through its branch's
@@ -549,6 +574,7 @@ int main(void)
 	tcase_add_test(tc, cascade_passes_errors_to_wider_waves);
 	tcase_add_test(tc, timeout_bounds_wall_time);
 	tcase_add_test(tc, crashing_candidate_is_a_failure);
+	tcase_add_test(tc, a_command_that_cannot_run_is_reported_in_lowercase);
 	tcase_add_test(tc, candidate_branches_of_its_own_are_discarded);
 	tcase_add_test(tc, nested_parent_option);
 	tcase_add_test(tc, sigterm_to_the_parent_cleans_up);

@@ -356,7 +356,7 @@ START_TEST(best_of_n_evaluate_callback)
 	ck_assert_uint_eq(winner(o)->index, 1);
 	ck_assert(res(o, 1)->score == 9);
 	ck_assert(!res(o, 0)->success);
-	ck_assert_str_eq(res(o, 0)->reason, "evaluate failed: Input/output error");
+	ck_assert_str_eq(res(o, 0)->reason, "evaluate failed: input/output error");
 	ck_assert_int_eq(res(o, 0)->error, -EIO);
 	bfs_outcome_free(o);
 }
@@ -583,7 +583,7 @@ START_TEST(tree_expand_error_stops_and_cleans_up)
 	struct bfs_outcome *o;
 
 	ck_assert_int_eq(run(&o, bfs__tree_of_thoughts, &task, 1, &to, NULL), -EIO);
-	ck_assert_str_eq(bfs_outcome_message(o), "expand failed at depth 1: Input/output error");
+	ck_assert_str_eq(bfs_outcome_message(o), "expand failed at depth 1: input/output error");
 	ck_assert(!bfs_outcome_committed(o));
 	ck_log("+b1<main +b2<b1 =b2 -b1 ");
 	bfs_outcome_free(o);
@@ -716,9 +716,9 @@ START_TEST(tournament_failing_judge_is_recorded)
 	ck_assert_ptr_null(bfs_outcome_winner(o));
 	ck_assert_uint_eq(bfs_outcome_match_count(o), 2);
 	ck_assert_int_eq(bfs_outcome_match(o, 1)->winner, -1);
-	ck_assert_str_eq(bfs_outcome_match(o, 1)->error, "Input/output error");
+	ck_assert_str_eq(bfs_outcome_match(o, 1)->error, "input/output error");
 	ck_assert_str_eq(bfs_outcome_message(o),
-			 "the judge failed on candidates 2 and 3: Input/output error");
+			 "the judge failed on candidates 2 and 3: input/output error");
 	ck_assert_int_eq(count('='), 0);
 	bfs_outcome_free(o);
 }
@@ -946,9 +946,9 @@ START_TEST(reflexion_failing_critique_is_recorded)
 	script[1] = (struct step){ .status = 1 };
 	ck_assert_int_eq(run(&o, bfs__reflexion, &task, 1, &ro, NULL), 0);
 	ck_assert_int_eq(res(o, 0)->error, -EIO);
-	ck_assert_str_eq(res(o, 0)->reason, "exit status 1; critique failed: Input/output error");
+	ck_assert_str_eq(res(o, 0)->reason, "exit status 1; critique failed: input/output error");
 	/* The next attempt gets the error text instead. */
-	ck_assert_str_eq(res(o, 1)->feedback, "exit status 1; critique failed: Input/output "
+	ck_assert_str_eq(res(o, 1)->feedback, "exit status 1; critique failed: input/output "
 					      "error\nattempt=0 feedback=[]");
 	bfs_outcome_free(o);
 

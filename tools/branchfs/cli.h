@@ -42,9 +42,6 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error of cmd: one line on stderr; returns CLI_USAGE. */
 int cli_usage(const struct cli_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* strerror(err) (negative or positive) lowercased, as our messages are;
- * thread-local storage. */
-const char *cli_strerror(int err);
 /* The exit code for a library error. */
 int cli_exit_code(int err);
 /* Report "cannot <what>: <bfs_strerror(err)>"; returns cli_exit_code(err). */

@@ -44,19 +44,6 @@ int cli_usage(const struct cli_cmd *cmd, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
-const char *cli_strerror(int err)
-{
-	static _Thread_local char buf[256];
-	const char *s = strerror_r(err < 0 ? -err : err, buf, sizeof(buf));
-
-	if (s != buf)
-		snprintf(buf, sizeof(buf), "%s", s);
-	/* "Input/output error", but not "RPC struct is bad". */
-	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
-		buf[0] += 'a' - 'A';
-	return buf;
-}
-
 int cli_exit_code(int err)
 {
 	if (err < 0)
@@ -179,7 +166,7 @@ int cli_open_failed(int ret, const char *path)
 	else if (ret == -ENOTCONN)
 		cli_error("cannot open %s: the daemon serving the mount is gone", abs ? abs : p);
 	else
-		cli_error("cannot open %s: %s", abs ? abs : p, cli_strerror(ret));
+		cli_error("cannot open %s: %s", abs ? abs : p, bfs_syserr(ret));
 	free(abs);
 	return ret == -ENOENT || ret == -ENOTDIR ? CLI_NOT_MOUNT : cli_exit_code(ret);
 }
@@ -269,7 +256,7 @@ int cli_finish(int code)
 {
 	if (fflush(stdout) == 0 && !ferror(stdout))
 		return code;
-	cli_error("cannot write the output: %s", cli_strerror(errno));
+	cli_error("cannot write the output: %s", bfs_syserr(errno));
 	return CLI_FAILURE;
 }
 

@@ -155,7 +155,7 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 	} else if (ret == -ENOENT)
 		cli_error("cannot mount %s: cannot find the daemon branchfsd", mnt);
 	else if (ret)
-		cli_error("cannot mount %s: %s", mnt, cli_strerror(ret));
+		cli_error("cannot mount %s: %s", mnt, bfs_syserr(ret));
 	else {
 		base = cli_abspath(a.d.base ? a.d.base : mnt);
 		printf("mounted %s at %s\n", base ? base : mnt, mnt);

@@ -60,7 +60,7 @@ int cli_finish(int code)
 {
 	if (fflush(stdout) == 0 && !ferror(stdout))
 		return code;
-	cli_error("cannot write the output: %s", strerror(errno));
+	cli_error("cannot write the output: %s", bfs_syserr(errno));
 	return CLI_FAILURE;
 }
 

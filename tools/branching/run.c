@@ -184,7 +184,7 @@ static int execute(struct verdict *v, struct bfs_runner *r, const struct cli_opt
 	if (*res && (*res)->error)
 		cli_error("cannot %s '%s': %s",
 			  strcmp((*res)->error_what, "chdir") ? "run" : "enter the branch of",
-			  task->argv ? task->argv[0] : task->shell, strerror(-(*res)->error));
+			  task->argv ? task->argv[0] : task->shell, bfs_syserr(-(*res)->error));
 	return ret;
 }
 
@@ -280,7 +280,7 @@ static int run_in_branch(struct args *a, struct cli_opts *o, const struct bfs_ta
 		return ret;
 	ret = bfs_runner_new(&r, &ro);
 	if (ret) {
-		cli_error("cannot run the command: %s", strerror(-ret));
+		cli_error("cannot run the command: %s", bfs_syserr(-ret));
 		cli_ws_close(&ws);
 		return CLI_FAILURE;
 	}
@@ -301,7 +301,7 @@ static int run_in_branch(struct args *a, struct cli_opts *o, const struct bfs_ta
 		} else if (ret < 0) {
 			v.action = "aborted";
 			v.err = bfs_abort(ws.m, name);
-			cli_error("cannot run the command: %s", strerror(-ret));
+			cli_error("cannot run the command: %s", bfs_syserr(-ret));
 			ret = CLI_FAILURE;
 		} else {
 			ret = decide(&v, a, &ws, r, tty);

@@ -270,7 +270,9 @@ BFS_API int bfs_daemon_start(struct bfs_mount **out, char **message, const char 
 
 /*
  * Unmount m and wait until the mount is gone and its daemon has exited.
- * Without BFS_UNMOUNT_KEEP the daemon discards every uncommitted branch.
+ * Without BFS_UNMOUNT_KEEP the daemon discards every uncommitted branch
+ * (unless bfs_set_keep() or the daemon's keep option said otherwise).  An
+ * unmount that fails leaves the mount's keep setting as it was before.
  * m stays valid for bfs_mount_root() and must still be closed.
  *
  * Errors: -EBUSY when the mount is in use, -ETIMEDOUT when the daemon did
@@ -299,6 +301,16 @@ BFS_API int bfs_detach(const char *mnt);
  * valid until the next call in the same thread.
  */
 BFS_API const char *bfs_strerror(int err);
+
+/*
+ * strerror(err) (negative or positive errno) with its first letter
+ * lowercased ("no such file or directory"; an acronym such as "RPC struct
+ * is bad" stays), for errors about files and commands rather than
+ * branches: ENOENT is "no such file or directory" here, "no such branch"
+ * in bfs_strerror().  Thread-local storage, valid until the next call in
+ * the same thread.
+ */
+BFS_API const char *bfs_syserr(int err);
 
 #ifdef __cplusplus
 }
