@@ -35,10 +35,9 @@ static int modify_prepare(struct bfsd_fs *fs, struct bfsd_branch *b, const char 
 	return bfsd_copyup(fs, b, path, data);
 }
 
-static int set_times(const struct bfsd_at *at, const struct stat *attr, int to_set)
+bool bfsd_setattr_times(const struct stat *attr, int to_set, struct timespec ts[2])
 {
-	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
-
+	ts[0] = ts[1] = (struct timespec){ 0, UTIME_OMIT };
 	if (to_set & BFSD_SET_ATIME_NOW)
 		ts[0].tv_nsec = UTIME_NOW;
 	else if (to_set & BFSD_SET_ATIME)
@@ -47,6 +46,14 @@ static int set_times(const struct bfsd_at *at, const struct stat *attr, int to_s
 		ts[1].tv_nsec = UTIME_NOW;
 	else if (to_set & BFSD_SET_MTIME)
 		ts[1] = attr->st_mtim;
+	return ts[0].tv_nsec != UTIME_OMIT || ts[1].tv_nsec != UTIME_OMIT;
+}
+
+static int set_times(const struct bfsd_at *at, const struct stat *attr, int to_set)
+{
+	struct timespec ts[2];
+
+	bfsd_setattr_times(attr, to_set, ts);
 	if (utimensat(at->fd, at->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return 0;

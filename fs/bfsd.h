@@ -532,6 +532,10 @@ int bfsd_view_rename(struct bfsd_fs *fs, struct bfsd_branch *b, const char *from
 #define BFSD_SET_ATIME_NOW (1 << 7)
 #define BFSD_SET_MTIME_NOW (1 << 8)
 
+/* ts for utimensat from the time bits of to_set (UTIME_OMIT for the rest);
+ * false when neither time is to be set. */
+bool bfsd_setattr_times(const struct stat *attr, int to_set, struct timespec ts[2]);
+
 int bfsd_view_setattr(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
 		      const struct stat *attr, int to_set, struct bfsd_file *f, struct stat *st);
 int bfsd_view_readlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, char *buf,

@@ -479,7 +479,7 @@ int bfsd_file_prepare_write(struct bfsd_fs *fs, struct bfsd_file *f, const char 
 int bfsd_file_setattr(struct bfsd_fs *fs, struct bfsd_file *f, const struct stat *attr, int to_set,
 		      struct stat *st)
 {
-	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+	struct timespec ts[2];
 	int ret = bfsd_file_prepare_write(fs, f, NULL);
 
 	if (ret)
@@ -495,15 +495,7 @@ int bfsd_file_setattr(struct bfsd_fs *fs, struct bfsd_file *f, const struct stat
 		if (ret)
 			return ret;
 	}
-	if (to_set & BFSD_SET_ATIME_NOW)
-		ts[0].tv_nsec = UTIME_NOW;
-	else if (to_set & BFSD_SET_ATIME)
-		ts[0] = attr->st_atim;
-	if (to_set & BFSD_SET_MTIME_NOW)
-		ts[1].tv_nsec = UTIME_NOW;
-	else if (to_set & BFSD_SET_MTIME)
-		ts[1] = attr->st_mtim;
-	if ((ts[0].tv_nsec != UTIME_OMIT || ts[1].tv_nsec != UTIME_OMIT) && futimens(f->fd, ts) < 0)
+	if (bfsd_setattr_times(attr, to_set, ts) && futimens(f->fd, ts) < 0)
 		return -errno;
 	return fstat(f->fd, st) < 0 ? -errno : 0;
 }
