@@ -564,17 +564,19 @@ int bfsd_view_copy_dir_attrs(struct bfsd_fs *fs, struct bfsd_branch *b, const ch
 /* --------------------------------------------------------------- readdir.c */
 
 struct bfsd_dirent {
-	char *name;
-	mode_t type;   /* S_IFMT; 0 for a whiteout (BFSD_LIST_WHITEOUTS) */
-	uint64_t vino; /* raw, unsalted */
-	int loc;       /* index into the directory's res->loc */
-	bool have_st;  /* st is the listed copy's stat at listing time */
-	struct stat st;
+	const char *name;
+	const struct stat *st; /* the listed copy's stat at listing time, or NULL */
+	uint64_t vino;	       /* raw, unsalted */
+	mode_t type;	       /* S_IFMT; 0 for a whiteout (BFSD_LIST_WHITEOUTS) */
+	int loc;	       /* index into the directory's res->loc */
 };
 
+/* Names and stats live in the list's own blocks, freed with it. */
+struct bfsd_dirmem;
 struct bfsd_dirlist {
-	size_t n;
+	size_t n, cap;
 	struct bfsd_dirent *e;
+	struct bfsd_dirmem *mem;
 };
 
 #define BFSD_LIST_WHITEOUTS 1 /* list whiteouts too, with type 0 */
@@ -597,6 +599,8 @@ struct bfsd_list_hint {
 int bfsd_dir_list_hinted(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r,
 			 int max_idx, int flags, const struct bfsd_list_hint *hint,
 			 struct bfsd_dirlist *out);
+/* Append an entry named name[0..len) (type 0, no stat); NULL on ENOMEM. */
+struct bfsd_dirent *bfsd_dirlist_add(struct bfsd_dirlist *l, const char *name, size_t len);
 void bfsd_dirlist_free(struct bfsd_dirlist *l);
 
 /* --------------------------------------------------------------- command.c */

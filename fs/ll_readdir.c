@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -164,31 +165,22 @@ struct branch_entries {
 static void add_branch_entry(struct bfsd_branch *b, void *arg)
 {
 	struct branch_entries *be = arg;
-	struct bfsd_dirlist *l = be->l;
+	char name[BFSD_NAME_MAX + 2];
 	struct bfsd_dirent *e;
+	int len;
 
 	if (be->ret)
 		return;
-	e = realloc(l->e, (l->n + 1) * sizeof(*e));
+	len = snprintf(name, sizeof(name), "@%s", b->name);
+	e = len > 0 && (size_t)len < sizeof(name) ? bfsd_dirlist_add(be->l, name, (size_t)len)
+						  : NULL;
 	if (!e) {
 		be->ret = -ENOMEM;
 		return;
 	}
-	l->e = e;
-	e = &l->e[l->n];
-	e->name = malloc(strlen(b->name) + 2);
-	if (!e->name) {
-		be->ret = -ENOMEM;
-		return;
-	}
-	e->name[0] = '@';
-	strcpy(e->name + 1, b->name);
 	e->type = S_IFDIR;
 	/* Final number (loc < 0): the root of b's own view. */
 	e->vino = bfsd_fs_salt(b, be->root_vino);
-	e->loc = -1;
-	e->have_st = false;
-	l->n++;
 }
 
 /* An @NAME entry for every live branch but main. */
@@ -212,11 +204,8 @@ static void filter_root(struct bfsd_dirlist *l, bool mount_root)
 	for (size_t i = 0; i < l->n; i++) {
 		const char *name = l->e[i].name;
 
-		if (!strcmp(name, BFSD_CTL_NAME) || (mount_root && name[0] == '@')) {
-			free(l->e[i].name);
-			continue;
-		}
-		l->e[keep++] = l->e[i];
+		if (strcmp(name, BFSD_CTL_NAME) && !(mount_root && name[0] == '@'))
+			l->e[keep++] = l->e[i];
 	}
 	l->n = keep;
 }
@@ -408,8 +397,8 @@ static int listed_entry(struct bfsd_mount *m, struct bfsd_node *dn, struct listi
 	ino_t uino;
 	int ret;
 
-	if (de->have_st) {
-		st = de->st;
+	if (de->st) {
+		st = *de->st;
 	} else {
 		ret = copy_stat(l, de, &st);
 		if (ret)

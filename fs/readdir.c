@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,31 +97,80 @@ static mode_t dtype_mode(unsigned char t)
 	}
 }
 
-static int list_add(struct bfsd_dirlist *l, size_t *cap, const char *name, mode_t type,
-		    uint64_t vino, int loc, const struct stat *st)
+/*
+ * Names and stats of a listing live in blocks of DIRMEM_SIZE bytes: one
+ * malloc per few hundred entries rather than one per name.
+ */
+#define DIRMEM_SIZE (60 * 1024)
+
+struct bfsd_dirmem {
+	struct bfsd_dirmem *next;
+	size_t used, size;
+	_Alignas(max_align_t) char data[];
+};
+
+static void *dirmem_alloc(struct bfsd_dirlist *l, size_t len, size_t align)
+{
+	struct bfsd_dirmem *mem = l->mem;
+	size_t at = mem ? (mem->used + align - 1) & ~(align - 1) : 0;
+
+	if (!mem || at + len > mem->size) {
+		size_t size = len > DIRMEM_SIZE ? len : DIRMEM_SIZE;
+
+		mem = malloc(sizeof(*mem) + size);
+		if (!mem)
+			return NULL;
+		mem->next = l->mem;
+		mem->size = size;
+		l->mem = mem;
+		at = 0;
+	}
+	mem->used = at + len;
+	return mem->data + at;
+}
+
+struct bfsd_dirent *bfsd_dirlist_add(struct bfsd_dirlist *l, const char *name, size_t len)
 {
 	struct bfsd_dirent *e;
+	char *copy;
 
-	if (l->n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 64;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
 
-		e = realloc(l->e, ncap * sizeof(*e));
+		e = realloc(l->e, cap * sizeof(*e));
 		if (!e)
-			return -ENOMEM;
+			return NULL;
 		l->e = e;
-		*cap = ncap;
+		l->cap = cap;
 	}
-	e = &l->e[l->n];
-	e->name = strdup(name);
-	if (!e->name)
+	copy = dirmem_alloc(l, len + 1, 1);
+	if (!copy)
+		return NULL;
+	memcpy(copy, name, len);
+	copy[len] = '\0';
+	e = &l->e[l->n++];
+	*e = (struct bfsd_dirent){ .name = copy, .loc = -1 };
+	return e;
+}
+
+static int list_add(struct bfsd_dirlist *l, const char *name, mode_t type, uint64_t vino, int loc,
+		    const struct stat *st)
+{
+	struct bfsd_dirent *e = bfsd_dirlist_add(l, name, strlen(name));
+	struct stat *copy;
+
+	if (!e)
 		return -ENOMEM;
 	e->type = type;
 	e->vino = vino;
 	e->loc = loc;
-	e->have_st = st != NULL;
-	if (st)
-		e->st = *st;
-	l->n++;
+	if (st) {
+		copy = dirmem_alloc(l, sizeof(*copy), _Alignof(struct stat));
+		if (!copy)
+			return -ENOMEM;
+		*copy = *st;
+		e->st = copy;
+	}
 	return 0;
 }
 
@@ -183,7 +233,7 @@ static int storage_entry(struct bfsd_fs *fs, const struct bfsd_layer *layer, int
  * looked at relative to the open directory (storage_entry).
  */
 static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int flags,
-		     const struct bfsd_list_hint *hint, struct bfsd_dirlist *l, size_t *cap,
+		     const struct bfsd_list_hint *hint, struct bfsd_dirlist *l,
 		     struct nameset *seen)
 {
 	struct bfsd_layer *layer = lc->layer;
@@ -229,9 +279,9 @@ static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int
 		ret = 0;
 		if (!type && !(flags & BFSD_LIST_WHITEOUTS))
 			/* Keep the name in seen, out of the listing: mark it. */
-			ret = list_add(l, cap, de->d_name, 0, 0, -1, NULL);
+			ret = list_add(l, de->d_name, 0, 0, -1, NULL);
 		else
-			ret = list_add(l, cap, de->d_name, type, type ? vino : 0, loc, have);
+			ret = list_add(l, de->d_name, type, type ? vino : 0, loc, have);
 	}
 	if (!ret && errno)
 		ret = -errno;
@@ -250,16 +300,15 @@ int bfsd_dir_list_hinted(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 			 struct bfsd_dirlist *out)
 {
 	struct nameset seen = { 0 };
-	size_t cap = 0, keep = 0;
+	size_t keep = 0;
 	int ret = 0;
 
 	(void)b;
-	out->n = 0;
-	out->e = NULL;
+	*out = (struct bfsd_dirlist){ 0 };
 	for (int i = 0; i < r->nloc && !ret; i++) {
 		if (r->loc[i].idx >= max_idx)
 			break;
-		ret = read_copy(fs, &r->loc[i], i, flags, hint, out, &cap, &seen);
+		ret = read_copy(fs, &r->loc[i], i, flags, hint, out, &seen);
 	}
 	free(seen.h);
 	free(seen.idx);
@@ -269,11 +318,8 @@ int bfsd_dir_list_hinted(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 	}
 	/* Drop the placeholders that only hid names of lower copies. */
 	for (size_t i = 0; i < out->n; i++) {
-		if (out->e[i].loc < 0) {
-			free(out->e[i].name);
-			continue;
-		}
-		out->e[keep++] = out->e[i];
+		if (out->e[i].loc >= 0)
+			out->e[keep++] = out->e[i];
 	}
 	out->n = keep;
 	return 0;
@@ -281,9 +327,12 @@ int bfsd_dir_list_hinted(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 
 void bfsd_dirlist_free(struct bfsd_dirlist *l)
 {
-	for (size_t i = 0; i < l->n; i++)
-		free(l->e[i].name);
+	while (l->mem) {
+		struct bfsd_dirmem *next = l->mem->next;
+
+		free(l->mem);
+		l->mem = next;
+	}
 	free(l->e);
-	l->e = NULL;
-	l->n = 0;
+	*l = (struct bfsd_dirlist){ 0 };
 }
