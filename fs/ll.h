@@ -39,11 +39,13 @@ enum bfsd_node_kind {
 struct bfsd_alias {
 	struct bfsd_node *node;
 	struct bfsd_node *parent; /* referenced */
-	char *name;
+	uint64_t hash;		  /* of (parent, name, branch) */
+	char *name;		  /* sname, or allocated when longer */
 	struct bfsd_alias *hnext; /* hash chain */
 	struct bfsd_alias *next;  /* the node's other names */
 	struct bfsd_alias *rnext; /* names directly under the mount root */
 	struct bfsd_alias **rpprev;
+	char sname[40];
 };
 
 /*
