@@ -569,6 +569,7 @@ struct bfsd_dirent {
 	uint64_t vino;	       /* raw, unsalted */
 	mode_t type;	       /* S_IFMT; 0 for a whiteout (BFSD_LIST_WHITEOUTS) */
 	int loc;	       /* index into the directory's res->loc */
+	bool known;	       /* the list hint knew it */
 };
 
 /* Names and stats live in the list's own blocks, freed with it. */
@@ -586,14 +587,15 @@ struct bfsd_dirlist {
 int bfsd_dir_list(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r, int max_idx,
 		  int flags, struct bfsd_dirlist *out);
 /*
- * What the caller already knows of a listed name: known() returns true,
- * with the entry's raw number, for a name it knows to be live in the view
- * as an object of that type, so the listing asks the storage nothing about
- * it.  Wrong answers list whiteouts: only the FUSE edge's exact name table
- * may give them.
+ * What the caller already knows of listed names: known() marks known, with
+ * the raw number in vino, each entry of e[0..n) it knows to be live in the
+ * view as an object of its type (e->type, from the dirent; 0 when the
+ * dirent had none), so the listing asks the storage nothing about it.
+ * Wrong answers list whiteouts: only the FUSE edge's exact name table may
+ * give them.
  */
 struct bfsd_list_hint {
-	bool (*known)(void *arg, const char *name, mode_t type, uint64_t *vino);
+	void (*known)(void *arg, struct bfsd_dirent *e, size_t n);
 	void *arg;
 };
 int bfsd_dir_list_hinted(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *r,

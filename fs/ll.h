@@ -173,14 +173,14 @@ void bfsd_node_unhash(struct bfsd_mount *m, struct bfsd_node *parent, const char
 /* Forget path's name in the node tables of both views of b. */
 void bfsd_node_unhash_path(struct bfsd_mount *m, struct bfsd_branch *b, const char *path);
 /*
- * Whether parent/name is a live object of that type in b's view, and the
- * st_ino shown for it.  Exact for storage names of branch views: every
- * change of b's namespace updates the table under b's ns_lock, a commit
- * into b unhashes what it changed (ctl.c), and nothing else changes a
- * branch's storage.
+ * Mark known, with the st_ino shown for it in vino, each of the names
+ * e[0..n) under parent that is a live object of its type (e->type) in b's
+ * view.  Exact for storage names of branch views: every change of b's
+ * namespace updates the table under b's ns_lock, a commit into b unhashes
+ * what it changed (ctl.c), and nothing else changes a branch's storage.
  */
-bool bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
-		     struct bfsd_branch *b, mode_t type, uint64_t *ino);
+void bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, struct bfsd_branch *b,
+		     struct bfsd_dirent *e, size_t n);
 /* The node that shows (b, path) in the given view, if the kernel has it. */
 struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,
 				 const char *path);

@@ -247,16 +247,16 @@ struct hint_arg {
 	struct bfsd_branch *b;
 };
 
-/* A name the kernel looked up in this view: its number, no storage call. */
-static bool known(void *arg, const char *name, mode_t type, uint64_t *vino)
+/* The names the kernel looked up in this view: their numbers, no storage
+ * call. */
+static void known(void *arg, struct bfsd_dirent *e, size_t n)
 {
 	struct hint_arg *h = arg;
-	uint64_t ino;
 
-	if (!bfsd_node_known(h->m, h->n, name, h->b, type, &ino))
-		return false;
-	*vino = bfsd_fs_salt(h->b, ino); /* unsalted: the salt is an xor */
-	return true;
+	bfsd_node_known(h->m, h->n, h->b, e, n);
+	for (size_t i = 0; i < n; i++)
+		if (e[i].known)
+			e[i].vino = bfsd_fs_salt(h->b, e[i].vino); /* unsalted: an xor */
 }
 
 /* List directory node n as it is now; tree_lock held shared. */
@@ -416,6 +416,27 @@ static int listed_entry(struct bfsd_mount *m, struct bfsd_node *dn, struct listi
 	return ret;
 }
 
+/* One plain entry; readdir(3) skips entries numbered 0, so none is. */
+static size_t add_plain(fuse_req_t req, struct bfsd_node *dn, struct listing *l,
+			const struct bfsd_dirent *de, const char *name, char *buf, size_t rem,
+			off_t next, bool plus)
+{
+	struct fuse_entry_param e = { 0 };
+
+	e.attr.st_mode = de ? de->type : S_IFDIR;
+	if (!de)
+		e.attr.st_ino = next == 1 ? dn->ino : 1;
+	else if (de->loc < 0)
+		e.attr.st_ino = de->vino;
+	else
+		e.attr.st_ino = bfsd_fs_salt(l->b, de->vino);
+	if (!e.attr.st_ino)
+		e.attr.st_ino = 1;
+	if (plus)
+		return fuse_add_direntry_plus(req, buf, rem, name, &e, next);
+	return fuse_add_direntry(req, buf, rem, name, &e.attr, next);
+}
+
 /* One entry of a readdirplus reply: lookup counted only if it fits. */
 static size_t add_plus(fuse_req_t req, struct bfsd_mount *m, struct bfsd_node *dn,
 		       struct listing *l, const struct bfsd_dirent *de, char *buf, size_t rem,
@@ -430,6 +451,10 @@ static size_t add_plus(fuse_req_t req, struct bfsd_mount *m, struct bfsd_node *d
 
 	if (need > rem)
 		return need;
+	/* Looked up already: the kernel has its node and attributes, and
+	 * ignores an entry with node id 0 (fuse_direntplus_link). */
+	if (de->known)
+		return add_plain(req, dn, l, de, de->name, buf, rem, next, true);
 	if (de->loc < 0 && de->name[0] == '@') {
 		b = bfsd_branch_find(m->fs, de->name + 1);
 		ret = b ? bfsd_ll_special_entry(m, dn, de->name, BFSD_NODE_BROOT, b, &e, &n)
@@ -451,27 +476,6 @@ static size_t add_plus(fuse_req_t req, struct bfsd_mount *m, struct bfsd_node *d
 		e.attr.st_ino = 0;
 	}
 	return fuse_add_direntry_plus(req, buf, rem, de->name, &e, next);
-}
-
-/* One plain entry; readdir(3) skips entries numbered 0, so none is. */
-static size_t add_plain(fuse_req_t req, struct bfsd_node *dn, struct listing *l,
-			const struct bfsd_dirent *de, const char *name, char *buf, size_t rem,
-			off_t next, bool plus)
-{
-	struct fuse_entry_param e = { 0 };
-
-	e.attr.st_mode = de ? de->type : S_IFDIR;
-	if (!de)
-		e.attr.st_ino = next == 1 ? dn->ino : 1;
-	else if (de->loc < 0)
-		e.attr.st_ino = de->vino;
-	else
-		e.attr.st_ino = bfsd_fs_salt(l->b, de->vino);
-	if (!e.attr.st_ino)
-		e.attr.st_ino = 1;
-	if (plus)
-		return fuse_add_direntry_plus(req, buf, rem, name, &e, next);
-	return fuse_add_direntry(req, buf, rem, name, &e.attr, next);
 }
 
 /* Index of the first entry with a cookie above off. */

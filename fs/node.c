@@ -608,19 +608,58 @@ void bfsd_node_unhash_path(struct bfsd_mount *m, struct bfsd_branch *b, const ch
 	}
 }
 
-bool bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
-		     struct bfsd_branch *b, mode_t type, uint64_t *ino)
+/* Lookups bfsd_node_known runs side by side, so their cache misses overlap. */
+#define KNOWN_BATCH 16
+
+/* In alias chain a, the alias of (parent, name) with hash h, any branch. */
+static struct bfsd_alias *chain_find(struct bfsd_alias *a, uint64_t h,
+				     const struct bfsd_node *parent, const char *name)
 {
-	struct bfsd_alias *a;
-	bool known;
+	for (; a; a = a->hnext)
+		if (a->hash == h && a->parent == parent && !strcmp(a->name, name))
+			return a;
+	return NULL;
+}
+
+void bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, struct bfsd_branch *b,
+		     struct bfsd_dirent *e, size_t n)
+{
+	struct bfsd_alias *a[KNOWN_BATCH];
+	uint64_t h[KNOWN_BATCH];
 
 	pthread_mutex_lock(&m->nodes_lock);
-	a = alias_find(m, parent, name, b);
-	known = a && a->node->kind == BFSD_NODE_OBJECT && a->node->type == type;
-	if (known)
-		*ino = a->node->ino;
+	for (size_t at = 0; at < n; at += KNOWN_BATCH) {
+		size_t k = n - at < KNOWN_BATCH ? n - at : KNOWN_BATCH;
+		size_t mask = m->names_cap - 1;
+
+		for (size_t i = 0; i < k; i++) {
+			h[i] = name_hash(parent, e[at + i].name, b);
+			__builtin_prefetch(&m->names[h[i] & mask]);
+		}
+		for (size_t i = 0; i < k; i++) {
+			a[i] = m->names[h[i] & mask];
+			if (a[i])
+				__builtin_prefetch(a[i]);
+		}
+		for (size_t i = 0; i < k; i++) {
+			a[i] = chain_find(a[i], h[i], parent, e[at + i].name);
+			if (a[i])
+				__builtin_prefetch(a[i]->node);
+		}
+		for (size_t i = 0; i < k; i++) {
+			struct bfsd_dirent *d = &e[at + i];
+			struct bfsd_alias *x = a[i];
+
+			if (x && x->node->branch != b) /* a hash collision across branches */
+				x = alias_find(m, parent, d->name, b);
+			if (x && d->type && x->node->kind == BFSD_NODE_OBJECT &&
+			    x->node->type == d->type) {
+				d->known = true;
+				d->vino = x->node->ino;
+			}
+		}
+	}
 	pthread_mutex_unlock(&m->nodes_lock);
-	return known;
 }
 
 struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,

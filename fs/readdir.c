@@ -153,27 +153,6 @@ struct bfsd_dirent *bfsd_dirlist_add(struct bfsd_dirlist *l, const char *name, s
 	return e;
 }
 
-static int list_add(struct bfsd_dirlist *l, const char *name, mode_t type, uint64_t vino, int loc,
-		    const struct stat *st)
-{
-	struct bfsd_dirent *e = bfsd_dirlist_add(l, name, strlen(name));
-	struct stat *copy;
-
-	if (!e)
-		return -ENOMEM;
-	e->type = type;
-	e->vino = vino;
-	e->loc = loc;
-	if (st) {
-		copy = dirmem_alloc(l, sizeof(*copy), _Alignof(struct stat));
-		if (!copy)
-			return -ENOMEM;
-		*copy = *st;
-		e->st = copy;
-	}
-	return 0;
-}
-
 static bool nameset_has(const struct nameset *s, const struct bfsd_dirlist *l, const char *name)
 {
 	uint64_t h;
@@ -189,38 +168,37 @@ static bool nameset_has(const struct nameset *s, const struct bfsd_dirlist *l, c
 
 /*
  * Type and number of a storage entry, and whether it is a whiteout (type
- * 0): from its dirent and one listing of its markers, stat'ed only when it
- * carries a whiteout marker or the dirent has no type.  *have is st when
- * the entry was stat'ed.  -errno when it is gone.
+ * 0): from its dirent (name, *type from d_type, ino) and one listing of its
+ * markers, stat'ed only when it carries a whiteout marker or the dirent has
+ * no type.  *have is st when the entry was stat'ed.  -errno when it is gone.
  */
 static int storage_entry(struct bfsd_fs *fs, const struct bfsd_layer *layer, int fd,
-			 const struct dirent *de, mode_t *type, uint64_t *vino, struct stat *st,
+			 const char *name, ino_t ino, mode_t *type, uint64_t *vino, struct stat *st,
 			 struct stat **have)
 {
 	unsigned int marks = 0;
 	uint64_t origin;
 	int ret = -ENOSYS;
 
-	*type = dtype_mode(de->d_type);
 	if (*type)
-		ret = bfsd_marker_list_at(layer, fd, de->d_name, &marks);
+		ret = bfsd_marker_list_at(layer, fd, name, &marks);
 	if (ret == -ENOENT)
 		return ret;
 	if (ret || (marks & BFSD_MARK_WH)) {
-		if (fstatat(fd, de->d_name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 		*have = st;
 		*type = st->st_mode & S_IFMT;
-		if (bfsd_marker_is_whiteout_at(layer, fd, de->d_name, st)) {
+		if (bfsd_marker_is_whiteout_at(layer, fd, name, st)) {
 			*type = 0;
 			return 0;
 		}
 	}
 	if ((ret || (marks & BFSD_MARK_ORIGIN)) &&
-	    bfsd_marker_origin_at(layer, fd, de->d_name, &origin) > 0) {
+	    bfsd_marker_origin_at(layer, fd, name, &origin) > 0) {
 		*vino = origin;
 	} else {
-		struct stat dst = { .st_dev = layer->dev, .st_ino = de->d_ino };
+		struct stat dst = { .st_dev = layer->dev, .st_ino = ino };
 
 		*vino = bfsd_fs_vino(fs, *have ? *have : &dst);
 	}
@@ -228,16 +206,60 @@ static int storage_entry(struct bfsd_fs *fs, const struct bfsd_layer *layer, int
 }
 
 /*
- * Read one contributing copy of the directory into l.  A name an upper copy
- * listed is skipped before anything is asked of it; storage entries are
- * looked at relative to the open directory (storage_entry).
+ * Settle entry i of l, read from a copy with e->vino the dirent's d_ino:
+ * its type and number, and whether it decides its name for the copies
+ * below (into seen).  An entry dropped from the listing gets loc -1.
+ */
+static int settle(struct bfsd_fs *fs, const struct bfsd_layer *layer, int fd, int flags,
+		  struct bfsd_dirlist *l, size_t i, struct nameset *seen)
+{
+	struct bfsd_dirent *e = &l->e[i];
+	struct stat st, *have = NULL, *copy;
+	int ret;
+
+	if (!bfsd_layer_is_storage(layer)) {
+		struct stat dst = { .st_dev = layer->dev, .st_ino = e->vino };
+
+		e->vino = bfsd_fs_vino(fs, &dst);
+	} else if (!e->known &&
+		   storage_entry(fs, layer, fd, e->name, e->vino, &e->type, &e->vino, &st, &have)) {
+		e->loc = -1; /* gone: listed nowhere, hides nothing */
+		return 0;
+	}
+	ret = nameset_add(seen, l, e->name, i);
+	if (ret <= 0) {
+		e->loc = -1;
+		return ret;
+	}
+	if (!e->type) {
+		e->vino = 0;
+		if (!(flags & BFSD_LIST_WHITEOUTS))
+			e->loc = -1; /* kept in seen, out of the listing */
+		return 0;
+	}
+	if (have) {
+		copy = dirmem_alloc(l, sizeof(*copy), _Alignof(struct stat));
+		if (!copy)
+			return -ENOMEM;
+		*copy = *have;
+		e->st = copy;
+	}
+	return 0;
+}
+
+/*
+ * Read one contributing copy of the directory into l: its names first,
+ * skipping those an upper copy listed before anything is asked of them;
+ * then what the hint knows of a storage copy's names, all at once; then
+ * the storage, relative to the open directory, for the rest (settle).
  */
 static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int flags,
 		     const struct bfsd_list_hint *hint, struct bfsd_dirlist *l,
 		     struct nameset *seen)
 {
 	struct bfsd_layer *layer = lc->layer;
-	bool storage = bfsd_layer_is_storage(layer);
+	size_t first = l->n;
+	struct bfsd_dirent *e;
 	struct dirent *de;
 	int fd, ret = 0;
 	DIR *d;
@@ -253,38 +275,25 @@ static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int
 		close(fd);
 		return -errno;
 	}
-	while (!ret && (errno = 0, de = readdir(d))) {
-		mode_t type = dtype_mode(de->d_type);
-		uint64_t vino = 0;
-		struct stat st, *have = NULL;
-
+	while ((errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (nameset_has(seen, l, de->d_name))
 			continue; /* an upper copy decided this name */
-		if (storage) {
-			bool known =
-				hint && type && hint->known(hint->arg, de->d_name, type, &vino);
-
-			if (!known && storage_entry(fs, layer, fd, de, &type, &vino, &st, &have))
-				continue;
-		} else {
-			struct stat dst = { .st_dev = layer->dev, .st_ino = de->d_ino };
-
-			vino = bfsd_fs_vino(fs, &dst);
+		e = bfsd_dirlist_add(l, de->d_name, strlen(de->d_name));
+		if (!e) {
+			errno = ENOMEM;
+			break;
 		}
-		ret = nameset_add(seen, l, de->d_name, l->n);
-		if (ret <= 0)
-			continue;
-		ret = 0;
-		if (!type && !(flags & BFSD_LIST_WHITEOUTS))
-			/* Keep the name in seen, out of the listing: mark it. */
-			ret = list_add(l, de->d_name, 0, 0, -1, NULL);
-		else
-			ret = list_add(l, de->d_name, type, type ? vino : 0, loc, have);
+		e->type = dtype_mode(de->d_type);
+		e->vino = de->d_ino;
+		e->loc = loc;
 	}
-	if (!ret && errno)
-		ret = -errno;
+	ret = -errno;
+	if (!ret && hint && bfsd_layer_is_storage(layer))
+		hint->known(hint->arg, l->e + first, l->n - first);
+	for (size_t i = first; !ret && i < l->n; i++)
+		ret = settle(fs, layer, fd, flags, l, i, seen);
 	closedir(d);
 	return ret;
 }

@@ -7,7 +7,8 @@
  * programs do to the base within its cache timeout; a reader never misses
  * or repeats a name that stayed while others come and go, even with more
  * directories being read at once than branchfsd keeps listings of; seekdir
- * returns to the same place; d_ino is st_ino.
+ * returns to the same place; d_ino is st_ino, also for names listed from
+ * the node table.
  */
 #define _GNU_SOURCE
 #include "bfs_test.h"
@@ -306,6 +307,82 @@ START_TEST(d_ino_is_st_ino)
 }
 END_TEST
 
+/* Name i of looked_up_names_list_with_their_numbers: a file, a directory,
+ * a file whose name is longer than a node keeps inline. */
+static void many_name(char *buf, size_t size, int i)
+{
+	if (i % 3 == 0)
+		snprintf(buf, size, "f%03d", i);
+	else if (i % 3 == 1)
+		snprintf(buf, size, "d%03d", i);
+	else
+		snprintf(buf, size, "long-name-past-the-inline-limit-%03d", i);
+}
+
+/*
+ * Names the kernel looked up are listed from the node table, in batches,
+ * without asking the storage: their numbers and types must still be right,
+ * for short and long (out of line) names, after renames and removals, in
+ * the readdirplus reply that opens a listing and the plain ones after it.
+ */
+START_TEST(looked_up_names_list_with_their_numbers)
+{
+	enum { N = 330 };
+	char dir[4096], p[4096], name[64];
+	static ino_t ino[N];
+	static bool seen[N];
+	struct dirent *de;
+	struct stat st;
+	int listed = 0;
+	DIR *d;
+
+	ck_assert_int_eq(mkdir(bfs_path(dir, br, "src/many"), 0755), 0);
+	for (int i = 0; i < N; i++) {
+		many_name(name, sizeof(name), i);
+		bfs_path(p, dir, name);
+		if (i % 3 == 1)
+			ck_assert_int_eq(mkdir(p, 0755), 0);
+		else
+			ck_assert_int_eq(bfs_write_file(p, "x\n"), 0);
+		ck_assert_int_eq(lstat(p, &st), 0);
+		ino[i] = st.st_ino;
+	}
+	/* f000 becomes g000 (same number); f003 and d001 go. */
+	ck_assert_int_eq(rename(bfs_path(p, dir, "f000"), bfs_path(name, dir, "g000")), 0);
+	ck_assert_int_eq(unlink(bfs_path(p, dir, "f003")), 0);
+	ck_assert_int_eq(rmdir(bfs_path(p, dir, "d001")), 0);
+
+	d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d))) {
+		int i = -1;
+
+		if (de->d_name[0] == '.')
+			continue;
+		listed++;
+		if (!strcmp(de->d_name, "g000"))
+			i = 0;
+		else
+			for (int j = 0; j < N && i < 0; j++) {
+				many_name(name, sizeof(name), j);
+				if (!strcmp(name, de->d_name))
+					i = j;
+			}
+		ck_assert_msg(i >= 0 && i != 3 && i != 1, "%s: not expected", de->d_name);
+		ck_assert_msg(!seen[i], "%s: listed twice", de->d_name);
+		seen[i] = true;
+		ck_assert_msg(de->d_ino == ino[i], "%s: d_ino %llu, was %llu", de->d_name,
+			      (unsigned long long)de->d_ino, (unsigned long long)ino[i]);
+		ck_assert_int_eq(de->d_type, i % 3 == 1 ? DT_DIR : DT_REG);
+		ck_assert_int_eq(fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW), 0);
+		ck_assert_int_eq(st.st_ino, ino[i]);
+		ck_assert_int_eq(S_ISDIR(st.st_mode), i % 3 == 1);
+	}
+	closedir(d);
+	ck_assert_int_eq(listed, N - 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("listing");
@@ -321,6 +398,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, many_readers_at_once);
 	tcase_add_test(tc, seekdir_returns_to_the_same_place);
 	tcase_add_test(tc, d_ino_is_st_ino);
+	tcase_add_test(tc, looked_up_names_list_with_their_numbers);
 	suite_add_tcase(s, tc);
 	return s;
 }
