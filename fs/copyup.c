@@ -538,9 +538,13 @@ int bfsd_copyup_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *p
 			ret = -ENOTDIR;
 		else if (!bfsd_res_in_top(fs, b, r))
 			ret = copy_up_object(fs, b, r, prefix, false);
+		else
+			ret = 1; /* there already: nothing changed */
 		bfsd_res_put(r);
-		if (ret)
+		if (ret < 0)
 			return ret;
+		if (ret)
+			continue;
 		bfsd_cache_drop(b, prefix);
 		if (fs->on_copyup)
 			fs->on_copyup(fs->hook_ctx, b, prefix, NULL);

@@ -555,6 +555,8 @@ bool bfsd_marker_is_whiteout(const struct bfsd_layer *l, const char *phys, const
 int bfsd_marker_dir(const struct bfsd_layer *l, const char *phys, bool *opaque, char *redirect,
 		    uint64_t *origin)
 {
+	enum { WANT_OPAQUE = 1, WANT_REDIRECT = 2, WANT_ORIGIN = 4 };
+	unsigned int want = WANT_OPAQUE | WANT_REDIRECT | WANT_ORIGIN;
 	char path[PATH_MAX], names[1024];
 	const size_t plen = l->fs->xattr_prefix_len;
 	ssize_t n;
@@ -567,29 +569,32 @@ int bfsd_marker_dir(const struct bfsd_layer *l, const char *phys, bool *opaque, 
 	if (ret)
 		return ret;
 	n = llistxattr(path, names, sizeof(names));
-	if (n < 0 && errno == ERANGE)
-		n = 0; /* many user xattrs: fall back to direct gets below */
-	else if (n < 0)
+	if (n < 0 && errno != ERANGE)
 		return errno == ENOTSUP ? 0 : -errno;
-	if (n > 0) {
-		bool any = false;
-
-		for (char *p = names; p < names + n; p += strlen(p) + 1)
-			if (!strncmp(p, l->fs->xattr_prefix, plen))
-				any = true;
-		if (!any)
-			return 0;
+	if (n >= 0) { /* else many user xattrs: ask for each marker */
+		want = 0;
+		for (char *p = names; p < names + n; p += strlen(p) + 1) {
+			if (strncmp(p, l->fs->xattr_prefix, plen))
+				continue;
+			if (!strcmp(p + plen, "opaque"))
+				want |= WANT_OPAQUE;
+			else if (!strcmp(p + plen, "redirect"))
+				want |= WANT_REDIRECT;
+			else if (!strcmp(p + plen, "origin"))
+				want |= WANT_ORIGIN;
+		}
 	}
-	{
+	if (want & WANT_OPAQUE) {
 		char v;
 
 		*opaque = bfsd_marker_get(l, phys, "opaque", &v, 1) == 1;
 	}
-	ret = bfsd_marker_get(l, phys, "redirect", redirect, PATH_MAX - 1);
-	if (ret >= 0)
-		redirect[ret] = '\0';
-	else
-		redirect[0] = '\0';
+	if (want & WANT_REDIRECT) {
+		ret = bfsd_marker_get(l, phys, "redirect", redirect, PATH_MAX - 1);
+		redirect[ret >= 0 ? ret : 0] = '\0';
+	}
+	if (!(want & WANT_ORIGIN))
+		return 0;
 	ret = bfsd_marker_origin(l, phys, origin);
 	return ret < 0 ? ret : 0;
 }
