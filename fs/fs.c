@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -176,6 +177,7 @@ static int open_storage(struct bfsd_fs *fs, const char *storage)
 static void init_locks(struct bfsd_fs *fs)
 {
 	pthread_rwlockattr_t attr;
+	pthread_condattr_t cattr;
 
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -188,7 +190,10 @@ static void init_locks(struct bfsd_fs *fs)
 	pthread_mutex_init(&fs->reclaim_lock, NULL);
 	for (size_t i = 0; i < sizeof(fs->size_locks) / sizeof(fs->size_locks[0]); i++)
 		pthread_mutex_init(&fs->size_locks[i], NULL);
-	pthread_cond_init(&fs->reclaim_cond, NULL);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->reclaim_cond, &cattr);
+	pthread_condattr_destroy(&cattr);
 }
 
 static void scan_branch(struct bfsd_branch *b, void *arg)
@@ -443,10 +448,20 @@ void bfsd_store_reclaim(struct bfsd_fs *fs)
 	closedir(d);
 }
 
+/*
+ * The trash is removed this long after the wake-up that found it: removing
+ * a big tree holds the storage filesystem's journal, and would otherwise
+ * do so while the abort that made it is still writing its log record and
+ * replying.
+ */
+#define TRASH_DELAY_NS (20 * 1000 * 1000L)
+
 static void *reclaimer(void *arg)
 {
 	struct bfsd_fs *fs = arg;
 	struct sched_param sp = { 0 };
+	struct timespec due = { 0 };
+	bool trash = false;
 
 	/* Deleting aborted trees is background work: it yields the CPU to
 	 * every request (abort returns before any of it happens). */
@@ -454,16 +469,28 @@ static void *reclaimer(void *arg)
 
 	pthread_mutex_lock(&fs->reclaim_lock);
 	while (!fs->reclaim_stop) {
-		if (!fs->reclaim_pending) {
+		if (fs->reclaim_pending) {
+			fs->reclaim_pending = 0;
+			pthread_mutex_unlock(&fs->reclaim_lock);
+			bfsd_cache_free_garbage(fs);
+			bfsd_layer_refill(fs);
+			if (!trash) {
+				clock_gettime(CLOCK_MONOTONIC, &due);
+				due.tv_nsec += TRASH_DELAY_NS;
+				due.tv_sec += due.tv_nsec / 1000000000L;
+				due.tv_nsec %= 1000000000L;
+				trash = true;
+			}
+			pthread_mutex_lock(&fs->reclaim_lock);
+		} else if (!trash) {
 			pthread_cond_wait(&fs->reclaim_cond, &fs->reclaim_lock);
-			continue;
+		} else if (pthread_cond_timedwait(&fs->reclaim_cond, &fs->reclaim_lock, &due) ==
+			   ETIMEDOUT) {
+			trash = false;
+			pthread_mutex_unlock(&fs->reclaim_lock);
+			bfsd_store_reclaim(fs);
+			pthread_mutex_lock(&fs->reclaim_lock);
 		}
-		fs->reclaim_pending = 0;
-		pthread_mutex_unlock(&fs->reclaim_lock);
-		bfsd_cache_free_garbage(fs);
-		bfsd_layer_refill(fs);
-		bfsd_store_reclaim(fs);
-		pthread_mutex_lock(&fs->reclaim_lock);
 	}
 	pthread_mutex_unlock(&fs->reclaim_lock);
 	return NULL;
