@@ -565,6 +565,7 @@ int bfsd_view_copy_dir_attrs(struct bfsd_fs *fs, struct bfsd_branch *b, const ch
 
 struct bfsd_dirent {
 	const char *name;
+	uint64_t hash;	       /* bfsd_hash of name */
 	const struct stat *st; /* the listed copy's stat at listing time, or NULL */
 	uint64_t vino;	       /* raw, unsalted */
 	mode_t type;	       /* S_IFMT; 0 for a whiteout (BFSD_LIST_WHITEOUTS) */

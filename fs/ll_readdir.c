@@ -229,9 +229,7 @@ static int sort_listing(struct listing *l)
 	if (!l->ent)
 		return -ENOMEM;
 	for (size_t i = 0; i < l->list.n; i++) {
-		const char *name = l->list.e[i].name;
-
-		l->ent[i].cookie = (bfsd_hash(name, strlen(name)) >> 2) + 3;
+		l->ent[i].cookie = (l->list.e[i].hash >> 2) + 3;
 		l->ent[i].de = &l->list.e[i];
 	}
 	qsort(l->ent, l->list.n, sizeof(*l->ent), by_cookie);

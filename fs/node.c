@@ -19,14 +19,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t name_hash(const struct bfsd_node *parent, const char *name,
-			  const struct bfsd_branch *b)
+/* The hash of (parent, name, branch), from the bfsd_hash of the name. */
+static uint64_t mix_hash(const struct bfsd_node *parent, uint64_t h, const struct bfsd_branch *b)
 {
-	uint64_t h = bfsd_hash(name, strlen(name));
-
 	h ^= (uintptr_t)parent * 0x9e3779b97f4a7c15ull;
 	h ^= (uintptr_t)b * 0xc2b2ae3d27d4eb4full;
 	return h;
+}
+
+static uint64_t name_hash(const struct bfsd_node *parent, const char *name,
+			  const struct bfsd_branch *b)
+{
+	return mix_hash(parent, bfsd_hash(name, strlen(name)), b);
 }
 
 static size_t ident_slot(const struct bfsd_mount *m, const struct bfsd_branch *b, bool via_root,
@@ -633,7 +637,7 @@ void bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, struct bfsd
 		size_t mask = m->names_cap - 1;
 
 		for (size_t i = 0; i < k; i++) {
-			h[i] = name_hash(parent, e[at + i].name, b);
+			h[i] = mix_hash(parent, e[at + i].hash, b);
 			__builtin_prefetch(&m->names[h[i] & mask]);
 		}
 		for (size_t i = 0; i < k; i++) {

@@ -54,10 +54,11 @@ static int nameset_grow(struct nameset *s, const struct bfsd_dirlist *l)
 	return 0;
 }
 
-/* Insert name (entry i of l) unless present; 1 when it was new. */
-static int nameset_add(struct nameset *s, const struct bfsd_dirlist *l, const char *name, size_t i)
+/* Insert entry i of l unless its name is present; 1 when it was new. */
+static int nameset_add(struct nameset *s, const struct bfsd_dirlist *l, size_t i)
 {
-	uint64_t h = bfsd_hash(name, strlen(name));
+	const char *name = l->e[i].name;
+	uint64_t h = l->e[i].hash;
 	size_t j;
 	int ret;
 
@@ -149,7 +150,7 @@ struct bfsd_dirent *bfsd_dirlist_add(struct bfsd_dirlist *l, const char *name, s
 	memcpy(copy, name, len);
 	copy[len] = '\0';
 	e = &l->e[l->n++];
-	*e = (struct bfsd_dirent){ .name = copy, .loc = -1 };
+	*e = (struct bfsd_dirent){ .name = copy, .hash = bfsd_hash(name, len), .loc = -1 };
 	return e;
 }
 
@@ -226,7 +227,7 @@ static int settle(struct bfsd_fs *fs, const struct bfsd_layer *layer, int fd, in
 		e->loc = -1; /* gone: listed nowhere, hides nothing */
 		return 0;
 	}
-	ret = nameset_add(seen, l, e->name, i);
+	ret = nameset_add(seen, l, i);
 	if (ret <= 0) {
 		e->loc = -1;
 		return ret;
