@@ -208,8 +208,9 @@ static int storage_entry(struct bfsd_fs *fs, const struct bfsd_layer *layer, int
 
 /*
  * Settle entry i of l, read from a copy with e->vino the dirent's d_ino:
- * its type and number, and whether it decides its name for the copies
- * below (into seen).  An entry dropped from the listing gets loc -1.
+ * its type and number, and that it decides its name for the copies below
+ * (into seen; NULL when none is read).  An entry dropped from the listing
+ * gets loc -1.
  */
 static int settle(struct bfsd_fs *fs, const struct bfsd_layer *layer, int fd, int flags,
 		  struct bfsd_dirlist *l, size_t i, struct nameset *seen)
@@ -227,7 +228,7 @@ static int settle(struct bfsd_fs *fs, const struct bfsd_layer *layer, int fd, in
 		e->loc = -1; /* gone: listed nowhere, hides nothing */
 		return 0;
 	}
-	ret = nameset_add(seen, l, i);
+	ret = seen ? nameset_add(seen, l, i) : 1;
 	if (ret <= 0) {
 		e->loc = -1;
 		return ret;
@@ -253,10 +254,11 @@ static int settle(struct bfsd_fs *fs, const struct bfsd_layer *layer, int fd, in
  * skipping those an upper copy listed before anything is asked of them;
  * then what the hint knows of a storage copy's names, all at once; then
  * the storage, relative to the open directory, for the rest (settle).
+ * The names are added to seen only when a copy below is read (more).
  */
 static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int flags,
 		     const struct bfsd_list_hint *hint, struct bfsd_dirlist *l,
-		     struct nameset *seen)
+		     struct nameset *seen, bool more)
 {
 	struct bfsd_layer *layer = lc->layer;
 	size_t first = l->n;
@@ -294,7 +296,7 @@ static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int
 	if (!ret && hint && bfsd_layer_is_storage(layer))
 		hint->known(hint->arg, l->e + first, l->n - first);
 	for (size_t i = first; !ret && i < l->n; i++)
-		ret = settle(fs, layer, fd, flags, l, i, seen);
+		ret = settle(fs, layer, fd, flags, l, i, more ? seen : NULL);
 	closedir(d);
 	return ret;
 }
@@ -318,7 +320,8 @@ int bfsd_dir_list_hinted(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 	for (int i = 0; i < r->nloc && !ret; i++) {
 		if (r->loc[i].idx >= max_idx)
 			break;
-		ret = read_copy(fs, &r->loc[i], i, flags, hint, out, &seen);
+		ret = read_copy(fs, &r->loc[i], i, flags, hint, out, &seen,
+				i + 1 < r->nloc && r->loc[i + 1].idx < max_idx);
 	}
 	free(seen.h);
 	free(seen.idx);
