@@ -298,17 +298,34 @@ fuse_ino_t bfsd_node_id(struct bfsd_mount *m, const struct bfsd_node *n)
 	return (fuse_ino_t)(uintptr_t)n;
 }
 
+/* In alias chain a, the alias of (parent, name) with hash h, any branch. */
+static struct bfsd_alias *chain_find(struct bfsd_alias *a, uint64_t h,
+				     const struct bfsd_node *parent, const char *name)
+{
+	for (; a; a = a->hnext)
+		if (a->hash == h && a->parent == parent && !strcmp(a->name, name))
+			return a;
+	return NULL;
+}
+
+/* From chain_find's a, the alias that is b's (another branch's shares the
+ * hash only by a collision). */
+static struct bfsd_alias *chain_find_branch(struct bfsd_alias *a, uint64_t h,
+					    const struct bfsd_node *parent, const char *name,
+					    const struct bfsd_branch *b)
+{
+	while (a && a->node->branch != b)
+		a = chain_find(a->hnext, h, parent, name);
+	return a;
+}
+
 static struct bfsd_alias *alias_find(struct bfsd_mount *m, struct bfsd_node *parent,
 				     const char *name, struct bfsd_branch *b)
 {
 	uint64_t h = name_hash(parent, name, b);
-	struct bfsd_alias *a = m->names[h & (m->names_cap - 1)];
+	struct bfsd_alias *a = chain_find(m->names[h & (m->names_cap - 1)], h, parent, name);
 
-	for (; a; a = a->hnext)
-		if (a->hash == h && a->parent == parent && a->node->branch == b &&
-		    !strcmp(a->name, name))
-			return a;
-	return NULL;
+	return chain_find_branch(a, h, parent, name, b);
 }
 
 struct bfsd_node *bfsd_node_find(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
@@ -615,16 +632,6 @@ void bfsd_node_unhash_path(struct bfsd_mount *m, struct bfsd_branch *b, const ch
 /* Lookups bfsd_node_known runs side by side, so their cache misses overlap. */
 #define KNOWN_BATCH 16
 
-/* In alias chain a, the alias of (parent, name) with hash h, any branch. */
-static struct bfsd_alias *chain_find(struct bfsd_alias *a, uint64_t h,
-				     const struct bfsd_node *parent, const char *name)
-{
-	for (; a; a = a->hnext)
-		if (a->hash == h && a->parent == parent && !strcmp(a->name, name))
-			return a;
-	return NULL;
-}
-
 void bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, struct bfsd_branch *b,
 		     struct bfsd_dirent *e, size_t n)
 {
@@ -652,10 +659,8 @@ void bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, struct bfsd
 		}
 		for (size_t i = 0; i < k; i++) {
 			struct bfsd_dirent *d = &e[at + i];
-			struct bfsd_alias *x = a[i];
+			struct bfsd_alias *x = chain_find_branch(a[i], h[i], parent, d->name, b);
 
-			if (x && x->node->branch != b) /* a hash collision across branches */
-				x = alias_find(m, parent, d->name, b);
 			if (x && d->type && x->node->kind == BFSD_NODE_OBJECT &&
 			    x->node->type == d->type) {
 				d->known = true;

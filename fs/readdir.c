@@ -130,7 +130,9 @@ static void *dirmem_alloc(struct bfsd_dirlist *l, size_t len, size_t align)
 	return mem->data + at;
 }
 
-struct bfsd_dirent *bfsd_dirlist_add(struct bfsd_dirlist *l, const char *name, size_t len)
+/* bfsd_dirlist_add, with the name's bfsd_hash h already known. */
+static struct bfsd_dirent *dirlist_add(struct bfsd_dirlist *l, const char *name, size_t len,
+				       uint64_t h)
 {
 	struct bfsd_dirent *e;
 	char *copy;
@@ -150,17 +152,21 @@ struct bfsd_dirent *bfsd_dirlist_add(struct bfsd_dirlist *l, const char *name, s
 	memcpy(copy, name, len);
 	copy[len] = '\0';
 	e = &l->e[l->n++];
-	*e = (struct bfsd_dirent){ .name = copy, .hash = bfsd_hash(name, len), .loc = -1 };
+	*e = (struct bfsd_dirent){ .name = copy, .hash = h, .loc = -1 };
 	return e;
 }
 
-static bool nameset_has(const struct nameset *s, const struct bfsd_dirlist *l, const char *name)
+struct bfsd_dirent *bfsd_dirlist_add(struct bfsd_dirlist *l, const char *name, size_t len)
 {
-	uint64_t h;
+	return dirlist_add(l, name, len, bfsd_hash(name, len));
+}
 
+/* Whether name, of bfsd_hash h, is in s. */
+static bool nameset_has(const struct nameset *s, const struct bfsd_dirlist *l, const char *name,
+			uint64_t h)
+{
 	if (!s->cap)
 		return false;
-	h = bfsd_hash(name, strlen(name));
 	for (size_t j = h & (s->cap - 1); s->idx[j]; j = (j + 1) & (s->cap - 1))
 		if (s->h[j] == h && !strcmp(l->e[s->idx[j] - 1].name, name))
 			return true;
@@ -261,9 +267,10 @@ static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int
 		     struct nameset *seen, bool more)
 {
 	struct bfsd_layer *layer = lc->layer;
-	size_t first = l->n;
+	size_t first = l->n, len;
 	struct bfsd_dirent *e;
 	struct dirent *de;
+	uint64_t h;
 	int fd, ret = 0;
 	DIR *d;
 
@@ -281,9 +288,11 @@ static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int
 	while ((errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (nameset_has(seen, l, de->d_name))
+		len = strlen(de->d_name);
+		h = bfsd_hash(de->d_name, len);
+		if (nameset_has(seen, l, de->d_name, h))
 			continue; /* an upper copy decided this name */
-		e = bfsd_dirlist_add(l, de->d_name, strlen(de->d_name));
+		e = dirlist_add(l, de->d_name, len, h);
 		if (!e) {
 			errno = ENOMEM;
 			break;
