@@ -142,7 +142,22 @@ struct bfsd_layer {
 	atomic_bool dirty;	   /* written since it became a top (or epoch layer) */
 	atomic_int_fast64_t bytes; /* file data charged to it (quota.c) */
 	atomic_bool scanned;	   /* bytes counted from disk at mount */
+	atomic_int root;	   /* enum bfsd_layer_root */
 	struct bfsd_fs *fs;
+};
+
+/*
+ * Whether a storage layer's root directory carries the attributes of the
+ * view's root.  A new top does not until its branch first changes something
+ * (bfsd_copyup_root): until then the root's attributes come from the first
+ * layer below that does, so making a branch copies no attribute.  A root
+ * that carries them has an origin marker, which is how a layer read from
+ * disk is known (on first use).
+ */
+enum bfsd_layer_root {
+	BFSD_ROOT_UNKNOWN,
+	BFSD_ROOT_BELOW,
+	BFSD_ROOT_OWN,
 };
 
 int bfsd_layer_open(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id, const char *path,
@@ -157,6 +172,8 @@ struct bfsd_layer *bfsd_layer_get(struct bfsd_layer *l);
  * (unless fs->keep_layers). */
 void bfsd_layer_put(struct bfsd_layer *l);
 bool bfsd_layer_is_storage(const struct bfsd_layer *l);
+/* Whether l's root carries the view root's attributes (always, for the base). */
+bool bfsd_layer_rooted(struct bfsd_layer *l);
 /* Rename odir/old to l/phys, replacing what is there; a directory may
  * replace a whiteout (atomically, by exchange). */
 int bfsd_layer_rename_in(int odir, const char *old, struct bfsd_layer *l, const char *phys);
@@ -331,7 +348,11 @@ int bfsd_copy_object(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 int bfsd_copy_object_as(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 			struct bfsd_layer *dstl, const char *dphys, bool data, uint64_t origin,
 			mode_t want);
-/* Make sure every ancestor directory of path exists in b's top layer. */
+/* Give b's top layer's root the view root's attributes (enum
+ * bfsd_layer_root), before the branch's first change. */
+int bfsd_copyup_root(struct bfsd_fs *fs, struct bfsd_branch *b);
+/* Make sure every ancestor directory of path exists in b's top layer (and
+ * its root has the root's attributes). */
 int bfsd_copyup_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path);
 /* Bring path into b's top layer (file data, or a directory container). */
 int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, bool data);
@@ -790,6 +811,7 @@ struct bfsd_fs {
 	int nbranches;
 	uint64_t next_branch_id;
 	pthread_mutex_t spare_lock; /* next_layer_id and the spares (leaf) */
+	pthread_mutex_t root_lock;  /* a top's root taking its attributes */
 	uint64_t next_layer_id;
 	uint64_t spare[BFSD_SPARE_LAYERS];
 	int nspare;

@@ -178,19 +178,13 @@ static int freeze_top(struct bfsd_fs *fs, struct bfsd_branch *p, bool *frozen)
 	layers = malloc((p->nlayers + 1) * sizeof(*layers));
 	if (!layers)
 		return -ENOMEM;
+	/* The root's attributes stay in the old top until p changes
+	 * something again (bfsd_copyup_root). */
 	ret = bfsd_layer_create(fs, BFSD_LAYER_DELTA, &top);
 	if (ret) {
 		free(layers);
 		return ret;
 	}
-	/* The root keeps its attributes in the new top. */
-	ret = bfsd_copy_attrs(fs, p->layers[0], "", top, "", true, NULL);
-	if (ret) {
-		bfsd_layer_put(top);
-		free(layers);
-		return ret;
-	}
-	atomic_store(&top->dirty, false);
 	layers[0] = top;
 	memcpy(layers + 1, p->layers, p->nlayers * sizeof(*layers));
 	pthread_rwlock_wrlock(&p->write_gate);
@@ -263,13 +257,9 @@ static int child_stack(struct bfsd_fs *fs, struct bfsd_branch *p, struct bfsd_br
 		c->layers[i + 1] = bfsd_layer_get(p->layers[i + 1]);
 	c->nlayers = inherit + 1;
 	c->nown = 1;
-	/* The view's root directory keeps the parent's attributes. */
-	if (p != fs->main)
-		ret = bfsd_copy_attrs(fs, p->layers[0], "", top, "", true, NULL);
-	else
-		ret = bfsd_copy_attrs(fs, fs->base, "", top, "", true, NULL);
-	atomic_store(&top->dirty, false);
-	return ret;
+	/* The view's root takes its attributes from the layer below until
+	 * the child changes something (bfsd_copyup_root). */
+	return 0;
 }
 
 int bfsd_branch_create(struct bfsd_fs *fs, struct bfsd_branch *parent, const char *name,

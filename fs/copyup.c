@@ -334,6 +334,8 @@ int bfsd_copy_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 		ret = set_attrs_at(&dat, &st, times);
 	if (!ret)
 		atomic_store(&dstl->dirty, true);
+	if (!ret && origin && !dphys[0] && bfsd_layer_is_storage(dstl))
+		atomic_store(&dstl->root, BFSD_ROOT_OWN);
 out_close:
 	bfsd_at_close(&dat);
 	bfsd_at_close(&sat);
@@ -514,14 +516,40 @@ static int copy_up_object(struct bfsd_fs *fs, struct bfsd_branch *b, const struc
 	return ret;
 }
 
+int bfsd_copyup_root(struct bfsd_fs *fs, struct bfsd_branch *b)
+{
+	struct bfsd_layer *top = b->layers[0];
+	struct bfsd_res *r;
+	int ret = 0;
+
+	if (b == fs->main || bfsd_layer_rooted(top))
+		return 0;
+	pthread_mutex_lock(&fs->root_lock);
+	if (!bfsd_layer_rooted(top)) {
+		ret = bfsd_resolve(fs, b, "", &r);
+		if (!ret) {
+			ret = bfsd_copy_attrs(fs, r->loc[r->attr].layer, r->loc[r->attr].phys, top,
+					      "", true, NULL);
+			bfsd_res_put(r);
+		}
+		if (!ret)
+			bfsd_cache_drop(b, "");
+	}
+	pthread_mutex_unlock(&fs->root_lock);
+	return ret;
+}
+
 int bfsd_copyup_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path)
 {
 	char prefix[PATH_MAX];
 	const char *p = path;
-	int ret = 0;
+	int ret;
 
 	if (b == fs->main)
 		return 0;
+	ret = bfsd_copyup_root(fs, b);
+	if (ret)
+		return ret;
 	for (;;) {
 		const char *slash = strchr(p, '/');
 		struct bfsd_res *r;
@@ -639,6 +667,8 @@ int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, boo
 
 	if (b == fs->main)
 		return 0;
+	if (!path[0])
+		return bfsd_copyup_root(fs, b);
 	ret = bfsd_resolve_existing(fs, b, path, &r);
 	if (ret)
 		return ret;
@@ -647,12 +677,6 @@ int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, boo
 	ret = bfsd_copyup_parents(fs, b, path);
 	if (ret)
 		goto out_put;
-	if (!path[0]) {
-		/* The root: attribute the top layer's root directory. */
-		ret = bfsd_copy_attrs(fs, r->loc[r->attr].layer, r->loc[r->attr].phys, b->layers[0],
-				      "", true, NULL);
-		goto out_drop;
-	}
 	ret = bfsd_layer_lstat(r->loc[0].layer, r->loc[0].phys, &st);
 	if (ret) {
 		if (ret == -ENOENT || ret == -ENOTDIR)
@@ -668,7 +692,6 @@ int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, boo
 		link_other_names(fs, b, &r->loc[0], &st, path);
 	if (!ret && S_ISREG(st.st_mode))
 		bfsd_files_retarget(fs, b, st.st_dev, st.st_ino, b->layers[0], path);
-out_drop:
 	bfsd_cache_drop(b, path);
 	if (!ret && fs->on_copyup) {
 		struct stat copy;

@@ -187,6 +187,7 @@ static void init_locks(struct bfsd_fs *fs)
 	pthread_mutex_init(&fs->files_lock, NULL);
 	pthread_mutex_init(&fs->links_lock, NULL);
 	pthread_mutex_init(&fs->spare_lock, NULL);
+	pthread_mutex_init(&fs->root_lock, NULL);
 	pthread_mutex_init(&fs->reclaim_lock, NULL);
 	for (size_t i = 0; i < sizeof(fs->size_locks) / sizeof(fs->size_locks[0]); i++)
 		pthread_mutex_init(&fs->size_locks[i], NULL);

@@ -130,11 +130,13 @@ int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, struct bfsd
 	if (fd < 0)
 		return -errno;
 	ret = layer_new(fs, kind, id, fd, path, out);
-	if (ret)
+	if (ret) {
 		close(fd);
-	else
-		atomic_store(&(*out)->scanned, true);
-	return ret;
+		return ret;
+	}
+	atomic_store(&(*out)->scanned, true);
+	atomic_store(&(*out)->root, BFSD_ROOT_BELOW);
+	return 0;
 }
 
 struct bfsd_layer *bfsd_layer_get(struct bfsd_layer *l)
@@ -161,6 +163,23 @@ void bfsd_layer_put(struct bfsd_layer *l)
 bool bfsd_layer_is_storage(const struct bfsd_layer *l)
 {
 	return l->kind != BFSD_LAYER_BASE;
+}
+
+bool bfsd_layer_rooted(struct bfsd_layer *l)
+{
+	int state = atomic_load(&l->root), unknown = BFSD_ROOT_UNKNOWN;
+	uint64_t origin;
+
+	if (!bfsd_layer_is_storage(l))
+		return true;
+	if (state == BFSD_ROOT_UNKNOWN) {
+		/* A layer from disk: the marker says.  Taking the attributes
+		 * (copyup.c) sets BFSD_ROOT_OWN, which this must not undo. */
+		state = bfsd_marker_origin(l, "", &origin) > 0 ? BFSD_ROOT_OWN : BFSD_ROOT_BELOW;
+		if (!atomic_compare_exchange_strong(&l->root, &unknown, state))
+			state = unknown;
+	}
+	return state == BFSD_ROOT_OWN;
 }
 
 int bfsd_layer_abspath(const struct bfsd_layer *l, const char *phys, char *out)

@@ -126,7 +126,7 @@ static int make_containers(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 	struct stat st;
 	int ret;
 
-	if (!atomic_load(&p->dirty)) {
+	if (!bfsd_layer_rooted(p)) {
 		/* First content of this epoch: keep the root's attributes too. */
 		ret = bfsd_copy_attrs(fs, fs->base, "", p, "", true, NULL);
 		if (ret)
@@ -327,6 +327,27 @@ static int preserve_links(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
 	return ret;
 }
 
+/*
+ * The root's own attributes are about to change: a branch's top takes
+ * them only with its first change (enum bfsd_layer_root), so the epoch
+ * keeps the ones its branches saw.
+ */
+static int preserve_root(struct bfsd_fs *fs, struct bfsd_layer *p)
+{
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&fs->lower_lock);
+	if (!bfsd_layer_rooted(p)) {
+		ret = bfsd_copy_attrs(fs, fs->base, "", p, "", true, NULL);
+		if (!ret)
+			bfsd_cache_lower_changed(fs);
+	}
+	pthread_rwlock_unlock(&fs->lower_lock);
+	if (ret)
+		bfsd_err("cannot preserve the root for live branches: %s", bfsd_strerror(-ret));
+	return ret;
+}
+
 int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what)
 {
 	struct bfsd_layer *p;
@@ -335,9 +356,11 @@ int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what)
 	enum cover cov;
 	int ret;
 
-	if (!bfsd_preserve_active(fs) || !path[0])
+	if (!bfsd_preserve_active(fs))
 		return 0;
 	p = fs->pres[fs->npres - 1];
+	if (!path[0])
+		return preserve_root(fs, p);
 	memset(&bst, 0, sizeof(bst));
 	ret = bfsd_layer_lstat(fs->base, path, &bst);
 	/* An ancestor is no directory now (swapped for a symlink behind our

@@ -80,12 +80,9 @@ static int res_root(struct bfsd_fs *fs, struct bfsd_branch *b, int start, struct
 	r->attr = -1;
 	for (int k = 0; k < n && !ret; k++) {
 		struct bfsd_layer *l = bfsd_stack_at(fs, b, start + k);
-		uint64_t origin = 0;
 
 		ret = res_set_loc(r, k, l, start + k, "");
-		if (ret || r->attr >= 0)
-			continue;
-		if (!bfsd_layer_is_storage(l) || bfsd_marker_origin(l, "", &origin) > 0)
+		if (!ret && r->attr < 0 && bfsd_layer_rooted(l))
 			r->attr = k;
 	}
 	if (!ret)

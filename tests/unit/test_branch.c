@@ -2,7 +2,8 @@
 /*
  * branch.c: the branch tree.  Name rules, generated names, abort (layers go
  * to the trash, the reclaimer empties it), O(1) creation, isolation between
- * siblings, staleness, the current branch.
+ * siblings, staleness, the current branch, the root's attributes in a new
+ * top.
  */
 #include "core_test.h"
 
@@ -289,6 +290,97 @@ START_TEST(tree_walk_and_current_branch)
 }
 END_TEST
 
+static bool same_times(const struct stat *a, const struct stat *b)
+{
+	return a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec >= b->st_ctim.tv_sec;
+}
+
+/* The root as b shows it: mode, and the user xattr user.r ("-" if none). */
+static void check_root(struct bfsd_branch *b, mode_t mode, const char *r, const struct stat *times)
+{
+	char val[16] = "-";
+	struct stat st;
+
+	ck_assert_int_eq(ut_stat(&T, b, "", &st), 0);
+	ck_assert_msg((st.st_mode & 07777) == mode, "root of %s: mode %o, want %o", b->name,
+		      (unsigned)(st.st_mode & 07777), (unsigned)mode);
+	if (ut_getxattr(&T, b, "", "user.r", val, sizeof(val)) < 0)
+		strcpy(val, "-");
+	ck_assert_str_eq(val, r);
+	if (times)
+		ck_assert_msg(same_times(&st, times), "root of %s: mtime %ld.%09ld, want %ld.%09ld",
+			      b->name, (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+			      (long)times->st_mtim.tv_sec, times->st_mtim.tv_nsec);
+}
+
+/*
+ * A new branch's top takes the root's attributes only when the branch first
+ * changes something (enum bfsd_layer_root): until then they come from the
+ * layer below, as they were when the branch was made, across a parent's
+ * later changes, a freeze of the parent's top and a remount.
+ */
+START_TEST(root_attributes_come_from_below_until_the_first_change)
+{
+	const struct timespec old[2] = { { 1000000000, 5 }, { 1000000000, 5 } };
+	struct bfsd_branch *c, *g;
+	struct stat base_root, c_root;
+
+	ut_close(&T);
+	ut_open(&T, true);
+	ck_assert_int_eq(ut_chmod(&T, MAIN, "", 0751), 0);
+	ck_assert_int_eq(ut_setxattr(&T, MAIN, "", "user.r", "1"), 0);
+	ck_assert_int_eq(ut_utimens(&T, MAIN, "", old), 0);
+	ck_assert_int_eq(ut_stat(&T, MAIN, "", &base_root), 0);
+
+	c = ut_branch(&T, MAIN, "c");
+	ck_assert(!bfsd_layer_rooted(c->layers[0]));
+	check_root(c, 0751, "1", &base_root);
+	/* main changes its root afterwards: c keeps what it saw. */
+	ck_assert_int_eq(ut_chmod(&T, MAIN, "", 0700), 0);
+	ck_assert_int_eq(ut_setxattr(&T, MAIN, "", "user.r", "2"), 0);
+	ck_assert_int_eq(ut_write(&T, MAIN, "m", "main"), 0);
+	check_root(c, 0751, "1", &base_root);
+
+	/* c's first change gives its top the root's attributes. */
+	ck_assert_int_eq(ut_write(&T, c, "f", "c"), 0);
+	ck_assert(bfsd_layer_rooted(c->layers[0]));
+	check_root(c, 0751, "1", NULL);
+	ck_assert_int_eq(ut_stat(&T, c, "", &c_root), 0);
+	ck_assert_int_gt(c_root.st_mtim.tv_sec, old[1].tv_sec);
+
+	/* A child of c freezes c's top; both see c's root. */
+	g = ut_branch(&T, c, "g");
+	ck_assert(!bfsd_layer_rooted(c->layers[0]));
+	ck_assert(!bfsd_layer_rooted(g->layers[0]));
+	check_root(c, 0751, "1", &c_root);
+	check_root(g, 0751, "1", &c_root);
+	ck_assert_int_eq(ut_chmod(&T, c, "", 0705), 0);
+	check_root(c, 0705, "1", NULL);
+	check_root(g, 0751, "1", &c_root);
+
+	/* From disk: the tops with and without the attributes. */
+	ut_close(&T);
+	ut_open(&T, true);
+	c = bfsd_branch_find(T.fs, "c");
+	g = bfsd_branch_find(T.fs, "g");
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(g);
+	check_root(c, 0705, "1", NULL);
+	check_root(g, 0751, "1", &c_root);
+	check_root(MAIN, 0700, "2", NULL);
+	ck_assert(!bfsd_layer_rooted(g->layers[0]));
+
+	/* A commit of a branch that changed its root lands its root's
+	 * attributes whole. */
+	ck_assert_int_eq(ut_abort(&T, g), 0);
+	ck_assert_int_eq(ut_commit(&T, c), 0);
+	check_root(MAIN, 0705, "1", NULL);
+	UT_STR_EQ(ut_cat(&T, MAIN, "f"), "c");
+	UT_STR_EQ(ut_cat(&T, MAIN, "m"), "main");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("branch");
@@ -304,6 +396,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, creation_cost_does_not_grow_with_the_base);
 	tcase_add_test(tc, siblings_and_parents_are_isolated);
 	tcase_add_test(tc, tree_walk_and_current_branch);
+	tcase_add_test(tc, root_attributes_come_from_below_until_the_first_change);
 	suite_add_tcase(s, tc);
 	return s;
 }
