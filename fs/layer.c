@@ -26,15 +26,16 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+/* A layer on dirfd; dev is its filesystem's, or 0 to ask. */
 static int layer_new(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id, int dirfd,
-		     const char *path, struct bfsd_layer **out)
+		     const char *path, dev_t dev, struct bfsd_layer **out)
 {
 	struct bfsd_layer *l = calloc(1, sizeof(*l));
-	struct stat st;
+	struct stat st = { .st_dev = dev };
 
 	if (!l)
 		return -ENOMEM;
-	if (fstat(dirfd, &st) < 0) {
+	if (!dev && fstat(dirfd, &st) < 0) {
 		int ret = -errno;
 
 		free(l);
@@ -64,7 +65,7 @@ int bfsd_layer_open(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id, 
 
 	if (fd < 0)
 		return -errno;
-	ret = layer_new(fs, kind, id, fd, path, out);
+	ret = layer_new(fs, kind, id, fd, path, 0, out);
 	if (ret)
 		close(fd);
 	else if (kind == BFSD_LAYER_DELTA || kind == BFSD_LAYER_PRESERVE)
@@ -104,7 +105,7 @@ void bfsd_layer_refill(struct bfsd_fs *fs)
 int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, struct bfsd_layer **out)
 {
 	char name[32], path[PATH_MAX];
-	bool spare = false;
+	bool spare = false, low = false;
 	uint64_t id;
 	int fd, ret;
 
@@ -113,11 +114,13 @@ int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, struct bfsd
 		id = fs->spare[0];
 		memmove(fs->spare, fs->spare + 1, --fs->nspare * sizeof(fs->spare[0]));
 		spare = true;
+		low = fs->nspare <= BFSD_SPARE_LAYERS / 2;
 	} else {
 		id = fs->next_layer_id++;
 	}
 	pthread_mutex_unlock(&fs->spare_lock);
-	if (spare && fs->reclaimer_running)
+	/* Refilled half a pool at a time: most creations wake nobody. */
+	if (low && fs->reclaimer_running)
 		bfsd_store_wake_reclaimer(fs);
 	snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
 	if (!spare && mkdirat(fs->layers_fd, name, 0700) < 0 && errno != EEXIST)
@@ -129,7 +132,7 @@ int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, struct bfsd
 	fd = openat(fs->layers_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	ret = layer_new(fs, kind, id, fd, path, out);
+	ret = layer_new(fs, kind, id, fd, path, fs->storage_dev, out);
 	if (ret) {
 		close(fd);
 		return ret;

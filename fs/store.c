@@ -84,6 +84,36 @@ static int add_fs(struct bfsd_buf *b, struct bfsd_fs *fs, size_t skip)
 }
 
 /* Write the lines in body as one transaction. */
+/*
+ * Append an entry to the log (opened O_APPEND; every append holds tree_lock
+ * exclusive).  A torn entry would end the log for every later one at the
+ * next mount: a failed write's part is cut back off.
+ */
+static int write_entry(int fd, const char *p, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = write(fd, p + done, n - done);
+		off_t end;
+		int err;
+
+		if (w >= 0) {
+			done += w;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		err = errno;
+		end = lseek(fd, 0, SEEK_END);
+		if (done && (end < 0 || ftruncate(fd, end - done) < 0))
+			bfsd_err("cannot cut a torn entry off the branch log: %s",
+				 bfsd_strerror(errno));
+		return -err;
+	}
+	return 0;
+}
+
 static int append(struct bfsd_fs *fs, const struct bfsd_buf *body, bool sync)
 {
 	struct bfsd_buf tx = { 0 };
@@ -97,16 +127,8 @@ static int append(struct bfsd_fs *fs, const struct bfsd_buf *body, bool sync)
 	ret = bfsd_buf_addf(&tx, "T %zu %08x\n", lines, bfsd_store_sum(body->data, body->len));
 	if (!ret)
 		ret = bfsd_buf_add(&tx, body->data, body->len);
-	if (!ret) {
-		/* A torn entry would end the log for every later one at the
-		 * next mount: cut a failed write back off. */
-		off_t end = lseek(fs->log_fd, 0, SEEK_END);
-
-		ret = end < 0 ? -errno : bfsd_write_all(fs->log_fd, tx.data, tx.len);
-		if (ret && end >= 0 && ftruncate(fs->log_fd, end) < 0)
-			bfsd_err("cannot cut a torn entry off the branch log: %s",
-				 bfsd_strerror(errno));
-	}
+	if (!ret)
+		ret = write_entry(fs->log_fd, tx.data, tx.len);
 	if (!ret && sync && fdatasync(fs->log_fd) < 0)
 		ret = -errno;
 	bfsd_buf_free(&tx);
