@@ -9,6 +9,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,13 +124,55 @@ uint64_t bfsd_hash(const void *p, size_t n)
 	return XXH3_64bits(p, n);
 }
 
+/*
+ * Random bytes for names, from a per-thread pool that getrandom refills 256
+ * bytes at a time.  A forked child starts a pool of its own: its names must
+ * not repeat the parent's.
+ */
+static _Thread_local unsigned char pool[256];
+static _Thread_local size_t pool_left;
+static _Thread_local unsigned int pool_gen;
+static atomic_uint fork_gen;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_forked(void)
+{
+	atomic_fetch_add(&fork_gen, 1);
+}
+
+static void pool_init(void)
+{
+	pthread_atfork(NULL, NULL, pool_forked);
+}
+
+static int random_bytes(unsigned char *out, size_t n)
+{
+	unsigned int gen;
+
+	pthread_once(&pool_once, pool_init);
+	gen = atomic_load(&fork_gen);
+	if (pool_left < n || pool_gen != gen) {
+		ssize_t got = getrandom(pool, sizeof(pool), 0);
+
+		if (got != (ssize_t)sizeof(pool)) {
+			pool_left = 0;
+			return got < 0 ? -errno : -EIO;
+		}
+		pool_left = sizeof(pool);
+		pool_gen = gen;
+	}
+	memcpy(out, pool + sizeof(pool) - pool_left, n);
+	pool_left -= n;
+	return 0;
+}
+
 int bfsd_uuid(char out[37])
 {
 	unsigned char r[16];
-	ssize_t n = getrandom(r, sizeof(r), 0);
+	int ret = random_bytes(r, sizeof(r));
 
-	if (n != (ssize_t)sizeof(r))
-		return n < 0 ? -errno : -EIO;
+	if (ret)
+		return ret;
 	r[6] = (r[6] & 0x0f) | 0x40; /* version 4 */
 	r[8] = (r[8] & 0x3f) | 0x80; /* RFC 4122 variant */
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct ut T;
@@ -128,6 +129,36 @@ START_TEST(generated_names)
 	ck_assert_str_ne(a, c);
 	ck_assert_ptr_nonnull(bfsd_branch_find(T.fs, a));
 	ck_assert_ptr_eq(bfsd_branch_find(T.fs, c)->parent, bfsd_branch_find(T.fs, a));
+}
+END_TEST
+
+/* UUIDs come from a pool of random bytes: 100 in a row differ, and a forked
+ * process (a test's crashed daemon, say) does not repeat its parent's. */
+START_TEST(generated_names_do_not_repeat)
+{
+	char seen[100][37], mine[37], child[37] = "";
+	int fds[2], status;
+	pid_t pid;
+
+	for (int i = 0; i < 100; i++) {
+		ck_assert_int_eq(bfsd_uuid(seen[i]), 0);
+		for (int j = 0; j < i; j++)
+			ck_assert_str_ne(seen[i], seen[j]);
+	}
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		_exit(bfsd_uuid(mine) || write(fds[1], mine, sizeof(mine)) != sizeof(mine));
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], child, sizeof(child)), sizeof(child));
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(status, 0);
+	ck_assert_int_eq(bfsd_uuid(mine), 0);
+	ck_assert_str_ne(mine, child);
 }
 END_TEST
 
@@ -391,6 +422,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, name_rules);
 	tcase_add_test(tc, duplicate_names);
 	tcase_add_test(tc, generated_names);
+	tcase_add_test(tc, generated_names_do_not_repeat);
 	tcase_add_test(tc, abort_discards_the_branch_and_its_layers);
 	tcase_add_test(tc, abort_rules);
 	tcase_add_test(tc, creation_cost_does_not_grow_with_the_base);
