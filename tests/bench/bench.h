@@ -144,7 +144,8 @@ void bench_row_note(struct bench_row *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Copy the setup errors of envs (BT_COUNT of them) into r. */
 void bench_row_env_errors(struct bench_row *r, const struct bench_env *envs);
-/* A row holding median(num) / median(den) of branchfs, checked <= limit. */
+/* A row holding median(num) / median(den) of branchfs, checked <= limit
+ * (unchecked when limit <= 0). */
 struct bench_row *bench_row_quotient(struct bench_ctx *c, const char *label,
 				     const struct bench_row *num, const struct bench_row *den,
 				     double limit);

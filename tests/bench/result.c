@@ -79,7 +79,8 @@ struct bench_row *bench_row_quotient(struct bench_ctx *c, const char *label,
 	struct bench_row *r = bench_row_add(c, label, "x", false, BTAB_MAIN);
 	double a = bench_row_median(num, BT_BRANCHFS), b = bench_row_median(den, BT_BRANCHFS);
 
-	bench_row_check(r, BC_MAX_VALUE, limit);
+	if (limit > 0)
+		bench_row_check(r, BC_MAX_VALUE, limit);
 	if (a > 0 && b > 0)
 		bench_row_sample(r, BT_BRANCHFS, a / b);
 	else
