@@ -379,8 +379,9 @@ int bfsd_branch_abort(struct bfsd_fs *fs, struct bfsd_branch *b)
 	ret = bfsd_branch_prune_children(fs, b);
 	if (ret)
 		return ret;
+	/* Its record carries the fs line too; a release of epochs writes
+	 * its own. */
 	bfsd_branch_discard(fs, b);
 	bfsd_epoch_release(fs);
-	bfsd_store_save_fs(fs);
 	return 0;
 }

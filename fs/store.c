@@ -83,7 +83,6 @@ static int add_fs(struct bfsd_buf *b, struct bfsd_fs *fs, size_t skip)
 	return ret ? ret : bfsd_buf_add(b, "\n", 1);
 }
 
-/* Write the lines in body as one transaction. */
 /*
  * Append an entry to the log (opened O_APPEND; every append holds tree_lock
  * exclusive).  A torn entry would end the log for every later one at the
@@ -114,6 +113,7 @@ static int write_entry(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Write the lines in body as one transaction. */
 static int append(struct bfsd_fs *fs, const struct bfsd_buf *body, bool sync)
 {
 	struct bfsd_buf tx = { 0 };
@@ -169,6 +169,8 @@ int bfsd_store_save_gone(struct bfsd_fs *fs, struct bfsd_branch *br)
 	struct bfsd_buf b = { 0 };
 	int ret = bfsd_buf_addf(&b, "G %" PRIu64 "\n", br->id);
 
+	if (!ret)
+		ret = add_fs(&b, fs, 0);
 	if (!ret && fs->current)
 		ret = bfsd_buf_addf(&b, "C %" PRIu64 "\n", fs->current->id);
 	if (!ret)
