@@ -321,6 +321,10 @@ int bfsd_copy_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 	if (bfsd_layer_is_storage(dstl))
 		flags |= BFSD_XA_DST_LAYER;
 	ret = bfsd_copy_xattrs(fs, src, dst, flags);
+	if (!ret)
+		ret = set_attrs_at(&dat, &st, times);
+	/* The marker last: on a layer root it says the attributes are all
+	 * there (enum bfsd_layer_root). */
 	if (!ret && origin && bfsd_layer_is_storage(dstl)) {
 		uint64_t v;
 
@@ -330,8 +334,6 @@ int bfsd_copy_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 		if (ret == -EPERM)
 			ret = 0;
 	}
-	if (!ret)
-		ret = set_attrs_at(&dat, &st, times);
 	if (!ret)
 		atomic_store(&dstl->dirty, true);
 	if (!ret && origin && !dphys[0] && bfsd_layer_is_storage(dstl))
