@@ -101,6 +101,8 @@ const char *bfsd_strerror(int err);
 int bfsd_mkdir_p(const char *path);
 /* Write all of buf; -errno on failure. */
 int bfsd_write_all(int fd, const void *buf, size_t n);
+/* The same; *written says how much went out, on failure too. */
+int bfsd_write_all_n(int fd, const void *buf, size_t n, size_t *written);
 /* Remove the tree at dirfd/name, not following symlinks. */
 int bfsd_rm_rf_at(int dirfd, const char *name);
 
@@ -208,7 +210,7 @@ int bfsd_at_chmod(const struct bfsd_at *at, mode_t mode);
 int bfsd_layer_lstat(const struct bfsd_layer *l, const char *phys, struct stat *st);
 /* Open l/phys (flags | O_NOFOLLOW | O_CLOEXEC) through bfsd_at_open. */
 int bfsd_layer_openat(const struct bfsd_layer *l, const char *phys, int flags);
-bool bfsd_layer_is_empty(const struct bfsd_layer *l);
+bool bfsd_layer_is_empty(struct bfsd_layer *l);
 
 int bfsd_marker_whiteout_make(struct bfsd_layer *l, const char *phys);
 /* Given the stat of l/phys, is it a whiteout? */

@@ -90,27 +90,16 @@ static int add_fs(struct bfsd_buf *b, struct bfsd_fs *fs, size_t skip)
  */
 static int write_entry(int fd, const char *p, size_t n)
 {
-	size_t done = 0;
+	size_t done;
+	int ret = bfsd_write_all_n(fd, p, n, &done);
+	off_t end;
 
-	while (done < n) {
-		ssize_t w = write(fd, p + done, n - done);
-		off_t end;
-		int err;
-
-		if (w >= 0) {
-			done += w;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		err = errno;
-		end = lseek(fd, 0, SEEK_END);
-		if (done && (end < 0 || ftruncate(fd, end - done) < 0))
-			bfsd_err("cannot cut a torn entry off the branch log: %s",
-				 bfsd_strerror(errno));
-		return -err;
-	}
-	return 0;
+	if (!ret || !done)
+		return ret;
+	end = lseek(fd, 0, SEEK_END);
+	if (end < 0 || ftruncate(fd, end - done) < 0)
+		bfsd_err("cannot cut a torn entry off the branch log: %s", bfsd_strerror(errno));
+	return ret;
 }
 
 /* Write the lines in body as one transaction. */

@@ -236,22 +236,31 @@ int bfsd_mkdir_p(const char *path)
 	return 0;
 }
 
-int bfsd_write_all(int fd, const void *buf, size_t n)
+int bfsd_write_all_n(int fd, const void *buf, size_t n, size_t *written)
 {
 	const char *p = buf;
+	size_t done = 0;
+	int ret = 0;
 
-	while (n) {
-		ssize_t w = write(fd, p, n);
+	while (done < n) {
+		ssize_t w = write(fd, p + done, n - done);
 
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			ret = -errno;
+			break;
 		}
-		p += w;
-		n -= w;
+		done += w;
 	}
-	return 0;
+	if (written)
+		*written = done;
+	return ret;
+}
+
+int bfsd_write_all(int fd, const void *buf, size_t n)
+{
+	return bfsd_write_all_n(fd, buf, n, NULL);
 }
 
 int bfsd_rm_rf_at(int dir, const char *name)
