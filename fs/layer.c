@@ -303,12 +303,11 @@ int bfsd_layer_openat(const struct bfsd_layer *l, const char *phys, int flags)
 	return fd;
 }
 
-bool bfsd_layer_is_empty(const struct bfsd_layer *l)
+bool bfsd_layer_is_empty(struct bfsd_layer *l)
 {
 	int fd = openat(l->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	bool empty = true;
-	uint64_t origin;
 	DIR *d;
 
 	if (fd < 0)
@@ -323,7 +322,7 @@ bool bfsd_layer_is_empty(const struct bfsd_layer *l)
 			empty = false;
 	closedir(d);
 	/* An attributed root is content too. */
-	if (empty && bfsd_marker_origin(l, "", &origin) > 0)
+	if (empty && bfsd_layer_rooted(l))
 		empty = false;
 	return empty;
 }

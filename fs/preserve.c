@@ -117,6 +117,18 @@ static void dirtimes_restore(struct bfsd_layer *p, const struct dirtimes *t)
 			utimensat(p->dirfd, bfsd_rel(t->dir[i]), t->ts[i], AT_SYMLINK_NOFOLLOW);
 }
 
+/* The base root's attributes into p unless p has them (lower_lock held):
+ * 1 when copied, 0, or -errno. */
+static int keep_root(struct bfsd_fs *fs, struct bfsd_layer *p)
+{
+	int ret;
+
+	if (bfsd_layer_rooted(p))
+		return 0;
+	ret = bfsd_copy_attrs(fs, fs->base, "", p, "", true, NULL);
+	return ret ? ret : 1;
+}
+
 /* Give p every ancestor directory of path, with the base's attributes. */
 static int make_containers(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path)
 {
@@ -126,12 +138,10 @@ static int make_containers(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 	struct stat st;
 	int ret;
 
-	if (!bfsd_layer_rooted(p)) {
-		/* First content of this epoch: keep the root's attributes too. */
-		ret = bfsd_copy_attrs(fs, fs->base, "", p, "", true, NULL);
-		if (ret)
-			return ret;
-	}
+	/* First content of this epoch: keep the root's attributes too. */
+	ret = keep_root(fs, p);
+	if (ret < 0)
+		return ret;
 	for (;;) {
 		const char *slash = strchr(s, '/');
 
@@ -334,18 +344,18 @@ static int preserve_links(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
  */
 static int preserve_root(struct bfsd_fs *fs, struct bfsd_layer *p)
 {
-	int ret = 0;
+	int ret;
 
 	pthread_rwlock_wrlock(&fs->lower_lock);
-	if (!bfsd_layer_rooted(p)) {
-		ret = bfsd_copy_attrs(fs, fs->base, "", p, "", true, NULL);
-		if (!ret)
-			bfsd_cache_lower_changed(fs);
-	}
+	ret = keep_root(fs, p);
+	if (ret > 0)
+		bfsd_cache_lower_changed(fs);
 	pthread_rwlock_unlock(&fs->lower_lock);
-	if (ret)
+	if (ret < 0) {
 		bfsd_err("cannot preserve the root for live branches: %s", bfsd_strerror(-ret));
-	return ret;
+		return ret;
+	}
+	return 0;
 }
 
 int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what)
