@@ -298,6 +298,9 @@ static void run_child(const struct bench_opts *o, struct bench_results *res, int
 		bench_wl_error(&c, "cannot make %s", c.dir);
 		_exit(1);
 	}
+	/* What earlier workloads wrote and deleted is on disk before this
+	 * one starts, so the kernel does not flush it during its samples. */
+	sync();
 	workloads[wl].run(&c);
 	bench_rm_rf(c.dir);
 	fflush(NULL);

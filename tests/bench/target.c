@@ -228,6 +228,7 @@ void bench_envs_setup(struct bench_ctx *c, const char *tag, bench_fill_fn fill, 
 		}
 		bench_env_setup(c, t, tag, fill, arg, 0, &envs[t]);
 	}
+	sync(); /* the trees just filled are not flushed during the samples */
 }
 
 /* Is something mounted at path (as /proc/self/mounts spells it)? */
