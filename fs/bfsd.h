@@ -166,9 +166,9 @@ int bfsd_layer_open(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id, 
 		    struct bfsd_layer **out);
 /* A new empty storage layer (a spare one when there is one). */
 int bfsd_layer_create(struct bfsd_fs *fs, enum bfsd_layer_kind kind, struct bfsd_layer **out);
-/* Make spare layer directories up to BFSD_SPARE_LAYERS (reclaimer thread). */
+/* Make spare layer directories up to BFSD_SPARE_LAYERS. */
 void bfsd_layer_refill(struct bfsd_fs *fs);
-#define BFSD_SPARE_LAYERS 8
+#define BFSD_SPARE_LAYERS 16
 struct bfsd_layer *bfsd_layer_get(struct bfsd_layer *l);
 /* Drop a reference; the last one sends a storage layer's tree to the trash
  * (unless fs->keep_layers). */
@@ -816,7 +816,7 @@ struct bfsd_fs {
 	pthread_mutex_t root_lock;  /* a top's root taking its attributes */
 	uint64_t next_layer_id;
 	uint64_t spare[BFSD_SPARE_LAYERS];
-	int nspare;
+	int nspare, spare_making; /* made, being made */
 	atomic_uint_fast64_t tmp_seq;
 
 	/* Preservation chain: pres[i] is the layer of epoch pres_first + i. */
@@ -848,6 +848,8 @@ struct bfsd_fs {
 	bool reclaim_stop;
 	int reclaim_pending;
 	struct bfsd_garbage *garbage; /* caches of gone branches; reclaim_lock */
+	uint64_t *doomed;	      /* layers nothing uses, still in layers/; reclaim_lock */
+	size_t ndoomed, doomed_cap;
 };
 
 struct bfsd_options {
@@ -881,8 +883,13 @@ void bfsd_unlock_op(struct bfsd_fs *fs, struct bfsd_branch *b);
 /* The same without tree_lock, for a caller that holds it already. */
 void bfsd_lock_ns(struct bfsd_fs *fs, struct bfsd_branch *b, bool excl);
 void bfsd_unlock_ns(struct bfsd_fs *fs, struct bfsd_branch *b);
-/* Move a storage layer's tree to the trash and wake the reclaimer. */
+/* A storage layer nothing uses any more goes to the trash: handed over to
+ * be moved later (bfsd_store_tidy, the reclaimer) when the reclaimer runs,
+ * moved now otherwise. */
 int bfsd_store_trash_layer(struct bfsd_fs *fs, uint64_t id);
+/* After a control request has replied, in its thread: refill the spare
+ * layers and move the layers handed over to the trash. */
+void bfsd_store_tidy(struct bfsd_fs *fs);
 void bfsd_store_wake_reclaimer(struct bfsd_fs *fs);
 /* Empty the trash now. */
 void bfsd_store_reclaim(struct bfsd_fs *fs);

@@ -392,18 +392,93 @@ void bfsd_unlock_op(struct bfsd_fs *fs, struct bfsd_branch *b)
 
 /* ---- trash ---- */
 
-int bfsd_store_trash_layer(struct bfsd_fs *fs, uint64_t id)
+static int trash_now(struct bfsd_fs *fs, uint64_t id)
 {
 	char name[32], tmp[NAME_MAX + 1];
 
-	if (id == UINT64_MAX)
-		return 0;
 	snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
 	bfsd_fs_tmpname(fs, tmp);
 	if (renameat(fs->layers_fd, name, fs->trash_fd, tmp) < 0)
 		return errno == ENOENT ? 0 : -errno;
-	bfsd_store_wake_reclaimer(fs);
 	return 0;
+}
+
+/*
+ * Hand layer id over to be moved later (reclaim_lock held).  Moving it is a
+ * rename in layers/, whose lock a refill's mkdir holds, for a millisecond
+ * on a filesystem that deleted a lot or while the reclaimer is preempted;
+ * a commit or an abort does not wait for that before it replies.  A crash
+ * before the move leaves a layer the log does not name, which the next
+ * mount sweeps.
+ */
+static bool defer_trash(struct bfsd_fs *fs, uint64_t id)
+{
+	if (fs->ndoomed == fs->doomed_cap) {
+		size_t cap = fs->doomed_cap ? fs->doomed_cap * 2 : 16;
+		uint64_t *d = realloc(fs->doomed, cap * sizeof(*d));
+
+		if (!d)
+			return false;
+		fs->doomed = d;
+		fs->doomed_cap = cap;
+	}
+	fs->doomed[fs->ndoomed++] = id;
+	fs->reclaim_pending = 1;
+	pthread_cond_signal(&fs->reclaim_cond);
+	return true;
+}
+
+int bfsd_store_trash_layer(struct bfsd_fs *fs, uint64_t id)
+{
+	bool deferred = false;
+	int ret;
+
+	if (id == UINT64_MAX)
+		return 0;
+	if (fs->reclaimer_running) {
+		pthread_mutex_lock(&fs->reclaim_lock);
+		deferred = !fs->reclaim_stop && defer_trash(fs, id);
+		pthread_mutex_unlock(&fs->reclaim_lock);
+	}
+	if (deferred) {
+		bfsd_fault_point(fs, "layer-handed-over");
+		return 0;
+	}
+	ret = trash_now(fs, id);
+	if (!ret && fs->reclaimer_running)
+		bfsd_store_wake_reclaimer(fs);
+	return ret;
+}
+
+/* Move the layers handed over by bfsd_store_trash_layer to the trash; how
+ * many there were. */
+static size_t trash_doomed(struct bfsd_fs *fs)
+{
+	uint64_t *ids;
+	size_t n;
+
+	pthread_mutex_lock(&fs->reclaim_lock);
+	ids = fs->doomed;
+	n = fs->ndoomed;
+	fs->doomed = NULL;
+	fs->ndoomed = fs->doomed_cap = 0;
+	pthread_mutex_unlock(&fs->reclaim_lock);
+	for (size_t i = 0; i < n; i++)
+		trash_now(fs, ids[i]);
+	free(ids);
+	return n;
+}
+
+/*
+ * Done at the priority of a request, where the reclaimer's is the lowest:
+ * a preempted thread holding the lock of layers/ would stall whoever needs
+ * it next.  The request has replied, so its client does not wait.
+ */
+void bfsd_store_tidy(struct bfsd_fs *fs)
+{
+	bfsd_layer_refill(fs);
+	if (trash_doomed(fs) && fs->reclaimer_running)
+		bfsd_store_wake_reclaimer(fs);
 }
 
 /*
@@ -450,10 +525,11 @@ void bfsd_store_reclaim(struct bfsd_fs *fs)
 }
 
 /*
- * The trash is removed this long after the wake-up that found it: removing
- * a big tree holds the storage filesystem's journal, and would otherwise
- * do so while the abort that made it is still writing its log record and
- * replying.
+ * Layers handed over are moved to the trash, and the trash removed, this
+ * long after the wake-up that found them: removing a big tree holds the
+ * storage filesystem's journal, and moving one the lock of layers/; done
+ * at once, either would slow the abort that made it, still writing its log
+ * record and replying, and the requests that follow it.
  */
 #define TRASH_DELAY_NS (20 * 1000 * 1000L)
 
@@ -489,6 +565,7 @@ static void *reclaimer(void *arg)
 			   ETIMEDOUT) {
 			trash = false;
 			pthread_mutex_unlock(&fs->reclaim_lock);
+			trash_doomed(fs);
 			bfsd_store_reclaim(fs);
 			pthread_mutex_lock(&fs->reclaim_lock);
 		}
@@ -526,4 +603,5 @@ void bfsd_store_stop_reclaimer(struct bfsd_fs *fs)
 	pthread_mutex_unlock(&fs->reclaim_lock);
 	pthread_join(fs->reclaimer, NULL);
 	fs->reclaimer_running = false;
+	trash_doomed(fs); /* what the thread had no time for */
 }

@@ -75,9 +75,11 @@ int bfsd_layer_open(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id, 
 
 /*
  * Making a directory can cost hundreds of microseconds on a filesystem that
- * deletes a lot (ext4 searches for an inode not recently freed), so the
- * reclaimer thread keeps a few empty layer directories made in advance and
+ * deletes a lot (ext4 searches for an inode not recently freed), and holds
+ * the lock of layers/ meanwhile, so a few empty layer directories are made
+ * in advance (after each control request's reply, or by the reclaimer) and
  * a branch creation takes one.  Unused ones are swept at the next mount.
+ * Two threads may refill at once: each reserves its slot first.
  */
 void bfsd_layer_refill(struct bfsd_fs *fs)
 {
@@ -85,20 +87,25 @@ void bfsd_layer_refill(struct bfsd_fs *fs)
 
 	for (;;) {
 		uint64_t id;
+		bool made;
 
 		pthread_mutex_lock(&fs->spare_lock);
-		if (fs->nspare == BFSD_SPARE_LAYERS) {
+		if (fs->nspare + fs->spare_making >= BFSD_SPARE_LAYERS) {
 			pthread_mutex_unlock(&fs->spare_lock);
 			return;
 		}
 		id = fs->next_layer_id++;
+		fs->spare_making++;
 		pthread_mutex_unlock(&fs->spare_lock);
 		snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
-		if (mkdirat(fs->layers_fd, name, 0700) < 0 && errno != EEXIST)
-			return;
+		made = mkdirat(fs->layers_fd, name, 0700) == 0 || errno == EEXIST;
 		pthread_mutex_lock(&fs->spare_lock);
-		fs->spare[fs->nspare++] = id;
+		fs->spare_making--;
+		if (made)
+			fs->spare[fs->nspare++] = id;
 		pthread_mutex_unlock(&fs->spare_lock);
+		if (!made)
+			return;
 	}
 }
 

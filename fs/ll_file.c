@@ -343,6 +343,7 @@ void bfsd_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 			fuse_reply_err(req, -ret);
 		else
 			fuse_reply_write(req, size);
+		bfsd_store_tidy(m->fs);
 		return;
 	}
 	ret = gated(m, n, file_of(fi), do_pwrite, &w, &written);
@@ -457,4 +458,5 @@ void bfsd_ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		fuse_reply_err(req, -ret);
 	else
 		fuse_reply_ioctl(req, 0, out_len ? out : NULL, out_len);
+	bfsd_store_tidy(m->fs);
 }

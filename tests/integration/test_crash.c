@@ -1034,6 +1034,50 @@ START_TEST(crash_during_reclaim)
 }
 END_TEST
 
+/*
+ * A layer let go of is handed over to be moved to the trash after the
+ * reply: killed in between, the layer stays in layers/ with no record
+ * naming it, and the next mount sweeps it.  Nothing else is touched.
+ */
+START_TEST(crash_before_layer_is_trashed)
+{
+	struct bfs_mount m;
+	char big[4096], kept[4096], *base_before, *kept_before;
+	long long idle;
+
+	bfs_mount_prepare(&m);
+	ck_ret(bfs_write_file(at(m.base, "f"), "base\n"), 0);
+	bfs_mount_start_daemon(&m, BFS_FAULT_DAEMON_PATH, "layer-handed-over:1", NULL);
+	idle = du_kib(m.storage);
+	ck_ret(bfs_branch_create(&m, NULL, "kept"), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "big"), 0);
+	bfs_branch_dir(big, &m, "big");
+	bfs_branch_dir(kept, &m, "kept");
+	ck_assert_int_eq(bfs_sh(big, "set -e; for f in $(seq 1 40); do "
+				     "head -c 65536 /dev/urandom >f$f; done"),
+			 0);
+	ck_assert_int_eq(bfs_sh(kept, "set -e; echo kept >f; mkdir d; seq 1 1000 >d/s"), 0);
+	base_before = fingerprint(m.base);
+	kept_before = fingerprint(kept);
+	/* The reply may or may not have gone out before the kill. */
+	bfs_ioc_abort(bfs_ctl_path((char[4096]){ 0 }, &m, "big"));
+	ck_assert_msg(bfs_mount_wait_killed(&m, 20), "the daemon did not die handing a layer over");
+	ck_assert_int_eq(bfs_sh(m.storage, "test -z \"$(ls -A trash)\""), 0);
+	ck_assert_msg(du_kib(m.storage) > idle + 2000, "the layer was not left in layers/");
+	bfs_mount_start(&m, NULL);
+	for (int i = 0; i < 100 && du_kib(m.storage) >= idle + 1024; i++)
+		usleep(100 * 1000);
+	ck_assert_msg(du_kib(m.storage) < idle + 1024, "storage still holds %lld KiB",
+		      du_kib(m.storage) - idle);
+	ck_absent(big);
+	ck_fingerprint(kept, kept_before, "@kept", "layer-handed-over:1");
+	ck_fingerprint(m.base, base_before, "the base", "layer-handed-over:1");
+	free(base_before);
+	free(kept_before);
+	bfs_mount_stop(&m);
+}
+END_TEST
+
 static void teardown_scene(void)
 {
 	/* The tests ran in child processes: any daemon they left is theirs. */
@@ -1101,6 +1145,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, failed_create_loses_no_later_write);
 	tcase_add_test(tc, unrecorded_commit_stays_pending);
 	tcase_add_test(tc, crash_during_reclaim);
+	tcase_add_test(tc, crash_before_layer_is_trashed);
 	suite_add_tcase(s, tc);
 	return s;
 }
