@@ -214,26 +214,75 @@ static int by_cookie(const void *a, const void *b)
 {
 	const struct lent *x = a, *y = b;
 
-	if (x->cookie != y->cookie)
-		return x->cookie < y->cookie ? -1 : 1;
-	return strcmp(x->de->name, y->de->name);
+	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
 }
 
 /*
- * Order the listing by cookie.  Equal hashes (about one pair in 2^62) get
- * consecutive cookies, so every offset names one entry.
+ * Sort ent[0..n) by cookie, least significant byte first: 8 stable passes,
+ * skipping those where every cookie has the same byte.  For a big
+ * directory qsort's comparisons were a quarter of the daemon's time to
+ * list it (5,000 names).  Into *ent, which may end up being tmp.
+ */
+static void radix_by_cookie(struct lent **ent, struct lent *tmp, size_t n)
+{
+	struct lent *src = *ent, *dst = tmp, *t;
+
+	for (int shift = 0; shift < 64; shift += 8) {
+		size_t count[257] = { 0 };
+
+		for (size_t i = 0; i < n; i++)
+			count[((src[i].cookie >> shift) & 0xff) + 1]++;
+		if (count[((src[0].cookie >> shift) & 0xff) + 1] == n)
+			continue;
+		for (int d = 1; d <= 256; d++)
+			count[d] += count[d - 1];
+		for (size_t i = 0; i < n; i++)
+			dst[count[(src[i].cookie >> shift) & 0xff]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	*ent = src;
+}
+
+/*
+ * Order the listing by cookie, names of equal cookie by name, so a listing
+ * built again orders them alike.  Equal hashes (about one pair in 2^62)
+ * get consecutive cookies, so every offset names one entry.
  */
 static int sort_listing(struct listing *l)
 {
-	l->ent = malloc((l->list.n ? l->list.n : 1) * sizeof(*l->ent));
+	size_t n = l->list.n;
+	struct lent *tmp;
+
+	l->ent = malloc((n ? n : 1) * sizeof(*l->ent));
 	if (!l->ent)
 		return -ENOMEM;
-	for (size_t i = 0; i < l->list.n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		l->ent[i].cookie = (l->list.e[i].hash >> 2) + 3;
 		l->ent[i].de = &l->list.e[i];
 	}
-	qsort(l->ent, l->list.n, sizeof(*l->ent), by_cookie);
-	for (size_t i = 1; i < l->list.n; i++)
+	tmp = n >= 256 ? malloc(n * sizeof(*tmp)) : NULL;
+	if (tmp) {
+		struct lent *first = l->ent;
+
+		radix_by_cookie(&l->ent, tmp, n);
+		free(l->ent == first ? tmp : first);
+	} else {
+		qsort(l->ent, n, sizeof(*l->ent), by_cookie);
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct lent e = l->ent[i];
+		size_t j = i;
+
+		while (j > 0 && l->ent[j - 1].cookie == e.cookie &&
+		       strcmp(l->ent[j - 1].de->name, e.de->name) > 0) {
+			l->ent[j] = l->ent[j - 1];
+			j--;
+		}
+		l->ent[j] = e;
+	}
+	for (size_t i = 1; i < n; i++)
 		if (l->ent[i].cookie <= l->ent[i - 1].cookie)
 			l->ent[i].cookie = l->ent[i - 1].cookie + 1;
 	return 0;
