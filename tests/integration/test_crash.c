@@ -988,49 +988,78 @@ static long long du_kib(const char *dir)
 }
 
 /*
+ * Branches @kept (a few small files) and @big (what fill writes) beside
+ * the base, the daemon running with fault armed; what must survive is
+ * fingerprinted, and the storage's size before the branches noted.
+ */
+struct reclaim_scene {
+	struct bfs_mount m;
+	const char *fault;
+	char big[4096], kept[4096];
+	char *base_before, *kept_before;
+	long long idle;
+};
+
+static void reclaim_scene_start(struct reclaim_scene *s, const char *fault, const char *fill)
+{
+	s->fault = fault;
+	bfs_mount_prepare(&s->m);
+	ck_ret(bfs_write_file(at(s->m.base, "f"), "base\n"), 0);
+	bfs_mount_start_daemon(&s->m, BFS_FAULT_DAEMON_PATH, fault, NULL);
+	s->idle = du_kib(s->m.storage);
+	ck_ret(bfs_branch_create(&s->m, NULL, "kept"), 0);
+	ck_ret(bfs_branch_create(&s->m, NULL, "big"), 0);
+	bfs_branch_dir(s->big, &s->m, "big");
+	bfs_branch_dir(s->kept, &s->m, "kept");
+	ck_assert_int_eq(bfs_sh(s->big, "%s", fill), 0);
+	ck_assert_int_eq(bfs_sh(s->kept, "set -e; echo kept >f; mkdir d; seq 1 1000 >d/s"), 0);
+	s->base_before = fingerprint(s->m.base);
+	s->kept_before = fingerprint(s->kept);
+}
+
+static bool storage_idle(const struct reclaim_scene *s)
+{
+	return du_kib(s->m.storage) < s->idle + 1024 &&
+	       bfs_sh(s->m.storage, "test -z \"$(ls -A trash)\"") == 0;
+}
+
+/* After the crash, @big aborted: mounted again, the storage comes back to
+ * its size before the branches, @big is gone, the base and @kept whole. */
+static void reclaim_scene_check(struct reclaim_scene *s)
+{
+	bfs_mount_start(&s->m, NULL);
+	for (int i = 0; i < 100 && !storage_idle(s); i++)
+		usleep(100 * 1000);
+	ck_assert_msg(storage_idle(s), "storage still holds %lld KiB",
+		      du_kib(s->m.storage) - s->idle);
+	ck_absent(s->big);
+	ck_fingerprint(s->kept, s->kept_before, "@kept", s->fault);
+	ck_fingerprint(s->m.base, s->base_before, "the base", s->fault);
+	free(s->base_before);
+	free(s->kept_before);
+	bfs_mount_stop(&s->m);
+}
+
+/*
  * The daemon dies while it deletes an aborted branch in the background:
  * the next mount finishes the deletion (the space comes back) and every
  * other branch and the base are whole.
  */
 START_TEST(crash_during_reclaim)
 {
-	struct bfs_mount m;
-	char big[4096], kept[4096], *base_before, *kept_before;
-	long long idle;
+	struct reclaim_scene s;
 
-	bfs_mount_prepare(&m);
-	ck_ret(bfs_write_file(at(m.base, "f"), "base\n"), 0);
-	bfs_mount_start_daemon(&m, BFS_FAULT_DAEMON_PATH, "reclaim-step:10", NULL);
-	idle = du_kib(m.storage);
-	ck_ret(bfs_branch_create(&m, NULL, "kept"), 0);
-	ck_ret(bfs_branch_create(&m, NULL, "big"), 0);
-	bfs_branch_dir(big, &m, "big");
-	bfs_branch_dir(kept, &m, "kept");
-	ck_assert_int_eq(bfs_sh(big, "set -e; for d in $(seq 1 20); do mkdir d$d; "
-				     "for f in $(seq 1 50); do head -c 8192 /dev/urandom >d$d/f$f; "
-				     "done; done"),
-			 0);
-	ck_assert_int_eq(bfs_sh(kept, "set -e; echo kept >f; mkdir d; seq 1 1000 >d/s"), 0);
-	base_before = fingerprint(m.base);
-	kept_before = fingerprint(kept);
-	ck_ret(bfs_ioc_abort(bfs_ctl_path((char[4096]){ 0 }, &m, "big")), 0);
+	reclaim_scene_start(&s, "reclaim-step:10",
+			    "set -e; for d in $(seq 1 20); do mkdir d$d; "
+			    "for f in $(seq 1 50); do head -c 8192 /dev/urandom >d$d/f$f; "
+			    "done; done");
+	ck_ret(bfs_ioc_abort(bfs_ctl_path((char[4096]){ 0 }, &s.m, "big")), 0);
 	/* The tenth of the branch's twenty directories removed: killed. */
-	ck_assert_msg(bfs_mount_wait_killed(&m, 20), "the daemon did not die while reclaiming");
-	ck_assert_int_eq(bfs_sh(m.storage, "test -n \"$(ls -A trash)\""), 0);
-	ck_assert_msg(du_kib(m.storage) > idle + 2000, "little was left to reclaim: %lld KiB",
-		      du_kib(m.storage) - idle);
-	bfs_mount_start(&m, NULL);
-	for (int i = 0; i < 100 && bfs_sh(m.storage, "test -z \"$(ls -A trash)\""); i++)
-		usleep(100 * 1000);
-	ck_assert_int_eq(bfs_sh(m.storage, "test -z \"$(ls -A trash)\""), 0);
-	ck_assert_msg(du_kib(m.storage) < idle + 1024, "storage still holds %lld KiB",
-		      du_kib(m.storage) - idle);
-	ck_absent(big);
-	ck_fingerprint(kept, kept_before, "@kept", "reclaim-step:10");
-	ck_fingerprint(m.base, base_before, "the base", "reclaim-step:10");
-	free(base_before);
-	free(kept_before);
-	bfs_mount_stop(&m);
+	ck_assert_msg(bfs_mount_wait_killed(&s.m, 20), "the daemon did not die while reclaiming");
+	ck_assert_int_eq(bfs_sh(s.m.storage, "test -n \"$(ls -A trash)\""), 0);
+	ck_assert_msg(du_kib(s.m.storage) > s.idle + 2000, "little was left to reclaim: %lld KiB",
+		      du_kib(s.m.storage) - s.idle);
+	reclaim_scene_check(&s);
 }
 END_TEST
 
@@ -1041,40 +1070,18 @@ END_TEST
  */
 START_TEST(crash_before_layer_is_trashed)
 {
-	struct bfs_mount m;
-	char big[4096], kept[4096], *base_before, *kept_before;
-	long long idle;
+	struct reclaim_scene s;
 
-	bfs_mount_prepare(&m);
-	ck_ret(bfs_write_file(at(m.base, "f"), "base\n"), 0);
-	bfs_mount_start_daemon(&m, BFS_FAULT_DAEMON_PATH, "layer-handed-over:1", NULL);
-	idle = du_kib(m.storage);
-	ck_ret(bfs_branch_create(&m, NULL, "kept"), 0);
-	ck_ret(bfs_branch_create(&m, NULL, "big"), 0);
-	bfs_branch_dir(big, &m, "big");
-	bfs_branch_dir(kept, &m, "kept");
-	ck_assert_int_eq(bfs_sh(big, "set -e; for f in $(seq 1 40); do "
-				     "head -c 65536 /dev/urandom >f$f; done"),
-			 0);
-	ck_assert_int_eq(bfs_sh(kept, "set -e; echo kept >f; mkdir d; seq 1 1000 >d/s"), 0);
-	base_before = fingerprint(m.base);
-	kept_before = fingerprint(kept);
+	reclaim_scene_start(&s, "layer-handed-over:1",
+			    "set -e; for f in $(seq 1 40); do head -c 65536 /dev/urandom >f$f; "
+			    "done");
 	/* The reply may or may not have gone out before the kill. */
-	bfs_ioc_abort(bfs_ctl_path((char[4096]){ 0 }, &m, "big"));
-	ck_assert_msg(bfs_mount_wait_killed(&m, 20), "the daemon did not die handing a layer over");
-	ck_assert_int_eq(bfs_sh(m.storage, "test -z \"$(ls -A trash)\""), 0);
-	ck_assert_msg(du_kib(m.storage) > idle + 2000, "the layer was not left in layers/");
-	bfs_mount_start(&m, NULL);
-	for (int i = 0; i < 100 && du_kib(m.storage) >= idle + 1024; i++)
-		usleep(100 * 1000);
-	ck_assert_msg(du_kib(m.storage) < idle + 1024, "storage still holds %lld KiB",
-		      du_kib(m.storage) - idle);
-	ck_absent(big);
-	ck_fingerprint(kept, kept_before, "@kept", "layer-handed-over:1");
-	ck_fingerprint(m.base, base_before, "the base", "layer-handed-over:1");
-	free(base_before);
-	free(kept_before);
-	bfs_mount_stop(&m);
+	bfs_ioc_abort(bfs_ctl_path((char[4096]){ 0 }, &s.m, "big"));
+	ck_assert_msg(bfs_mount_wait_killed(&s.m, 20),
+		      "the daemon did not die handing a layer over");
+	ck_assert_int_eq(bfs_sh(s.m.storage, "test -z \"$(ls -A trash)\""), 0);
+	ck_assert_msg(du_kib(s.m.storage) > s.idle + 2000, "the layer was not left in layers/");
+	reclaim_scene_check(&s);
 }
 END_TEST
 
