@@ -112,6 +112,7 @@ void bfsd_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 	struct bfsd_mount *m = bfsd_ll_mount(req);
 	struct bfsd_node *pn = bfsd_node_of(m, parent), *n = NULL;
 	struct bfsd_cred cred = bfsd_ll_cred(req);
+	uint64_t gen = __atomic_load_n(&m->xattr_gen, __ATOMIC_ACQUIRE);
 	struct bfsd_inval iv = { 0 };
 	struct fuse_entry_param e;
 	struct bfsd_file *f = NULL;
@@ -136,8 +137,12 @@ void bfsd_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 	if (!ret)
 		ret = bfsd_node_lookup(m, pn, name, BFSD_NODE_OBJECT, b, bfsd_ll_via_root(pn), &st,
 				       0, 0, &n);
-	if (!ret)
+	if (!ret) {
+		/* Nothing gives a new file a capability: the kernel's question
+		 * before its first write is answered from the node. */
+		__atomic_store_n(&n->nocap_gen, gen, __ATOMIC_RELAXED);
 		bfsd_inval_twin(m, &iv, pn, b, path, true);
+	}
 	pthread_rwlock_unlock(&m->fs->tree_lock);
 	if (ret) {
 		bfsd_file_close(m->fs, f);

@@ -34,10 +34,11 @@ static void xattr_end(struct bfsd_mount *m, struct bfsd_branch *b)
 }
 
 /*
- * The kernel asks for security.capability before every write to a file (to
- * drop it), and libfuse 3.14 cannot turn that off (FUSE_HANDLE_KILLPRIV_V2).
- * Once a file is known to have none, answer from the node until something
- * that could add one bumps xattr_gen.
+ * The kernel asks for security.capability before a write to a file (to drop
+ * it): before every write without FUSE_HANDLE_KILLPRIV_V2 (ll_io.c), before
+ * the first one with it.  Once a file is known to have none (found so, or
+ * created here: bfsd_ll_create), answer from the node until something that
+ * could add one bumps xattr_gen.
  */
 static bool is_caps(const char *name)
 {

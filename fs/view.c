@@ -149,11 +149,12 @@ static int prepare_new(struct bfsd_fs *fs, struct bfsd_branch *b, const char *pa
 
 /*
  * Owner of a new object: the caller, or the parent's group under setgid
- * (where a new directory also inherits the set-group-id bit).  The mode it
- * was made with is given back after the chown, which clears set-user-id
- * and set-group-id on anything but a directory, even for root: the bits
- * the caller asked for stay, as on a local disk.  (The kernel drops a
- * set-group-id bit the caller may not have before the request arrives.)
+ * (where a new directory also inherits the set-group-id bit); chowned only
+ * when it was made with another.  The mode it was made with is given back
+ * after a chown, which clears set-user-id and set-group-id on anything but
+ * a directory, even for root: the bits the caller asked for stay, as on a
+ * local disk.  (The kernel drops a set-group-id bit the caller may not
+ * have before the request arrives.)
  */
 static int set_owner(struct bfsd_fs *fs, const struct bfsd_at *at, const struct bfsd_cred *cred,
 		     const struct stat *parent_st, bool dir)
@@ -171,7 +172,7 @@ static int set_owner(struct bfsd_fs *fs, const struct bfsd_at *at, const struct 
 		if (dir)
 			want |= S_ISGID;
 	}
-	if (fs->is_root || cred->uid != geteuid() || gid != getegid()) {
+	if (made.st_uid != cred->uid || made.st_gid != gid) {
 		if (fchownat(at->fd, at->name, cred->uid, gid, AT_SYMLINK_NOFOLLOW) < 0 &&
 		    errno != EPERM)
 			return -errno;
