@@ -74,6 +74,9 @@ struct bfsd_node {
 	 * whether the kernel may keep its page cache. */
 	struct timespec seen_mtime;
 	off_t seen_size;
+	/* Bumped when a commit replaces the object at its name; the next open
+	 * (opened_gen behind) drops what the kernel cached of the old one. */
+	uint64_t data_gen, opened_gen;
 	/* xattr_gen of the mount when the file was last found to have no
 	 * security.capability (0: not known). */
 	uint64_t nocap_gen;
@@ -152,9 +155,13 @@ void bfsd_node_set_ident(struct bfsd_mount *m, struct bfsd_node *n, dev_t dev, i
 void bfsd_node_open(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f);
 /* The kernel released f: close it and let go of n. */
 void bfsd_node_close(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f);
+/* Was n's object replaced since the kernel last opened n?  Counts this
+ * open as the kernel's latest. */
+bool bfsd_node_replaced(struct bfsd_mount *m, struct bfsd_node *n);
 /* One open file of n, referenced (bfsd_file_close), or NULL. */
 struct bfsd_file *bfsd_node_open_file(struct bfsd_mount *m, struct bfsd_node *n);
-/* Point every open file of n at l/phys (a commit replaced its object). */
+/* Point every open file of n at l/phys (a commit replaced its object);
+ * the kernel's copy of the old object goes at the next open. */
 void bfsd_node_repoint(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_layer *l,
 		       const char *phys);
 /* An existing child by name, without counting a lookup. */

@@ -101,6 +101,17 @@ void bfsd_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	opened(m, n, f, fi);
+	/*
+	 * A commit replaced the object since the kernel last opened the node:
+	 * its pages go with this open, its attributes before the open
+	 * completes (no kernel lock is taken for them), so a reader that saw
+	 * one file of a commit never sees another's old copy, whatever the
+	 * invalidations sent after the commit have reached yet.
+	 */
+	if (bfsd_node_replaced(m, n)) {
+		fi->keep_cache = 0;
+		fuse_lowlevel_notify_inval_inode(m->se, ino, -1, 0);
+	}
 	if (fuse_reply_open(req, fi))
 		bfsd_node_close(m, n, f);
 	bfsd_inval_send(m, &iv);

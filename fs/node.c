@@ -484,10 +484,22 @@ struct bfsd_file *bfsd_node_open_file(struct bfsd_mount *m, struct bfsd_node *n)
 	return f;
 }
 
+bool bfsd_node_replaced(struct bfsd_mount *m, struct bfsd_node *n)
+{
+	bool replaced;
+
+	pthread_mutex_lock(&m->nodes_lock);
+	replaced = n->opened_gen != n->data_gen;
+	n->opened_gen = n->data_gen;
+	pthread_mutex_unlock(&m->nodes_lock);
+	return replaced;
+}
+
 void bfsd_node_repoint(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_layer *l,
 		       const char *phys)
 {
 	pthread_mutex_lock(&m->nodes_lock);
+	n->data_gen++;
 	for (struct bfsd_file *f = n->files; f; f = f->node_next) {
 		int ret = bfsd_file_repoint(m->fs, f, l, phys);
 
