@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -88,6 +89,7 @@ void bfs_mount_start_daemon(struct bfs_mount *m, const char *daemon, const char 
 	const char *argv[64] = { daemon, "-f", "--base", m->base, "--storage", m->storage };
 	int argc = 6;
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	pid_t test = getpid();
 
 	for (; extra && *extra && argc < 62; extra++)
 		argv[argc++] = *extra;
@@ -97,6 +99,13 @@ void bfs_mount_start_daemon(struct bfs_mount *m, const char *daemon, const char 
 	if (m->pid < 0)
 		die("fork: %s", strerror(errno));
 	if (m->pid == 0) {
+		/* The daemon goes with its test, and cleanly: a failed
+		 * assertion ends the test process with _exit (no teardown
+		 * runs) and Check then SIGKILLs the test's process group, which
+		 * would leave a dead mount.  Out of that group, the daemon gets
+		 * SIGTERM when the test process ends, and unmounts. */
+		if (setpgid(0, 0) || prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != test)
+			_exit(127);
 		if (fault)
 			setenv("BRANCHFSD_FAULT", fault, 1);
 		else
