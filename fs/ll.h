@@ -15,10 +15,11 @@
  * the directory lock until our reply arrives).  Commit, abort and switch
  * send theirs before replying, so a read right after sees the new state.
  *
- * Lock order: a listing's lock (ll_readdir.c) -> fs locks (bfsd.h) ->
- * mount->nodes_lock -> fs->files_lock.  nodes_lock is a leaf but for one
- * case: a commit re-points a node's open files under it
- * (bfsd_node_repoint), which takes files_lock.  mount->lists_lock is a leaf.
+ * Lock order: mount->pending_mutex (commits only) -> a listing's lock
+ * (ll_readdir.c) -> fs locks (bfsd.h) -> mount->nodes_lock ->
+ * fs->files_lock.  nodes_lock is a leaf but for one case: a commit
+ * re-points a node's open files under it (bfsd_node_repoint), which takes
+ * files_lock.  mount->lists_lock and mount->pending_lock are leaves.
  */
 #ifndef BFSD_LL_H
 #define BFSD_LL_H
@@ -129,6 +130,12 @@ struct bfsd_mount {
 	/* Bumped by anything that may give a file a security.capability the
 	 * nodes' nocap_gen did not see: xattr changes, commit, abort, switch. */
 	uint64_t xattr_gen;
+	/* What a commit is about to change (pending.c). */
+	pthread_mutex_t pending_mutex;
+	pthread_mutex_t pending_lock;
+	_Atomic(struct bfsd_branch *) pending_branch; /* its parent, or NULL */
+	uint64_t *pending_hash;			      /* bfsd_hash of the paths, sorted */
+	size_t pending_n;
 	/* The INIT request, until its reply is amended (ll_io.c). */
 	uint64_t init_unique;
 	uint32_t init_flags;
@@ -217,6 +224,18 @@ void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv);
  * once (attributes only: no kernel lock is taken). */
 void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const struct stat *copy);
 
+/* --------------------------------------------------------------- pending.c */
+
+/* Before committing b: what it will change in its parent is dropped from
+ * the kernel's caches and answered uncached until bfsd_pending_end.  No
+ * lock held; commits are serialised from here to bfsd_pending_end. */
+void bfsd_pending_begin(struct bfsd_mount *m, struct bfsd_branch *b);
+/* The commit applied or failed.  tree_lock held exclusive. */
+void bfsd_pending_end(struct bfsd_mount *m);
+/* Is (b, path) about to change under a commit?  Its answers get no timeout. */
+bool bfsd_pending(struct bfsd_mount *m, struct bfsd_branch *b, const char *path);
+bool bfsd_pending_node(struct bfsd_mount *m, struct bfsd_node *n);
+
 /* ------------------------------------------------------------------- ctl.c */
 
 /* Run a text command written to the control file of node n. */
@@ -234,6 +253,9 @@ struct bfsd_mount *bfsd_ll_mount(fuse_req_t req);
 void bfsd_ll_entry(struct bfsd_mount *m, struct bfsd_node *n, const struct stat *st,
 		   struct fuse_entry_param *e);
 double bfsd_ll_timeout(struct bfsd_mount *m, struct bfsd_branch *b);
+/* n's entry and attribute timeout: its view's, 0 for a control file or
+ * while a commit is about to change it. */
+double bfsd_ll_node_timeout(struct bfsd_mount *m, struct bfsd_node *n);
 /* Does n show the mount's current branch (reached through the root)? */
 bool bfsd_ll_via_root(const struct bfsd_node *n);
 /* Entry for a special node (CTL, BROOT); counts a lookup of *out.

@@ -39,10 +39,17 @@ double bfsd_ll_timeout(struct bfsd_mount *m, struct bfsd_branch *b)
 	return b == m->fs->main ? m->main_timeout : m->branch_timeout;
 }
 
+double bfsd_ll_node_timeout(struct bfsd_mount *m, struct bfsd_node *n)
+{
+	if (n->kind == BFSD_NODE_CTL || bfsd_pending_node(m, n))
+		return 0;
+	return bfsd_ll_timeout(m, n->branch);
+}
+
 void bfsd_ll_entry(struct bfsd_mount *m, struct bfsd_node *n, const struct stat *st,
 		   struct fuse_entry_param *e)
 {
-	double t = n->kind == BFSD_NODE_CTL ? 0 : bfsd_ll_timeout(m, n->branch);
+	double t = bfsd_ll_node_timeout(m, n);
 
 	memset(e, 0, sizeof(*e));
 	e->ino = bfsd_node_id(m, n);
@@ -133,7 +140,7 @@ int bfsd_ll_object_entry(struct bfsd_mount *m, struct bfsd_node *parent, const c
 	if (!r->type) {
 		bfsd_res_put(r);
 		memset(e, 0, sizeof(*e));
-		e->entry_timeout = bfsd_ll_timeout(m, b);
+		e->entry_timeout = bfsd_pending(m, b, path) ? 0 : bfsd_ll_timeout(m, b);
 		return 0;
 	}
 	bfsd_res_put(r);
@@ -270,8 +277,7 @@ void bfsd_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
-		fuse_reply_attr(req, &st,
-				n->kind == BFSD_NODE_CTL ? 0 : bfsd_ll_timeout(m, n->branch));
+		fuse_reply_attr(req, &st, bfsd_ll_node_timeout(m, n));
 }
 
 static int setattr_flags(int to_set)
@@ -368,7 +374,10 @@ out_reply:
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
-		fuse_reply_attr(req, &st, n->kind == BFSD_NODE_CTL ? 0 : bfsd_ll_timeout(m, b));
+		fuse_reply_attr(req, &st,
+				n->kind == BFSD_NODE_CTL || bfsd_pending_node(m, n)
+					? 0
+					: bfsd_ll_timeout(m, b));
 	bfsd_inval_send(m, &iv);
 }
 
