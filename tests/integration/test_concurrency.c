@@ -373,9 +373,13 @@ static void atomic_reader(const char *dir)
 	_exit(3);
 }
 
-/* stat b00..b99 in dir until a pass finds them all; exit 2 when one pass
- * found a name and then missed a later one (half a commit).  Ready is said
- * after the first pass, which cached the names' absence. */
+/* Whether the commit presence_reader races adds b00..b99 or removes them. */
+static bool names_come;
+
+/* stat b00..b99 in dir until a pass sees the commit's outcome for all of
+ * them; exit 2 when one pass saw it for a name and then not for a later
+ * one (half a commit).  Ready is said after the first pass, which cached
+ * the names' state before the commit. */
 static void presence_reader(const char *dir)
 {
 	char p[4096];
@@ -383,21 +387,22 @@ static void presence_reader(const char *dir)
 
 	close(ready_pipe[0]);
 	for (int pass = 0; pass < 200000; pass++) {
-		int found = 0;
+		int done = 0;
 
 		if (pass == 1)
 			need(write(ready_pipe[1], "r", 1) == 1, "ready");
 		for (int k = 0; k < NATOMIC; k++) {
 			snprintf(p, sizeof(p), "%s/b%02d", dir, k);
-			if (stat(p, &st) == 0) {
-				found++;
-			} else if (found) {
-				fprintf(stderr, "pass %d: b%02d missing after %d found\n", pass, k,
-					found);
+			if ((stat(p, &st) == 0) == names_come) {
+				done++;
+			} else if (done) {
+				fprintf(stderr, "pass %d: b%02d %s after %d %s\n", pass, k,
+					names_come ? "missing" : "still there", done,
+					names_come ? "came" : "went");
 				_exit(2);
 			}
 		}
-		if (found == NATOMIC)
+		if (done == NATOMIC)
 			_exit(pass == 0 ? 4 : 0);
 	}
 	_exit(3);
@@ -472,29 +477,51 @@ START_TEST(commit_into_a_branch_is_atomic_for_readers)
 }
 END_TEST
 
-/*
- * Names a commit adds, where the reader's kernel has cached their absence:
- * a stat that found one must find every other.  The kernel forgets those
- * absences only when told, one name at a time, so the commit tells it
- * before it applies (pending.c).  A half commit showed in 2 to 4 of 20
- * rounds before that; many rounds, to catch it if it comes back.
- */
-START_TEST(names_a_commit_adds_appear_at_once)
+/* Twenty rounds of: parent p<i> (with b00..b99 when they are to go), its
+ * child c<i> adding or removing them, the child's commit racing a reader. */
+static void names_race(bool come)
 {
 	char parent[64], child[64], dir[4096], p[4096];
 
+	names_come = come;
 	for (int round = 0; round < 20; round++) {
 		snprintf(parent, sizeof(parent), "p%d", round);
 		snprintf(child, sizeof(child), "c%d", round);
 		ck_ret(bfs_branch_create(&m, NULL, parent), 0);
 		snprintf(dir, sizeof(dir), "%s", branch(parent));
+		for (int k = 0; !come && k < NATOMIC; k++) {
+			snprintf(p, sizeof(p), "%s/b%02d", dir, k);
+			ck_ret(bfs_write_file(p, "old\n"), 0);
+		}
 		ck_ret(bfs_branch_create(&m, parent, child), 0);
 		for (int k = 0; k < NATOMIC; k++) {
 			snprintf(p, sizeof(p), "%s/b%02d", branch(child), k);
-			ck_ret(bfs_write_file(p, "new\n"), 0);
+			if (come)
+				ck_ret(bfs_write_file(p, "new\n"), 0);
+			else
+				ck_sys(unlink(p));
 		}
 		race_a_commit(presence_reader, dir, child);
 	}
+}
+
+/*
+ * Names a commit adds or removes, whose state the reader's kernel has
+ * cached (an absence, or an entry and attributes): a stat that sees one
+ * name's new state must see every other's.  The kernel drops those only
+ * when told, one name at a time, so the commit tells it before it applies
+ * (pending.c).  Half commits showed in 2 to 4 (added) and 6 (removed) of
+ * 20 rounds before that; twenty rounds, to catch it if it comes back.
+ */
+START_TEST(names_a_commit_adds_appear_at_once)
+{
+	names_race(true);
+}
+END_TEST
+
+START_TEST(names_a_commit_removes_go_at_once)
+{
+	names_race(false);
 }
 END_TEST
 
@@ -510,6 +537,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, commit_is_atomic_for_readers);
 	tcase_add_test(tc, commit_into_a_branch_is_atomic_for_readers);
 	tcase_add_test(tc, names_a_commit_adds_appear_at_once);
+	tcase_add_test(tc, names_a_commit_removes_go_at_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
