@@ -12,9 +12,9 @@
  * and their directories are marked pending, and what the kernel cached of
  * them is dropped (entries and attributes invalidated, with no lock of
  * ours held, so what the kernel waits for can finish); until the commit
- * has applied, every
- * answer about a pending path carries a zero timeout, so nothing about it
- * is cached again.  After that, what the kernel asks for is the new state.
+ * has applied, every answer about a pending path carries a zero timeout,
+ * so nothing about it is cached again.  After that, what the kernel asks
+ * for is the new state.
  *
  * Locks: pending_mutex serialises commits from bfsd_pending_begin to
  * bfsd_pending_end; pending_lock (leaf) guards the set, which
