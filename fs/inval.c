@@ -132,6 +132,21 @@ void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const
 	}
 }
 
+void bfsd_inval_expire_now(struct bfsd_mount *m, const struct bfsd_inval *iv)
+{
+	if (!m->se || !m->expire_ok)
+		return;
+	for (size_t i = 0; i < iv->n; i++) {
+		const struct bfsd_inval_item *it = &iv->it[i];
+
+		if (it->name)
+			fuse_lowlevel_notify_expire_entry(m->se, it->parent, it->name,
+							  strlen(it->name), FUSE_LL_EXPIRE_ONLY);
+		else
+			fuse_lowlevel_notify_inval_inode(m->se, it->parent, -1, 0);
+	}
+}
+
 void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv)
 {
 	for (size_t i = 0; i < iv->n; i++) {

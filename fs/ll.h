@@ -220,6 +220,14 @@ void bfsd_inval_twin(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_no
 void bfsd_inval_root(struct bfsd_mount *m, struct bfsd_inval *iv);
 /* Send and empty iv; call with no lock held. */
 void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv);
+/*
+ * Make what iv names stale at once, before the reply: entries expired,
+ * attributes dropped, neither of which takes a lock in the kernel.  A
+ * caller answered for a change through one view then finds it through the
+ * other (the kernel asks again; attributes show a new mtime, so cached
+ * pages go too); bfsd_inval_send still follows the reply.
+ */
+void bfsd_inval_expire_now(struct bfsd_mount *m, const struct bfsd_inval *iv);
 /* The core's copy-up hook: the copied object's cached attributes go, at
  * once (attributes only: no kernel lock is taken). */
 void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const struct stat *copy);

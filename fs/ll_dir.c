@@ -109,6 +109,7 @@ static void do_make(fuse_req_t req, fuse_ino_t parent, const char *name, const s
 			bfsd_inval_inode(&iv, bfsd_node_id(m, a->src), -1, 0);
 	}
 	pthread_rwlock_unlock(&m->fs->tree_lock);
+	bfsd_inval_expire_now(m, &iv);
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else if (fuse_reply_entry(req, &e))
@@ -168,6 +169,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 		bfsd_unlock_ns(m->fs, b);
 	}
 	pthread_rwlock_unlock(&m->fs->tree_lock);
+	bfsd_inval_expire_now(m, &iv);
 	fuse_reply_err(req, -ret);
 	bfsd_inval_send(m, &iv);
 }
@@ -225,6 +227,7 @@ void bfsd_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_in
 		bfsd_unlock_ns(m->fs, b);
 	}
 	pthread_rwlock_unlock(&m->fs->tree_lock);
+	bfsd_inval_expire_now(m, &iv);
 	fuse_reply_err(req, -ret);
 	bfsd_inval_send(m, &iv);
 }

@@ -112,6 +112,7 @@ void bfsd_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->keep_cache = 0;
 		fuse_lowlevel_notify_inval_inode(m->se, ino, -1, 0);
 	}
+	bfsd_inval_expire_now(m, &iv);
 	if (fuse_reply_open(req, fi))
 		bfsd_node_close(m, n, f);
 	bfsd_inval_send(m, &iv);
@@ -162,6 +163,7 @@ void bfsd_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 	}
 	bfsd_ll_entry(m, n, &st, &e);
 	opened(m, n, f, fi);
+	bfsd_inval_expire_now(m, &iv);
 	if (fuse_reply_create(req, &e, fi)) {
 		bfsd_node_close(m, n, f);
 		bfsd_node_forget(m, n, 1);
@@ -370,6 +372,7 @@ void bfsd_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	twin_data(m, n, off, written, &iv);
 	if (w.killed)
 		bfsd_inval_inode(&iv, ino, -1, 0);
+	bfsd_inval_expire_now(m, &iv);
 	fuse_reply_write(req, written);
 	bfsd_inval_send(m, &iv);
 }
@@ -432,6 +435,7 @@ void bfsd_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, o
 	ret = gated(m, n, file_of(fi), do_fallocate, &a, &res);
 	if (!ret)
 		twin_data(m, n, 0, 0, &iv);
+	bfsd_inval_expire_now(m, &iv);
 	fuse_reply_err(req, -ret);
 	bfsd_inval_send(m, &iv);
 }
