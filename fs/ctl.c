@@ -118,15 +118,17 @@ static void inval_commit(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfs
 }
 
 /* Before a commit of n's branch: see pending.c. */
-static void commit_begin(struct bfsd_mount *m, struct bfsd_node *n)
+static struct bfsd_pending *commit_begin(struct bfsd_mount *m, struct bfsd_node *n)
 {
+	struct bfsd_pending *ps;
 	struct bfsd_branch *b;
 
 	pthread_rwlock_rdlock(&m->fs->tree_lock);
 	b = bfsd_branch_get(ctl_branch(m, n));
 	pthread_rwlock_unlock(&m->fs->tree_lock);
-	bfsd_pending_begin(m, b);
+	ps = bfsd_pending_begin(m, b);
 	bfsd_branch_put(b);
+	return ps;
 }
 
 static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, const char *name,
@@ -136,10 +138,11 @@ static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, co
 	struct bfsd_oplist changed = { 0 };
 	struct bfsd_inval iv = { 0 };
 	struct bfsd_branch *b, *before, *parent = NULL, *pending;
+	struct bfsd_pending *ps = NULL;
 	int ret = -EINVAL;
 
 	if (op == CTL_COMMIT)
-		commit_begin(m, n);
+		ps = commit_begin(m, n);
 	pthread_rwlock_wrlock(&fs->tree_lock);
 	before = fs->current;
 	b = ctl_branch(m, n);
@@ -195,8 +198,7 @@ out_done:
 	else if (atomic_exchange(&m->root_listed, false))
 		bfsd_inval_inode(&iv, FUSE_ROOT_ID, 0, 0); /* its @NAME entries */
 out_unlock:
-	if (op == CTL_COMMIT)
-		bfsd_pending_end(m);
+	bfsd_pending_end(m, ps);
 	pthread_rwlock_unlock(&fs->tree_lock);
 	bfsd_inval_send(m, &iv);
 	bfsd_oplist_free(&changed);

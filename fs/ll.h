@@ -15,11 +15,11 @@
  * the directory lock until our reply arrives).  Commit, abort and switch
  * send theirs before replying, so a read right after sees the new state.
  *
- * Lock order: mount->pending_mutex (commits only) -> a listing's lock
- * (ll_readdir.c) -> fs locks (bfsd.h) -> mount->nodes_lock ->
- * fs->files_lock.  nodes_lock is a leaf but for one case: a commit
- * re-points a node's open files under it (bfsd_node_repoint), which takes
- * files_lock.  mount->lists_lock and mount->pending_lock are leaves.
+ * Lock order: a listing's lock (ll_readdir.c) -> fs locks (bfsd.h) ->
+ * mount->nodes_lock -> fs->files_lock.  nodes_lock is a leaf but for one
+ * case: a commit re-points a node's open files under it
+ * (bfsd_node_repoint), which takes files_lock.  mount->lists_lock and
+ * mount->pending_lock are leaves.
  */
 #ifndef BFSD_LL_H
 #define BFSD_LL_H
@@ -130,12 +130,10 @@ struct bfsd_mount {
 	/* Bumped by anything that may give a file a security.capability the
 	 * nodes' nocap_gen did not see: xattr changes, commit, abort, switch. */
 	uint64_t xattr_gen;
-	/* What a commit is about to change (pending.c). */
-	pthread_mutex_t pending_mutex;
+	/* What commits are about to change (pending.c). */
 	pthread_mutex_t pending_lock;
-	_Atomic(struct bfsd_branch *) pending_branch; /* its parent, or NULL */
-	uint64_t *pending_hash;			      /* bfsd_hash of the paths, sorted */
-	size_t pending_n;
+	struct bfsd_pending *pending; /* pending_lock */
+	atomic_int npending;	      /* its length */
 	/* The INIT request, until its reply is amended (ll_io.c). */
 	uint64_t init_unique;
 	uint32_t init_flags;
@@ -234,12 +232,13 @@ void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const
 
 /* --------------------------------------------------------------- pending.c */
 
+struct bfsd_pending;
 /* Before committing b: what it will change in its parent is dropped from
- * the kernel's caches and answered uncached until bfsd_pending_end.  No
- * lock held; commits are serialised from here to bfsd_pending_end. */
-void bfsd_pending_begin(struct bfsd_mount *m, struct bfsd_branch *b);
-/* The commit applied or failed.  tree_lock held exclusive. */
-void bfsd_pending_end(struct bfsd_mount *m);
+ * the kernel's caches and answered uncached until bfsd_pending_end, which
+ * takes the set returned (NULL: nothing marked).  No lock held. */
+struct bfsd_pending *bfsd_pending_begin(struct bfsd_mount *m, struct bfsd_branch *b);
+/* The commit applied or failed: forget ps (NULL accepted). */
+void bfsd_pending_end(struct bfsd_mount *m, struct bfsd_pending *ps);
 /* Is (b, path) about to change under a commit?  Its answers get no timeout. */
 bool bfsd_pending(struct bfsd_mount *m, struct bfsd_branch *b, const char *path);
 bool bfsd_pending_node(struct bfsd_mount *m, struct bfsd_node *n);

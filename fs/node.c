@@ -151,7 +151,6 @@ int bfsd_nodes_init(struct bfsd_mount *m)
 {
 	pthread_mutex_init(&m->nodes_lock, NULL);
 	pthread_mutex_init(&m->lists_lock, NULL);
-	pthread_mutex_init(&m->pending_mutex, NULL);
 	pthread_mutex_init(&m->pending_lock, NULL);
 	m->names_cap = 4096;
 	m->names = calloc(m->names_cap, sizeof(*m->names));
@@ -284,7 +283,6 @@ void bfsd_nodes_free(struct bfsd_mount *m)
 	free(m->idents);
 	pthread_mutex_destroy(&m->nodes_lock);
 	pthread_mutex_destroy(&m->lists_lock);
-	pthread_mutex_destroy(&m->pending_mutex);
 	pthread_mutex_destroy(&m->pending_lock);
 }
 

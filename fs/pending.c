@@ -16,9 +16,12 @@
  * so nothing about it is cached again.  After that, what the kernel asks
  * for is the new state.
  *
- * Locks: pending_mutex serialises commits from bfsd_pending_begin to
- * bfsd_pending_end; pending_lock (leaf) guards the set, which
- * pending_branch (NULL when no commit is pending) gives a lock-free test.
+ * Each commit has its set (struct bfsd_pending) on the mount's list from
+ * bfsd_pending_begin to bfsd_pending_end; several can be there at once
+ * (siblings racing to commit), and no lock is held while the kernel is
+ * told, so a commit never waits on the kernel while it holds up another.
+ * mount->pending_lock (leaf) guards the list; mount->npending gives a
+ * lock-free test for the common case of none.
  */
 #include "ll.h"
 
@@ -39,8 +42,15 @@ static uint64_t path_hash(const char *path)
 	return bfsd_hash(path, strlen(path));
 }
 
+struct bfsd_pending {
+	struct bfsd_branch *parent; /* whose paths these are; referenced */
+	uint64_t *hash;		    /* bfsd_hash of each path, sorted */
+	size_t n, cap;
+	struct bfsd_pending *next; /* mount->pending_lock */
+};
+
 /* path and every directory above it, up to the view's root (""). */
-static int add_with_parents(struct bfsd_mount *m, const char *path, size_t *cap)
+static int add_with_parents(struct bfsd_pending *ps, const char *path)
 {
 	char dir[PATH_MAX];
 
@@ -48,16 +58,16 @@ static int add_with_parents(struct bfsd_mount *m, const char *path, size_t *cap)
 	for (;;) {
 		char *slash;
 
-		if (m->pending_n == *cap) {
-			size_t ncap = *cap ? *cap * 2 : 64;
-			uint64_t *n = realloc(m->pending_hash, ncap * sizeof(*n));
+		if (ps->n == ps->cap) {
+			size_t ncap = ps->cap ? ps->cap * 2 : 64;
+			uint64_t *n = realloc(ps->hash, ncap * sizeof(*n));
 
 			if (!n)
 				return -ENOMEM;
-			m->pending_hash = n;
-			*cap = ncap;
+			ps->hash = n;
+			ps->cap = ncap;
 		}
-		m->pending_hash[m->pending_n++] = path_hash(dir);
+		ps->hash[ps->n++] = path_hash(dir);
 		if (!dir[0])
 			return 0;
 		slash = strrchr(dir, '/');
@@ -92,78 +102,100 @@ static void uncache(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_bra
 	}
 }
 
-/* Mark what committing b changes, and collect the invalidations for it;
- * tree_lock held shared. */
-static int mark(struct bfsd_mount *m, struct bfsd_branch *b, struct bfsd_inval *iv)
+static void pending_free(struct bfsd_pending *ps)
+{
+	if (!ps)
+		return;
+	bfsd_branch_put(ps->parent);
+	free(ps->hash);
+	free(ps);
+}
+
+/* What committing b changes, as a set, with the invalidations for it in
+ * iv; NULL when nothing needs marking.  tree_lock held shared. */
+static struct bfsd_pending *mark(struct bfsd_mount *m, struct bfsd_branch *b, struct bfsd_inval *iv)
 {
 	struct bfsd_oplist ops = { 0 };
-	size_t cap = 0;
+	struct bfsd_pending *ps;
 	int ret;
 
 	if (b == m->fs->main || !b->parent || b->dead || b->parent_gen != b->parent->gen)
-		return 0; /* it will not apply */
+		return NULL; /* it will not apply */
+	ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		goto out_fail;
 	bfsd_lock_ns(m->fs, b, false);
 	ret = bfsd_commit_plan(m->fs, b, &ops);
 	bfsd_unlock_ns(m->fs, b);
-	if (ret)
-		return ret;
-	pthread_mutex_lock(&m->pending_lock);
 	for (size_t i = 0; !ret && i < ops.n; i++) {
 		const struct bfsd_op *op = &ops.op[i];
 
-		ret = add_with_parents(m, op->kind == BFSD_OP_STAGE_OUT ? op->src : op->dst, &cap);
+		ret = add_with_parents(ps, op->kind == BFSD_OP_STAGE_OUT ? op->src : op->dst);
 	}
-	if (!ret) {
-		qsort(m->pending_hash, m->pending_n, sizeof(*m->pending_hash), hash_cmp);
-		atomic_store(&m->pending_branch, b->parent);
-	}
+	if (ret)
+		goto out_fail;
+	qsort(ps->hash, ps->n, sizeof(*ps->hash), hash_cmp);
+	ps->parent = bfsd_branch_get(b->parent);
+	pthread_mutex_lock(&m->pending_lock);
+	ps->next = m->pending;
+	m->pending = ps;
+	atomic_fetch_add(&m->npending, 1);
 	pthread_mutex_unlock(&m->pending_lock);
-	for (size_t i = 0; !ret && i < ops.n; i++) {
+	for (size_t i = 0; i < ops.n; i++) {
 		const struct bfsd_op *op = &ops.op[i];
 
 		uncache(m, iv, b->parent, op->kind == BFSD_OP_STAGE_OUT ? op->src : op->dst);
 	}
 	bfsd_oplist_free(&ops);
-	return ret;
+	return ps;
+out_fail:
+	bfsd_oplist_free(&ops);
+	pending_free(ps);
+	bfsd_dbg("commit of '%s': readers may see it arrive name by name", b->name);
+	return NULL;
 }
 
-void bfsd_pending_begin(struct bfsd_mount *m, struct bfsd_branch *b)
+struct bfsd_pending *bfsd_pending_begin(struct bfsd_mount *m, struct bfsd_branch *b)
 {
 	struct bfsd_inval iv = { 0 };
-	int ret;
+	struct bfsd_pending *ps;
 
-	pthread_mutex_lock(&m->pending_mutex);
 	pthread_rwlock_rdlock(&m->fs->tree_lock);
-	ret = mark(m, b, &iv);
+	ps = mark(m, b, &iv);
 	pthread_rwlock_unlock(&m->fs->tree_lock);
-	if (ret)
-		bfsd_dbg("commit of '%s': readers may see it arrive name by name: %s", b->name,
-			 bfsd_strerror(-ret));
 	bfsd_inval_send(m, &iv);
+	return ps;
 }
 
-void bfsd_pending_end(struct bfsd_mount *m)
+void bfsd_pending_end(struct bfsd_mount *m, struct bfsd_pending *ps)
 {
+	struct bfsd_pending **pp;
+
+	if (!ps)
+		return;
 	pthread_mutex_lock(&m->pending_lock);
-	atomic_store(&m->pending_branch, NULL);
-	free(m->pending_hash);
-	m->pending_hash = NULL;
-	m->pending_n = 0;
+	for (pp = &m->pending; *pp && *pp != ps; pp = &(*pp)->next)
+		;
+	if (*pp) {
+		*pp = ps->next;
+		atomic_fetch_sub(&m->npending, 1);
+	}
 	pthread_mutex_unlock(&m->pending_lock);
-	pthread_mutex_unlock(&m->pending_mutex);
+	pending_free(ps);
 }
 
 bool bfsd_pending(struct bfsd_mount *m, struct bfsd_branch *b, const char *path)
 {
+	bool found = false;
 	uint64_t h;
-	bool found;
 
-	if (!b || atomic_load(&m->pending_branch) != b)
+	if (!b || !atomic_load(&m->npending))
 		return false;
 	h = path_hash(path);
 	pthread_mutex_lock(&m->pending_lock);
-	found = m->pending_n &&
-		bsearch(&h, m->pending_hash, m->pending_n, sizeof(h), hash_cmp) != NULL;
+	for (struct bfsd_pending *ps = m->pending; ps && !found; ps = ps->next)
+		found = ps->parent == b && ps->n &&
+			bsearch(&h, ps->hash, ps->n, sizeof(h), hash_cmp) != NULL;
 	pthread_mutex_unlock(&m->pending_lock);
 	return found;
 }
@@ -173,7 +205,7 @@ bool bfsd_pending_node(struct bfsd_mount *m, struct bfsd_node *n)
 	struct bfsd_branch *b;
 	char path[PATH_MAX];
 
-	if (!atomic_load(&m->pending_branch) || bfsd_node_target(m, n, &b, path))
+	if (!atomic_load(&m->npending) || bfsd_node_target(m, n, &b, path))
 		return false;
 	return bfsd_pending(m, b, path);
 }
