@@ -205,6 +205,11 @@ out_unlock:
 	return ret;
 }
 
+int bfsd_ctl_commit(struct bfsd_mount *m, struct bfsd_node *n)
+{
+	return ctl_run(m, n, CTL_COMMIT, NULL, NULL);
+}
+
 int bfsd_ctl_command(struct bfsd_mount *m, struct bfsd_node *n, const char *buf, size_t len)
 {
 	static const enum ctl_op ops[] = {

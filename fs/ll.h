@@ -130,6 +130,7 @@ struct bfsd_mount {
 	/* Bumped by anything that may give a file a security.capability the
 	 * nodes' nocap_gen did not see: xattr changes, commit, abort, switch. */
 	uint64_t xattr_gen;
+	struct bfsd_commits *commits; /* the commit thread (commits.c) */
 	/* What commits are about to change (pending.c). */
 	pthread_mutex_t pending_lock;
 	struct bfsd_pending *pending; /* pending_lock */
@@ -243,8 +244,22 @@ void bfsd_pending_end(struct bfsd_mount *m, struct bfsd_pending *ps);
 bool bfsd_pending(struct bfsd_mount *m, struct bfsd_branch *b, const char *path);
 bool bfsd_pending_node(struct bfsd_mount *m, struct bfsd_node *n);
 
+/* --------------------------------------------------------------- commits.c */
+
+/* The thread that runs commits, so that none waits in a session thread. */
+int bfsd_commits_start(struct bfsd_mount *m);
+/* Runs what is queued, then ends the thread. */
+void bfsd_commits_stop(struct bfsd_mount *m);
+#define BFSD_COMMIT_IOCTL SIZE_MAX
+/* Commit n's branch and answer req: a write of written bytes, or
+ * FS_IOC_BRANCH_COMMIT when written is BFSD_COMMIT_IOCTL.  In the calling
+ * thread, or on the commit thread when enough commits run already. */
+void bfsd_commits_run(struct bfsd_mount *m, fuse_req_t req, struct bfsd_node *n, size_t written);
+
 /* ------------------------------------------------------------------- ctl.c */
 
+/* Commit the branch of control node n. */
+int bfsd_ctl_commit(struct bfsd_mount *m, struct bfsd_node *n);
 /* Run a text command written to the control file of node n. */
 int bfsd_ctl_command(struct bfsd_mount *m, struct bfsd_node *n, const char *buf, size_t len);
 /* Handle an ioctl on a control file; out/out_len receive the reply data. */

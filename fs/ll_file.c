@@ -356,6 +356,13 @@ void bfsd_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	int ret;
 
 	if (n->kind == BFSD_NODE_CTL) {
+		struct bfsd_cmd cmd;
+
+		if (size <= BFSD_CMD_MAX && !bfsd_cmd_parse(buf, size, &cmd) &&
+		    cmd.op == BFSD_CMD_COMMIT) {
+			bfsd_commits_run(m, req, n, size);
+			return;
+		}
 		ret = size > BFSD_CMD_MAX ? -EINVAL : bfsd_ctl_command(m, n, buf, size);
 		if (ret)
 			fuse_reply_err(req, -ret);
@@ -471,6 +478,10 @@ void bfsd_ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	(void)fi;
 	if (n->kind != BFSD_NODE_CTL || (flags & FUSE_IOCTL_COMPAT)) {
 		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	if (cmd == FS_IOC_BRANCH_COMMIT) {
+		bfsd_commits_run(m, req, n, BFSD_COMMIT_IOCTL);
 		return;
 	}
 	ret = bfsd_ctl_ioctl(m, n, cmd, in_buf, in_bufsz, out, &out_len);

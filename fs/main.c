@@ -210,11 +210,14 @@ static int serve(struct cmdline *c, struct bfsd_mount *m)
 	bfsd_log_stderr = c->foreground;
 	if (bfsd_store_start_reclaimer(m->fs))
 		bfsd_warn("no reclaimer thread: aborted branches are freed at unmount");
+	if (bfsd_commits_start(m))
+		bfsd_warn("no commit thread: commits run in the session's threads");
 	cfg = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(cfg, 32);
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
 	ret = fuse_session_loop_mt(m->se, cfg) ? 1 : 0;
 	fuse_loop_cfg_destroy(cfg);
+	bfsd_commits_stop(m);
 	m->served = true;
 out_unmount:
 	fuse_session_unmount(m->se);
