@@ -88,6 +88,9 @@ const char *bfsd_rel(const char *path);
 /* True when a is b or lies below b. */
 bool bfsd_path_within(const char *a, const char *b);
 uint64_t bfsd_hash(const void *p, size_t n);
+/* Tell a worker thread to stop (*stop under lock, cond signalled), and
+ * wait for it to end. */
+void bfsd_thread_stop(pthread_mutex_t *lock, pthread_cond_t *cond, bool *stop, pthread_t thread);
 /* Fill out (37 bytes) with a random canonical lowercase UUID. */
 int bfsd_uuid(char out[37]);
 uint64_t bfsd_now_ns(void);

@@ -109,11 +109,7 @@ void bfsd_commits_stop(struct bfsd_mount *m)
 	if (!c)
 		return;
 	/* Commits asked for run to their end first. */
-	pthread_mutex_lock(&c->lock);
-	c->stop = true;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-	pthread_join(c->thread, NULL);
+	bfsd_thread_stop(&c->lock, &c->cond, &c->stop, c->thread);
 	m->commits = NULL;
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);

@@ -597,11 +597,7 @@ void bfsd_store_stop_reclaimer(struct bfsd_fs *fs)
 {
 	if (!fs->reclaimer_running)
 		return;
-	pthread_mutex_lock(&fs->reclaim_lock);
-	fs->reclaim_stop = true;
-	pthread_cond_signal(&fs->reclaim_cond);
-	pthread_mutex_unlock(&fs->reclaim_lock);
-	pthread_join(fs->reclaimer, NULL);
+	bfsd_thread_stop(&fs->reclaim_lock, &fs->reclaim_cond, &fs->reclaim_stop, fs->reclaimer);
 	fs->reclaimer_running = false;
 	trash_doomed(fs); /* what the thread had no time for */
 }

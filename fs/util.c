@@ -124,6 +124,15 @@ uint64_t bfsd_hash(const void *p, size_t n)
 	return XXH3_64bits(p, n);
 }
 
+void bfsd_thread_stop(pthread_mutex_t *lock, pthread_cond_t *cond, bool *stop, pthread_t thread)
+{
+	pthread_mutex_lock(lock);
+	*stop = true;
+	pthread_cond_signal(cond);
+	pthread_mutex_unlock(lock);
+	pthread_join(thread, NULL);
+}
+
 /*
  * Random bytes for names, from a per-thread pool that getrandom refills 256
  * bytes at a time.  A forked child starts a pool of its own: its names must
