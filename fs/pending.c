@@ -134,6 +134,10 @@ static struct bfsd_pending *mark(struct bfsd_mount *m, struct bfsd_branch *b, st
 	}
 	if (ret)
 		goto out_fail;
+	if (!ps->n) {
+		pending_free(ps); /* nothing to change */
+		return NULL;
+	}
 	qsort(ps->hash, ps->n, sizeof(*ps->hash), hash_cmp);
 	ps->parent = bfsd_branch_get(b->parent);
 	pthread_mutex_lock(&m->pending_lock);
