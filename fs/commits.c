@@ -29,10 +29,12 @@ struct commit_job {
 	struct commit_job *next;
 };
 
-/* Commits that may wait on the kernel in session threads at once. */
+/* Commits that may wait on the kernel in session threads at once
+ * (BRANCHFSD_COMMITS_INLINE sets it, for tests of the queue). */
 #define COMMITS_INLINE 8
 
 struct bfsd_commits {
+	int inline_max;
 	atomic_int inline_n; /* commits running in session threads */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -84,10 +86,13 @@ static void *commits_main(void *arg)
 int bfsd_commits_start(struct bfsd_mount *m)
 {
 	struct bfsd_commits *c = calloc(1, sizeof(*c));
+	const char *env;
 	int ret;
 
 	if (!c)
 		return -ENOMEM;
+	env = getenv("BRANCHFSD_COMMITS_INLINE");
+	c->inline_max = env ? atoi(env) : COMMITS_INLINE;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	c->tail = &c->head;
@@ -121,14 +126,14 @@ void bfsd_commits_run(struct bfsd_mount *m, fuse_req_t req, struct bfsd_node *n,
 	struct commit_job job = { .req = req, .n = n, .written = written }, *j;
 	struct bfsd_commits *c = m->commits;
 
-	if (!c || atomic_fetch_add(&c->inline_n, 1) < COMMITS_INLINE) {
+	if (!c || atomic_fetch_add(&c->inline_n, 1) < c->inline_max) {
 		job_run(m, &job);
 		if (c)
 			atomic_fetch_sub(&c->inline_n, 1);
 		return;
 	}
 	atomic_fetch_sub(&c->inline_n, 1);
-	bfsd_dbg("%d commits running: one more queued for the commit thread", COMMITS_INLINE);
+	bfsd_dbg("%d commits running: one more queued for the commit thread", c->inline_max);
 	j = malloc(sizeof(*j));
 	if (!j) {
 		job_run(m, &job);

@@ -261,11 +261,20 @@ static void racer(int i)
 	_exit(ioctl(fd, FS_IOC_BRANCH_COMMIT) == 0 ? 0 : errno);
 }
 
+/* The third round runs every commit through the commit thread's queue
+ * (commits.c), as many commits at once would. */
 START_TEST(first_winner_race)
 {
 	pid_t pids[NBRANCH];
 	int winner = -1, status, nstale = 0;
 	char name[16], c, *want, *got;
+
+	if (_i == 2) {
+		bfs_mount_stop(&m);
+		setenv("BRANCHFSD_COMMITS_INLINE", "0", 1);
+		bfs_mount_start(&m, NULL);
+		unsetenv("BRANCHFSD_COMMITS_INLINE");
+	}
 
 	for (int i = 0; i < NBRANCH; i++) {
 		snprintf(name, sizeof(name), "r%d", i);
@@ -326,6 +335,7 @@ START_TEST(first_winner_race)
 		free(got);
 		free(want);
 		ck_ret(bfs_ioc_commit(bfs_ctl_path(ctl, &m, name)), -ESTALE);
+		ck_ret(bfs_ctl(ctl, "commit"), -ESTALE);
 		ck_ret(bfs_ioc_abort(ctl), 0);
 	}
 	snprintf(name, sizeof(name), "only-%d", winner);
