@@ -293,6 +293,11 @@ struct bfsd_res {
  * when an ancestor is missing or not a directory. */
 int bfsd_resolve(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
 		 struct bfsd_res **out);
+/* As bfsd_resolve, and *st as bfsd_res_stat gives it when the object is
+ * there (from the lstat the resolution took, when it took one); on a
+ * failing stat, *out is NULL. */
+int bfsd_resolve_stat(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+		      struct bfsd_res **out, struct stat *st);
 /* As bfsd_resolve, and -ENOENT when the object itself is absent. */
 int bfsd_resolve_existing(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
 			  struct bfsd_res **out);

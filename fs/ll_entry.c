@@ -126,13 +126,11 @@ int bfsd_ll_object_entry(struct bfsd_mount *m, struct bfsd_node *parent, const c
 
 	*out = NULL;
 	bfsd_lock_ns(m->fs, b, false);
-	ret = bfsd_resolve(m->fs, b, path, &r);
+	ret = bfsd_resolve_stat(m->fs, b, path, &r, &st);
 	if (!ret && r->type) {
-		ret = bfsd_res_stat(r, &st);
 		udev = st.st_dev;
 		uino = st.st_ino;
-		if (!ret)
-			bfsd_view_fix_stat(m->fs, b, r, &st);
+		bfsd_view_fix_stat(m->fs, b, r, &st);
 	}
 	bfsd_unlock_ns(m->fs, b);
 	if (ret)

@@ -128,8 +128,10 @@ static int child_lowpath(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
  * Look name up below the directory parent.  Builds the child's resolution
  * in *out (type 0 when absent).
  */
+/* The child name of parent; *top (may be NULL) gets the lstat of its
+ * topmost copy, which is what bfsd_res_stat would read now. */
 static int resolve_child(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *parent,
-			 const char *name, struct bfsd_res **out)
+			 const char *name, struct bfsd_res **out, struct stat *top)
 {
 	int cap = parent->nloc, n = 0, ret = 0;
 	struct bfsd_res *r, *sub = NULL;
@@ -169,6 +171,8 @@ static int resolve_child(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 				r->top_whiteout = true;
 			break;
 		}
+		if (!n && top)
+			*top = st;
 		if (!S_ISDIR(st.st_mode)) {
 			if (n)
 				break;
@@ -249,7 +253,7 @@ int bfsd_resolve_from(struct bfsd_fs *fs, struct bfsd_branch *b, int start, cons
 		}
 		memcpy(name, p, len);
 		name[len] = '\0';
-		ret = resolve_child(fs, b, r, name, &next);
+		ret = resolve_child(fs, b, r, name, &next, NULL);
 		bfsd_res_put(r);
 		if (ret)
 			return ret;
@@ -487,8 +491,10 @@ static int stat_beneath(const struct bfsd_layer *base, const char *path, struct 
 	return ret;
 }
 
-/* Main: the base alone, looked up directly every time. */
-static int resolve_main(struct bfsd_fs *fs, const char *path, struct bfsd_res **out)
+/* Main: the base alone, looked up directly every time; *top (may be
+ * NULL) gets what it found there, and *fresh says so. */
+static int resolve_main(struct bfsd_fs *fs, const char *path, struct bfsd_res **out,
+			struct stat *top, bool *fresh)
 {
 	struct bfsd_res *r;
 	struct stat st;
@@ -517,6 +523,10 @@ static int resolve_main(struct bfsd_fs *fs, const char *path, struct bfsd_res **
 	if (ret)
 		goto out_free;
 	r->nloc = 1;
+	if (top) {
+		*top = st;
+		*fresh = true;
+	}
 	*out = r;
 	return 0;
 
@@ -525,17 +535,21 @@ out_free:
 	return ret;
 }
 
-int bfsd_resolve(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, struct bfsd_res **out)
+/* bfsd_resolve; *fresh tells whether *top holds the lstat of the object's
+ * topmost copy taken by this resolution (not when it came from the cache). */
+static int resolve(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+		   struct bfsd_res **out, struct stat *top, bool *fresh)
 {
 	char prefix[PATH_MAX], name[NAME_MAX + 1];
 	struct bfsd_res *r, *next;
 	size_t plen = strlen(path), pos;
 	int ret;
 
+	*fresh = false;
 	if (plen >= PATH_MAX)
 		return -ENAMETOOLONG;
 	if (b == fs->main)
-		return resolve_main(fs, path, out);
+		return resolve_main(fs, path, out, top, fresh);
 
 	r = cache_get(fs, b, path, bfsd_hash(path, plen));
 	if (r)
@@ -578,10 +592,11 @@ int bfsd_resolve(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, st
 		}
 		memcpy(name, path + start, len);
 		name[len] = '\0';
-		ret = resolve_child(fs, b, r, name, &next);
+		ret = resolve_child(fs, b, r, name, &next, top);
 		bfsd_res_put(r);
 		if (ret)
 			goto out_unlock;
+		*fresh = next->type && start + len == plen;
 		r = next;
 		r->gen = atomic_load(&b->res_gen);
 		r->lower_gen = atomic_load(&fs->lower_gen);
@@ -594,6 +609,29 @@ out_found:
 	return 0;
 
 out_unlock:
+	return ret;
+}
+
+int bfsd_resolve(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, struct bfsd_res **out)
+{
+	bool fresh;
+
+	return resolve(fs, b, path, out, NULL, &fresh);
+}
+
+int bfsd_resolve_stat(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+		      struct bfsd_res **out, struct stat *st)
+{
+	bool fresh;
+	int ret = resolve(fs, b, path, out, st, &fresh);
+
+	if (ret || !(*out)->type || fresh)
+		return ret;
+	ret = bfsd_res_stat(*out, st);
+	if (ret) {
+		bfsd_res_put(*out);
+		*out = NULL;
+	}
 	return ret;
 }
 
