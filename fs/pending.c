@@ -10,8 +10,8 @@
  * one name the commit added and miss the next, whose absence the kernel
  * still remembers.  So before the commit applies, the paths it will change
  * and their directories are marked pending, and what the kernel cached of
- * them is dropped (entries and attributes invalidated, with no lock of
- * ours held, so what the kernel waits for can finish); until the commit
+ * them is dropped (entries, attributes and pages invalidated, with no lock
+ * of ours held, so what the kernel waits for can finish); until the commit
  * has applied, every answer about a pending path carries a zero timeout,
  * so nothing about it is cached again.  After that, what the kernel asks
  * for is the new state.
@@ -78,30 +78,6 @@ static int add_with_parents(struct bfsd_pending *ps, const char *path)
 	}
 }
 
-/* The kernel's entry and attributes of (p, path), in both views. */
-static void uncache(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *p,
-		    const char *path)
-{
-	char parent[PATH_MAX];
-	const char *name = path[0] ? bfsd_path_split(path, parent) : NULL;
-
-	for (int via_root = 0; via_root < 2; via_root++) {
-		struct bfsd_node *n = bfsd_node_walk(m, p, via_root, path);
-
-		if (n)
-			bfsd_inval_inode(iv, bfsd_node_id(m, n), -1, 0);
-		if (!name)
-			continue;
-		n = bfsd_node_walk(m, p, via_root, parent);
-		if (!n)
-			continue;
-		/* A full invalidation: it waits for lookups in flight, so none
-		 * answered before the mark can cache its answer after it. */
-		bfsd_inval_entry(iv, bfsd_node_id(m, n), name);
-		bfsd_inval_inode(iv, bfsd_node_id(m, n), -1, 0);
-	}
-}
-
 static void pending_free(struct bfsd_pending *ps)
 {
 	if (!ps)
@@ -145,10 +121,13 @@ static struct bfsd_pending *mark(struct bfsd_mount *m, struct bfsd_branch *b, st
 	m->pending = ps;
 	atomic_fetch_add(&m->npending, 1);
 	pthread_mutex_unlock(&m->pending_lock);
+	/* Full entry invalidations: they wait for lookups in flight, so none
+	 * answered before the mark can cache its answer after it. */
 	for (size_t i = 0; i < ops.n; i++) {
 		const struct bfsd_op *op = &ops.op[i];
 
-		uncache(m, iv, b->parent, op->kind == BFSD_OP_STAGE_OUT ? op->src : op->dst);
+		bfsd_inval_path(m, iv, b->parent, op->kind == BFSD_OP_STAGE_OUT ? op->src : op->dst,
+				true);
 	}
 	bfsd_oplist_free(&ops);
 	return ps;
