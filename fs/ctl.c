@@ -210,7 +210,7 @@ int bfsd_ctl_commit(struct bfsd_mount *m, struct bfsd_node *n)
 	return ctl_run(m, n, CTL_COMMIT, NULL, NULL);
 }
 
-int bfsd_ctl_command(struct bfsd_mount *m, struct bfsd_node *n, const char *buf, size_t len)
+int bfsd_ctl_command(struct bfsd_mount *m, struct bfsd_node *n, const struct bfsd_cmd *cmd)
 {
 	static const enum ctl_op ops[] = {
 		[BFSD_CMD_CREATE] = CTL_CREATE,
@@ -218,12 +218,7 @@ int bfsd_ctl_command(struct bfsd_mount *m, struct bfsd_node *n, const char *buf,
 		[BFSD_CMD_ABORT] = CTL_ABORT,
 		[BFSD_CMD_SWITCH] = CTL_SWITCH,
 	};
-	struct bfsd_cmd cmd;
-	int ret = bfsd_cmd_parse(buf, len, &cmd);
-
-	if (ret)
-		return ret;
-	return ctl_run(m, n, ops[cmd.op], cmd.has_arg ? cmd.arg : NULL, NULL);
+	return ctl_run(m, n, ops[cmd->op], cmd->has_arg ? cmd->arg : NULL, NULL);
 }
 
 static int ctl_info(struct bfsd_mount *m, struct bfsd_node *n, void *out, size_t *out_len)

@@ -260,8 +260,9 @@ void bfsd_commits_run(struct bfsd_mount *m, fuse_req_t req, struct bfsd_node *n,
 
 /* Commit the branch of control node n. */
 int bfsd_ctl_commit(struct bfsd_mount *m, struct bfsd_node *n);
-/* Run a text command written to the control file of node n. */
-int bfsd_ctl_command(struct bfsd_mount *m, struct bfsd_node *n, const char *buf, size_t len);
+/* Run a text command written to the control file of node n (parsed by
+ * bfsd_cmd_parse). */
+int bfsd_ctl_command(struct bfsd_mount *m, struct bfsd_node *n, const struct bfsd_cmd *cmd);
 /* Handle an ioctl on a control file; out/out_len receive the reply data. */
 int bfsd_ctl_ioctl(struct bfsd_mount *m, struct bfsd_node *n, unsigned int cmd, const void *in,
 		   size_t in_len, void *out, size_t *out_len);

@@ -358,12 +358,13 @@ void bfsd_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	if (n->kind == BFSD_NODE_CTL) {
 		struct bfsd_cmd cmd;
 
-		if (size <= BFSD_CMD_MAX && !bfsd_cmd_parse(buf, size, &cmd) &&
-		    cmd.op == BFSD_CMD_COMMIT) {
+		ret = size > BFSD_CMD_MAX ? -EINVAL : bfsd_cmd_parse(buf, size, &cmd);
+		if (!ret && cmd.op == BFSD_CMD_COMMIT) {
 			bfsd_commits_run(m, req, n, size);
 			return;
 		}
-		ret = size > BFSD_CMD_MAX ? -EINVAL : bfsd_ctl_command(m, n, buf, size);
+		if (!ret)
+			ret = bfsd_ctl_command(m, n, &cmd);
 		if (ret)
 			fuse_reply_err(req, -ret);
 		else
