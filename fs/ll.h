@@ -276,8 +276,9 @@ struct bfsd_mount *bfsd_ll_mount(fuse_req_t req);
 void bfsd_ll_entry(struct bfsd_mount *m, struct bfsd_node *n, const struct stat *st,
 		   struct fuse_entry_param *e);
 double bfsd_ll_timeout(struct bfsd_mount *m, struct bfsd_branch *b);
-/* n's entry and attribute timeout: its view's, 0 for a control file or
- * while a commit is about to change it. */
+/* n's entry and attribute timeout: its view's (the shorter of the two for
+ * the mount root), 0 for a control file or while a commit is about to
+ * change it. */
 double bfsd_ll_node_timeout(struct bfsd_mount *m, struct bfsd_node *n);
 /* Does n show the mount's current branch (reached through the root)? */
 bool bfsd_ll_via_root(const struct bfsd_node *n);

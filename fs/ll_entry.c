@@ -43,6 +43,9 @@ double bfsd_ll_node_timeout(struct bfsd_mount *m, struct bfsd_node *n)
 {
 	if (n->kind == BFSD_NODE_CTL || bfsd_pending_node(m, n))
 		return 0;
+	/* The root shows main or a branch, and a switch can change which. */
+	if (n->kind == BFSD_NODE_ROOT)
+		return m->main_timeout < m->branch_timeout ? m->main_timeout : m->branch_timeout;
 	return bfsd_ll_timeout(m, n->branch);
 }
 

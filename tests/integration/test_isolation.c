@@ -446,6 +446,30 @@ START_TEST(base_changed_behind_the_mount_shows_on_main)
 }
 END_TEST
 
+/*
+ * The mount root shows main here: its own attributes follow a change made
+ * behind the mount as soon as any file's do, not a day later.
+ */
+START_TEST(base_root_changed_behind_the_mount_shows_on_main)
+{
+	struct stat st;
+	int i;
+
+	ck_sys(stat(m.mnt, &st));
+	ck_assert_int_eq(st.st_mode & 07777, 0755);
+	ck_sys(chmod(m.base, 0750));
+	for (i = 0; i < 100; i++) {
+		ck_sys(stat(m.mnt, &st));
+		if ((st.st_mode & 07777) == 0750)
+			break;
+		usleep(50000);
+	}
+	ck_assert_int_eq(st.st_mode & 07777, 0750);
+	/* Files are untouched: only the directory's mode changed. */
+	ck_file_eq(at(m.mnt, "f.txt"), "base\n");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("isolation");
@@ -466,6 +490,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, stale_children_do_not_block_parent);
 	tcase_add_test(tc, commit_after_main_writes);
 	tcase_add_test(tc, base_changed_behind_the_mount_shows_on_main);
+	tcase_add_test(tc, base_root_changed_behind_the_mount_shows_on_main);
 	suite_add_tcase(s, tc);
 	return s;
 }
