@@ -296,11 +296,44 @@ int bfsd_layer_lstat(const struct bfsd_layer *l, const char *phys, struct stat *
 	return ret;
 }
 
+/* The open flags openat2 takes, as open(2) keeps them: it refuses bits
+ * open(2) ignores, such as FMODE_EXEC in an exec's flags, and sets
+ * O_LARGEFILE itself (whose kernel value glibc defines as 0 here). */
+#define OPENAT2_FLAGS                                                                          \
+	(O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_SYNC | O_DSYNC | O_ASYNC | O_DIRECT | \
+	 O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_PATH)
+
+/*
+ * One openat2 that follows no symlink anywhere in phys: the common case of
+ * bfsd_layer_openat in the base, a system call instead of three.  -EAGAIN
+ * when it cannot tell the caller's error apart (a symlink, a racing
+ * rename): the two-step open then answers.
+ */
+static int open_beneath(const struct bfsd_layer *l, const char *phys, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)((flags & OPENAT2_FLAGS) | O_NOFOLLOW | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, l->dirfd, phys, &how, sizeof(how));
+
+	if (fd >= 0)
+		return fd;
+	return errno == ELOOP || errno == EAGAIN ? -EAGAIN : -errno;
+}
+
 int bfsd_layer_openat(const struct bfsd_layer *l, const char *phys, int flags)
 {
 	struct bfsd_at at;
-	int fd = bfsd_at_open(l, phys, &at);
+	int fd;
 
+	if (!bfsd_layer_is_storage(l) && strchr(phys, '/') &&
+	    !(flags & (O_CREAT | (O_TMPFILE & ~O_DIRECTORY)))) {
+		fd = open_beneath(l, phys, flags);
+		if (fd != -EAGAIN)
+			return fd;
+	}
+	fd = bfsd_at_open(l, phys, &at);
 	if (fd)
 		return fd;
 	fd = openat(at.fd, at.name, flags | O_NOFOLLOW | O_CLOEXEC);

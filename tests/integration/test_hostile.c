@@ -749,6 +749,34 @@ START_TEST(a_base_directory_swapped_for_a_link_is_not_written_through)
 }
 END_TEST
 
+/*
+ * a/secret is known to both views (looked up and opened) when a becomes a
+ * link to a directory with a file of that name: reopening it by the name
+ * they know, for reading and for writing, opens nothing outside.
+ */
+START_TEST(a_known_file_under_a_swapped_directory_is_not_opened_through)
+{
+	const char *views[] = { m.mnt, br("b") };
+
+	ck_ret(bfs_write_file(at(m.base, "a/secret"), "inside\n"), 0);
+	for (size_t v = 0; v < 2; v++)
+		ck_file_eq(at(views[v], "a/secret"), "inside\n");
+	swap_for_link("a");
+	for (size_t v = 0; v < 2; v++) {
+		int fd = open(at(views[v], "a/secret"), O_WRONLY | O_APPEND);
+
+		ck_no_leak(at(views[v], "a/secret"));
+		if (fd >= 0) {
+			ck_assert_int_eq(write(fd, "pwn\n", 4), 4);
+			close(fd);
+		}
+	}
+	ck_outside_untouched();
+	/* The file itself is where it was, unchanged but for the writes. */
+	ck_assert_int_eq(access(at(m.base, "a.orig/secret"), F_OK), 0);
+}
+END_TEST
+
 /* A listing of the swapped directory shows nothing of the outside. */
 START_TEST(a_base_directory_swapped_for_a_link_is_not_listed_through)
 {
@@ -1328,6 +1356,7 @@ static Suite *suite(void)
 	tcase_add_test(ts, a_base_directory_swapped_for_a_link_is_not_read_through);
 	tcase_add_test(ts, a_base_directory_swapped_for_a_link_is_not_written_through);
 	tcase_add_test(ts, a_base_directory_swapped_for_a_link_is_not_listed_through);
+	tcase_add_test(ts, a_known_file_under_a_swapped_directory_is_not_opened_through);
 	tcase_add_test(ts, a_file_open_in_main_while_its_directory_is_swapped);
 	tcase_add_test(ts, a_commit_into_a_directory_main_made_a_link_stays_inside);
 	tcase_add_test(ts, a_base_file_swapped_for_a_link_is_not_changed_through);
