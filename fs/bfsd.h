@@ -316,6 +316,10 @@ bool bfsd_res_in_top(const struct bfsd_fs *fs, const struct bfsd_branch *b,
 bool bfsd_res_top_only(const struct bfsd_fs *fs, const struct bfsd_branch *b,
 		       const struct bfsd_res *r);
 
+/* Entries a branch's resolution cache holds at most (about 180 bytes
+ * each); it is emptied when full. */
+#define BFSD_RES_CACHE_MAX (1 << 18)
+
 void bfsd_cache_init(struct bfsd_branch *b);
 void bfsd_cache_free(struct bfsd_branch *b);
 /* Forget one cached path. */

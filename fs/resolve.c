@@ -29,8 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CACHE_MAX 65536
-
 static struct bfsd_res *res_alloc(int nloc)
 {
 	struct bfsd_res *r = calloc(1, sizeof(*r) + nloc * sizeof(r->loc[0]));
@@ -425,14 +423,14 @@ static void cache_put(struct bfsd_branch *b, struct bfsd_res *r)
 	struct bfsd_res **slot;
 
 	pthread_mutex_lock(&b->cache_lock);
-	if (b->cache_n >= CACHE_MAX)
+	if (b->cache_n >= BFSD_RES_CACHE_MAX)
 		cache_clear_locked(b);
 	if (!b->cache_cap) {
 		b->cache = calloc(1024, sizeof(*b->cache));
 		if (!b->cache)
 			goto out_unlock;
 		b->cache_cap = 1024;
-	} else if (b->cache_n >= b->cache_cap && b->cache_cap < CACHE_MAX) {
+	} else if (b->cache_n >= b->cache_cap && b->cache_cap < BFSD_RES_CACHE_MAX) {
 		size_t cap = b->cache_cap * 4;
 		struct bfsd_res **t = calloc(cap, sizeof(*t));
 

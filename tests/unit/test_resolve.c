@@ -8,6 +8,7 @@
 #include "core_test.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,6 +314,36 @@ START_TEST(cache_growth_keeps_answers)
 }
 END_TEST
 
+/* More names than the cache holds (absent ones are cached too): it is
+ * emptied when full, and answers stay right across the emptying. */
+START_TEST(cache_past_its_cap_keeps_answers)
+{
+	struct bfsd_branch *b;
+	char name[32];
+	size_t most = 0;
+
+	ut_base_write(&T, "kept", "base");
+	b = ut_branch(&T, T.fs->main, "b");
+	ck_assert_int_eq(ut_write(&T, b, "mine", "b"), 0);
+	ck_assert_int_eq(rtype(b, "kept"), S_IFREG);
+	for (int i = 0; i < BFSD_RES_CACHE_MAX + 1000; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		ck_assert_int_eq(rtype(b, name), 0);
+		pthread_mutex_lock(&b->cache_lock);
+		if (b->cache_n > most)
+			most = b->cache_n;
+		pthread_mutex_unlock(&b->cache_lock);
+	}
+	ck_assert_uint_eq(most, BFSD_RES_CACHE_MAX);
+	ck_assert_uint_lt(b->cache_n, 2000);
+	UT_STR_EQ(ut_cat(&T, b, "kept"), "base");
+	UT_STR_EQ(ut_cat(&T, b, "mine"), "b");
+	ck_assert_int_eq(rtype(b, "n7"), 0);
+	ck_assert_int_eq(ut_write(&T, b, "n7", "now"), 0);
+	UT_STR_EQ(ut_cat(&T, b, "n7"), "now");
+}
+END_TEST
+
 START_TEST(missing_and_non_directory_ancestors)
 {
 	struct bfsd_branch *b;
@@ -380,6 +411,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, cache_follows_changes);
 	tcase_add_test(tc, cache_after_parent_freeze_and_main_changes);
 	tcase_add_test(tc, cache_growth_keeps_answers);
+	tcase_add_test(tc, cache_past_its_cap_keeps_answers);
 	tcase_add_test(tc, missing_and_non_directory_ancestors);
 	tcase_add_test(tc, symlink_ancestor_is_not_a_directory);
 	suite_add_tcase(s, tc);
