@@ -61,15 +61,15 @@ void bfsd_inval_inode(struct bfsd_inval *iv, fuse_ino_t ino, off_t off, off_t le
 	it->len = len;
 }
 
-/* One view's kernel copies of (b, path). */
+/* One view's kernel copies of (b, path), but for the inode of node self. */
 static void inval_view(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *b,
-		       bool via_root, const char *path, bool entry)
+		       bool via_root, const char *path, bool entry, const struct bfsd_node *self)
 {
 	char parent[PATH_MAX];
 	const char *name;
 	struct bfsd_node *n = bfsd_node_walk(m, b, via_root, path);
 
-	if (n)
+	if (n && n != self)
 		bfsd_inval_inode(iv, bfsd_node_id(m, n), 0, 0);
 	if (!entry || !path[0])
 		return;
@@ -85,8 +85,8 @@ static void inval_view(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_
 void bfsd_inval_path(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *b,
 		     const char *path, bool entry)
 {
-	inval_view(m, iv, b, true, path, entry);
-	inval_view(m, iv, b, false, path, entry);
+	inval_view(m, iv, b, true, path, entry, NULL);
+	inval_view(m, iv, b, false, path, entry, NULL);
 }
 
 void bfsd_inval_twin(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_node *n,
@@ -94,7 +94,15 @@ void bfsd_inval_twin(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_no
 {
 	bool via_root = n->kind == BFSD_NODE_ROOT || (n->kind != BFSD_NODE_BROOT && n->via_root);
 
-	inval_view(m, iv, b, !via_root, path, entry);
+	/* A non-directory is one inode in both views (bfsd_node_lookup): what
+	 * the kernel keeps of it is its own; another node of its path, in
+	 * either view, is a twin. */
+	if (n->kind == BFSD_NODE_OBJECT && !S_ISDIR(n->type)) {
+		inval_view(m, iv, b, true, path, entry, n);
+		inval_view(m, iv, b, false, path, entry, n);
+		return;
+	}
+	inval_view(m, iv, b, !via_root, path, entry, NULL);
 }
 
 static void root_child(struct bfsd_node *n, const char *name, void *arg)

@@ -51,14 +51,15 @@ struct bfsd_alias {
 
 /*
  * A node is one object as the kernel sees it: a file with several names
- * (hard links) is one node with several aliases, so the kernel keeps one
- * inode, one attribute cache and one page cache for it.  Everything here is
+ * (hard links, or one name through both views of its branch) is one node
+ * with several aliases, so the kernel keeps one inode, one attribute
+ * cache, one page cache and one set of locks for it.  Everything here is
  * under mount->nodes_lock.
  */
 struct bfsd_node {
 	enum bfsd_node_kind kind;
 	struct bfsd_branch *branch; /* referenced; NULL for ROOT and the root ctl */
-	bool via_root;		    /* reached through the mount root */
+	bool via_root;		    /* first reached through the mount root */
 	struct bfsd_alias *aliases; /* its names; the first gives its path */
 	uint64_t nlookup;	    /* kernel references */
 	int refs;		    /* aliases below it + open handles + 1 while looked up */
@@ -211,7 +212,9 @@ void bfsd_inval_inode(struct bfsd_inval *iv, fuse_ino_t ino, off_t off, off_t le
 /* Both views' kernel copies of (b, path): inode, and the entry in its parent. */
 void bfsd_inval_path(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *b,
 		     const char *path, bool entry);
-/* The other view's copy of (b, path) only (after a change through one). */
+/* The other view's copy of (b, path) only (after a change through node n,
+ * or below n with entry): for a non-directory n, any node of the path in
+ * either view that is not n itself. */
 void bfsd_inval_twin(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_node *n,
 		     struct bfsd_branch *b, const char *path, bool entry);
 /* Every entry directly under the mount root (switch, commit or abort of

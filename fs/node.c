@@ -7,7 +7,8 @@
  * while the kernel has looked it up (nlookup > 0), an alias below it still
  * points at it, or a file handle holds it.  Names are found through the
  * (parent, name, branch) hash of aliases; a multi-linked file is also found
- * by its underlying identity, so a second name of it joins the same node.
+ * by its underlying identity, so a second name of it joins the same node,
+ * and a non-directory by its path in the other view of its branch.
  * Nodes keep names, never open descriptors: the open-file limit must not
  * bound how many inodes the kernel caches.  Everything here is under
  * mount->nodes_lock, a leaf lock.
@@ -33,11 +34,11 @@ static uint64_t name_hash(const struct bfsd_node *parent, const char *name,
 	return mix_hash(parent, bfsd_hash(name, strlen(name)), b);
 }
 
-static size_t ident_slot(const struct bfsd_mount *m, const struct bfsd_branch *b, bool via_root,
-			 dev_t dev, ino_t ino)
+static size_t ident_slot(const struct bfsd_mount *m, const struct bfsd_branch *b, dev_t dev,
+			 ino_t ino)
 {
 	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev ^
-		     (uintptr_t)b * 0xc2b2ae3d27d4eb4full ^ via_root;
+		     (uintptr_t)b * 0xc2b2ae3d27d4eb4full;
 
 	return h & (m->idents_cap - 1);
 }
@@ -111,7 +112,7 @@ static void ident_del(struct bfsd_mount *m, struct bfsd_node *n)
 
 	if (!n->ihashed)
 		return;
-	pp = &m->idents[ident_slot(m, n->branch, n->via_root, n->udev, n->uino)];
+	pp = &m->idents[ident_slot(m, n->branch, n->udev, n->uino)];
 	for (; *pp; pp = &(*pp)->inext) {
 		if (*pp == n) {
 			*pp = n->inext;
@@ -130,19 +131,19 @@ static void ident_set(struct bfsd_mount *m, struct bfsd_node *n, dev_t dev, ino_
 	ident_del(m, n);
 	n->udev = dev;
 	n->uino = ino;
-	s = ident_slot(m, n->branch, n->via_root, dev, ino);
+	s = ident_slot(m, n->branch, dev, ino);
 	n->inext = m->idents[s];
 	m->idents[s] = n;
 	n->ihashed = true;
 }
 
-static struct bfsd_node *ident_find(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,
-				    dev_t dev, ino_t ino)
+static struct bfsd_node *ident_find(struct bfsd_mount *m, struct bfsd_branch *b, dev_t dev,
+				    ino_t ino)
 {
-	struct bfsd_node *n = m->idents[ident_slot(m, b, via_root, dev, ino)];
+	struct bfsd_node *n = m->idents[ident_slot(m, b, dev, ino)];
 
 	for (; n; n = n->inext)
-		if (n->branch == b && n->via_root == via_root && n->udev == dev && n->uino == ino)
+		if (n->branch == b && n->udev == dev && n->uino == ino)
 			return n;
 	return NULL;
 }
@@ -380,6 +381,9 @@ static struct bfsd_node *node_new(enum bfsd_node_kind kind, struct bfsd_branch *
 	return n;
 }
 
+static struct bfsd_node *twin_locked(struct bfsd_mount *m, struct bfsd_node *parent,
+				     const char *name, struct bfsd_branch *b, mode_t type);
+
 int bfsd_node_lookup(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
 		     enum bfsd_node_kind kind, struct bfsd_branch *b, bool via_root,
 		     const struct stat *st, dev_t udev, ino_t uino, struct bfsd_node **out)
@@ -404,7 +408,13 @@ int bfsd_node_lookup(struct bfsd_mount *m, struct bfsd_node *parent, const char 
 		n = a->node;
 	/* Another name of a multi-linked file the kernel knows: the same node. */
 	if (!n && linked)
-		n = ident_find(m, b, via_root, udev, uino);
+		n = ident_find(m, b, udev, uino);
+	/* The same name through the other view: the same node too. */
+	if (!n && kind == BFSD_NODE_OBJECT) {
+		n = twin_locked(m, parent, name, b, type);
+		if (n && linked && n->ihashed && (n->udev != udev || n->uino != uino))
+			n = NULL;
+	}
 	if (!n) {
 		n = node_new(kind, b, via_root, type);
 		if (!n) {
@@ -685,15 +695,14 @@ void bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, struct bfsd
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
-struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,
-				 const char *path)
+static struct bfsd_node *walk_locked(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,
+				     const char *path)
 {
 	char name[NAME_MAX + 2];
 	struct bfsd_alias *a;
 	struct bfsd_node *n;
 	const char *p = path;
 
-	pthread_mutex_lock(&m->nodes_lock);
 	if (via_root) {
 		n = m->fs->current == b ? &m->root : NULL;
 	} else {
@@ -706,18 +715,51 @@ struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bo
 		const char *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
 
-		if (len > NAME_MAX) {
-			n = NULL;
-			break;
-		}
+		if (len > NAME_MAX)
+			return NULL;
 		memcpy(name, p, len);
 		name[len] = '\0';
 		a = alias_find(m, n, name, b);
 		n = a ? a->node : NULL;
 		p += len + (slash ? 1 : 0);
 	}
+	return n;
+}
+
+struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,
+				 const char *path)
+{
+	struct bfsd_node *n;
+
+	pthread_mutex_lock(&m->nodes_lock);
+	n = walk_locked(m, b, via_root, path);
 	pthread_mutex_unlock(&m->nodes_lock);
 	return n;
+}
+
+/*
+ * The node the other view of b has for name below parent's path, when it
+ * is a non-directory of this type: the kernel then gets the same inode
+ * through both views, so locks, a FIFO's pipe, pages and attributes are
+ * one, as on a disk.  Directories stay two inodes (twins): the kernel's
+ * dentry cache allows a directory one parent.
+ */
+static struct bfsd_node *twin_locked(struct bfsd_mount *m, struct bfsd_node *parent,
+				     const char *name, struct bfsd_branch *b, mode_t type)
+{
+	bool via_root = parent->kind == BFSD_NODE_ROOT ||
+			(parent->kind == BFSD_NODE_OBJECT && parent->via_root);
+	struct bfsd_node *tp;
+	struct bfsd_alias *a;
+	char path[PATH_MAX];
+
+	if (type == S_IFDIR || parent->kind == BFSD_NODE_CTL || path_locked(parent, path))
+		return NULL;
+	tp = walk_locked(m, b, !via_root, path);
+	a = tp ? alias_find(m, tp, name, b) : NULL;
+	if (!a || a->node->kind != BFSD_NODE_OBJECT || a->node->type != type)
+		return NULL;
+	return a->node;
 }
 
 void bfsd_node_root_children(struct bfsd_mount *m,

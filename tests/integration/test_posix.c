@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1181,6 +1182,91 @@ START_TEST(same_inode_in_both_views)
 }
 END_TEST
 
+/* A POSIX lock through path a; whether another process can lock b too. */
+static bool posix_lock_excludes(const char *a, const char *b)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd = open(a, O_RDWR), status;
+	pid_t pid;
+
+	ck_assert_int_ge(fd, 0);
+	ck_sys(fcntl(fd, F_SETLK, &fl));
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int other = open(b, O_RDWR);
+
+		_exit(other >= 0 && fcntl(other, F_SETLK, &fl) < 0 && errno == EAGAIN ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	close(fd);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* A BSD lock through path a; whether another open of b can lock too. */
+static bool flock_excludes(const char *a, const char *b)
+{
+	int fa = open(a, O_RDONLY), fb = open(b, O_RDONLY);
+	bool excluded;
+
+	ck_assert_int_ge(fa, 0);
+	ck_assert_int_ge(fb, 0);
+	ck_sys(flock(fa, LOCK_EX));
+	excluded = flock(fb, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fb);
+	close(fa);
+	return excluded;
+}
+
+/*
+ * A file of the branch the root shows is one file through the root and
+ * through /@NAME/, as on a disk: locks taken through one exclude the other,
+ * a FIFO is one pipe, hard links share locks across the views.  Each
+ * lock through the other view succeeded, and the FIFO's writer found no
+ * reader, while the two views were two inodes.  _i: 0 the root on b, 1
+ * the root on main (against /@main/).
+ */
+START_TEST(one_file_through_both_views)
+{
+	char ctl[4096], root[4096], at[4096], p[4096], q[4096];
+	const char *view = _i ? "@main" : "@b";
+	int rfd, wfd;
+	char c = 0;
+
+	if (!_i)
+		ck_ret(bfs_ctl(bfs_ctl_path(ctl, &m, NULL), "switch:b"), 0);
+	bfs_path(root, m.mnt, "");
+	snprintf(at, sizeof(at), "%s/%s", m.mnt, view);
+	ck_ret(bfs_write_file(bfs_path(p, at, "lockme"), "l\n"), 0);
+	/* Both orders: the node may first be known through either view. */
+	ck_assert(posix_lock_excludes(bfs_path(p, root, "f.txt"), bfs_path(q, at, "f.txt")));
+	ck_assert(posix_lock_excludes(bfs_path(p, at, "lockme"), bfs_path(q, root, "lockme")));
+	ck_assert(flock_excludes(bfs_path(p, at, "dir/a"), bfs_path(q, root, "dir/a")));
+	ck_assert(flock_excludes(bfs_path(p, root, "hl1"), bfs_path(q, at, "hl2")));
+	/* Not across branches: main's file is another file than b's. */
+	if (!_i)
+		ck_assert(!flock_excludes(bfs_path(p, root, "f.txt"),
+					  bfs_path(q, m.mnt, "@main/f.txt")));
+
+	ck_sys(mkfifo(bfs_path(p, at, "fifo"), 0644));
+	rfd = open(bfs_path(p, at, "fifo"), O_RDONLY | O_NONBLOCK);
+	ck_assert_int_ge(rfd, 0);
+	wfd = open(bfs_path(q, root, "fifo"), O_WRONLY | O_NONBLOCK);
+	ck_assert_msg(wfd >= 0, "the FIFO's writer through the root: %s", strerror(errno));
+	ck_assert_int_eq(write(wfd, "x", 1), 1);
+	ck_assert_int_eq(read(rfd, &c, 1), 1);
+	ck_assert_int_eq(c, 'x');
+	close(wfd);
+	close(rfd);
+	/* The data: the lock test wrote nothing, the base is main's alone. */
+	ck_file_eq(bfs_path(p, root, "lockme"), "l\n");
+	if (_i)
+		ck_file_eq(bp("lockme"), "l\n");
+	else
+		ck_absent(bp("lockme"));
+}
+END_TEST
+
 /*
  * A change through one view of the current branch shows through the other
  * as soon as the call that made it returns: the other view's cached entry
@@ -1292,6 +1378,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, shared_mmap, 0, NVIEWS);
 	tcase_add_loop_test(tc, stable_inode_numbers, 0, NVIEWS);
 	tcase_add_test(tc, same_inode_in_both_views);
+	tcase_add_loop_test(tc, one_file_through_both_views, 0, 2);
 	tcase_add_test(tc, changes_show_through_the_other_view_at_once);
 	tcase_add_loop_test(tc, directory_attributes_stable, 0, NVIEWS);
 	tcase_add_loop_test(tc, at_names_below_the_top, 0, NVIEWS);
