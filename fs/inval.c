@@ -75,7 +75,8 @@ static void inval_view(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_
 		return;
 	name = bfsd_path_split(path, parent);
 	n = bfsd_node_walk(m, b, via_root, parent);
-	if (n) {
+	/* Not below what is now a file: the kernel would refuse (ENOTDIR). */
+	if (n && (n->kind != BFSD_NODE_OBJECT || S_ISDIR(n->type))) {
 		bfsd_inval_entry(iv, bfsd_node_id(m, n), name);
 		/* Its cached listing, too. */
 		bfsd_inval_inode(iv, bfsd_node_id(m, n), 0, 0);
