@@ -180,3 +180,10 @@ void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv)
 	iv->it = NULL;
 	iv->n = iv->cap = 0;
 }
+
+void bfsd_inval_reply_err(fuse_req_t req, struct bfsd_mount *m, struct bfsd_inval *iv, int err)
+{
+	bfsd_inval_expire_now(m, iv);
+	fuse_reply_err(req, err);
+	bfsd_inval_send(m, iv);
+}

@@ -230,6 +230,9 @@ void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv);
  * pages go too); bfsd_inval_send still follows the reply.
  */
 void bfsd_inval_expire_now(struct bfsd_mount *m, const struct bfsd_inval *iv);
+/* Answer req with err (0 for success) between the two halves of iv: its
+ * expiry before the reply, its invalidations after. */
+void bfsd_inval_reply_err(fuse_req_t req, struct bfsd_mount *m, struct bfsd_inval *iv, int err);
 /* The core's copy-up hook: the copied object's cached attributes go, at
  * once (attributes only: no kernel lock is taken). */
 void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const struct stat *copy);

@@ -169,9 +169,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 		bfsd_unlock_ns(m->fs, b);
 	}
 	pthread_rwlock_unlock(&m->fs->tree_lock);
-	bfsd_inval_expire_now(m, &iv);
-	fuse_reply_err(req, -ret);
-	bfsd_inval_send(m, &iv);
+	bfsd_inval_reply_err(req, m, &iv, -ret);
 }
 
 void bfsd_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -227,9 +225,7 @@ void bfsd_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_in
 		bfsd_unlock_ns(m->fs, b);
 	}
 	pthread_rwlock_unlock(&m->fs->tree_lock);
-	bfsd_inval_expire_now(m, &iv);
-	fuse_reply_err(req, -ret);
-	bfsd_inval_send(m, &iv);
+	bfsd_inval_reply_err(req, m, &iv, -ret);
 }
 
 void bfsd_ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)

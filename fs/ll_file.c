@@ -443,9 +443,7 @@ void bfsd_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, o
 	ret = gated(m, n, file_of(fi), do_fallocate, &a, &res);
 	if (!ret)
 		twin_data(m, n, 0, 0, &iv);
-	bfsd_inval_expire_now(m, &iv);
-	fuse_reply_err(req, -ret);
-	bfsd_inval_send(m, &iv);
+	bfsd_inval_reply_err(req, m, &iv, -ret);
 }
 
 void bfsd_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)

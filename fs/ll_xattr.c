@@ -148,9 +148,7 @@ static void change(fuse_req_t req, fuse_ino_t ino, const char *name, const char 
 		bfsd_inval_twin(m, &iv, n, b, path, false);
 	}
 	pthread_rwlock_unlock(&m->fs->tree_lock);
-	bfsd_inval_expire_now(m, &iv);
-	fuse_reply_err(req, -ret);
-	bfsd_inval_send(m, &iv);
+	bfsd_inval_reply_err(req, m, &iv, -ret);
 }
 
 void bfsd_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
