@@ -117,18 +117,37 @@ static void inval_commit(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfs
 	}
 }
 
-/* Before a commit of n's branch: see pending.c. */
+/* Tries at marking what a commit changes before it applies regardless. */
+#define COMMIT_MARKS 4
+
+/*
+ * Before a commit of n's branch (see pending.c), and return with tree_lock
+ * held exclusive.  Names the branch gains while the commit waits for the
+ * lock would be missing from the set: while the branch changed meanwhile,
+ * mark again (the new set before the old one goes, so nothing marked is
+ * ever unmarked before the commit).
+ */
 static struct bfsd_pending *commit_begin(struct bfsd_mount *m, struct bfsd_node *n)
 {
-	struct bfsd_pending *ps;
+	struct bfsd_pending *ps = NULL, *next;
+	unsigned int changes;
 	struct bfsd_branch *b;
 
-	pthread_rwlock_rdlock(&m->fs->tree_lock);
-	b = bfsd_branch_get(ctl_branch(m, n));
-	pthread_rwlock_unlock(&m->fs->tree_lock);
-	ps = bfsd_pending_begin(m, b);
-	bfsd_branch_put(b);
-	return ps;
+	for (int i = 0;; i++) {
+		pthread_rwlock_rdlock(&m->fs->tree_lock);
+		b = bfsd_branch_get(ctl_branch(m, n));
+		pthread_rwlock_unlock(&m->fs->tree_lock);
+		next = bfsd_pending_begin(m, b, &changes);
+		bfsd_pending_end(m, ps);
+		ps = next;
+		pthread_rwlock_wrlock(&m->fs->tree_lock);
+		if (atomic_load(&b->changes) == changes || i + 1 == COMMIT_MARKS) {
+			bfsd_branch_put(b);
+			return ps;
+		}
+		pthread_rwlock_unlock(&m->fs->tree_lock);
+		bfsd_branch_put(b);
+	}
 }
 
 static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, const char *name,
@@ -143,7 +162,8 @@ static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, co
 
 	if (op == CTL_COMMIT)
 		ps = commit_begin(m, n);
-	pthread_rwlock_wrlock(&fs->tree_lock);
+	else
+		pthread_rwlock_wrlock(&fs->tree_lock);
 	before = fs->current;
 	b = ctl_branch(m, n);
 	/* A commit that stopped part-way finishes first, or nothing else runs. */

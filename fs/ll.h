@@ -242,8 +242,11 @@ void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const
 struct bfsd_pending;
 /* Before committing b: what it will change in its parent is dropped from
  * the kernel's caches and answered uncached until bfsd_pending_end, which
- * takes the set returned (NULL: nothing marked).  No lock held. */
-struct bfsd_pending *bfsd_pending_begin(struct bfsd_mount *m, struct bfsd_branch *b);
+ * takes the set returned (NULL: nothing marked).  *changes is b->changes
+ * as the set was made: if it moved before the commit applies, the set may
+ * miss names and must be made again.  No lock held. */
+struct bfsd_pending *bfsd_pending_begin(struct bfsd_mount *m, struct bfsd_branch *b,
+					unsigned int *changes);
 /* The commit applied or failed: forget ps (NULL accepted). */
 void bfsd_pending_end(struct bfsd_mount *m, struct bfsd_pending *ps);
 /* Is (b, path) about to change under a commit?  Its answers get no timeout. */

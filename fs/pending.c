@@ -88,19 +88,23 @@ static void pending_free(struct bfsd_pending *ps)
 }
 
 /* What committing b changes, as a set, with the invalidations for it in
- * iv; NULL when nothing needs marking.  tree_lock held shared. */
-static struct bfsd_pending *mark(struct bfsd_mount *m, struct bfsd_branch *b, struct bfsd_inval *iv)
+ * iv; NULL when nothing needs marking.  *changes: b->changes the plan
+ * saw.  tree_lock held shared. */
+static struct bfsd_pending *mark(struct bfsd_mount *m, struct bfsd_branch *b, struct bfsd_inval *iv,
+				 unsigned int *changes)
 {
 	struct bfsd_oplist ops = { 0 };
 	struct bfsd_pending *ps;
 	int ret;
 
+	*changes = atomic_load(&b->changes);
 	if (b == m->fs->main || !b->parent || b->dead || b->parent_gen != b->parent->gen)
 		return NULL; /* it will not apply */
 	ps = calloc(1, sizeof(*ps));
 	if (!ps)
 		goto out_fail;
 	bfsd_lock_ns(m->fs, b, false);
+	*changes = atomic_load(&b->changes);
 	ret = bfsd_commit_plan(m->fs, b, &ops);
 	bfsd_unlock_ns(m->fs, b);
 	for (size_t i = 0; !ret && i < ops.n; i++) {
@@ -138,13 +142,14 @@ out_fail:
 	return NULL;
 }
 
-struct bfsd_pending *bfsd_pending_begin(struct bfsd_mount *m, struct bfsd_branch *b)
+struct bfsd_pending *bfsd_pending_begin(struct bfsd_mount *m, struct bfsd_branch *b,
+					unsigned int *changes)
 {
 	struct bfsd_inval iv = { 0 };
 	struct bfsd_pending *ps;
 
 	pthread_rwlock_rdlock(&m->fs->tree_lock);
-	ps = mark(m, b, &iv);
+	ps = mark(m, b, &iv, changes);
 	pthread_rwlock_unlock(&m->fs->tree_lock);
 	bfsd_inval_send(m, &iv);
 	return ps;
