@@ -307,7 +307,8 @@ int bfsd_layer_lstat(const struct bfsd_layer *l, const char *phys, struct stat *
  * One openat2 that follows no symlink anywhere in phys: the common case of
  * bfsd_layer_openat in the base, a system call instead of three.  -EAGAIN
  * when it cannot tell the caller's error apart (a symlink, a racing
- * rename): the two-step open then answers.
+ * rename) or openat2 is stricter than open(2) (EINVAL: flags it refuses
+ * together, such as O_PATH with O_NOATIME): the two-step open then answers.
  */
 static int open_beneath(const struct bfsd_layer *l, const char *phys, int flags)
 {
@@ -319,7 +320,7 @@ static int open_beneath(const struct bfsd_layer *l, const char *phys, int flags)
 
 	if (fd >= 0)
 		return fd;
-	return errno == ELOOP || errno == EAGAIN ? -EAGAIN : -errno;
+	return errno == ELOOP || errno == EAGAIN || errno == EINVAL ? -EAGAIN : -errno;
 }
 
 int bfsd_layer_openat(const struct bfsd_layer *l, const char *phys, int flags)
