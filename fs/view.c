@@ -92,19 +92,22 @@ int bfsd_view_stat_ident(struct bfsd_fs *fs, struct bfsd_branch *b, const char *
 			 struct stat *st, dev_t *dev, ino_t *ino)
 {
 	struct bfsd_res *r;
-	int ret = bfsd_resolve_existing(fs, b, path, &r);
+	/* The lstat a resolution just took, when it took one (a create's). */
+	int ret = bfsd_resolve_stat(fs, b, path, &r, st);
 
 	if (ret)
 		return ret;
-	ret = bfsd_res_stat(r, st);
+	if (!r->type) {
+		bfsd_res_put(r);
+		return -ENOENT;
+	}
 	if (dev)
 		*dev = st->st_dev;
 	if (ino)
 		*ino = st->st_ino;
-	if (!ret)
-		bfsd_view_fix_stat(fs, b, r, st);
+	bfsd_view_fix_stat(fs, b, r, st);
 	bfsd_res_put(r);
-	return ret;
+	return 0;
 }
 
 int bfsd_view_stat(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, struct stat *st)
