@@ -390,23 +390,6 @@ int bfsd_marker_set(const struct bfsd_layer *l, const char *phys, const char *ke
 	return 0;
 }
 
-int bfsd_marker_get(const struct bfsd_layer *l, const char *phys, const char *key, void *val,
-		    size_t size)
-{
-	char path[PATH_MAX], name[64];
-	int ret = bfsd_layer_abspath(l, phys, path);
-	ssize_t n;
-
-	if (!ret)
-		ret = marker_name(l, key, name, sizeof(name));
-	if (ret)
-		return ret;
-	n = lgetxattr(path, name, val, size);
-	if (n < 0)
-		return -errno;
-	return (int)n;
-}
-
 int bfsd_marker_del(const struct bfsd_layer *l, const char *phys, const char *key)
 {
 	char path[PATH_MAX], name[64];
@@ -457,6 +440,14 @@ int bfsd_marker_get_at(const struct bfsd_layer *l, int dirfd, const char *name, 
 		return -ENAMETOOLONG;
 	n = lgetxattr(path, xname, val, size);
 	return n < 0 ? -errno : (int)n;
+}
+
+/* Through the layer's descriptor, as bfsd_layer_abspath names it, but with
+ * no walk through /proc (getxattrat), where the kernel has it. */
+int bfsd_marker_get(const struct bfsd_layer *l, const char *phys, const char *key, void *val,
+		    size_t size)
+{
+	return bfsd_marker_get_at(l, l->dirfd, bfsd_rel(phys), key, val, size);
 }
 
 int bfsd_marker_origin_at(const struct bfsd_layer *l, int dirfd, const char *name, uint64_t *origin)
