@@ -316,9 +316,13 @@ bool bfsd_res_in_top(const struct bfsd_fs *fs, const struct bfsd_branch *b,
 bool bfsd_res_top_only(const struct bfsd_fs *fs, const struct bfsd_branch *b,
 		       const struct bfsd_res *r);
 
-/* Entries a branch's resolution cache holds at most (about 180 bytes
- * each); it is emptied when full. */
-#define BFSD_RES_CACHE_MAX (1 << 18)
+/* Entries a branch's resolution cache holds (about 180 bytes each) before
+ * it is emptied: its share of BFSD_RES_CACHE_TOTAL among the live
+ * branches, within [BFSD_RES_CACHE_MIN, BFSD_RES_CACHE_MAX]. */
+#define BFSD_RES_CACHE_MIN   (1 << 16)
+#define BFSD_RES_CACHE_MAX   (1 << 18)
+#define BFSD_RES_CACHE_TOTAL (1 << 20)
+size_t bfsd_res_cache_limit(const struct bfsd_fs *fs);
 
 void bfsd_cache_init(struct bfsd_branch *b);
 void bfsd_cache_free(struct bfsd_branch *b);

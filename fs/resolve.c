@@ -418,12 +418,23 @@ static void cache_unlink_locked(struct bfsd_branch *b, const char *path, uint64_
 	}
 }
 
-static void cache_put(struct bfsd_branch *b, struct bfsd_res *r)
+size_t bfsd_res_cache_limit(const struct bfsd_fs *fs)
 {
+	size_t live = fs->nbranches > 0 ? (size_t)fs->nbranches : 1;
+	size_t share = BFSD_RES_CACHE_TOTAL / live;
+
+	if (share < BFSD_RES_CACHE_MIN)
+		return BFSD_RES_CACHE_MIN;
+	return share < BFSD_RES_CACHE_MAX ? share : BFSD_RES_CACHE_MAX;
+}
+
+static void cache_put(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_res *r)
+{
+	size_t limit = bfsd_res_cache_limit(fs);
 	struct bfsd_res **slot;
 
 	pthread_mutex_lock(&b->cache_lock);
-	if (b->cache_n >= BFSD_RES_CACHE_MAX)
+	if (b->cache_n >= limit)
 		cache_clear_locked(b);
 	if (!b->cache_cap) {
 		b->cache = calloc(1024, sizeof(*b->cache));
@@ -571,7 +582,7 @@ static int resolve(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
 		r->gen = atomic_load(&b->res_gen);
 		r->lower_gen = atomic_load(&fs->lower_gen);
 		r->hash = bfsd_hash("", 0);
-		cache_put(b, r);
+		cache_put(fs, b, r);
 	}
 	while (pos < plen) {
 		size_t start = pos ? pos + 1 : 0, len;
@@ -599,7 +610,7 @@ static int resolve(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
 		r->gen = atomic_load(&b->res_gen);
 		r->lower_gen = atomic_load(&fs->lower_gen);
 		r->hash = bfsd_hash(r->path, strlen(r->path));
-		cache_put(b, r);
+		cache_put(fs, b, r);
 		pos = start + len;
 	}
 out_found:

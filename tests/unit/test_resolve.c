@@ -344,6 +344,32 @@ START_TEST(cache_past_its_cap_keeps_answers)
 }
 END_TEST
 
+/* The caches of many branches together stay bounded: each branch's share
+ * of the total shrinks as branches are added, down to the floor. */
+START_TEST(cache_limit_shares_a_total)
+{
+	char name[32];
+	int i;
+
+	ck_assert_uint_eq(bfsd_res_cache_limit(T.fs), BFSD_RES_CACHE_MAX);
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "b%d", i);
+		ut_branch(&T, T.fs->main, name);
+	}
+	ck_assert_uint_eq(bfsd_res_cache_limit(T.fs), BFSD_RES_CACHE_TOTAL / 4);
+	for (; i < 8; i++) {
+		snprintf(name, sizeof(name), "b%d", i);
+		ut_branch(&T, T.fs->main, name);
+	}
+	ck_assert_uint_eq(bfsd_res_cache_limit(T.fs), BFSD_RES_CACHE_TOTAL / 8);
+	for (; i < 40; i++) {
+		snprintf(name, sizeof(name), "b%d", i);
+		ut_branch(&T, T.fs->main, name);
+	}
+	ck_assert_uint_eq(bfsd_res_cache_limit(T.fs), BFSD_RES_CACHE_MIN);
+}
+END_TEST
+
 START_TEST(missing_and_non_directory_ancestors)
 {
 	struct bfsd_branch *b;
@@ -412,6 +438,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, cache_after_parent_freeze_and_main_changes);
 	tcase_add_test(tc, cache_growth_keeps_answers);
 	tcase_add_test(tc, cache_past_its_cap_keeps_answers);
+	tcase_add_test(tc, cache_limit_shares_a_total);
 	tcase_add_test(tc, missing_and_non_directory_ancestors);
 	tcase_add_test(tc, symlink_ancestor_is_not_a_directory);
 	suite_add_tcase(s, tc);
