@@ -227,6 +227,30 @@ static int branch_rename(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 	return ret;
 }
 
+/*
+ * One name of a lower file with others, about to move or be replaced in
+ * branch b: bring the file up with all its names first (as an unlink
+ * does), so a moved name stays a link of the others' copy, not a copy of
+ * its own, and the names a replaced one leaves count one link fewer.  *r
+ * is resolved again.
+ */
+static int up_with_names(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			 struct bfsd_res **r)
+{
+	struct stat st;
+	int ret;
+
+	if ((*r)->type != S_IFREG || bfsd_res_in_top(fs, b, *r) || bfsd_res_stat(*r, &st) ||
+	    st.st_nlink < 2)
+		return 0;
+	ret = bfsd_copyup(fs, b, path, true);
+	if (ret)
+		return ret;
+	bfsd_res_put(*r);
+	*r = NULL;
+	return bfsd_resolve_existing(fs, b, path, r);
+}
+
 int bfsd_view_rename(struct bfsd_fs *fs, struct bfsd_branch *b, const char *from, const char *to,
 		     unsigned int flags)
 {
@@ -257,12 +281,19 @@ int bfsd_view_rename(struct bfsd_fs *fs, struct bfsd_branch *b, const char *from
 	ret = check_names(rf, rt, flags, fs, b);
 	if (ret || same_file(rf, rt))
 		goto out_put; /* two names of one file: rename does nothing */
-	if (b == fs->main)
+	if (b == fs->main) {
 		ret = main_rename(fs, rf, rt, flags);
-	else if (flags & RENAME_EXCHANGE)
+	} else if (flags & RENAME_EXCHANGE) {
 		ret = branch_exchange(fs, b, rf, rt);
-	else
-		ret = branch_rename(fs, b, rf, rt);
+	} else {
+		/* The name moved, and the name it replaces, which its other
+		 * names outlive with one link fewer. */
+		ret = up_with_names(fs, b, from, &rf);
+		if (!ret && rt->type)
+			ret = up_with_names(fs, b, to, &rt);
+		if (!ret)
+			ret = branch_rename(fs, b, rf, rt);
+	}
 	if (b != fs->main)
 		bfsd_cache_flush(b);
 out_put:

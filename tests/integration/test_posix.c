@@ -296,6 +296,53 @@ START_TEST(hard_link_pair_stays_one_file)
 }
 END_TEST
 
+/*
+ * Renaming one name of a base pair keeps it one file with the other: a
+ * write through the moved name shows through the other, and both count
+ * two links.  In a branch the moved name was a copy of its own (the write
+ * did not show through hl1), until the other name was next copied up.
+ */
+START_TEST(renamed_hard_link_stays_one_file)
+{
+	use_view(_i);
+	ck_sys(rename(wp("hl2"), wp("dir/hl3")));
+	ck_assert_int_eq(st_of(wp("dir/hl3")).st_nlink, 2);
+	ck_assert_int_eq(st_of(wp("hl1")).st_nlink, 2);
+	ck_assert_int_eq(st_of(wp("hl1")).st_ino, st_of(wp("dir/hl3")).st_ino);
+	ck_ret(bfs_write_file(wp("dir/hl3"), "through the moved name\n"), 0);
+	ck_file_eq(wp("hl1"), "through the moved name\n");
+	finish();
+}
+END_TEST
+
+/* A file renamed over one name of a base pair leaves the other name one
+ * link (it kept counting two in a branch). */
+START_TEST(rename_over_a_hard_link_leaves_the_other)
+{
+	use_view(_i);
+	ck_sys(rename(wp("f.txt"), wp("hl1")));
+	ck_assert_int_eq(st_of(wp("hl2")).st_nlink, 1);
+	ck_assert_int_eq(st_of(wp("hl1")).st_nlink, 1);
+	ck_file_eq(wp("hl2"), "hard\n");
+	ck_file_eq(wp("hl1"), "base\n");
+	finish();
+}
+END_TEST
+
+/* The same when the name moves by an exchange with another file. */
+START_TEST(exchanged_hard_link_stays_one_file)
+{
+	use_view(_i);
+	ck_assert_int_eq(renameat2(AT_FDCWD, wp("hl2"), AT_FDCWD, wp("f.txt"), RENAME_EXCHANGE), 0);
+	ck_file_eq(wp("hl2"), "base\n");
+	ck_assert_int_eq(st_of(wp("f.txt")).st_nlink, 2);
+	ck_assert_int_eq(st_of(wp("hl2")).st_nlink, 1);
+	ck_ret(bfs_write_file(wp("f.txt"), "exchanged\n"), 0);
+	ck_file_eq(wp("hl1"), "exchanged\n");
+	finish();
+}
+END_TEST
+
 /* rename(2) between two links of one file does nothing (POSIX). */
 START_TEST(rename_onto_own_link)
 {
@@ -1354,6 +1401,9 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, symlinks, 0, NVIEWS);
 	tcase_add_loop_test(tc, hard_links, 0, NVIEWS);
 	tcase_add_loop_test(tc, hard_link_pair_stays_one_file, 0, NVIEWS);
+	tcase_add_loop_test(tc, renamed_hard_link_stays_one_file, 0, NVIEWS);
+	tcase_add_loop_test(tc, exchanged_hard_link_stays_one_file, 0, NVIEWS);
+	tcase_add_loop_test(tc, rename_over_a_hard_link_leaves_the_other, 0, NVIEWS);
 	tcase_add_loop_test(tc, rename_onto_own_link, 0, NVIEWS);
 	tcase_add_loop_test(tc, fifo_and_socket, 0, NVIEWS);
 	tcase_add_loop_test(tc, xattrs, 0, NVIEWS);
