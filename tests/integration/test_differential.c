@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Random operations against a disk: each run (a seed) applies the same
+ * seeded sequence of operations to a native directory and to branch b,
+ * each operation through one of b's two views (the mount root switched to
+ * b, and /@b/) chosen at random, and requires the same outcome (success or
+ * the same errno) and, after every operation, the same tree through a view
+ * chosen at random: names, types, permission bits, sizes, contents, link
+ * targets, link counts and which names share an inode (bfs_tree_dump).
+ * The root sometimes switches away and back.  At the end b is committed:
+ * the base must then be the native tree.
+ *
+ * Operations: create, overwrite and append, pwrite, truncate, mkdir,
+ * rmdir, unlink, rename (files and directories, onto names that exist or
+ * not), link, symlink, chmod, on a small pool of names so they collide.
+ * The base starts with files, directories, a symlink and a hard-link pair
+ * at its root.  A differential run of this kind found that a rename broke
+ * a base hard-link pair in a branch (rename.c, up_with_names).
+ */
+#define _GNU_SOURCE
+#include "bfs_check.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STEPS 300
+#define MAXP  256
+
+static struct bfs_mount m;
+static char native[4096], at_b[4096], ctl_root[4096];
+static uint64_t rng;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng % n);
+}
+
+static void setup(void)
+{
+	bfs_mount_prepare(&m);
+	ck_assert_int_eq(bfs_sh(m.base, "set -e; mkdir -p d1/d2 d3; for i in 1 2 3 4; do "
+					"head -c $((i * 700)) /dev/urandom > n$i; "
+					"head -c $((i * 300)) /dev/urandom > d1/n$i; done; "
+					"ln n1 n7; ln -s n2 n8; echo x > d1/d2/n9"),
+			 0);
+	bfs_path(native, m.dir, "native");
+	ck_assert_int_eq(bfs_sh(NULL, "cp -a '%s' '%s'", m.base, native), 0);
+	bfs_mount_start(&m, NULL);
+	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
+	ck_ret(bfs_ctl(bfs_ctl_path(ctl_root, &m, NULL), "switch:b"), 0);
+	bfs_branch_dir(at_b, &m, "b");
+}
+
+static void teardown(void)
+{
+	bfs_mount_stop(&m);
+}
+
+/* Every path below the native tree, relative to it, with its type. */
+static char *paths[MAXP];
+static mode_t types[MAXP];
+static int npaths;
+
+static int collect(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)flag;
+	if (ftw->level == 0 || npaths == MAXP)
+		return 0;
+	paths[npaths] = strdup(path + strlen(native) + 1);
+	types[npaths++] = st->st_mode & S_IFMT;
+	return 0;
+}
+
+static void collect_paths(void)
+{
+	while (npaths)
+		free(paths[--npaths]);
+	ck_assert_int_eq(nftw(native, collect, 16, FTW_PHYS), 0);
+}
+
+/* An existing path of type t (0: any), or NULL when there is none. */
+static const char *existing(mode_t t)
+{
+	int start = npaths ? (int)rnd((uint32_t)npaths) : 0;
+
+	for (int i = 0; i < npaths; i++) {
+		int k = (start + i) % npaths;
+
+		if (!t || types[k] == t)
+			return paths[k];
+	}
+	return NULL;
+}
+
+/* A name from a small pool, in the root or an existing directory. */
+static const char *fresh(char *out)
+{
+	const char *dir = rnd(10) < 6 ? existing(S_IFDIR) : NULL;
+
+	if (dir)
+		snprintf(out, 4096, "%s/n%u", dir, rnd(30));
+	else
+		snprintf(out, 4096, "n%u", rnd(30));
+	return out;
+}
+
+enum op {
+	OP_WRITE,
+	OP_APPEND,
+	OP_PWRITE,
+	OP_TRUNC,
+	OP_MKDIR,
+	OP_RMDIR,
+	OP_UNLINK,
+	OP_RENAME,
+	OP_LINK,
+	OP_SYMLINK,
+	OP_CHMOD,
+	OP_N
+};
+
+struct step {
+	enum op op;
+	char a[4096], b[4096];
+	char data[3000];
+	size_t len;
+	off_t off;
+	mode_t mode;
+};
+
+/* The errno of doing s below root (0 on success). */
+static int apply(const char *root, const struct step *s)
+{
+	char a[8192], b[8192];
+	int fd, ret = 0;
+
+	snprintf(a, sizeof(a), "%s/%s", root, s->a);
+	snprintf(b, sizeof(b), "%s/%s", root, s->b);
+	switch (s->op) {
+	case OP_WRITE:
+	case OP_APPEND:
+		fd = open(a, O_WRONLY | O_CREAT | (s->op == OP_APPEND ? O_APPEND : O_TRUNC), 0644);
+		if (fd < 0)
+			return errno;
+		if (write(fd, s->data, s->len) != (ssize_t)s->len)
+			ret = errno;
+		close(fd);
+		return ret;
+	case OP_PWRITE:
+		fd = open(a, O_WRONLY);
+		if (fd < 0)
+			return errno;
+		if (pwrite(fd, s->data, s->len, s->off) != (ssize_t)s->len)
+			ret = errno;
+		close(fd);
+		return ret;
+	case OP_TRUNC:
+		return truncate(a, s->off) ? errno : 0;
+	case OP_MKDIR:
+		return mkdir(a, 0755) ? errno : 0;
+	case OP_RMDIR:
+		return rmdir(a) ? errno : 0;
+	case OP_UNLINK:
+		return unlink(a) ? errno : 0;
+	case OP_RENAME:
+		return rename(a, b) ? errno : 0;
+	case OP_LINK:
+		return link(a, b) ? errno : 0;
+	case OP_SYMLINK:
+		return symlink(s->b, a) ? errno : 0;
+	case OP_CHMOD:
+		return chmod(a, s->mode) ? errno : 0;
+	case OP_N:
+		break;
+	}
+	return EINVAL;
+}
+
+/* The next step, or false when its names do not exist yet. */
+static bool make_step(struct step *s)
+{
+	const char *a = NULL, *b;
+
+	memset(s, 0, sizeof(*s));
+	s->op = (enum op)rnd(OP_N);
+	switch (s->op) {
+	case OP_WRITE:
+	case OP_APPEND:
+		a = rnd(2) ? existing(S_IFREG) : fresh(s->a);
+		s->len = rnd(sizeof(s->data));
+		break;
+	case OP_PWRITE:
+		a = existing(S_IFREG);
+		s->len = 1 + rnd(500);
+		s->off = rnd(4000);
+		break;
+	case OP_TRUNC:
+		a = existing(S_IFREG);
+		s->off = rnd(5000);
+		break;
+	case OP_MKDIR:
+	case OP_SYMLINK:
+		a = fresh(s->a);
+		snprintf(s->b, sizeof(s->b), "target%u", rnd(4));
+		break;
+	case OP_RMDIR:
+		a = existing(S_IFDIR);
+		break;
+	case OP_UNLINK:
+	case OP_CHMOD:
+		a = existing(S_IFREG);
+		s->mode = (mode_t[]){ 0644, 0600, 0755, 0444 }[rnd(4)];
+		break;
+	case OP_RENAME:
+	case OP_LINK:
+		a = existing(s->op == OP_LINK ? S_IFREG : 0);
+		b = rnd(10) < 7 ? fresh(s->b) : existing(0);
+		if (!b)
+			return false;
+		if (b != s->b)
+			snprintf(s->b, sizeof(s->b), "%s", b);
+		break;
+	case OP_N:
+		break;
+	}
+	if (!a)
+		return false;
+	if (a != s->a)
+		snprintf(s->a, sizeof(s->a), "%s", a);
+	for (size_t i = 0; i < s->len; i++)
+		s->data[i] = (char)rnd(256);
+	return true;
+}
+
+static const char *op_name(enum op op)
+{
+	static const char *const names[OP_N] = { "write", "append",  "pwrite", "truncate",
+						 "mkdir", "rmdir",   "unlink", "rename",
+						 "link",  "symlink", "chmod" };
+
+	return names[op];
+}
+
+static void ck_same_tree(const char *view, int seed, int step, const struct step *s)
+{
+	char *want = bfs_tree_dump(native, BFS_DUMP_LINKS);
+	char *got = bfs_tree_dump(view, BFS_DUMP_LINKS |
+						(view == at_b ? BFS_DUMP_NOCTL : BFS_DUMP_MOUNT));
+
+	ck_assert_msg(want && got && !strcmp(want, got),
+		      "seed %d step %d, after %s %s %s, through %s: %s", seed, step, op_name(s->op),
+		      s->a, s->b, view, bfs_str_diff(want, got));
+	free(want);
+	free(got);
+}
+
+START_TEST(random_operations_match_a_disk)
+{
+	const char *views[2] = { m.mnt, at_b };
+	struct step *s = malloc(sizeof(*s));
+	char *base, *want;
+
+	ck_assert_ptr_nonnull(s);
+	rng = 0x9e3779b97f4a7c15ull * (uint64_t)(_i + 1);
+	for (int i = 0; i < STEPS; i++) {
+		const char *via = views[rnd(2)];
+		int want_err, got_err;
+
+		collect_paths();
+		if (!make_step(s))
+			continue;
+		if (rnd(30) == 0) {
+			ck_ret(bfs_ctl(ctl_root, "switch:main"), 0);
+			ck_ret(bfs_ctl(ctl_root, "switch:b"), 0);
+		}
+		want_err = apply(native, s);
+		got_err = apply(via, s);
+		ck_assert_msg(want_err == got_err,
+			      "seed %d step %d: %s %s %s through %s: %s, native %s", _i, i,
+			      op_name(s->op), s->a, s->b, via, strerror(got_err),
+			      strerror(want_err));
+		ck_same_tree(views[rnd(2)], _i, i, s);
+	}
+	/* The winner lands intact. */
+	ck_ret(bfs_ioc_commit(bfs_ctl_path((char[4096]){ 0 }, &m, "b")), 0);
+	base = bfs_tree_dump(m.base, BFS_DUMP_LINKS);
+	want = bfs_tree_dump(native, BFS_DUMP_LINKS);
+	ck_assert_msg(base && want && !strcmp(base, want), "seed %d: the base after the commit: %s",
+		      _i, bfs_str_diff(want, base));
+	free(base);
+	free(want);
+	while (npaths)
+		free(paths[--npaths]);
+	free(s);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("differential");
+	TCase *tc = tcase_create("random");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, random_operations_match_a_disk, 0, 16);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return bfs_check_main(suite());
+}
