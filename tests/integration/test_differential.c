@@ -8,7 +8,9 @@
  * chosen at random: names, types, permission bits, sizes, contents, link
  * targets, link counts and which names share an inode (bfs_tree_dump).
  * The root sometimes switches away and back.  At the end b is committed:
- * the base must then be the native tree.
+ * the base must then be the native tree.  The same runs on main (the root
+ * on main, and /@main/) while b is live: the base must stay the native
+ * tree and b must keep showing what it was made from.
  *
  * Operations: create, overwrite and append, pwrite, truncate, mkdir,
  * rmdir, unlink, rename (files and directories, onto names that exist or
@@ -31,7 +33,7 @@
 #define MAXP  256
 
 static struct bfs_mount m;
-static char native[4096], at_b[4096], ctl_root[4096];
+static char native[4096], ctl_root[4096];
 static uint64_t rng;
 
 static uint32_t rnd(uint32_t n)
@@ -55,7 +57,6 @@ static void setup(void)
 	bfs_mount_start(&m, NULL);
 	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
 	ck_ret(bfs_ctl(bfs_ctl_path(ctl_root, &m, NULL), "switch:b"), 0);
-	bfs_branch_dir(at_b, &m, "b");
 }
 
 static void teardown(void)
@@ -248,11 +249,11 @@ static const char *op_name(enum op op)
 	return names[op];
 }
 
-static void ck_same_tree(const char *view, int seed, int step, const struct step *s)
+static void ck_same_tree(const char *view, unsigned int flags, int seed, int step,
+			 const struct step *s)
 {
 	char *want = bfs_tree_dump(native, BFS_DUMP_LINKS);
-	char *got = bfs_tree_dump(view, BFS_DUMP_LINKS |
-						(view == at_b ? BFS_DUMP_NOCTL : BFS_DUMP_MOUNT));
+	char *got = bfs_tree_dump(view, BFS_DUMP_LINKS | flags);
 
 	ck_assert_msg(want && got && !strcmp(want, got),
 		      "seed %d step %d, after %s %s %s, through %s: %s", seed, step, op_name(s->op),
@@ -261,14 +262,17 @@ static void ck_same_tree(const char *view, int seed, int step, const struct step
 	free(got);
 }
 
-START_TEST(random_operations_match_a_disk)
+/* Run seed's steps through the two views of branch name ("b" or "main",
+ * which the root shows). */
+static void run_steps(int seed, const char *name)
 {
-	const char *views[2] = { m.mnt, at_b };
+	char at[4096], cmd[64];
+	const char *views[2] = { m.mnt, bfs_branch_dir(at, &m, name) };
 	struct step *s = malloc(sizeof(*s));
-	char *base, *want;
 
 	ck_assert_ptr_nonnull(s);
-	rng = 0x9e3779b97f4a7c15ull * (uint64_t)(_i + 1);
+	snprintf(cmd, sizeof(cmd), "switch:%s", name);
+	rng = 0x9e3779b97f4a7c15ull * (uint64_t)(seed + 1);
 	for (int i = 0; i < STEPS; i++) {
 		const char *via = views[rnd(2)];
 		int want_err, got_err;
@@ -277,28 +281,66 @@ START_TEST(random_operations_match_a_disk)
 		if (!make_step(s))
 			continue;
 		if (rnd(30) == 0) {
-			ck_ret(bfs_ctl(ctl_root, "switch:main"), 0);
-			ck_ret(bfs_ctl(ctl_root, "switch:b"), 0);
+			ck_ret(bfs_ctl(ctl_root, strcmp(name, "main") ? "switch:main" : "switch:b"),
+			       0);
+			ck_ret(bfs_ctl(ctl_root, cmd), 0);
 		}
 		want_err = apply(native, s);
 		got_err = apply(via, s);
 		ck_assert_msg(want_err == got_err,
-			      "seed %d step %d: %s %s %s through %s: %s, native %s", _i, i,
+			      "seed %d step %d: %s %s %s through %s: %s, native %s", seed, i,
 			      op_name(s->op), s->a, s->b, via, strerror(got_err),
 			      strerror(want_err));
-		ck_same_tree(views[rnd(2)], _i, i, s);
+		via = views[rnd(2)];
+		ck_same_tree(via, via == m.mnt ? BFS_DUMP_MOUNT : BFS_DUMP_NOCTL, seed, i, s);
 	}
-	/* The winner lands intact. */
-	ck_ret(bfs_ioc_commit(bfs_ctl_path((char[4096]){ 0 }, &m, "b")), 0);
-	base = bfs_tree_dump(m.base, BFS_DUMP_LINKS);
-	want = bfs_tree_dump(native, BFS_DUMP_LINKS);
-	ck_assert_msg(base && want && !strcmp(base, want), "seed %d: the base after the commit: %s",
-		      _i, bfs_str_diff(want, base));
-	free(base);
-	free(want);
 	while (npaths)
 		free(paths[--npaths]);
 	free(s);
+}
+
+static void ck_base_is_native(int seed)
+{
+	char *base = bfs_tree_dump(m.base, BFS_DUMP_LINKS);
+	char *want = bfs_tree_dump(native, BFS_DUMP_LINKS);
+
+	ck_assert_msg(base && want && !strcmp(base, want), "seed %d: the base: %s", seed,
+		      bfs_str_diff(want, base));
+	free(base);
+	free(want);
+}
+
+START_TEST(random_operations_match_a_disk)
+{
+	run_steps(_i, "b");
+	/* The winner lands intact. */
+	ck_ret(bfs_ioc_commit(bfs_ctl_path((char[4096]){ 0 }, &m, "b")), 0);
+	ck_base_is_native(_i);
+}
+END_TEST
+
+/*
+ * The same on main, while branch b is live: main writes the base, which
+ * must stay the native tree, and b keeps showing what it was made from
+ * (contents, names, types, modes; not link counts: a name of a pair main
+ * moves or removes is preserved as a copy of its own, see design.md).
+ */
+START_TEST(random_operations_on_main_match_a_disk)
+{
+	char at[4096];
+	char *snap, *now;
+
+	bfs_branch_dir(at, &m, "b");
+	snap = bfs_tree_dump(at, BFS_DUMP_NOCTL);
+	ck_assert_ptr_nonnull(snap);
+	ck_ret(bfs_ctl(ctl_root, "switch:main"), 0);
+	run_steps(_i, "main");
+	ck_base_is_native(_i);
+	now = bfs_tree_dump(at, BFS_DUMP_NOCTL);
+	ck_assert_msg(now && !strcmp(snap, now), "seed %d: b's snapshot: %s", _i,
+		      bfs_str_diff(snap, now));
+	free(snap);
+	free(now);
 }
 END_TEST
 
@@ -310,6 +352,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, random_operations_match_a_disk, 0, 16);
+	tcase_add_loop_test(tc, random_operations_on_main_match_a_disk, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
 }
