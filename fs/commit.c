@@ -223,7 +223,15 @@ static int plan_dir(struct plan *p, const struct bfsd_res *r, const char *low_pa
 	ret = redirect_source(p, r, src);
 	if (ret)
 		return ret;
-	if (src[0]) {
+	/*
+	 * A directory renamed in the branch takes the parent's directory along
+	 * (staged out from its old name, in at the new one) only when some of
+	 * its content comes from the parent.  Made in the branch (an older own
+	 * layer, frozen when a child was made), it is the branch's alone: the
+	 * parent has nothing at the old name to move, and it is planned as a
+	 * new directory.
+	 */
+	if (src[0] && reaches_parent(p, r)) {
 		char stage[32];
 
 		snprintf(stage, sizeof(stage), "%d", p->nstage);

@@ -477,6 +477,43 @@ START_TEST(nested_commit_of_moved_base_dir)
 }
 END_TEST
 
+/*
+ * A directory the branch made, then a child of the branch made (which
+ * freezes the branch's layer: the directory now lies below its new top),
+ * then the directory renamed: the commit brings it in at its new name.
+ * The rename left a redirect to the old name, which the parent never had;
+ * the commit tried to move the parent's directory of that name and
+ * stopped with ENOENT, half applied, retried and failing before every
+ * later branch operation.  _i: the child aborted, or committed into the
+ * branch first (it also moved a base directory into the new one).
+ */
+START_TEST(renamed_dir_made_before_a_child_commits)
+{
+	ck_sys(mkdir(at(branch("b"), "made"), 0755));
+	ck_ret(bfs_write_file(at(branch("b"), "made/x"), "x\n"), 0);
+	ck_ret(bfs_branch_create(&m, "b", "c"), 0);
+	if (_i) {
+		ck_sys(rename(at(branch("c"), "dir"), at(branch("c"), "made/dir")));
+		ck_ret(bfs_ioc_commit(ctl_of("c")), 0);
+	} else {
+		ck_ret(bfs_ioc_abort(ctl_of("c")), 0);
+	}
+	ck_sys(rename(at(branch("b"), "made"), at(branch("b"), "renamed")));
+	ck_ret(bfs_ioc_commit(ctl_of("b")), 0);
+	ck_file_eq(at(m.base, "renamed/x"), "x\n");
+	ck_absent(at(m.base, "made"));
+	if (_i) {
+		ck_file_eq(at(m.base, "renamed/dir/a"), "a\n");
+		ck_absent(at(m.base, "dir"));
+	} else {
+		ck_file_eq(at(m.base, "dir/a"), "a\n");
+	}
+	/* Nothing of the commit's own is left in the base. */
+	ck_list_eq(m.base, 0,
+		   _i ? "empty f.txt hl1 hl2 renamed sym" : "dir empty f.txt hl1 hl2 renamed sym");
+}
+END_TEST
+
 /* Read and stat through view v so the kernel caches what it shows. */
 static void warm(const char *v)
 {
@@ -840,6 +877,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tn, 15);
 	tcase_add_test(tn, nested_commits);
 	tcase_add_test(tn, nested_commit_of_moved_base_dir);
+	tcase_add_loop_test(tn, renamed_dir_made_before_a_child_commits, 0, 2);
 	tcase_add_test(tn, stale_child_with_children_blocks);
 	tcase_add_test(tn, caches_of_main_after_commit);
 	tcase_add_test(tn, caches_of_parent_after_commit);
