@@ -522,18 +522,24 @@ void bfsd_node_repoint(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_la
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
-static int path_locked(struct bfsd_node *n, char *out)
+/* The path that alias a gives, up through its parents' first names;
+ * *top: the kind of node the names lead up to (the root or an @NAME). */
+static int alias_path_locked(const struct bfsd_alias *a, char *out, enum bfsd_node_kind *top)
 {
 	const char *names[PATH_MAX / 2];
 	size_t depth = 0, len = 0;
 
-	for (; n->kind == BFSD_NODE_OBJECT; n = n->aliases->parent) {
-		if (!n->aliases)
-			return -ENOENT; /* removed, or below something removed */
+	for (;;) {
 		if (depth == sizeof(names) / sizeof(names[0]))
 			return -ENAMETOOLONG;
-		names[depth++] = n->aliases->name;
+		names[depth++] = a->name;
+		if (a->parent->kind != BFSD_NODE_OBJECT)
+			break;
+		a = a->parent->aliases;
+		if (!a)
+			return -ENOENT; /* below something removed */
 	}
+	*top = a->parent->kind;
 	out[0] = '\0';
 	while (depth--) {
 		size_t nl = strlen(names[depth]);
@@ -546,6 +552,35 @@ static int path_locked(struct bfsd_node *n, char *out)
 		len += nl;
 	}
 	return 0;
+}
+
+/*
+ * n's path in its branch, through one of its names whose directories are
+ * all still named, a name through /@NAME/ first.  A file known through
+ * both views has a name in each: the @NAME view's directories follow
+ * every change of the branch, the root's only while the root shows it, so
+ * the root's may be gone (moved where the root never looked) or stale.
+ */
+static int path_locked(struct bfsd_node *n, char *out)
+{
+	enum bfsd_node_kind top;
+	int ret = -ENOENT;
+
+	if (n->kind != BFSD_NODE_OBJECT) {
+		out[0] = '\0';
+		return 0;
+	}
+	for (int pass = 0; pass < 2 && ret; pass++) {
+		for (const struct bfsd_alias *a = n->aliases; a; a = a->next) {
+			ret = alias_path_locked(a, out, &top);
+			if (!ret && (pass || top == BFSD_NODE_BROOT))
+				return 0;
+			if (ret && ret != -ENOENT)
+				return ret;
+			ret = -ENOENT;
+		}
+	}
+	return ret;
 }
 
 int bfsd_node_path(struct bfsd_mount *m, struct bfsd_node *n, char *out)

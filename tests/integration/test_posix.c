@@ -1319,6 +1319,31 @@ START_TEST(one_file_through_both_views)
 END_TEST
 
 /*
+ * A file known through both views (one node with a name in each) whose
+ * directory moves through /@b/ into one the root never looked at: the
+ * root's names above it are dropped, and the file must still open by its
+ * other name.  Opening it failed with ENOENT while the node's path came
+ * from its first name only.
+ */
+START_TEST(a_file_of_both_views_opens_after_a_move_through_one)
+{
+	char ctl[4096], p[4096];
+
+	ck_ret(bfs_ctl(bfs_ctl_path(ctl, &m, NULL), "switch:b"), 0);
+	ck_sys(mkdir(bfs_path(p, m.mnt, "d"), 0755));
+	ck_ret(bfs_write_file(bfs_path(p, m.mnt, "d/f"), "one\n"), 0);
+	ck_file_eq(bfs_path(p, m.mnt, "@b/d/f"), "one\n");
+	ck_sys(mkdir(bfs_path(p, m.mnt, "@b/x"), 0755));
+	ck_sys(rename(bfs_path(p, m.mnt, "@b/d"), bfs_path((char[4096]){ 0 }, m.mnt, "@b/x/d")));
+	ck_file_eq(bfs_path(p, m.mnt, "@b/x/d/f"), "one\n");
+	ck_ret(bfs_write_file(bfs_path(p, m.mnt, "@b/x/d/f"), "two\n"), 0);
+	ck_file_eq(bfs_path(p, m.mnt, "x/d/f"), "two\n");
+	ck_absent(bfs_path(p, m.mnt, "d"));
+	ck_absent(bp("x"));
+}
+END_TEST
+
+/*
  * A change through one view of the current branch shows through the other
  * as soon as the call that made it returns: the other view's cached entry
  * is expired before the reply.  Before that, a stat through the root right
@@ -1433,6 +1458,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, stable_inode_numbers, 0, NVIEWS);
 	tcase_add_test(tc, same_inode_in_both_views);
 	tcase_add_loop_test(tc, one_file_through_both_views, 0, 2);
+	tcase_add_test(tc, a_file_of_both_views_opens_after_a_move_through_one);
 	tcase_add_test(tc, changes_show_through_the_other_view_at_once);
 	tcase_add_loop_test(tc, directory_attributes_stable, 0, NVIEWS);
 	tcase_add_loop_test(tc, at_names_below_the_top, 0, NVIEWS);
