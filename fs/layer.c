@@ -215,11 +215,14 @@ int bfsd_layer_abspath(const struct bfsd_layer *l, const char *phys, char *out)
  * symlink to anywhere; the daemon runs as root, so no component before the
  * last may be followed.
  */
+/* How the base is walked: never out of it, following no symlink. */
+#define RESOLVE_INSIDE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+
 int bfsd_at_open(const struct bfsd_layer *l, const char *phys, struct bfsd_at *at)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_INSIDE,
 	};
 	const char *slash = bfsd_layer_is_storage(l) ? NULL : strrchr(phys, '/');
 	char parent[PATH_MAX];
@@ -314,7 +317,7 @@ static int open_beneath(const struct bfsd_layer *l, const char *phys, int flags)
 {
 	struct open_how how = {
 		.flags = (uint64_t)((flags & OPENAT2_FLAGS) | O_NOFOLLOW | O_CLOEXEC),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_INSIDE,
 	};
 	int fd = (int)syscall(SYS_openat2, l->dirfd, phys, &how, sizeof(how));
 
