@@ -124,10 +124,9 @@ static int child_lowpath(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 
 /*
  * Look name up below the directory parent.  Builds the child's resolution
- * in *out (type 0 when absent).
+ * in *out (type 0 when absent); *top (may be NULL) gets the lstat of its
+ * topmost copy, which is what bfsd_res_stat would read now.
  */
-/* The child name of parent; *top (may be NULL) gets the lstat of its
- * topmost copy, which is what bfsd_res_stat would read now. */
 static int resolve_child(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_res *parent,
 			 const char *name, struct bfsd_res **out, struct stat *top)
 {
