@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -162,8 +163,41 @@ static bool reap(pid_t pid, int seconds)
 	return false;
 }
 
+void bfs_mount_guard(struct bfs_mount *m, int seconds)
+{
+	char abort_path[128];
+	struct stat st;
+
+	if (stat(m->mnt, &st))
+		die("stat %s: %s", m->mnt, strerror(errno));
+	snprintf(abort_path, sizeof(abort_path), "/sys/fs/fuse/connections/%u/abort",
+		 (unsigned int)st.st_dev);
+	m->guard = fork();
+	if (m->guard < 0)
+		die("fork: %s", strerror(errno));
+	if (m->guard == 0) {
+		int fd;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sleep((unsigned int)seconds);
+		if (access(abort_path, W_OK))
+			mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, NULL);
+		fd = open(abort_path, O_WRONLY);
+		if (fd >= 0 && write(fd, "1", 1) == 1)
+			fprintf(stderr, "%s wedged for %d s: aborted\n", m->mnt, seconds);
+		/* An aborted mount is not unmounted by its daemon. */
+		execlp("fusermount3", "fusermount3", "-uz", m->mnt, (char *)NULL);
+		_exit(0);
+	}
+}
+
 void bfs_mount_stop(struct bfs_mount *m)
 {
+	if (m->guard > 0) {
+		kill(m->guard, SIGKILL);
+		waitpid(m->guard, NULL, 0);
+		m->guard = 0;
+	}
 	if (m->pid <= 0)
 		return;
 	run("fusermount3", "-u", m->mnt);

@@ -19,6 +19,7 @@ struct bfs_mount {
 	char storage[4096]; /* the storage directory */
 	char mnt[4096];	    /* the mount point */
 	pid_t pid;	    /* the daemon */
+	pid_t guard;	    /* bfs_mount_guard's process, or 0 */
 };
 
 /* A fresh directory below $BFS_TEST_TMP (or /tmp); out gets its path. */
@@ -36,6 +37,14 @@ void bfs_mount_start_daemon(struct bfs_mount *m, const char *daemon, const char 
 void bfs_mount_setup(struct bfs_mount *m);
 /* Unmount and wait for the daemon to exit (kill it after 10 s). */
 void bfs_mount_stop(struct bfs_mount *m);
+/*
+ * Guard against a wedged mount: unless bfs_mount_stop comes first, abort m's
+ * FUSE connection after seconds (through fusectl, mounted when it is not),
+ * so every call waiting on it fails (ENOTCONN) and the case fails instead
+ * of hanging (and detach the mount).  No signal ends a call whose request
+ * the daemon has read.
+ */
+void bfs_mount_guard(struct bfs_mount *m, int seconds);
 /* Kill the daemon with SIGKILL and detach the mount (crash). */
 void bfs_mount_crash(struct bfs_mount *m);
 /* Wait up to seconds for the daemon to die of SIGKILL on its own (a test
