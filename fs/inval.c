@@ -141,40 +141,95 @@ void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const
 	}
 }
 
-void bfsd_inval_expire_now(struct bfsd_mount *m, const struct bfsd_inval *iv)
+static void send_item(struct bfsd_mount *m, const struct bfsd_inval_item *it)
 {
-	if (!m->se || !m->expire_ok)
-		return;
-	for (size_t i = 0; i < iv->n; i++) {
-		const struct bfsd_inval_item *it = &iv->it[i];
+	int ret;
 
-		if (it->name)
-			fuse_lowlevel_notify_expire_entry(m->se, it->parent, it->name,
-							  strlen(it->name), FUSE_LL_EXPIRE_ONLY);
+	if (!m->se)
+		return;
+	if (it->name && it->expire && m->expire_ok)
+		ret = fuse_lowlevel_notify_expire_entry(m->se, it->parent, it->name,
+							strlen(it->name), FUSE_LL_EXPIRE_ONLY);
+	else if (it->name)
+		ret = fuse_lowlevel_notify_inval_entry(m->se, it->parent, it->name,
+						       strlen(it->name));
+	else
+		ret = fuse_lowlevel_notify_inval_inode(m->se, it->parent, it->off, it->len);
+	if (ret && ret != -ENOENT)
+		bfsd_dbg("cache invalidation failed: %s", bfsd_strerror(-ret));
+}
+
+void bfsd_inval_hold(struct bfsd_mount *m, struct bfsd_inval *iv, fuse_ino_t a, fuse_ino_t b)
+{
+	const fuse_ino_t want[2] = { a, b };
+
+	pthread_mutex_lock(&m->held_lock);
+	for (int k = 0, i = 0; k < 2; k++) {
+		while (i < BFSD_HELD_MAX && m->held[i])
+			i++;
+		if (!want[k])
+			continue;
+		if (i == BFSD_HELD_MAX)
+			iv->unheld = true;
 		else
-			fuse_lowlevel_notify_inval_inode(m->se, it->parent, -1, 0);
+			m->held[i] = iv->held[k] = want[k];
 	}
+	pthread_mutex_unlock(&m->held_lock);
+}
+
+static void release(struct bfsd_mount *m, struct bfsd_inval *iv)
+{
+	pthread_mutex_lock(&m->held_lock);
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; iv->held[k] && i < BFSD_HELD_MAX; i++) {
+			if (m->held[i] == iv->held[k]) {
+				m->held[i] = 0;
+				break;
+			}
+		}
+		iv->held[k] = 0;
+	}
+	pthread_mutex_unlock(&m->held_lock);
+}
+
+static bool held_locked(const struct bfsd_mount *m, fuse_ino_t dir)
+{
+	for (int i = 0; i < BFSD_HELD_MAX; i++)
+		if (m->held[i] == dir)
+			return true;
+	return false;
+}
+
+void bfsd_inval_now(struct bfsd_mount *m, struct bfsd_inval *iv)
+{
+	for (size_t i = 0; m->se && i < iv->n; i++) {
+		struct bfsd_inval_item *it = &iv->it[i];
+		bool held;
+
+		if (!it->name) {
+			fuse_lowlevel_notify_inval_inode(m->se, it->parent, -1, 0);
+			continue;
+		}
+		pthread_mutex_lock(&m->held_lock);
+		held = iv->unheld || held_locked(m, it->parent);
+		pthread_mutex_unlock(&m->held_lock);
+		if (!held) {
+			send_item(m, it);
+			it->sent = true;
+		}
+	}
+	/* The reply is next: nothing here waits any more, and the kernel lets
+	 * the directories go as soon as it arrives. */
+	release(m, iv);
 }
 
 void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv)
 {
+	release(m, iv); /* when bfsd_inval_now did not run */
 	for (size_t i = 0; i < iv->n; i++) {
-		struct bfsd_inval_item *it = &iv->it[i];
-		int ret;
-
-		if (m->se && it->name && it->expire && m->expire_ok)
-			ret = fuse_lowlevel_notify_expire_entry(
-				m->se, it->parent, it->name, strlen(it->name), FUSE_LL_EXPIRE_ONLY);
-		else if (m->se && it->name)
-			ret = fuse_lowlevel_notify_inval_entry(m->se, it->parent, it->name,
-							       strlen(it->name));
-		else if (m->se)
-			ret = fuse_lowlevel_notify_inval_inode(m->se, it->parent, it->off, it->len);
-		else
-			ret = 0;
-		if (ret && ret != -ENOENT)
-			bfsd_dbg("cache invalidation failed: %s", bfsd_strerror(-ret));
-		free(it->name);
+		if (!iv->it[i].sent)
+			send_item(m, &iv->it[i]);
+		free(iv->it[i].name);
 	}
 	free(iv->it);
 	iv->it = NULL;
@@ -183,7 +238,7 @@ void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv)
 
 void bfsd_inval_reply_err(fuse_req_t req, struct bfsd_mount *m, struct bfsd_inval *iv, int err)
 {
-	bfsd_inval_expire_now(m, iv);
+	bfsd_inval_now(m, iv);
 	fuse_reply_err(req, err);
 	bfsd_inval_send(m, iv);
 }

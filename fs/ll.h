@@ -11,15 +11,17 @@
  * branch path, and a change through one invalidates the other.
  *
  * Invalidations are collected during a request (struct bfsd_inval) and sent
- * after the reply, with no lock held (libfuse's rule; the kernel may hold
- * the directory lock until our reply arrives).  Commit, abort and switch
- * send theirs before replying, so a read right after sees the new state.
+ * with no lock held: the other view's entries and attributes before the
+ * reply (bfsd_inval_now) unless the kernel holds their directory for a
+ * request until its reply (bfsd_inval_hold), the rest after it.  Commit,
+ * abort and switch send theirs before replying, so a read right after
+ * sees the new state.
  *
  * Lock order: a listing's lock (ll_readdir.c) -> fs locks (bfsd.h) ->
  * mount->nodes_lock -> fs->files_lock.  nodes_lock is a leaf but for one
  * case: a commit re-points a node's open files under it
- * (bfsd_node_repoint), which takes files_lock.  mount->lists_lock and
- * mount->pending_lock are leaves.
+ * (bfsd_node_repoint), which takes files_lock.  mount->lists_lock,
+ * mount->pending_lock and mount->held_lock are leaves.
  */
 #ifndef BFSD_LL_H
 #define BFSD_LL_H
@@ -94,12 +96,20 @@ struct bfsd_inval_item {
 	bool expire;	  /* entry: only mark it stale (O(1)), don't drop a subtree */
 	fuse_ino_t child; /* for notify_delete */
 	off_t off, len;
+	bool sent; /* entry: already dropped, before the reply */
 };
 
 struct bfsd_inval {
 	size_t n, cap;
 	struct bfsd_inval_item *it;
+	/* The directories the kernel holds locked until the request's reply
+	 * (its parents), while registered in the mount (bfsd_inval_hold). */
+	fuse_ino_t held[2];
+	bool unheld; /* no room to register them: no entry goes before the reply */
 };
+
+/* Requests answered at once: at most the loop's threads, two parents each. */
+#define BFSD_HELD_MAX 64
 
 struct listing;
 
@@ -132,6 +142,10 @@ struct bfsd_mount {
 	 * nodes' nocap_gen did not see: xattr changes, commit, abort, switch. */
 	uint64_t xattr_gen;
 	struct bfsd_commits *commits; /* the commit thread (commits.c) */
+	/* The directories held for requests being answered (bfsd_inval_hold);
+	 * 0 for a free slot. */
+	pthread_mutex_t held_lock;
+	fuse_ino_t held[BFSD_HELD_MAX]; /* held_lock */
 	/* What commits are about to change (pending.c). */
 	pthread_mutex_t pending_lock;
 	struct bfsd_pending *pending; /* pending_lock */
@@ -223,15 +237,28 @@ void bfsd_inval_root(struct bfsd_mount *m, struct bfsd_inval *iv);
 /* Send and empty iv; call with no lock held. */
 void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv);
 /*
- * Make what iv names stale at once, before the reply: entries expired,
- * attributes dropped, neither of which takes a lock in the kernel.  A
- * caller answered for a change through one view then finds it through the
- * other (the kernel asks again; attributes show a new mtime, so cached
- * pages go too); bfsd_inval_send still follows the reply.
+ * Before the reply, with no lock held: drop iv's entries, but those under
+ * a directory the kernel holds for a request being answered (registered
+ * with bfsd_inval_hold), and its attributes.  A caller answered for a
+ * change through one view then finds it through the other (attributes
+ * show a new mtime, so cached pages go on their next use), and the kernel
+ * never finds a directory moved in one view under its old name in the
+ * other as well (d_splice_alias would then have to move that dentry, and
+ * answers ESTALE when it cannot take the locks at once).  Dropping an
+ * entry locks its parent in the kernel.  bfsd_inval_send does the rest.
  */
-void bfsd_inval_expire_now(struct bfsd_mount *m, const struct bfsd_inval *iv);
-/* Answer req with err (0 for success) between the two halves of iv: its
- * expiry before the reply, its invalidations after. */
+void bfsd_inval_now(struct bfsd_mount *m, struct bfsd_inval *iv);
+/*
+ * A request that changes entries names the directories the kernel holds
+ * locked for it (a and b, 0 for none) before it sends anything, and keeps
+ * them registered until its reply (bfsd_inval_now releases them).  Two
+ * requests in the same directory through the two views would otherwise
+ * each wait for the other's lock in bfsd_inval_now, forever: an entry
+ * under a directory held for any request is only dropped after the reply.
+ */
+void bfsd_inval_hold(struct bfsd_mount *m, struct bfsd_inval *iv, fuse_ino_t a, fuse_ino_t b);
+/* Answer req with err (0 for success) between bfsd_inval_now and
+ * bfsd_inval_send. */
 void bfsd_inval_reply_err(fuse_req_t req, struct bfsd_mount *m, struct bfsd_inval *iv, int err);
 /* The core's copy-up hook: the copied object's cached attributes go, at
  * once (attributes only: no kernel lock is taken). */

@@ -86,6 +86,7 @@ static void do_make(fuse_req_t req, fuse_ino_t parent, const char *name, const s
 	ino_t uino = 0;
 	int ret;
 
+	bfsd_inval_hold(m, &iv, parent, 0);
 	pthread_rwlock_rdlock(&m->fs->tree_lock);
 	ret = change_target(m, pn, name, &b, path);
 	if (!ret) {
@@ -109,7 +110,7 @@ static void do_make(fuse_req_t req, fuse_ino_t parent, const char *name, const s
 			bfsd_inval_inode(&iv, bfsd_node_id(m, a->src), -1, 0);
 	}
 	pthread_rwlock_unlock(&m->fs->tree_lock);
-	bfsd_inval_expire_now(m, &iv);
+	bfsd_inval_now(m, &iv);
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else if (fuse_reply_entry(req, &e))
@@ -155,6 +156,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 	char path[PATH_MAX];
 	int ret;
 
+	bfsd_inval_hold(m, &iv, parent, 0);
 	pthread_rwlock_rdlock(&m->fs->tree_lock);
 	ret = change_target(m, pn, name, &b, path);
 	if (!ret) {
@@ -208,6 +210,7 @@ void bfsd_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_in
 	struct bfsd_branch *b, *nb;
 	int ret;
 
+	bfsd_inval_hold(m, &iv, parent, newparent);
 	pthread_rwlock_rdlock(&m->fs->tree_lock);
 	ret = change_target(m, pn, name, &b, from);
 	if (!ret)

@@ -372,7 +372,7 @@ void bfsd_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_s
 	if (!ret && n->kind == BFSD_NODE_ROOT)
 		st.st_ino = SPECIAL_INO;
 out_reply:
-	bfsd_inval_expire_now(m, &iv);
+	bfsd_inval_now(m, &iv);
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else

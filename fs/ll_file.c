@@ -112,7 +112,7 @@ void bfsd_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->keep_cache = 0;
 		fuse_lowlevel_notify_inval_inode(m->se, ino, -1, 0);
 	}
-	bfsd_inval_expire_now(m, &iv);
+	bfsd_inval_now(m, &iv);
 	if (fuse_reply_open(req, fi))
 		bfsd_node_close(m, n, f);
 	bfsd_inval_send(m, &iv);
@@ -133,6 +133,7 @@ void bfsd_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 	struct stat st;
 	int ret;
 
+	bfsd_inval_hold(m, &iv, parent, 0);
 	pthread_rwlock_rdlock(&m->fs->tree_lock);
 	ret = pn->kind == BFSD_NODE_CTL ? -ENOTDIR
 	      : (pn->kind == BFSD_NODE_ROOT && name[0] == '@') ||
@@ -158,12 +159,12 @@ void bfsd_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 	pthread_rwlock_unlock(&m->fs->tree_lock);
 	if (ret) {
 		bfsd_file_close(m->fs, f);
-		fuse_reply_err(req, -ret);
+		bfsd_inval_reply_err(req, m, &iv, -ret);
 		return;
 	}
 	bfsd_ll_entry(m, n, &st, &e);
 	opened(m, n, f, fi);
-	bfsd_inval_expire_now(m, &iv);
+	bfsd_inval_now(m, &iv);
 	if (fuse_reply_create(req, &e, fi)) {
 		bfsd_node_close(m, n, f);
 		bfsd_node_forget(m, n, 1);
@@ -380,7 +381,7 @@ void bfsd_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	twin_data(m, n, off, written, &iv);
 	if (w.killed)
 		bfsd_inval_inode(&iv, ino, -1, 0);
-	bfsd_inval_expire_now(m, &iv);
+	bfsd_inval_now(m, &iv);
 	fuse_reply_write(req, written);
 	bfsd_inval_send(m, &iv);
 }

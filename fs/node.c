@@ -153,6 +153,7 @@ int bfsd_nodes_init(struct bfsd_mount *m)
 	pthread_mutex_init(&m->nodes_lock, NULL);
 	pthread_mutex_init(&m->lists_lock, NULL);
 	pthread_mutex_init(&m->pending_lock, NULL);
+	pthread_mutex_init(&m->held_lock, NULL);
 	m->names_cap = 4096;
 	m->names = calloc(m->names_cap, sizeof(*m->names));
 	m->idents_cap = 1024;
@@ -285,6 +286,7 @@ void bfsd_nodes_free(struct bfsd_mount *m)
 	pthread_mutex_destroy(&m->nodes_lock);
 	pthread_mutex_destroy(&m->lists_lock);
 	pthread_mutex_destroy(&m->pending_lock);
+	pthread_mutex_destroy(&m->held_lock);
 }
 
 struct bfsd_node *bfsd_node_of(struct bfsd_mount *m, fuse_ino_t ino)

@@ -15,9 +15,11 @@
 #include <grp.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -1375,6 +1377,133 @@ START_TEST(changes_show_through_the_other_view_at_once)
 }
 END_TEST
 
+/* The base is what it was before the mount: a branch wrote none of it. */
+static void ck_base_untouched(void)
+{
+	char *now = bfs_tree_dump(m.base, BFS_DUMP_ALL);
+
+	ck_tree_eq(base0, now);
+	free(now);
+}
+
+/*
+ * A rename or a link from one view of b into the other: the kernel sees one
+ * file system and allows it.  The other view's entry lies in a directory
+ * the kernel holds locked for the call until our reply, so it can only be
+ * dropped after it.  Before the fix the first rename never returned, and
+ * the mount stayed wedged (the guard aborts it: the case fails).
+ */
+START_TEST(a_rename_between_the_views_returns)
+{
+	char ctl[4096], p[4096];
+	struct stat a2, a4;
+
+	bfs_mount_guard(&m, 30);
+	ck_ret(bfs_ctl(bfs_ctl_path(ctl, &m, NULL), "switch:b"), 0);
+	ck_assert_int_eq(bfs_sh(m.mnt, "set -e; ls dir @b/dir >/dev/null; "
+				       "mv dir/a @b/dir/a2; mv @b/dir/sub dir/sub2; "
+				       "ln @b/dir/a2 dir/a3; mv @b/dir/a3 dir/a4; "
+				       "mv dir/sub2 @b/sub3"),
+			 0);
+	ck_list_eq(bfs_path(p, m.mnt, "dir"), 0, "a2 a4");
+	ck_list_eq(bfs_path(p, m.mnt, "@b/dir"), 0, "a2 a4");
+	ck_file_eq(bfs_path(p, m.mnt, "@b/dir/a4"), "a\n");
+	ck_file_eq(bfs_path(p, m.mnt, "sub3/b"), "b\n");
+	ck_file_eq(bfs_path(p, m.mnt, "@b/sub3/b"), "b\n");
+	ck_sys(stat(bfs_path(p, m.mnt, "dir/a2"), &a2));
+	ck_sys(stat(bfs_path(p, m.mnt, "@b/dir/a4"), &a4));
+	ck_assert(a2.st_ino == a4.st_ino && a2.st_nlink == 2);
+	ck_base_untouched();
+}
+END_TEST
+
+/* A process spinning until its parent dies: load on the machine. */
+static void spin(void)
+{
+	if (fork() == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			;
+	}
+}
+
+/*
+ * Names made and removed in one directory through both views at once.
+ * Each call drops the other view's entry before its reply when it can,
+ * which locks that view's directory in the kernel: two calls through the
+ * two views each waited for the other's directory, and the mount wedged
+ * within a few hundred calls.  An entry under a directory the kernel holds
+ * for another call now waits for the reply instead.
+ */
+START_TEST(both_views_change_one_directory_at_once)
+{
+	char ctl[4096], p[4096], q[4096];
+	pid_t pid;
+	int status;
+
+	bfs_mount_guard(&m, 30);
+	ck_ret(bfs_ctl(bfs_ctl_path(ctl, &m, NULL), "switch:b"), 0);
+	bfs_path(p, m.mnt, "dir/made");
+	bfs_path(q, m.mnt, "@b/dir/dir");
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		for (int i = 0; i < 3000; i++)
+			if (bfs_write_file(p, "x") || unlink(p))
+				_exit(1);
+		_exit(0);
+	}
+	for (int i = 0; i < 3000; i++) {
+		ck_sys(mkdir(q, 0755));
+		ck_sys(rmdir(q));
+	}
+	ck_sys(waitpid(pid, &status, 0));
+	ck_assert_msg(WIFEXITED(status) && !WEXITSTATUS(status), "the root's writer: %#x", status);
+	ck_list_eq(bfs_path(p, m.mnt, "dir"), 0, "a sub");
+	ck_list_eq(bfs_path(p, m.mnt, "@b/dir"), 0, "a sub");
+	ck_base_untouched();
+}
+END_TEST
+
+/*
+ * A directory moved through /@b/ is found under its new name through the
+ * root at once.  The root's node follows the move, so the kernel must move
+ * the root's dentry too (d_splice_alias), and answered ESTALE whenever it
+ * could not take the old parent's lock at once: our own invalidation of
+ * the old name, sent after the reply, held it (9 and 22 of 100 under this
+ * load before the fix).  It is now dropped before the reply.
+ */
+START_TEST(a_directory_moved_through_one_view_is_found_through_the_other)
+{
+	char ctl[4096], at[4096], root[4096], to[4096], f[4200];
+	int lost = 0;
+	struct stat st;
+
+	bfs_mount_guard(&m, 30);
+	ck_ret(bfs_ctl(bfs_ctl_path(ctl, &m, NULL), "switch:b"), 0);
+	spin();
+	spin();
+	for (int i = 0; i < 100; i++) {
+		snprintf(at, sizeof(at), "%s/@b/dir/m%d", m.mnt, i);
+		snprintf(root, sizeof(root), "%s/dir/m%d", m.mnt, i);
+		ck_sys(mkdir(at, 0755));
+		/* Children the root knows: dropping the old name takes longer. */
+		for (int k = 0; k < 100; k++) {
+			snprintf(f, sizeof(f), "%s/f%d", at, k);
+			ck_ret(bfs_write_file(f, ""), 0);
+			snprintf(f, sizeof(f), "%s/f%d", root, k);
+			ck_sys(stat(f, &st));
+		}
+		snprintf(to, sizeof(to), "%s/@b/n%d", m.mnt, i);
+		ck_sys(rename(at, to));
+		snprintf(to, sizeof(to), "%s/n%d/f99", m.mnt, i);
+		lost += lstat(to, &st) != 0;
+	}
+	ck_assert_msg(lost == 0, "%d of 100 moved directories not found through the root", lost);
+	ck_base_untouched();
+}
+END_TEST
+
 START_TEST(at_names_below_the_top)
 {
 	char p[4096];
@@ -1422,6 +1551,7 @@ static Suite *suite(void)
 {
 	Suite *s = suite_create("posix");
 	TCase *tc = tcase_create("views");
+	TCase *tl = tcase_create("locks");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 15);
@@ -1463,6 +1593,13 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, directory_attributes_stable, 0, NVIEWS);
 	tcase_add_loop_test(tc, at_names_below_the_top, 0, NVIEWS);
 	suite_add_tcase(s, tc);
+	/* Calls through the two views of b meeting in the kernel's locks. */
+	tcase_add_checked_fixture(tl, setup, teardown);
+	tcase_set_timeout(tl, 60);
+	tcase_add_test(tl, a_rename_between_the_views_returns);
+	tcase_add_test(tl, both_views_change_one_directory_at_once);
+	tcase_add_test(tl, a_directory_moved_through_one_view_is_found_through_the_other);
+	suite_add_tcase(s, tl);
 	return s;
 }
 
