@@ -10,7 +10,8 @@
  * The root sometimes switches away and back.  At the end b is committed:
  * the base must then be the native tree.  The same runs on main (the root
  * on main, and /@main/) while b is live: the base must stay the native
- * tree and b must keep showing what it was made from.
+ * tree and b must keep showing what it was made from.  And with children
+ * of b made, given steps, and committed into b or aborted.
  *
  * Operations: create, overwrite and append, pwrite, truncate, mkdir,
  * rmdir, unlink, rename (files and directories, onto names that exist or
@@ -34,6 +35,8 @@
 
 static struct bfs_mount m;
 static char native[4096], ctl_root[4096];
+static const char *nat = native; /* the native tree the steps act on */
+static bool no_links;		 /* make no hard links */
 static uint64_t rng;
 
 static uint32_t rnd(uint32_t n)
@@ -74,7 +77,7 @@ static int collect(const char *path, const struct stat *st, int flag, struct FTW
 	(void)flag;
 	if (ftw->level == 0 || npaths == MAXP)
 		return 0;
-	paths[npaths] = strdup(path + strlen(native) + 1);
+	paths[npaths] = strdup(path + strlen(nat) + 1);
 	types[npaths++] = st->st_mode & S_IFMT;
 	return 0;
 }
@@ -83,7 +86,7 @@ static void collect_paths(void)
 {
 	while (npaths)
 		free(paths[--npaths]);
-	ck_assert_int_eq(nftw(native, collect, 16, FTW_PHYS), 0);
+	ck_assert_int_eq(nftw(nat, collect, 16, FTW_PHYS), 0);
 }
 
 /* An existing path of type t (0: any), or NULL when there is none. */
@@ -191,6 +194,8 @@ static bool make_step(struct step *s)
 
 	memset(s, 0, sizeof(*s));
 	s->op = (enum op)rnd(OP_N);
+	if (no_links && s->op == OP_LINK)
+		s->op = OP_RENAME;
 	switch (s->op) {
 	case OP_WRITE:
 	case OP_APPEND:
@@ -249,31 +254,29 @@ static const char *op_name(enum op op)
 	return names[op];
 }
 
-static void ck_same_tree(const char *view, unsigned int flags, int seed, int step,
-			 const struct step *s)
+/* The tree through view (dump flags) is nat's; what says when, on failure. */
+static void ck_same_tree(const char *view, unsigned int flags, const char *what)
 {
-	char *want = bfs_tree_dump(native, BFS_DUMP_LINKS);
+	char *want = bfs_tree_dump(nat, BFS_DUMP_LINKS);
 	char *got = bfs_tree_dump(view, BFS_DUMP_LINKS | flags);
 
-	ck_assert_msg(want && got && !strcmp(want, got),
-		      "seed %d step %d, after %s %s %s, through %s: %s", seed, step, op_name(s->op),
-		      s->a, s->b, view, bfs_str_diff(want, got));
+	ck_assert_msg(want && got && !strcmp(want, got), "%s, through %s: %s", what, view,
+		      bfs_str_diff(want, got));
 	free(want);
 	free(got);
 }
 
-/* Run seed's steps through the two views of branch name ("b" or "main",
- * which the root shows). */
-static void run_steps(int seed, const char *name)
+/* steps of seed's run through the two views of branch name (which the
+ * root shows), against nat. */
+static void run_steps(int seed, const char *name, int steps)
 {
-	char at[4096], cmd[64];
+	char at[4096], cmd[64], what[9000];
 	const char *views[2] = { m.mnt, bfs_branch_dir(at, &m, name) };
 	struct step *s = malloc(sizeof(*s));
 
 	ck_assert_ptr_nonnull(s);
 	snprintf(cmd, sizeof(cmd), "switch:%s", name);
-	rng = 0x9e3779b97f4a7c15ull * (uint64_t)(seed + 1);
-	for (int i = 0; i < STEPS; i++) {
+	for (int i = 0; i < steps; i++) {
 		const char *via = views[rnd(2)];
 		int want_err, got_err;
 
@@ -285,14 +288,14 @@ static void run_steps(int seed, const char *name)
 			       0);
 			ck_ret(bfs_ctl(ctl_root, cmd), 0);
 		}
-		want_err = apply(native, s);
+		want_err = apply(nat, s);
 		got_err = apply(via, s);
-		ck_assert_msg(want_err == got_err,
-			      "seed %d step %d: %s %s %s through %s: %s, native %s", seed, i,
-			      op_name(s->op), s->a, s->b, via, strerror(got_err),
+		snprintf(what, sizeof(what), "seed %d in %s, step %d: %s %s %s through %s", seed,
+			 name, i, op_name(s->op), s->a, s->b, via);
+		ck_assert_msg(want_err == got_err, "%s: %s, native %s", what, strerror(got_err),
 			      strerror(want_err));
 		via = views[rnd(2)];
-		ck_same_tree(via, via == m.mnt ? BFS_DUMP_MOUNT : BFS_DUMP_NOCTL, seed, i, s);
+		ck_same_tree(via, via == m.mnt ? BFS_DUMP_MOUNT : BFS_DUMP_NOCTL, what);
 	}
 	while (npaths)
 		free(paths[--npaths]);
@@ -302,7 +305,7 @@ static void run_steps(int seed, const char *name)
 static void ck_base_is_native(int seed)
 {
 	char *base = bfs_tree_dump(m.base, BFS_DUMP_LINKS);
-	char *want = bfs_tree_dump(native, BFS_DUMP_LINKS);
+	char *want = bfs_tree_dump(nat, BFS_DUMP_LINKS);
 
 	ck_assert_msg(base && want && !strcmp(base, want), "seed %d: the base: %s", seed,
 		      bfs_str_diff(want, base));
@@ -310,9 +313,15 @@ static void ck_base_is_native(int seed)
 	free(want);
 }
 
+static void seed_with(int seed)
+{
+	rng = 0x9e3779b97f4a7c15ull * (uint64_t)(seed + 1);
+}
+
 START_TEST(random_operations_match_a_disk)
 {
-	run_steps(_i, "b");
+	seed_with(_i);
+	run_steps(_i, "b", STEPS);
 	/* The winner lands intact. */
 	ck_ret(bfs_ioc_commit(bfs_ctl_path((char[4096]){ 0 }, &m, "b")), 0);
 	ck_base_is_native(_i);
@@ -334,13 +343,65 @@ START_TEST(random_operations_on_main_match_a_disk)
 	snap = bfs_tree_dump(at, BFS_DUMP_NOCTL);
 	ck_assert_ptr_nonnull(snap);
 	ck_ret(bfs_ctl(ctl_root, "switch:main"), 0);
-	run_steps(_i, "main");
+	seed_with(_i);
+	run_steps(_i, "main", STEPS);
 	ck_base_is_native(_i);
 	now = bfs_tree_dump(at, BFS_DUMP_NOCTL);
 	ck_assert_msg(now && !strcmp(snap, now), "seed %d: b's snapshot: %s", _i,
 		      bfs_str_diff(snap, now));
 	free(snap);
 	free(now);
+}
+END_TEST
+
+/*
+ * The same with children: rounds of steps in b, then in a child c of b
+ * (made, shown at the root, given steps against a copy of the native
+ * tree), which is then committed into b (the copy becomes the native
+ * tree) or aborted (the copy goes).  No hard links, and the base's pair
+ * broken first: a name of a pair in a lower layer inside a directory a
+ * child moves is a known gap (design.md, Limits).  A run of this kind
+ * found a commit that could never finish (commit.c, plan_dir) and a file
+ * of both views that stopped opening (node.c, path_locked).
+ */
+START_TEST(random_operations_with_children_match_a_disk)
+{
+	char native_c[4096], ctl_c[4096], at[4096], what[64];
+
+	seed_with(_i + 100);
+	no_links = true;
+	bfs_branch_dir(at, &m, "b");
+	ck_sys(unlink(bfs_path((char[4096]){ 0 }, at, "n7")));
+	ck_sys(unlink(bfs_path((char[4096]){ 0 }, native, "n7")));
+	bfs_path(native_c, m.dir, "native_c");
+	bfs_ctl_path(ctl_c, &m, "c");
+	for (int round = 0; round < 6; round++) {
+		nat = native;
+		run_steps(_i, "b", 25);
+		ck_ret(bfs_branch_create(&m, "b", "c"), 0);
+		ck_ret(bfs_ctl(ctl_root, "switch:c"), 0);
+		ck_assert_int_eq(
+			bfs_sh(NULL, "rm -rf '%s' && cp -a '%s' '%s'", native_c, native, native_c),
+			0);
+		nat = native_c;
+		run_steps(_i, "c", 25);
+		if (rnd(10) < 6) {
+			ck_ret(bfs_ioc_commit(ctl_c), 0);
+			ck_assert_int_eq(bfs_sh(NULL, "rm -rf '%s' && mv '%s' '%s'", native,
+						native_c, native),
+					 0);
+		} else {
+			ck_ret(bfs_ioc_abort(ctl_c), 0);
+		}
+		ck_ret(bfs_ctl(ctl_root, "switch:b"), 0);
+		nat = native;
+		snprintf(what, sizeof(what), "seed %d, after round %d of c", _i, round);
+		ck_same_tree(m.mnt, BFS_DUMP_MOUNT, what);
+		ck_same_tree(at, BFS_DUMP_NOCTL, what);
+	}
+	ck_ret(bfs_ioc_commit(bfs_ctl_path((char[4096]){ 0 }, &m, "b")), 0);
+	ck_base_is_native(_i);
+	no_links = false;
 }
 END_TEST
 
@@ -353,6 +414,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, random_operations_match_a_disk, 0, 16);
 	tcase_add_loop_test(tc, random_operations_on_main_match_a_disk, 0, 8);
+	tcase_add_loop_test(tc, random_operations_with_children_match_a_disk, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
 }
