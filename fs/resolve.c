@@ -650,6 +650,7 @@ int bfsd_resolve_existing(struct bfsd_fs *fs, struct bfsd_branch *b, const char 
 
 	if (!ret && !(*out)->type) {
 		bfsd_res_put(*out);
+		*out = NULL;
 		return -ENOENT;
 	}
 	return ret;
