@@ -645,8 +645,20 @@ void bfsd_node_moved(struct bfsd_mount *m, struct bfsd_node *oldparent, const ch
 	struct bfsd_alias *from, *to;
 
 	pthread_mutex_lock(&m->nodes_lock);
+	/* A parent may live only for the names below it: the one taken away
+	 * here must not free it while the other is moved in. */
+	for (int i = 0; i < 2; i++) {
+		struct bfsd_node *p = i ? newparent : oldparent;
+
+		if (p && !is_static(m, p))
+			p->refs++;
+	}
 	from = oldparent ? alias_find(m, oldparent, oldname, b) : NULL;
 	to = newparent ? alias_find(m, newparent, newname, b) : NULL;
+	/* A name onto itself, through the other view (a directory is two
+	 * inodes, so the kernel lets that through): nothing moves. */
+	if (from && from == to)
+		to = NULL, from = NULL;
 	if (to && !exchange)
 		alias_remove(m, to), to = NULL;
 	else if (to)
@@ -662,6 +674,8 @@ void bfsd_node_moved(struct bfsd_mount *m, struct bfsd_node *oldparent, const ch
 		names_add(m, to);
 		alias_remove(m, to);
 	}
+	unref_locked(m, newparent);
+	unref_locked(m, oldparent);
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
