@@ -13,8 +13,10 @@
 #include "ll.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static struct bfsd_inval_item *item_new(struct bfsd_inval *iv)
 {
@@ -200,8 +202,104 @@ static bool held_locked(const struct bfsd_mount *m, fuse_ino_t dir)
 	return false;
 }
 
+/*
+ * Entries dropped before a reply go through one thread, and the request
+ * waits for them NOTIFY_WAIT_MS at most.  Dropping an entry locks its
+ * directory in the kernel, and the kernel may hold that directory for a
+ * call that waits for a lock the request's own call holds: a file is one
+ * inode through both views, so an unlink through one view holds the file
+ * while a rename of it through the other holds that view's directory and
+ * waits for the file.  Past the wait the reply goes, the kernel lets its
+ * locks go, and the drop lands just after.
+ */
+#define NOTIFY_WAIT_MS 50
+
+struct notify_job {
+	struct notify_job *next;
+	size_t n;
+	struct bfsd_inval_item *it; /* entries; their names are the job's */
+	bool done;
+	int refs; /* the request waiting, the notifier */
+};
+
+static void job_put_locked(struct notify_job *j)
+{
+	if (--j->refs)
+		return;
+	for (size_t i = 0; i < j->n; i++)
+		free(j->it[i].name);
+	free(j->it);
+	free(j);
+}
+
+static void *notifier(void *arg)
+{
+	struct bfsd_mount *m = arg;
+
+	pthread_mutex_lock(&m->notify_lock);
+	for (;;) {
+		struct notify_job *j = m->notify_head;
+
+		if (!j && m->notify_stop)
+			break;
+		if (!j) {
+			pthread_cond_wait(&m->notify_work, &m->notify_lock);
+			continue;
+		}
+		m->notify_head = j->next;
+		if (!m->notify_head)
+			m->notify_tail = &m->notify_head;
+		pthread_mutex_unlock(&m->notify_lock);
+		for (size_t i = 0; i < j->n; i++)
+			send_item(m, &j->it[i]);
+		pthread_mutex_lock(&m->notify_lock);
+		j->done = true;
+		pthread_cond_broadcast(&m->notify_done);
+		job_put_locked(j);
+	}
+	pthread_mutex_unlock(&m->notify_lock);
+	return NULL;
+}
+
+static bool notifier_up(struct bfsd_mount *m)
+{
+	bool up;
+
+	pthread_mutex_lock(&m->notify_lock);
+	if (!m->notifier_up && !m->notify_stop)
+		m->notifier_up = !pthread_create(&m->notifier, NULL, notifier, m);
+	up = m->notifier_up && !m->notify_stop;
+	pthread_mutex_unlock(&m->notify_lock);
+	return up;
+}
+
+/* Queue j and wait until it is sent, or NOTIFY_WAIT_MS. */
+static void notify_wait(struct bfsd_mount *m, struct notify_job *j)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += NOTIFY_WAIT_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&m->notify_lock);
+	j->refs = 2;
+	*m->notify_tail = j;
+	m->notify_tail = &j->next;
+	pthread_cond_signal(&m->notify_work);
+	while (!j->done && !pthread_cond_timedwait(&m->notify_done, &m->notify_lock, &until))
+		;
+	job_put_locked(j);
+	pthread_mutex_unlock(&m->notify_lock);
+}
+
 void bfsd_inval_now(struct bfsd_mount *m, struct bfsd_inval *iv)
 {
+	struct notify_job *j = NULL;
+	bool up = m->se && notifier_up(m);
+
 	for (size_t i = 0; m->se && i < iv->n; i++) {
 		struct bfsd_inval_item *it = &iv->it[i];
 		bool held;
@@ -213,14 +311,45 @@ void bfsd_inval_now(struct bfsd_mount *m, struct bfsd_inval *iv)
 		pthread_mutex_lock(&m->held_lock);
 		held = iv->unheld || held_locked(m, it->parent);
 		pthread_mutex_unlock(&m->held_lock);
-		if (!held) {
-			send_item(m, it);
-			it->sent = true;
+		if (held || !up)
+			continue;
+		if (!j) {
+			j = calloc(1, sizeof(*j));
+			if (j && !(j->it = malloc(iv->n * sizeof(*j->it))))
+				free(j), j = NULL;
+			if (!j)
+				break;
 		}
+		/* The job takes the name; bfsd_inval_send skips the item. */
+		j->it[j->n++] = *it;
+		it->name = NULL;
+		it->sent = true;
 	}
+	if (j)
+		notify_wait(m, j);
 	/* The reply is next: nothing here waits any more, and the kernel lets
 	 * the directories go as soon as it arrives. */
 	release(m, iv);
+}
+
+void bfsd_inval_stop(struct bfsd_mount *m)
+{
+	struct timespec until;
+	bool up;
+
+	pthread_mutex_lock(&m->notify_lock);
+	m->notify_stop = true;
+	up = m->notifier_up;
+	pthread_cond_signal(&m->notify_work);
+	pthread_mutex_unlock(&m->notify_lock);
+	if (!up)
+		return;
+	/* A drop can wait for a call the kernel ends only with the session:
+	 * the thread is then left to end with the process. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	if (pthread_timedjoin_np(m->notifier, NULL, &until))
+		pthread_detach(m->notifier);
 }
 
 void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv)

@@ -12,8 +12,8 @@
  *
  * Invalidations are collected during a request (struct bfsd_inval) and sent
  * with no lock held: the other view's entries and attributes before the
- * reply (bfsd_inval_now) unless the kernel holds their directory for a
- * request until its reply (bfsd_inval_hold), the rest after it.  Commit,
+ * reply (bfsd_inval_now, with a bounded wait for the entries), the rest
+ * after it.  Commit,
  * abort and switch send theirs before replying, so a read right after
  * sees the new state.
  *
@@ -21,7 +21,7 @@
  * mount->nodes_lock -> fs->files_lock.  nodes_lock is a leaf but for one
  * case: a commit re-points a node's open files under it
  * (bfsd_node_repoint), which takes files_lock.  mount->lists_lock,
- * mount->pending_lock and mount->held_lock are leaves.
+ * mount->pending_lock, mount->held_lock and mount->notify_lock are leaves.
  */
 #ifndef BFSD_LL_H
 #define BFSD_LL_H
@@ -112,6 +112,7 @@ struct bfsd_inval {
 #define BFSD_HELD_MAX 64
 
 struct listing;
+struct notify_job;
 
 struct bfsd_mount {
 	struct bfsd_fs *fs;
@@ -146,6 +147,13 @@ struct bfsd_mount {
 	 * 0 for a free slot. */
 	pthread_mutex_t held_lock;
 	fuse_ino_t held[BFSD_HELD_MAX]; /* held_lock */
+	/* The thread that drops entries before a reply (inval.c), its queue
+	 * and the signals of new work and of work done. */
+	pthread_mutex_t notify_lock;
+	pthread_cond_t notify_work, notify_done;
+	struct notify_job *notify_head, **notify_tail; /* notify_lock */
+	pthread_t notifier;
+	bool notifier_up, notify_stop; /* notify_lock */
 	/* What commits are about to change (pending.c). */
 	pthread_mutex_t pending_lock;
 	struct bfsd_pending *pending; /* pending_lock */
@@ -237,26 +245,29 @@ void bfsd_inval_root(struct bfsd_mount *m, struct bfsd_inval *iv);
 /* Send and empty iv; call with no lock held. */
 void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv);
 /*
- * Before the reply, with no lock held: drop iv's entries, but those under
- * a directory the kernel holds for a request being answered (registered
- * with bfsd_inval_hold), and its attributes.  A caller answered for a
- * change through one view then finds it through the other (attributes
- * show a new mtime, so cached pages go on their next use), and the kernel
- * never finds a directory moved in one view under its old name in the
- * other as well (d_splice_alias would then have to move that dentry, and
- * answers ESTALE when it cannot take the locks at once).  Dropping an
- * entry locks its parent in the kernel.  bfsd_inval_send does the rest.
+ * Before the reply, with no lock held: drop iv's attributes, and its
+ * entries but those under a directory the kernel holds for a request being
+ * answered (registered with bfsd_inval_hold), waiting for those 50 ms at
+ * most (inval.c, notifier).  A caller answered for a change through one
+ * view then finds it through the other (attributes show a new mtime, so
+ * cached pages go on their next use), and the kernel never finds a
+ * directory moved in one view under its old name in the other as well
+ * (d_splice_alias would then have to move that dentry, and answers ESTALE
+ * when it cannot take the locks at once).  bfsd_inval_send does the rest.
  */
 void bfsd_inval_now(struct bfsd_mount *m, struct bfsd_inval *iv);
 /*
  * A request that changes entries names the directories the kernel holds
  * locked for it (a and b, 0 for none) before it sends anything, and keeps
- * them registered until its reply (bfsd_inval_now releases them).  Two
- * requests in the same directory through the two views would otherwise
- * each wait for the other's lock in bfsd_inval_now, forever: an entry
- * under a directory held for any request is only dropped after the reply.
+ * them registered until its reply (bfsd_inval_now releases them): an
+ * entry under one is dropped after the reply, not waited for in vain
+ * before it (a rename from one view into the other, two requests in one
+ * directory through the two views).
  */
 void bfsd_inval_hold(struct bfsd_mount *m, struct bfsd_inval *iv, fuse_ino_t a, fuse_ino_t b);
+/* Stop the thread bfsd_inval_now hands entries to (before the session
+ * goes). */
+void bfsd_inval_stop(struct bfsd_mount *m);
 /* Answer req with err (0 for success) between bfsd_inval_now and
  * bfsd_inval_send. */
 void bfsd_inval_reply_err(fuse_req_t req, struct bfsd_mount *m, struct bfsd_inval *iv, int err);

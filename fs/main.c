@@ -218,6 +218,7 @@ static int serve(struct cmdline *c, struct bfsd_mount *m)
 	ret = fuse_session_loop_mt(m->se, cfg) ? 1 : 0;
 	fuse_loop_cfg_destroy(cfg);
 	bfsd_commits_stop(m);
+	bfsd_inval_stop(m);
 	m->served = true;
 out_unmount:
 	fuse_session_unmount(m->se);

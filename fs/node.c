@@ -154,6 +154,10 @@ int bfsd_nodes_init(struct bfsd_mount *m)
 	pthread_mutex_init(&m->lists_lock, NULL);
 	pthread_mutex_init(&m->pending_lock, NULL);
 	pthread_mutex_init(&m->held_lock, NULL);
+	pthread_mutex_init(&m->notify_lock, NULL);
+	pthread_cond_init(&m->notify_work, NULL);
+	pthread_cond_init(&m->notify_done, NULL);
+	m->notify_tail = &m->notify_head;
 	m->names_cap = 4096;
 	m->names = calloc(m->names_cap, sizeof(*m->names));
 	m->idents_cap = 1024;
@@ -287,6 +291,9 @@ void bfsd_nodes_free(struct bfsd_mount *m)
 	pthread_mutex_destroy(&m->lists_lock);
 	pthread_mutex_destroy(&m->pending_lock);
 	pthread_mutex_destroy(&m->held_lock);
+	pthread_mutex_destroy(&m->notify_lock);
+	pthread_cond_destroy(&m->notify_work);
+	pthread_cond_destroy(&m->notify_done);
 }
 
 struct bfsd_node *bfsd_node_of(struct bfsd_mount *m, fuse_ino_t ino)
