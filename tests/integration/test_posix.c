@@ -27,6 +27,7 @@
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FUSE_SUPER_MAGIC 0x65735546
@@ -1504,6 +1505,106 @@ START_TEST(a_directory_moved_through_one_view_is_found_through_the_other)
 }
 END_TEST
 
+/* One process's random calls below mnt for secs seconds, through the root
+ * and /@b/ alike, on few names so they meet: its exit status. */
+static int storm(const char *mnt, unsigned int seed, int secs)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull * seed;
+	time_t end = time(NULL) + secs;
+	char a[4200], b[4200];
+	struct stat st;
+
+	while (time(NULL) < end) {
+		char *p = a;
+		uint64_t v;
+		DIR *d;
+		int fd;
+
+		for (int k = 0; k < 2; k++, p = b) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			v = x;
+			snprintf(p, sizeof(a), "%s/%sdir/n%u%s", mnt, v & 1 ? "@b/" : "",
+				 (unsigned int)(v >> 1) % 8, (v >> 4) % 3 ? "" : "/m");
+		}
+		switch ((x >> 8) % 8) {
+		case 0:
+			fd = open(a, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			if (fd >= 0)
+				close(fd);
+			break;
+		case 1:
+			unlink(a);
+			break;
+		case 2:
+			mkdir(a, 0755);
+			break;
+		case 3:
+			rmdir(a);
+			break;
+		case 4:
+			rename(a, b);
+			break;
+		case 5:
+			link(a, b);
+			break;
+		case 6:
+			lstat(a, &st);
+			break;
+		default:
+			d = opendir(a);
+			while (d && readdir(d))
+				;
+			if (d)
+				closedir(d);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Four processes make, remove, rename, link, stat and list a few names in
+ * one directory through both views at once, for 5 s.  The mount must
+ * still answer, and both views must then show the same tree.  A run of
+ * this kind wedged the previous daemon within a few dozen calls (an unlink
+ * through one view holds the file, one inode in both views, while a rename
+ * of it through the other holds that view's directory), and found two
+ * use-after-frees: a rename whose source was gone freed a cached
+ * resolution twice (resolve.c, bfsd_resolve_existing), and moving a name
+ * could free the parent it moved into (node.c, bfsd_node_moved).
+ */
+START_TEST(random_calls_through_both_views_at_once)
+{
+	char ctl[4096], at[4096];
+	char *root, *view;
+	pid_t pids[4];
+
+	bfs_mount_guard(&m, 40);
+	ck_ret(bfs_ctl(bfs_ctl_path(ctl, &m, NULL), "switch:b"), 0);
+	for (unsigned int i = 0; i < 4; i++) {
+		pids[i] = fork();
+		ck_assert_int_ge(pids[i], 0);
+		if (pids[i] == 0)
+			_exit(storm(m.mnt, i + 1, 5));
+	}
+	for (int i = 0; i < 4; i++) {
+		int status;
+
+		ck_sys(waitpid(pids[i], &status, 0));
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	root = bfs_ctl_read(ctl); /* the mount still answers */
+	ck_assert_ptr_nonnull(root);
+	free(root);
+	root = bfs_tree_dump(m.mnt, BFS_DUMP_MOUNT);
+	view = bfs_tree_dump(bfs_branch_dir(at, &m, "b"), BFS_DUMP_NOCTL);
+	ck_assert_msg(root && view && !strcmp(root, view), "the root and /@b/ differ: %s",
+		      bfs_str_diff(root, view));
+	free(root);
+	free(view);
+	ck_base_untouched();
+}
+END_TEST
+
 START_TEST(at_names_below_the_top)
 {
 	char p[4096];
@@ -1599,6 +1700,7 @@ static Suite *suite(void)
 	tcase_add_test(tl, a_rename_between_the_views_returns);
 	tcase_add_test(tl, both_views_change_one_directory_at_once);
 	tcase_add_test(tl, a_directory_moved_through_one_view_is_found_through_the_other);
+	tcase_add_test(tl, random_calls_through_both_views_at_once);
 	suite_add_tcase(s, tl);
 	return s;
 }
