@@ -506,7 +506,8 @@ static size_t add_plus(fuse_req_t req, struct bfsd_mount *m, struct bfsd_node *d
 		b = bfsd_branch_find(m->fs, de->name + 1);
 		ret = b ? bfsd_ll_special_entry(m, dn, de->name, BFSD_NODE_BROOT, b, &e, &n)
 			: -ENOENT;
-	} else if (de->loc >= 0 && atomic_load(&l->b->changes) == l->changes) {
+	} else if (de->loc >= 0 && !l->b->dead && atomic_load(&l->b->changes) == l->changes) {
+		/* A dead branch's layers may be gone: l->r points into them. */
 		ret = listed_entry(m, dn, l, de, &e, &n);
 	} else {
 		ret = bfsd_node_target(m, dn, &b, path);
