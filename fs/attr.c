@@ -410,6 +410,20 @@ int bfsd_view_ensure_dir(struct bfsd_fs *fs, struct bfsd_branch *b, const char *
 	int ret;
 
 	ret = bfsd_resolve(fs, b, path, &r);
+	/* A committing child changed inside a directory its parent has since
+	 * removed or replaced: the child's copy of it comes back. */
+	if (ret == -ENOENT || ret == -ENOTDIR) {
+		ret = ensure_parents(fs, b, path, l, phys);
+		for (const char *s = path; !ret && fs->committing && (s = strchr(s, '/')); s++) {
+			char prefix[PATH_MAX];
+
+			memcpy(prefix, path, s - path);
+			prefix[s - path] = '\0';
+			ret = bfsd_oplist_add(&fs->remade, BFSD_OP_MKDIR, 0, NULL, prefix, 0);
+		}
+		if (!ret)
+			ret = bfsd_resolve(fs, b, path, &r);
+	}
 	if (ret)
 		return ret;
 	if (r->type == S_IFDIR) {

@@ -805,6 +805,9 @@ struct bfsd_fs {
 	struct bfsd_branch *pending;
 	struct bfsd_oplist pending_ops;
 	struct bfsd_branch *committing; /* while its ops apply */
+	/* Directories its ops made again above them (attr.c), which the
+	 * parent had removed: the caller invalidates them with the ops. */
+	struct bfsd_oplist remade;
 	size_t pending_next;
 	dev_t base_dev;
 	dev_t storage_dev;

@@ -478,6 +478,31 @@ static int apply_stage_out(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfs
 	return ret;
 }
 
+/*
+ * dst's parent directory in p, as b shows it when p has since removed it
+ * (or put something else there): b moved something into it.
+ */
+static int parent_as_in(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_branch *p,
+			const char *dst)
+{
+	char parent[PATH_MAX];
+	struct bfsd_res *r = NULL;
+	int ret;
+
+	bfsd_path_split(dst, parent);
+	if (!parent[0] || type_in(fs, p, parent) == S_IFDIR)
+		return 0;
+	ret = bfsd_resolve_existing(fs, b, parent, &r);
+	if (!ret && r->type != S_IFDIR)
+		ret = -ENOTDIR;
+	if (!ret)
+		ret = bfsd_view_ensure_dir(fs, p, parent, r->loc[0].layer, r->loc[0].phys);
+	if (!ret) /* for the caller's invalidations */
+		ret = bfsd_oplist_add(&fs->remade, BFSD_OP_MKDIR, 0, NULL, parent, 0);
+	bfsd_res_put(r);
+	return ret;
+}
+
 static int apply_stage_in(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_branch *p,
 			  const struct bfsd_op *op)
 {
@@ -487,7 +512,9 @@ static int apply_stage_in(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd
 	stage_name(b, op->stage, stage);
 	if (!exists(fs, p, stage))
 		return 0; /* done before a crash */
-	ret = bfsd_view_remove_tree(fs, p, op->dst);
+	ret = parent_as_in(fs, b, p, op->dst);
+	if (!ret)
+		ret = bfsd_view_remove_tree(fs, p, op->dst);
 	bfsd_fault_point(fs, "stage-in-cleared");
 	if (!ret)
 		ret = bfsd_view_rename(fs, p, stage, op->dst, 0);
@@ -560,6 +587,20 @@ void bfsd_commit_set_pending(struct bfsd_fs *fs, struct bfsd_branch *b, struct b
 	*ops = (struct bfsd_oplist){ 0 };
 }
 
+/* The applied ops, and the directories made again above them, to changed
+ * (or freed). */
+static void hand_over(struct bfsd_fs *fs, struct bfsd_oplist *ops, struct bfsd_oplist *changed)
+{
+	for (size_t i = 0; changed && i < fs->remade.n; i++)
+		bfsd_oplist_add(ops, BFSD_OP_MKDIR, 0, NULL, fs->remade.op[i].dst, 0);
+	bfsd_oplist_free(&fs->remade);
+	if (changed)
+		*changed = *ops;
+	else
+		bfsd_oplist_free(ops);
+	*ops = (struct bfsd_oplist){ 0 };
+}
+
 int bfsd_commit_resume(struct bfsd_fs *fs, struct bfsd_oplist *changed)
 {
 	struct bfsd_branch *b = fs->pending;
@@ -575,11 +616,7 @@ int bfsd_commit_resume(struct bfsd_fs *fs, struct bfsd_oplist *changed)
 	if (ret)
 		return ret;
 	fs->pending = NULL;
-	if (changed)
-		*changed = fs->pending_ops;
-	else
-		bfsd_oplist_free(&fs->pending_ops);
-	fs->pending_ops = (struct bfsd_oplist){ 0 };
+	hand_over(fs, &fs->pending_ops, changed);
 	return 0;
 }
 
@@ -619,10 +656,8 @@ int bfsd_commit(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *c
 		bfsd_commit_set_pending(fs, b, &ops, next);
 		return ret;
 	}
-	if (changed) {
-		*changed = ops;
-		return 0;
-	}
+	hand_over(fs, &ops, changed);
+	return 0;
 out_free:
 	bfsd_oplist_free(&ops);
 	return ret;

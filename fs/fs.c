@@ -316,6 +316,7 @@ void bfsd_fs_close(struct bfsd_fs *fs)
 	bfsd_layer_put(fs->base);
 	bfsd_layer_put(fs->work);
 	bfsd_oplist_free(&fs->pending_ops);
+	bfsd_oplist_free(&fs->remade);
 	free(fs->bhash);
 	free(fs->files);
 	bfsd_links_free_all(fs);

@@ -514,6 +514,39 @@ START_TEST(renamed_dir_made_before_a_child_commits)
 }
 END_TEST
 
+/*
+ * A child makes directories inside dir/sub and moves dir/a into one;
+ * meanwhile its parent (b, or main for _i 1) removes dir, or (_i 2)
+ * replaces it with a file.  The commit brings dir/sub back around the
+ * child's changes, as the child shows them.  It used to stop at its first
+ * mkdir or move (ENOENT) half applied, and fail every later branch
+ * operation of the mount with that error ("parent branch 'b' does not
+ * exist").
+ */
+START_TEST(child_changes_inside_a_directory_its_parent_removed)
+{
+	const char *parent = _i == 1 ? m.mnt : branch("b");
+	const char *child = _i == 1 ? branch("b") : branch("c");
+
+	if (_i != 1)
+		ck_ret(bfs_branch_create(&m, "b", "c"), 0);
+	ck_assert_int_eq(bfs_sh(child, "mkdir -p dir/sub/new/deeper && echo n > dir/sub/new/f && "
+				       "mv dir/a dir/sub/new/a2"),
+			 0);
+	ck_assert_int_eq(bfs_sh(parent, _i == 2 ? "rm -rf dir && echo file > dir" : "rm -rf dir"),
+			 0);
+	ck_ret(bfs_ioc_commit(ctl_of(_i == 1 ? "b" : "c")), 0);
+	ck_list_eq(at(parent, "dir"), 0, "sub");
+	ck_list_eq(at(parent, "dir/sub"), 0, "new");
+	ck_list_eq(at(parent, "dir/sub/new"), 0, "a2 deeper f");
+	ck_file_eq(at(parent, "dir/sub/new/f"), "n\n");
+	ck_file_eq(at(parent, "dir/sub/new/a2"), "a\n");
+	/* Branch operations go on. */
+	ck_ret(bfs_branch_create(&m, _i == 1 ? NULL : "b", "next"), 0);
+	ck_file_eq(at(branch("next"), "dir/sub/new/f"), "n\n");
+}
+END_TEST
+
 /* Read and stat through view v so the kernel caches what it shows. */
 static void warm(const char *v)
 {
@@ -877,6 +910,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tn, 15);
 	tcase_add_test(tn, nested_commits);
 	tcase_add_test(tn, nested_commit_of_moved_base_dir);
+	tcase_add_loop_test(tn, child_changes_inside_a_directory_its_parent_removed, 0, 3);
 	tcase_add_loop_test(tn, renamed_dir_made_before_a_child_commits, 0, 2);
 	tcase_add_test(tn, stale_child_with_children_blocks);
 	tcase_add_test(tn, caches_of_main_after_commit);
