@@ -1561,36 +1561,67 @@ static int storm(const char *mnt, unsigned int seed, int secs)
 	return 0;
 }
 
+/* Children of b, one after the other for secs seconds: each shown at the
+ * root, given a file and a directory, then committed into b or aborted
+ * (the root goes back to b).  Its exit status: 0 when every step worked. */
+static int children(int secs)
+{
+	time_t end = time(NULL) + secs;
+	char ctl[4096], root_ctl[4096], p[4200], name[32], cmd[64];
+
+	bfs_ctl_path(root_ctl, &m, NULL);
+	for (int i = 0; time(NULL) < end; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		snprintf(cmd, sizeof(cmd), "switch:%s", name);
+		if (bfs_branch_create(&m, "b", name) || bfs_ctl(root_ctl, cmd))
+			return 1;
+		snprintf(p, sizeof(p), "%s/dir/%s", bfs_branch_dir(ctl, &m, name), name);
+		if (bfs_write_file(p, name) || (mkdir(strcat(p, ".d"), 0755) && errno != EEXIST))
+			return 2;
+		bfs_ctl_path(ctl, &m, name);
+		if (i % 3 ? bfs_ioc_commit(ctl) : bfs_ioc_abort(ctl))
+			return 3;
+		if (bfs_ctl(root_ctl, "switch:b"))
+			return 4;
+	}
+	return 0;
+}
+
 /*
  * Four processes make, remove, rename, link, stat and list a few names in
- * one directory through both views at once, for 5 s.  The mount must
- * still answer, and both views must then show the same tree.  A run of
+ * one directory through both views at once, for 5 s, while a fifth makes
+ * children of b, shows them at the root and commits or aborts them.  The
+ * mount must still answer, and both views must then show the same tree.  A run of
  * this kind wedged the previous daemon within a few dozen calls (an unlink
  * through one view holds the file, one inode in both views, while a rename
  * of it through the other holds that view's directory), and found two
  * use-after-frees: a rename whose source was gone freed a cached
  * resolution twice (resolve.c, bfsd_resolve_existing), and moving a name
- * could free the parent it moved into (node.c, bfsd_node_moved).
+ * could free the parent it moved into (node.c, bfsd_node_moved).  With
+ * the children it found a listing reading a dead branch's freed layers
+ * (ll_readdir.c, add_plus) and a child's commit stopping part-way on a
+ * directory b had removed (attr.c, bfsd_view_ensure_dir).
  */
 START_TEST(random_calls_through_both_views_at_once)
 {
 	char ctl[4096], at[4096];
 	char *root, *view;
-	pid_t pids[4];
+	pid_t pids[5];
 
 	bfs_mount_guard(&m, 40);
 	ck_ret(bfs_ctl(bfs_ctl_path(ctl, &m, NULL), "switch:b"), 0);
-	for (unsigned int i = 0; i < 4; i++) {
+	for (unsigned int i = 0; i < 5; i++) {
 		pids[i] = fork();
 		ck_assert_int_ge(pids[i], 0);
 		if (pids[i] == 0)
-			_exit(storm(m.mnt, i + 1, 5));
+			_exit(i < 4 ? storm(m.mnt, i + 1, 5) : children(5));
 	}
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		int status;
 
 		ck_sys(waitpid(pids[i], &status, 0));
-		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "process %d ended with %#x", i, status);
 	}
 	root = bfs_ctl_read(ctl); /* the mount still answers */
 	ck_assert_ptr_nonnull(root);
