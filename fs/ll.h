@@ -13,9 +13,8 @@
  * Invalidations are collected during a request (struct bfsd_inval) and sent
  * with no lock held: the other view's entries and attributes before the
  * reply (bfsd_inval_now, with a bounded wait for the entries), the rest
- * after it.  Commit,
- * abort and switch send theirs before replying, so a read right after
- * sees the new state.
+ * after it.  Commit, abort and switch send theirs before replying, so a
+ * read right after sees the new state.
  *
  * Lock order: a listing's lock (ll_readdir.c) -> fs locks (bfsd.h) ->
  * mount->nodes_lock -> fs->files_lock.  nodes_lock is a leaf but for one
