@@ -33,6 +33,7 @@ int bfsd_view_parent(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path
 		return ret;
 	if ((*out)->type != S_IFDIR) {
 		bfsd_res_put(*out);
+		*out = NULL;
 		return -ENOTDIR;
 	}
 	return 0;
