@@ -181,6 +181,8 @@ void bfsd_inval_hold(struct bfsd_mount *m, struct bfsd_inval *iv, fuse_ino_t a, 
 
 static void release(struct bfsd_mount *m, struct bfsd_inval *iv)
 {
+	if (!iv->held[0] && !iv->held[1])
+		return; /* none, or released already */
 	pthread_mutex_lock(&m->held_lock);
 	for (int k = 0; k < 2; k++) {
 		for (int i = 0; iv->held[k] && i < BFSD_HELD_MAX; i++) {
@@ -298,7 +300,7 @@ static void notify_wait(struct bfsd_mount *m, struct notify_job *j)
 void bfsd_inval_now(struct bfsd_mount *m, struct bfsd_inval *iv)
 {
 	struct notify_job *j = NULL;
-	bool up = m->se && notifier_up(m);
+	int up = -1; /* whether the notifier runs: asked at the first entry */
 
 	for (size_t i = 0; m->se && i < iv->n; i++) {
 		struct bfsd_inval_item *it = &iv->it[i];
@@ -311,6 +313,8 @@ void bfsd_inval_now(struct bfsd_mount *m, struct bfsd_inval *iv)
 		pthread_mutex_lock(&m->held_lock);
 		held = iv->unheld || held_locked(m, it->parent);
 		pthread_mutex_unlock(&m->held_lock);
+		if (!held && up < 0)
+			up = notifier_up(m);
 		if (held || !up)
 			continue;
 		if (!j) {
