@@ -805,8 +805,9 @@ struct bfsd_fs {
 	struct bfsd_branch *pending;
 	struct bfsd_oplist pending_ops;
 	struct bfsd_branch *committing; /* while its ops apply */
-	/* Directories its ops made again above them (attr.c), which the
-	 * parent had removed: the caller invalidates them with the ops. */
+	/* When an op had to make again directories the parent had removed
+	 * above it (attr.c, commit.c): the directories above that op, for the
+	 * caller to invalidate with the ops. */
 	struct bfsd_oplist remade;
 	size_t pending_next;
 	dev_t base_dev;

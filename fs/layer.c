@@ -208,6 +208,9 @@ int bfsd_layer_abspath(const struct bfsd_layer *l, const char *phys, char *out)
 	return n < PATH_MAX ? 0 : -ENAMETOOLONG;
 }
 
+/* How the base is walked: never out of it, following no symlink. */
+#define RESOLVE_INSIDE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+
 /*
  * Storage layers are private (mode 0700) and only the daemon writes them,
  * never a symlink where it keeps a directory: paths there are safe as they
@@ -215,8 +218,6 @@ int bfsd_layer_abspath(const struct bfsd_layer *l, const char *phys, char *out)
  * symlink to anywhere; the daemon runs as root, so no component before the
  * last may be followed.
  */
-/* How the base is walked: never out of it, following no symlink. */
-#define RESOLVE_INSIDE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
 
 int bfsd_at_open(const struct bfsd_layer *l, const char *phys, struct bfsd_at *at)
 {
