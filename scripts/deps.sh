@@ -10,4 +10,9 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential cmake pkg-config clang-format \
 	libfuse3-dev fuse3 libxxhash-dev check \
 	clang libclang-rt-14-dev \
-	git attr acl fuse-overlayfs sqlite3 ca-certificates valgrind >/dev/null
+	git attr acl fuse-overlayfs sqlite3 ca-certificates valgrind \
+	python3-venv >/dev/null
+# npm for the tools suite; a Node.js from elsewhere (NodeSource's bundles
+# npm and conflicts with Debian's) is kept as it is.
+command -v npm >/dev/null ||
+	$SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null

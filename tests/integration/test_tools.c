@@ -11,6 +11,8 @@
 #include "bfs_check.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 enum view { AT_BRANCH, ROOT_BRANCH, ROOT_MAIN, NVIEWS };
@@ -311,6 +313,167 @@ START_TEST(editor_saves)
 }
 END_TEST
 
+/*
+ * A directory on the plain disk whose path is as long as W's, so that
+ * what a tool writes with its own path inside (a venv's scripts, compiled
+ * Python files) has the same size in both.
+ */
+static const char *native_twin(void)
+{
+	static char nat[4096];
+
+	snprintf(nat, sizeof(nat), "%s/nat%s", m.dir, W + strlen(m.mnt));
+	ck_assert_int_eq(bfs_sh(NULL, "mkdir -p '%s'", nat), 0);
+	return nat;
+}
+
+/* Runs script in W and in its native twin; what it left under each of the
+ * space-separated dirs must be the same, the paths of the two aside
+ * (tools/tree_sums.py). */
+static void same_as_on_disk(const char *script, const char *dirs)
+{
+	const char *nat = native_twin();
+	char list[256], *save, *d;
+
+	ck_assert_int_eq(bfs_sh(nat, "%s", script), 0);
+	ck_assert_int_eq(bfs_sh(W, "%s", script), 0);
+	snprintf(list, sizeof(list), "%s", dirs);
+	for (d = strtok_r(list, " ", &save); d; d = strtok_r(NULL, " ", &save)) {
+		unsigned int dump = BFS_DUMP_OWNER | BFS_DUMP_LINKS | BFS_DUMP_NODATA;
+		char *want = bfs_tree_dump(at(nat, d), dump);
+		char *got = bfs_tree_dump(at(W, d), dump);
+
+		ck_tree_eq(got, want);
+		free(want);
+		free(got);
+	}
+	ck_assert_int_eq(bfs_sh(nat, "/usr/bin/python3 '%s' %s > '%s/sums.nat'",
+				TOOLS "/tree_sums.py", dirs, m.dir),
+			 0);
+	ck_assert_int_eq(bfs_sh(W, "/usr/bin/python3 '%s' %s > '%s/sums.bfs'",
+				TOOLS "/tree_sums.py", dirs, m.dir),
+			 0);
+	ck_assert_int_eq(bfs_sh(m.dir, "cmp sums.nat sums.bfs"), 0);
+}
+
+/* Commits the branch; the space-separated dirs of W must land in the base
+ * as they were, times and contents included. */
+static void commit_lands_whole(const char *dirs)
+{
+	unsigned int dump = BFS_DUMP_OWNER | BFS_DUMP_LINKS | BFS_DUMP_MTIME;
+	char list[256], *save, *d, sums[4096], *want[8];
+	int n = 0;
+
+	bfs_path(sums, m.dir, "sums");
+	ck_assert_int_eq(bfs_sh(W, "find %s -type f -print0 | sort -z | xargs -0 sha256sum > '%s'",
+				dirs, sums),
+			 0);
+	snprintf(list, sizeof(list), "%s", dirs);
+	for (d = strtok_r(list, " ", &save); d && n < 8; d = strtok_r(NULL, " ", &save))
+		want[n++] = bfs_tree_dump(at(W, d), dump);
+	commit_view();
+	snprintf(list, sizeof(list), "%s", dirs);
+	n = 0;
+	for (d = strtok_r(list, " ", &save); d && n < 8; d = strtok_r(NULL, " ", &save)) {
+		char *got = bfs_tree_dump(at(m.base, d), dump);
+
+		ck_tree_eq(got, want[n]);
+		free(got);
+		free(want[n++]);
+	}
+	ck_assert_int_eq(bfs_sh(m.base, "sha256sum -c --quiet '%s'", sums), 0);
+}
+
+/*
+ * pip in a venv made in the branch: ensurepip unpacks pip and setuptools
+ * (about 1,700 files), a wheel is installed with its console script, a
+ * reinstall swaps setuptools out through pip's stash of renamed
+ * directories, an uninstall removes the wheel, and it goes in again.
+ */
+START_TEST(pip_in_a_venv)
+{
+	char script[8192];
+
+	if (bfs_sh(NULL, "/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null && "
+			 "ls /usr/share/python-wheels/setuptools-*.whl >/dev/null") != 0) {
+		fprintf(stderr, "pip_in_a_venv: no python3-venv, case skipped\n");
+		return;
+	}
+	use_view(_i);
+	snprintf(script, sizeof(script),
+		 "set -e; unset PYTHONDONTWRITEBYTECODE $(env | sed -n "
+		 "'s/^\\(PIP_[A-Z_]*\\)=.*/\\1/p'); "
+		 "export PIP_NO_INDEX=1 PIP_NO_CACHE_DIR=1 PIP_CONFIG_FILE=/dev/null "
+		 "PIP_DISABLE_PIP_VERSION_CHECK=1 SOURCE_DATE_EPOCH=1000000000; "
+		 "/usr/bin/python3 -m venv venv; "
+		 "mkdir pkgs; (cd pkgs && /usr/bin/python3 '%s'); "
+		 "venv/bin/pip install -q pkgs/hello-1.0-py3-none-any.whl; "
+		 "test \"$(venv/bin/hello)\" = 'hello from a wheel'; "
+		 "venv/bin/pip install -q --force-reinstall "
+		 "/usr/share/python-wheels/setuptools-*.whl; "
+		 "venv/bin/pip uninstall -q -y hello; test ! -e venv/bin/hello; "
+		 "venv/bin/pip install -q pkgs/hello-1.0-py3-none-any.whl; venv/bin/pip check -q; "
+		 "venv/bin/python -W ignore -c 'import hello, setuptools, pip'",
+		 TOOLS "/make_wheel.py");
+	same_as_on_disk(script, "venv pkgs");
+	commit_lands_whole("venv pkgs");
+	/* Through the root, whose path the venv's scripts name, it runs. */
+	if (V != AT_BRANCH)
+		ck_assert_int_eq(bfs_sh(m.mnt,
+					"test \"$(venv/bin/hello)\" = 'hello from a wheel' && "
+					"venv/bin/pip list 2>/dev/null | grep -q '^hello '"),
+				 0);
+}
+END_TEST
+
+/*
+ * npm, offline: a package with a command and 40 modules is packed, then
+ * installed from its tarball through npm's cache in the branch, reinstalled
+ * from the lock file by npm ci, uninstalled and installed again.
+ */
+START_TEST(npm_install_and_ci)
+{
+	char script[4096];
+
+	if (bfs_sh(NULL, "command -v node >/dev/null && command -v npm >/dev/null && "
+			 "test -x /usr/bin/python3") != 0) {
+		fprintf(stderr, "npm_install_and_ci: no node, npm or python3, case skipped\n");
+		return;
+	}
+	use_view(_i);
+	snprintf(script, sizeof(script),
+		 "set -e; export HOME='%s/home' npm_config_cache=\"$PWD/npm-cache\" "
+		 "npm_config_offline=true npm_config_audit=false npm_config_fund=false "
+		 "npm_config_update_notifier=false npm_config_logs_max=0 "
+		 "npm_config_userconfig=/dev/null; "
+		 "mkdir -p dep/lib/a/b app; "
+		 "for i in $(seq 40); do echo \"module.exports = $i;\" > dep/lib/a/b/m$i.js; done; "
+		 "echo '{\"name\": \"dep\", \"version\": \"1.0.0\", \"main\": \"index.js\", "
+		 "\"bin\": {\"dep-hello\": \"cli.js\"}}' > dep/package.json; "
+		 "echo 'module.exports = () => \"hello from dep \" + "
+		 "require(\"./lib/a/b/m40.js\");' "
+		 "> dep/index.js; "
+		 "printf '#!/usr/bin/env node\\nconsole.log(require(\"./index.js\")())\\n' > "
+		 "dep/cli.js; "
+		 "chmod +x dep/cli.js; (cd dep && npm pack --silent >/dev/null); cd app; "
+		 "echo '{\"name\": \"app\", \"version\": \"1.0.0\", \"private\": true}' > "
+		 "package.json; "
+		 "npm install --silent ../dep/dep-1.0.0.tgz; "
+		 "test \"$(node_modules/.bin/dep-hello)\" = 'hello from dep 40'; "
+		 "npm ci --silent; npm ls dep >/dev/null; "
+		 "npm uninstall --silent dep; test ! -e node_modules/dep; "
+		 "npm install --silent ../dep/dep-1.0.0.tgz; "
+		 "test \"$(node -e 'console.log(require(\"dep\")())')\" = 'hello from dep 40'; "
+		 "npm cache verify >/dev/null",
+		 m.dir);
+	same_as_on_disk(script, "dep app");
+	commit_lands_whole("dep app npm-cache");
+	ck_assert_int_eq(bfs_sh(at(m.base, "app"), "test \"$(node_modules/.bin/dep-hello)\" = "
+						   "'hello from dep 40'"),
+			 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tools");
@@ -327,6 +490,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, sqlite_databases, 0, NVIEWS);
 	tcase_add_loop_test(tc, make_and_cc, 0, NVIEWS);
 	tcase_add_loop_test(tc, editor_saves, 0, NVIEWS);
+	tcase_add_loop_test(tc, pip_in_a_venv, 0, NVIEWS);
+	tcase_add_loop_test(tc, npm_install_and_ci, 0, NVIEWS);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -537,7 +537,7 @@ static void dump_line(struct dump *d, int dirfd, const char *name, const char *f
 			 st->st_mtim.tv_nsec);
 	at = strlen(line);
 	if (S_ISREG(st->st_mode)) {
-		int ret = hash_file(dirfd, name, &h);
+		int ret = d->flags & BFS_DUMP_NODATA ? 0 : hash_file(dirfd, name, &h);
 
 		snprintf(line + at, size - at, " %lld:%016llx%s", (long long)st->st_size,
 			 (unsigned long long)h, ret ? "<unreadable>" : "");

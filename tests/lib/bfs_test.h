@@ -89,12 +89,13 @@ int bfs_pwrite_file(const char *path, const void *data, size_t len, off_t off);
 /* What bfs_tree_dump() records beyond names, types, permission bits, sizes,
  * file contents (a hash) and symlink targets. */
 enum {
-	BFS_DUMP_OWNER = 1 << 0, /* uid and gid */
-	BFS_DUMP_MTIME = 1 << 1, /* mtime in ns of everything but directories */
-	BFS_DUMP_XATTR = 1 << 2, /* extended attributes, names and values */
-	BFS_DUMP_LINKS = 1 << 3, /* link count and which names share an inode */
-	BFS_DUMP_MOUNT = 1 << 4, /* dir is a mount root: skip @NAME and the ctl */
-	BFS_DUMP_NOCTL = 1 << 5, /* dir is an @NAME root: skip its ctl */
+	BFS_DUMP_OWNER = 1 << 0,  /* uid and gid */
+	BFS_DUMP_MTIME = 1 << 1,  /* mtime in ns of everything but directories */
+	BFS_DUMP_XATTR = 1 << 2,  /* extended attributes, names and values */
+	BFS_DUMP_LINKS = 1 << 3,  /* link count and which names share an inode */
+	BFS_DUMP_MOUNT = 1 << 4,  /* dir is a mount root: skip @NAME and the ctl */
+	BFS_DUMP_NOCTL = 1 << 5,  /* dir is an @NAME root: skip its ctl */
+	BFS_DUMP_NODATA = 1 << 6, /* sizes of files, not their contents */
 	BFS_DUMP_ALL = BFS_DUMP_OWNER | BFS_DUMP_MTIME | BFS_DUMP_XATTR | BFS_DUMP_LINKS,
 };
 /* A canonical listing of the tree below dir, one sorted line per object, so
