@@ -450,6 +450,11 @@ void bfsd_links_free_all(struct bfsd_fs *fs);
 /* Paths below dir in storage layer l that name (dev, ino). */
 int bfsd_layer_link_names(struct bfsd_layer *l, const char *dir, dev_t dev, ino_t ino, char ***out,
 			  size_t *n);
+/* Rewrite names, paths in the namespace of layer idx of b's stack, to the
+ * paths b shows them at: a directory moved in a layer above shows what
+ * was below its old path (its redirect) under its new one.  A name no
+ * redirect covers stays; callers check each result by resolving it. */
+void bfsd_links_map_up(struct bfsd_fs *fs, struct bfsd_branch *b, int idx, char **names, size_t n);
 
 /* ------------------------------------------------------------------ file.c */
 

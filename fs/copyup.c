@@ -582,26 +582,36 @@ int bfsd_copyup_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *p
 }
 
 /*
- * The file copied up to path had other names below: those the branch still
- * shows of it come up as links to the same copy, so they stay one file.
+ * The names of the multi-linked file at loc (stat st) in its layer, as
+ * branch b shows them (a name below a directory b moved shows under the
+ * directory's new path).  Free with bfsd_links_free.
  */
-static void link_other_names(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_loc *loc,
-			     const struct stat *st, const char *path)
+static void shown_names(struct bfsd_fs *fs, struct bfsd_branch *b, const struct bfsd_loc *loc,
+			const struct stat *st, char ***names, size_t *n)
+{
+	if (bfsd_layer_is_storage(loc->layer))
+		bfsd_layer_link_names(loc->layer, "", st->st_dev, st->st_ino, names, n);
+	else
+		bfsd_links_names(fs, st->st_dev, st->st_ino, names, n);
+	bfsd_links_map_up(fs, b, loc->idx, *names, *n);
+}
+
+/*
+ * The file (stat st) copied up to path had other names below: those the
+ * branch still shows of it come up as links to the same copy, so they stay
+ * one file.
+ */
+static void link_other_names(struct bfsd_fs *fs, struct bfsd_branch *b, const struct stat *st,
+			     const char *path, char **names, size_t n)
 {
 	struct bfsd_layer *top = b->layers[0];
-	char **names = NULL;
-	size_t n = 0;
 
-	if (bfsd_layer_is_storage(loc->layer))
-		bfsd_layer_link_names(loc->layer, "", st->st_dev, st->st_ino, &names, &n);
-	else
-		bfsd_links_names(fs, st->st_dev, st->st_ino, &names, &n);
 	for (size_t i = 0; i < n; i++) {
 		struct bfsd_res *r;
 		struct stat q;
 		bool same;
 
-		if (!strcmp(names[i], loc->phys) || bfsd_resolve_existing(fs, b, names[i], &r))
+		if (!strcmp(names[i], path) || bfsd_resolve_existing(fs, b, names[i], &r))
 			continue;
 		same = r->type == S_IFREG && !bfsd_res_in_top(fs, b, r) &&
 		       !bfsd_layer_lstat(r->loc[0].layer, r->loc[0].phys, &q) &&
@@ -612,35 +622,27 @@ static void link_other_names(struct bfsd_fs *fs, struct bfsd_branch *b, const st
 		if (linkat(top->dirfd, path, top->dirfd, names[i], 0) == 0)
 			bfsd_cache_drop(b, names[i]);
 	}
-	bfsd_links_free(names, n);
 }
 
 /*
- * The other names of the file at loc (stat st) copied up to path are linked
- * to the copy only after it is placed, so a crash in between leaves one
- * name alone in the top.  The copy-up of another name then finds it (a
- * copy in the top with the same origin) and becomes a link to it instead
- * of a second copy: the names are one file again.  0 when linked.
+ * The other names of a file copied up to path are linked to the copy only
+ * after it is placed, so a crash in between leaves one name alone in the
+ * top.  The copy-up of another name then finds it (a copy in the top with
+ * the same origin, vino) and becomes a link to it instead of a second
+ * copy: the names are one file again.  0 when linked.
  */
-static int link_to_copied_name(struct bfsd_fs *fs, struct bfsd_branch *b,
-			       const struct bfsd_loc *loc, const struct stat *st, const char *path,
-			       uint64_t vino)
+static int link_to_copied_name(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path,
+			       uint64_t vino, char **names, size_t n)
 {
 	struct bfsd_layer *top = b->layers[0];
-	char **names = NULL;
-	size_t n = 0;
 	int ret = -ENOENT;
 
-	if (bfsd_layer_is_storage(loc->layer))
-		bfsd_layer_link_names(loc->layer, "", st->st_dev, st->st_ino, &names, &n);
-	else
-		bfsd_links_names(fs, st->st_dev, st->st_ino, &names, &n);
 	for (size_t i = 0; i < n && ret; i++) {
 		struct bfsd_res *r;
 		uint64_t origin;
 		bool copied;
 
-		if (!strcmp(names[i], loc->phys) || bfsd_resolve_existing(fs, b, names[i], &r))
+		if (!strcmp(names[i], path) || bfsd_resolve_existing(fs, b, names[i], &r))
 			continue;
 		copied = r->type == S_IFREG && bfsd_res_in_top(fs, b, r) &&
 			 bfsd_marker_origin(top, names[i], &origin) == 1 && origin == vino;
@@ -657,7 +659,6 @@ static int link_to_copied_name(struct bfsd_fs *fs, struct bfsd_branch *b,
 				fs->on_copyup(fs->hook_ctx, b, names[i], &copy);
 		}
 	}
-	bfsd_links_free(names, n);
 	return ret;
 }
 
@@ -665,6 +666,8 @@ int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, boo
 {
 	struct bfsd_res *r;
 	struct stat st;
+	char **names = NULL;
+	size_t n = 0;
 	int ret;
 
 	if (b == fs->main)
@@ -685,13 +688,15 @@ int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, boo
 			bfsd_cache_flush(b);
 		goto out_put;
 	}
-	if (S_ISREG(st.st_mode) && st.st_nlink > 1 &&
-	    !link_to_copied_name(fs, b, &r->loc[0], &st, path, r->vino))
+	if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+		shown_names(fs, b, &r->loc[0], &st, &names, &n);
+	if (n && !link_to_copied_name(fs, b, path, r->vino, names, n))
 		ret = 0;
 	else
 		ret = copy_up_object(fs, b, r, path, data);
-	if (!ret && S_ISREG(st.st_mode) && st.st_nlink > 1)
-		link_other_names(fs, b, &r->loc[0], &st, path);
+	if (!ret && n)
+		link_other_names(fs, b, &st, path, names, n);
+	bfsd_links_free(names, n);
 	if (!ret && S_ISREG(st.st_mode))
 		bfsd_files_retarget(fs, b, st.st_dev, st.st_ino, b->layers[0], path);
 	bfsd_cache_drop(b, path);

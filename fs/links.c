@@ -10,12 +10,17 @@
  * st_nlink > 1; main's own links, unlinks, renames and commits keep the map
  * current after that.  Names made behind the mount's back are not seen; a
  * stale path is detected by checking its inode before use.
+ *
+ * A branch shows a name of a lower layer at another path when it moved a
+ * directory above it: bfsd_links_map_up follows the redirects of the
+ * layers above to that path.
  */
 #include "bfsd.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -285,4 +290,118 @@ int bfsd_layer_link_names(struct bfsd_layer *l, const char *dir, dev_t dev, ino_
 	}
 	bfsd_links_free_all(&tmp);
 	return 0;
+}
+
+/* The directories of a storage layer moved there: each shows the layers
+ * below at the old path its redirect names. */
+struct moved {
+	size_t n, cap;
+	char **dir, **from;
+};
+
+static void moved_add(struct moved *m, const char *dir, const char *from)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 8;
+		char **d = realloc(m->dir, cap * sizeof(*d));
+		char **f = d ? realloc(m->from, cap * sizeof(*f)) : NULL;
+
+		if (d)
+			m->dir = d;
+		if (!f)
+			return;
+		m->from = f;
+		m->cap = cap;
+	}
+	m->dir[m->n] = strdup(dir);
+	m->from[m->n] = strdup(from);
+	if (m->dir[m->n] && m->from[m->n]) {
+		m->n++;
+		return;
+	}
+	free(m->dir[m->n]);
+	free(m->from[m->n]);
+}
+
+static void moved_free(struct moved *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->dir[i]);
+		free(m->from[i]);
+	}
+	free(m->dir);
+	free(m->from);
+}
+
+/* Collect the redirected directories below the directory name of dirfd, at
+ * path prefix of layer l (the root when prefix is ""). */
+static void scan_moved(struct bfsd_layer *l, int dirfd, const char *name, const char *prefix,
+		       struct moved *m)
+{
+	char path[PATH_MAX], redirect[PATH_MAX];
+	struct dirent *de;
+	uint64_t origin;
+	bool opaque;
+	DIR *d;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) ||
+		    bfsd_path_join(path, prefix, de->d_name))
+			continue;
+		if (bfsd_marker_dir(l, path, &opaque, redirect, &origin))
+			continue;
+		if (redirect[0])
+			moved_add(m, path, redirect);
+		scan_moved(l, fd, de->d_name, path, m);
+	}
+	closedir(d);
+}
+
+/* The path that name, a path of the layers below l, has in l's namespace:
+ * below the directory of l whose redirect names the deepest ancestor of
+ * name (or name itself), if any. */
+static void map_through(const struct moved *m, char **name)
+{
+	size_t best = 0, blen = 0;
+	char buf[PATH_MAX], *p;
+
+	for (size_t i = 0; i < m->n; i++) {
+		size_t len = strlen(m->from[i]);
+
+		if (len > blen && bfsd_path_within(*name, m->from[i])) {
+			best = i;
+			blen = len;
+		}
+	}
+	if (!blen || snprintf(buf, sizeof(buf), "%s%s", m->dir[best], *name + blen) >= PATH_MAX)
+		return;
+	p = strdup(buf);
+	if (!p)
+		return;
+	free(*name);
+	*name = p;
+}
+
+void bfsd_links_map_up(struct bfsd_fs *fs, struct bfsd_branch *b, int idx, char **names, size_t n)
+{
+	for (int k = idx - 1; k >= 0 && n; k--) {
+		struct bfsd_layer *l = bfsd_stack_at(fs, b, k);
+		struct moved m = { 0 };
+
+		if (!bfsd_layer_is_storage(l))
+			continue;
+		scan_moved(l, l->dirfd, ".", "", &m);
+		for (size_t i = 0; i < n && m.n; i++)
+			map_through(&m, &names[i]);
+		moved_free(&m);
+	}
 }

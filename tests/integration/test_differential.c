@@ -36,7 +36,6 @@
 static struct bfs_mount m;
 static char native[4096], ctl_root[4096];
 static const char *nat = native; /* the native tree the steps act on */
-static bool no_links;		 /* make no hard links */
 static uint64_t rng;
 
 static uint32_t rnd(uint32_t n)
@@ -194,8 +193,6 @@ static bool make_step(struct step *s)
 
 	memset(s, 0, sizeof(*s));
 	s->op = (enum op)rnd(OP_N);
-	if (no_links && s->op == OP_LINK)
-		s->op = OP_RENAME;
 	switch (s->op) {
 	case OP_WRITE:
 	case OP_APPEND:
@@ -358,21 +355,18 @@ END_TEST
  * The same with children: rounds of steps in b, then in a child c of b
  * (made, shown at the root, given steps against a copy of the native
  * tree), which is then committed into b (the copy becomes the native
- * tree) or aborted (the copy goes).  No hard links, and the base's pair
- * broken first: a name of a pair in a lower layer inside a directory a
- * child moves is a known gap (design.md, Limits).  A run of this kind
- * found a commit that could never finish (commit.c, plan_dir) and a file
- * of both views that stopped opening (node.c, path_locked).
+ * tree) or aborted (the copy goes).  A run of this kind found a commit
+ * that could never finish (commit.c, plan_dir), a file of both views that
+ * stopped opening (node.c, path_locked), and a name of a link pair in a
+ * lower layer, inside a directory the branch moved, left behind when
+ * another name was copied up (links.c, bfsd_links_map_up; 15 of 64 seeds).
  */
 START_TEST(random_operations_with_children_match_a_disk)
 {
 	char native_c[4096], ctl_c[4096], at[4096], what[64];
 
 	seed_with(_i + 100);
-	no_links = true;
 	bfs_branch_dir(at, &m, "b");
-	ck_sys(unlink(bfs_path((char[4096]){ 0 }, at, "n7")));
-	ck_sys(unlink(bfs_path((char[4096]){ 0 }, native, "n7")));
 	bfs_path(native_c, m.dir, "native_c");
 	bfs_ctl_path(ctl_c, &m, "c");
 	for (int round = 0; round < 6; round++) {
@@ -401,7 +395,6 @@ START_TEST(random_operations_with_children_match_a_disk)
 	}
 	ck_ret(bfs_ioc_commit(bfs_ctl_path((char[4096]){ 0 }, &m, "b")), 0);
 	ck_base_is_native(_i);
-	no_links = false;
 }
 END_TEST
 
@@ -414,7 +407,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, random_operations_match_a_disk, 0, 16);
 	tcase_add_loop_test(tc, random_operations_on_main_match_a_disk, 0, 8);
-	tcase_add_loop_test(tc, random_operations_with_children_match_a_disk, 0, 8);
+	tcase_add_loop_test(tc, random_operations_with_children_match_a_disk, 0, 16);
 	suite_add_tcase(s, tc);
 	return s;
 }
