@@ -297,8 +297,11 @@ static int preserve_locked(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 }
 
 /*
- * Main changes a multi-linked file in place: every name of it is preserved,
- * as one copy and links to it, so the snapshot keeps one file too.
+ * Main changes a multi-linked file in place, or takes one of its names
+ * away (unlink, rename from or over it): every name of it is preserved, as
+ * one copy and links to it, so the snapshot keeps one file too.  Keeping
+ * only the name that goes made it a file of its own in the snapshot, no
+ * longer linked to the others.
  */
 static int preserve_links(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path,
 			  const struct stat *bst)
@@ -385,7 +388,7 @@ int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what)
 			return 0;
 	}
 	pthread_rwlock_wrlock(&fs->lower_lock);
-	if (what == BFSD_CH_MODIFY && S_ISREG(bst.st_mode) && bst.st_nlink > 1) {
+	if (S_ISREG(bst.st_mode) && bst.st_nlink > 1) {
 		ret = preserve_links(fs, p, path, &bst);
 		goto out_done;
 	}

@@ -77,14 +77,6 @@ static const char *ctl_of(const char *name)
 	return bfs_ctl_path(buf[next++ % 4], &m, name);
 }
 
-static struct stat st_of(const char *path)
-{
-	struct stat st;
-
-	ck_assert_msg(lstat(path, &st) == 0, "lstat %s: %s", path, strerror(errno));
-	return st;
-}
-
 static void set_times(const char *path, long sec, long nsec)
 {
 	struct timespec ts[2] = { { sec, nsec }, { sec + 1, nsec + 1 } };

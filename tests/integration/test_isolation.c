@@ -187,6 +187,31 @@ START_TEST(main_write_through_hard_link)
 }
 END_TEST
 
+/*
+ * main taking one name of a pair away (unlink, rename from it, rename
+ * over it, link over it): in a branch made before, both names stay one
+ * file, two links.  The name that went was kept as a file of its own: a write
+ * through it in the branch did not show through the other, and each
+ * counted one link.
+ */
+START_TEST(main_removes_one_name_of_a_pair)
+{
+	static const char *const how[] = { "rm hl1", "mv hl1 moved", "mv f.txt hl1",
+					   "ln -f f.txt hl1" };
+	const char *b = branch("b");
+
+	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
+	ck_assert_int_eq(bfs_sh(m.mnt, "%s", how[_i]), 0);
+	ck_assert_int_eq(st_of(at(b, "hl1")).st_nlink, 2);
+	ck_assert_int_eq(st_of(at(b, "hl2")).st_nlink, 2);
+	ck_assert_int_eq(st_of(at(b, "hl1")).st_ino, st_of(at(b, "hl2")).st_ino);
+	ck_file_eq(at(b, "hl1"), "hard\n");
+	ck_ret(bfs_write_file(at(b, "hl1"), "branch wrote\n"), 0);
+	ck_file_eq(at(b, "hl2"), "branch wrote\n");
+	ck_file_eq(at(m.mnt, "hl2"), "hard\n");
+}
+END_TEST
+
 /* A descriptor opened in the branch before main's write keeps the snapshot. */
 START_TEST(open_descriptor_in_branch_keeps_snapshot)
 {
@@ -480,6 +505,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, parent_writes_invisible_to_child);
 	tcase_add_test(tc, main_writes_invisible_to_branches);
 	tcase_add_test(tc, main_write_through_hard_link);
+	tcase_add_loop_test(tc, main_removes_one_name_of_a_pair, 0, 4);
 	tcase_add_test(tc, open_descriptor_in_branch_keeps_snapshot);
 	tcase_add_loop_test(tc, orphaned_writer_in_branch, 0, 2);
 	tcase_add_loop_test(tc, orphaned_writer_in_main, 0, 2);

@@ -109,14 +109,6 @@ static const char *bp(const char *rel)
 	return p;
 }
 
-static struct stat st_of(const char *path)
-{
-	struct stat st;
-
-	ck_assert_msg(lstat(path, &st) == 0, "lstat %s: %s", path, strerror(errno));
-	return st;
-}
-
 /* Operations run as the other user: 0 or -errno. */
 static int op_creat(void *path)
 {

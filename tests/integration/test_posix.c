@@ -151,14 +151,6 @@ static ssize_t read_all(const char *path, void *buf, size_t cap)
 	return len;
 }
 
-static struct stat st_of(const char *path)
-{
-	struct stat st;
-
-	ck_assert_msg(lstat(path, &st) == 0, "lstat %s: %s", path, strerror(errno));
-	return st;
-}
-
 START_TEST(regular_files)
 {
 	int fd;

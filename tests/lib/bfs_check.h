@@ -72,6 +72,15 @@
 			      bfs_str_diff(_a, _b));                          \
 	} while (0)
 
+/* The lstat of path, which must succeed. */
+static inline struct stat st_of(const char *path)
+{
+	struct stat st;
+
+	ck_assert_msg(lstat(path, &st) == 0, "lstat %s: %s", path, strerror(errno));
+	return st;
+}
+
 /* Run s; a run that executed no test proves nothing and fails. */
 static inline int bfs_check_main(Suite *s)
 {
