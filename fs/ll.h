@@ -45,6 +45,7 @@ struct bfsd_alias {
 	char *name;		  /* sname, or allocated when longer */
 	struct bfsd_alias *hnext; /* hash chain */
 	struct bfsd_alias *next;  /* the node's other names */
+	struct bfsd_alias **npprev;
 	struct bfsd_alias *rnext; /* names directly under the mount root */
 	struct bfsd_alias **rpprev;
 	char sname[40];
@@ -61,11 +62,13 @@ struct bfsd_node {
 	enum bfsd_node_kind kind;
 	struct bfsd_branch *branch; /* referenced; NULL for ROOT and the root ctl */
 	bool via_root;		    /* first reached through the mount root */
-	struct bfsd_alias *aliases; /* its names; the first gives its path */
-	uint64_t nlookup;	    /* kernel references */
-	int refs;		    /* aliases below it + open handles + 1 while looked up */
-	uint64_t ino;		    /* st_ino reported */
-	uint64_t serial;	    /* unique for the mount's life: keys its listing */
+	/* Its names, those through /@NAME/ first (path_locked prefers them);
+	 * atail is the last one's next (NULL until the first is added). */
+	struct bfsd_alias *aliases, **atail;
+	uint64_t nlookup; /* kernel references */
+	int refs;	  /* aliases below it + open handles + 1 while looked up */
+	uint64_t ino;	  /* st_ino reported */
+	uint64_t serial;  /* unique for the mount's life: keys its listing */
 	mode_t type;
 	/* A multi-linked file: the underlying object, to find it by identity. */
 	dev_t udev;

@@ -244,15 +244,50 @@ static void alias_free(struct bfsd_mount *m, struct bfsd_alias *a)
 	unref_locked(m, parent);
 }
 
+/* Whether names under directory node p are through /@NAME/ (not through
+ * the mount root). */
+static bool under_branch_root(const struct bfsd_node *p)
+{
+	return p->kind == BFSD_NODE_BROOT || (p->kind == BFSD_NODE_OBJECT && !p->via_root);
+}
+
+static bool alias_at_branch(const struct bfsd_alias *a)
+{
+	return under_branch_root(a->parent);
+}
+
+/* Put a on its node's list of names: first when it is through /@NAME/,
+ * last otherwise.  O(1) either way: a file may have thousands of names. */
+static void alias_link(struct bfsd_alias *a)
+{
+	struct bfsd_node *n = a->node;
+	struct bfsd_alias **at;
+
+	if (!n->atail)
+		n->atail = &n->aliases;
+	at = alias_at_branch(a) ? &n->aliases : n->atail;
+	a->next = *at;
+	a->npprev = at;
+	if (a->next)
+		a->next->npprev = &a->next;
+	else
+		n->atail = &a->next;
+	*at = a;
+}
+
+static void alias_unlink(struct bfsd_alias *a)
+{
+	*a->npprev = a->next;
+	if (a->next)
+		a->next->npprev = a->npprev;
+	else
+		a->node->atail = a->npprev;
+}
+
 /* Take one name away from its node. */
 static void alias_remove(struct bfsd_mount *m, struct bfsd_alias *a)
 {
-	struct bfsd_alias **pp = &a->node->aliases;
-
-	while (*pp && *pp != a)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = a->next;
+	alias_unlink(a);
 	alias_free(m, a);
 }
 
@@ -354,7 +389,7 @@ struct bfsd_node *bfsd_node_find(struct bfsd_mount *m, struct bfsd_node *parent,
 static int alias_add(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_node *parent,
 		     const char *name)
 {
-	struct bfsd_alias *a, **tail;
+	struct bfsd_alias *a;
 
 	if (m->nnames >= m->names_cap && names_grow(m))
 		return -ENOMEM;
@@ -369,9 +404,7 @@ static int alias_add(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_node
 		return -ENOMEM;
 	}
 	parent->refs++;
-	for (tail = &n->aliases; *tail; tail = &(*tail)->next)
-		;
-	*tail = a;
+	alias_link(a);
 	names_add(m, a);
 	return 0;
 }
@@ -581,6 +614,8 @@ static int path_locked(struct bfsd_node *n, char *out)
 	}
 	for (int pass = 0; pass < 2 && ret; pass++) {
 		for (const struct bfsd_alias *a = n->aliases; a; a = a->next) {
+			if (!pass && !alias_at_branch(a))
+				break;
 			ret = alias_path_locked(a, out, &top);
 			if (!ret && (pass || top == BFSD_NODE_BROOT))
 				return 0;
@@ -639,6 +674,11 @@ static void alias_move(struct bfsd_mount *m, struct bfsd_alias *a, struct bfsd_n
 		return;
 	}
 	if (parent != old) {
+		/* Moved between the views: its place among the names too. */
+		if (under_branch_root(old) != under_branch_root(parent)) {
+			alias_unlink(a);
+			alias_link(a);
+		}
 		parent->refs++;
 		unref_locked(m, old);
 	}
