@@ -353,7 +353,7 @@ int bfsd_view_put(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, s
 {
 	struct bfsd_layer *top = bfsd_branch_top(fs, b);
 	struct bfsd_res *r;
-	struct stat st;
+	struct stat st, old = { 0 };
 	int ret;
 
 	if (fstatat(l->dirfd, phys, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -365,7 +365,9 @@ int bfsd_view_put(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, s
 	if (ret)
 		return ret;
 	if (r->type == S_IFDIR)
-		ret = bfsd_view_remove_tree(fs, b, path);
+		ret = bfsd_view_remove_tree(fs, b, path); /* and forgets its names */
+	else if (r->type && bfsd_res_stat(r, &old))
+		old.st_mode = S_IFDIR; /* not known: forget whatever lies there */
 	bfsd_res_put(r);
 	if (ret)
 		return ret;
@@ -391,7 +393,7 @@ int bfsd_view_put(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, s
 	if (b == fs->main) {
 		struct stat now;
 
-		bfsd_links_forget(fs, path);
+		bfsd_links_forget(fs, path, &old);
 		if (!bfsd_layer_lstat(top, path, &now))
 			bfsd_links_add(fs, path, &now);
 	}

@@ -442,10 +442,19 @@ int bfsd_quota_parse(const char *s, int64_t *out);
  * map is built on first use.  Free with bfsd_links_free. */
 int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size_t *n);
 void bfsd_links_free(char **paths, size_t n);
-/* Main's changes to the base, kept in the map (no-ops before it exists). */
+/* Whether every name of (dev, ino) is in preservation layer `layer`
+ * already (set once preserve_links has put them there): later changes of
+ * the file in that epoch need not look at its names again. */
+bool bfsd_links_kept(struct bfsd_fs *fs, dev_t dev, ino_t ino, uint64_t layer);
+void bfsd_links_set_kept(struct bfsd_fs *fs, dev_t dev, ino_t ino, uint64_t layer);
+/* Main's changes to the base, kept in the map (no-ops before it exists).
+ * was, fwas, twas: the lstat of what was at path, from and to before the
+ * change (st_mode 0: nothing), so that a file's change looks at its own
+ * entry only; NULL (not known) or a directory looks at every name. */
 void bfsd_links_add(struct bfsd_fs *fs, const char *path, const struct stat *st);
-void bfsd_links_forget(struct bfsd_fs *fs, const char *path);
-void bfsd_links_rename(struct bfsd_fs *fs, const char *from, const char *to, bool exchange);
+void bfsd_links_forget(struct bfsd_fs *fs, const char *path, const struct stat *was);
+void bfsd_links_rename(struct bfsd_fs *fs, const char *from, const char *to, bool exchange,
+		       const struct stat *fwas, const struct stat *twas);
 void bfsd_links_free_all(struct bfsd_fs *fs);
 /* Paths below dir in storage layer l that name (dev, ino). */
 int bfsd_layer_link_names(struct bfsd_layer *l, const char *dir, dev_t dev, ino_t ino, char ***out,

@@ -30,6 +30,7 @@ struct link_entry {
 	ino_t ino;
 	size_t n, cap;
 	char **paths;
+	uint64_t kept_in; /* id of the preservation layer holding every name */
 	struct link_entry *next;
 };
 
@@ -156,6 +157,29 @@ int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size
 	return e && !v ? -ENOMEM : 0;
 }
 
+bool bfsd_links_kept(struct bfsd_fs *fs, dev_t dev, ino_t ino, uint64_t layer)
+{
+	struct link_entry *e;
+	bool kept;
+
+	pthread_mutex_lock(&fs->links_lock);
+	e = fs->links ? entry_find(fs, dev, ino, false) : NULL;
+	kept = e && e->kept_in == layer;
+	pthread_mutex_unlock(&fs->links_lock);
+	return kept;
+}
+
+void bfsd_links_set_kept(struct bfsd_fs *fs, dev_t dev, ino_t ino, uint64_t layer)
+{
+	struct link_entry *e;
+
+	pthread_mutex_lock(&fs->links_lock);
+	e = fs->links ? entry_find(fs, dev, ino, false) : NULL;
+	if (e)
+		e->kept_in = layer;
+	pthread_mutex_unlock(&fs->links_lock);
+}
+
 void bfsd_links_free(char **paths, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -214,10 +238,64 @@ static const char *drop_under(const char *p, const void *arg, char *buf)
 	return bfsd_path_within(p, arg) ? NULL : p;
 }
 
-void bfsd_links_forget(struct bfsd_fs *fs, const char *path)
+/* The index of path among e's names, or e->n. */
+static size_t entry_index(const struct link_entry *e, const char *path)
 {
-	if (fs->links)
+	size_t i = 0;
+
+	while (i < e->n && strcmp(e->paths[i], path))
+		i++;
+	return i;
+}
+
+static void entry_drop_path(struct link_entry *e, const char *path)
+{
+	size_t i = e ? entry_index(e, path) : 0;
+
+	if (!e || i == e->n)
+		return;
+	free(e->paths[i]);
+	e->paths[i] = e->paths[--e->n];
+}
+
+static void entry_rename_path(struct link_entry *e, const char *from, const char *to)
+{
+	size_t i = e ? entry_index(e, from) : 0;
+	char *dup;
+
+	if (!e || i == e->n)
+		return;
+	dup = strdup(to);
+	if (!dup) {
+		entry_drop_path(e, from); /* unknown beats wrong */
+		return;
+	}
+	free(e->paths[i]);
+	e->paths[i] = dup;
+}
+
+/* The map's entry of the non-directory st (under links_lock), or NULL. */
+static struct link_entry *entry_of(struct bfsd_fs *fs, const struct stat *st)
+{
+	return fs->links && st && st->st_mode && !S_ISDIR(st->st_mode)
+		       ? entry_find(fs, st->st_dev, st->st_ino, false)
+		       : NULL;
+}
+
+void bfsd_links_forget(struct bfsd_fs *fs, const char *path, const struct stat *was)
+{
+	if (!fs->links)
+		return;
+	if (!was || S_ISDIR(was->st_mode)) {
 		rewrite(fs, drop_under, path);
+		return;
+	}
+	/* A file's name is recorded, if at all, in its own entry only: a
+	 * lookup, not a walk of every recorded name (main's rm -rf of a tree
+	 * of files cost a walk per file). */
+	pthread_mutex_lock(&fs->links_lock);
+	entry_drop_path(entry_of(fs, was), path);
+	pthread_mutex_unlock(&fs->links_lock);
 }
 
 struct move {
@@ -245,12 +323,31 @@ static const char *moved(const char *p, const void *arg, char *buf)
 	return p;
 }
 
-void bfsd_links_rename(struct bfsd_fs *fs, const char *from, const char *to, bool exchange)
+void bfsd_links_rename(struct bfsd_fs *fs, const char *from, const char *to, bool exchange,
+		       const struct stat *fwas, const struct stat *twas)
 {
 	struct move mv = { from, to, exchange };
+	struct link_entry *f, *t;
 
-	if (fs->links)
+	if (!fs->links)
+		return;
+	if (!fwas || !twas || S_ISDIR(fwas->st_mode) || S_ISDIR(twas->st_mode)) {
 		rewrite(fs, moved, &mv);
+		return;
+	}
+	pthread_mutex_lock(&fs->links_lock);
+	f = entry_of(fs, fwas);
+	t = entry_of(fs, twas);
+	/* Two names of one file: an exchange changes no name of it, and a
+	 * rename does nothing (POSIX). */
+	if (!f || f != t) {
+		if (exchange)
+			entry_rename_path(t, to, from);
+		else
+			entry_drop_path(t, to);
+		entry_rename_path(f, from, to);
+	}
+	pthread_mutex_unlock(&fs->links_lock);
 }
 
 void bfsd_links_free_all(struct bfsd_fs *fs)

@@ -309,7 +309,13 @@ static int preserve_links(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
 	const char *first = NULL;
 	char **names = NULL;
 	size_t n = 0;
-	int ret = bfsd_links_names(fs, bst->st_dev, bst->st_ino, &names, &n);
+	int ret;
+
+	/* Each later change would look at every name again: thousands of
+	 * names made each unlink of one cost as many lookups. */
+	if (bfsd_links_kept(fs, bst->st_dev, bst->st_ino, p->id))
+		return 0;
+	ret = bfsd_links_names(fs, bst->st_dev, bst->st_ino, &names, &n);
 
 	for (size_t i = 0; !ret && i <= n; i++) {
 		const char *q = i < n ? names[i] : path;
@@ -336,6 +342,8 @@ static int preserve_links(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
 	}
 	if (!ret && first)
 		bfsd_files_retarget(fs, NULL, bst->st_dev, bst->st_ino, p, first);
+	if (!ret)
+		bfsd_links_set_kept(fs, bst->st_dev, bst->st_ino, p->id);
 	bfsd_links_free(names, n);
 	return ret;
 }

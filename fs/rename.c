@@ -76,6 +76,8 @@ static int main_rename(struct bfsd_fs *fs, const struct bfsd_res *from, const st
 		       unsigned int flags)
 {
 	struct bfsd_at af, at = { .owned = false };
+	struct stat fst, tst = { 0 };
+	bool known = !bfsd_res_stat(from, &fst) && (!to->type || !bfsd_res_stat(to, &tst));
 	int ret;
 
 	ret = bfsd_preserve(fs, from->path, BFSD_CH_MOVE);
@@ -93,7 +95,8 @@ static int main_rename(struct bfsd_fs *fs, const struct bfsd_res *from, const st
 	bfsd_at_close(&at);
 	bfsd_at_close(&af);
 	if (!ret)
-		bfsd_links_rename(fs, from->path, to->path, flags & RENAME_EXCHANGE);
+		bfsd_links_rename(fs, from->path, to->path, flags & RENAME_EXCHANGE,
+				  known ? &fst : NULL, known ? &tst : NULL);
 	return ret;
 }
 

@@ -522,12 +522,14 @@ int bfsd_view_unlink(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path
 	if (r->type == S_IFDIR) {
 		ret = -EISDIR;
 	} else if (b == fs->main) {
+		bool known = !bfsd_res_stat(r, &st);
+
 		ret = bfsd_preserve(fs, path, BFSD_CH_REMOVE);
 		if (ret == 0)
 			ret = base_unlink(fs, path, 0);
 		ret = ret < 0 ? ret : 0;
 		if (!ret)
-			bfsd_links_forget(fs, path);
+			bfsd_links_forget(fs, path, known ? &st : NULL);
 	} else {
 		ret = branch_remove(fs, b, r);
 	}
@@ -594,7 +596,9 @@ int bfsd_view_remove_tree(struct bfsd_fs *fs, struct bfsd_branch *b, const char 
 	} else if (b != fs->main) {
 		ret = branch_remove(fs, b, r);
 	} else {
-		bfsd_links_forget(fs, path);
+		struct stat st;
+
+		bfsd_links_forget(fs, path, bfsd_res_stat(r, &st) ? NULL : &st);
 		ret = bfsd_preserve(fs, path, BFSD_CH_DROP);
 		if (ret == 0)
 			ret = base_drop(fs, path, r->type == S_IFDIR);
