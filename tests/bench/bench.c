@@ -55,6 +55,7 @@ static const struct workload workloads[] = {
 	{ "write-fsync", "sequential writes then fsync", bench_wl_write_fsync },
 	{ "small-write", "4 KiB buffered writes", bench_wl_small_write },
 	{ "meta", "create, stat, readdir, unlink of small files", bench_wl_meta },
+	{ "links", "many hard links to one file, made then removed", bench_wl_links },
 	{ "walk", "walk of a source tree, cold and cached", bench_wl_walk },
 	{ "git-status", "git status in a checkout", bench_wl_git_status },
 	{ "walk-100k", "a 100,000-file tree walked twice (file descriptors)", bench_wl_walk_100k },

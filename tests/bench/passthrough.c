@@ -363,6 +363,19 @@ static void pt_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	reply_entry(req, node_of(parent), name, ret);
 }
 
+/* The new name is a node of its own, as every name here is. */
+static void pt_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	int ret = path_of(node_of(ino), NULL, from);
+
+	if (!ret)
+		ret = path_of(node_of(newparent), newname, to);
+	if (!ret)
+		ret = linkat(rootfd, from, rootfd, to, 0) ? -errno : 0;
+	reply_entry(req, node_of(newparent), newname, ret);
+}
+
 static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int flags)
 {
 	char path[PATH_MAX];
@@ -669,6 +682,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.readlink = pt_readlink,
 	.mkdir = pt_mkdir,
 	.symlink = pt_symlink,
+	.link = pt_link,
 	.unlink = pt_unlink,
 	.rmdir = pt_rmdir,
 	.rename = pt_rename,

@@ -2,6 +2,7 @@
 /*
  * Metadata workloads, on every target, repetitions interleaved:
  *   meta        create, stat, readdir, unlink of many small files in a branch
+ *   links       many hard links to one file made, then removed, in a branch
  *   walk        readdir + lstat of a source tree in the base, cold and cached
  *   git-status  `git status` in a checkout committed in the base
  *   walk-100k   a 100,000-file tree walked twice, opening every file: the
@@ -86,25 +87,27 @@ static int meta_unlink(const char *dir, int n)
 	return n;
 }
 
-static void meta_sample(struct bench_row **rows, const struct bench_env *e, int r, int n)
+typedef int (*phase_fn)(const char *dir, int n);
+
+/* One sample of each phase, in order, in a new directory of e. */
+static void phases_sample(struct bench_row **rows, const phase_fn *phase, int nphase,
+			  const struct bench_env *e, const char *tag, int r, int n)
 {
-	static int (*const phase[PH_COUNT])(const char *, int) = { meta_create, meta_stat,
-								   meta_readdir, meta_unlink };
 	char dir[PATH_MAX];
 
-	snprintf(dir, sizeof(dir), "%s/m%d", e->dir, r);
+	snprintf(dir, sizeof(dir), "%s/%s%d", e->dir, tag, r);
 	if (mkdir(dir, 0755)) {
-		for (int p = 0; p < PH_COUNT; p++)
+		for (int p = 0; p < nphase; p++)
 			bench_row_fail(rows[p], e->t, "mkdir: %s", strerror(errno));
 		return;
 	}
-	for (int p = 0; p < PH_COUNT; p++) {
+	for (int p = 0; p < nphase; p++) {
 		double t0 = bench_now();
 		int ret = phase[p](dir, n);
 
 		if (ret < 0) {
 			bench_row_fail(rows[p], e->t, "%s", strerror(-ret));
-			while (++p < PH_COUNT)
+			while (++p < nphase)
 				bench_row_fail(rows[p], e->t, "not run: an earlier phase failed");
 			return;
 		}
@@ -113,11 +116,29 @@ static void meta_sample(struct bench_row **rows, const struct bench_env *e, int 
 	rmdir(dir);
 }
 
+/* Every repetition of the phases on every target, interleaved. */
+static void phases_run(struct bench_ctx *c, struct bench_row **rows, const phase_fn *phase,
+		       int nphase, const char *tag, int n)
+{
+	struct bench_env envs[BT_COUNT];
+
+	bench_envs_setup(c, tag, NULL, NULL, false, envs);
+	for (int p = 0; p < nphase; p++)
+		bench_row_env_errors(rows[p], envs);
+	for (int r = 0; r < c->o->repeat; r++)
+		for (int i = 0; i < BT_COUNT; i++)
+			if (envs[bench_order(r, i)].ok)
+				phases_sample(rows, phase, nphase, &envs[bench_order(r, i)], tag, r,
+					      n);
+	bench_envs_teardown(envs);
+}
+
 void bench_wl_meta(struct bench_ctx *c)
 {
 	static const char *const what[PH_COUNT] = { "create", "stat", "readdir", "unlink" };
+	static const phase_fn phase[PH_COUNT] = { meta_create, meta_stat, meta_readdir,
+						  meta_unlink };
 	int n = c->o->quick ? 200 : 5000;
-	struct bench_env envs[BT_COUNT];
 	struct bench_row *rows[PH_COUNT];
 	char label[64];
 
@@ -126,14 +147,62 @@ void bench_wl_meta(struct bench_ctx *c)
 		rows[p] = bench_row_add(c, label, "ops/s", true, BTAB_MAIN);
 		bench_row_check(rows[p], BC_MIN_VS_OVERLAY, 2);
 	}
-	bench_envs_setup(c, "meta", NULL, NULL, false, envs);
-	for (int p = 0; p < PH_COUNT; p++)
-		bench_row_env_errors(rows[p], envs);
-	for (int r = 0; r < c->o->repeat; r++)
-		for (int i = 0; i < BT_COUNT; i++)
-			if (envs[bench_order(r, i)].ok)
-				meta_sample(rows, &envs[bench_order(r, i)], r, n);
-	bench_envs_teardown(envs);
+	phases_run(c, rows, phase, PH_COUNT, "meta", n);
+}
+
+/* A file f and n more names of it, l00000 on. */
+static int links_make(const char *dir, int n)
+{
+	char f[PATH_MAX + 16], path[PATH_MAX + 16];
+	int fd;
+
+	snprintf(f, sizeof(f), "%s/f", dir);
+	fd = open(f, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0 || close(fd))
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/l%05d", dir, i);
+		if (link(f, path))
+			return -errno;
+	}
+	return n;
+}
+
+static int links_remove(const char *dir, int n)
+{
+	char path[PATH_MAX + 16];
+	struct stat st;
+
+	/* Through the newest name: the floor gives each name a node of its
+	 * own, and its node of f still has the count of before. */
+	snprintf(path, sizeof(path), "%s/l%05d", dir, n - 1);
+	if (n && lstat(path, &st))
+		return -errno;
+	if (n && st.st_nlink != (nlink_t)n + 1)
+		return -EIO;
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/l%05d", dir, i);
+		if (unlink(path))
+			return -errno;
+	}
+	snprintf(path, sizeof(path), "%s/f", dir);
+	return unlink(path) ? -errno : n;
+}
+
+/* A file with thousands of names (stress-ng's link stressor makes 8,192):
+ * each name made or removed must cost the same whatever the count. */
+void bench_wl_links(struct bench_ctx *c)
+{
+	static const phase_fn phase[2] = { links_make, links_remove };
+	int n = c->o->quick ? 200 : 10000;
+	struct bench_row *rows[2];
+	char label[64];
+
+	for (int p = 0; p < 2; p++) {
+		snprintf(label, sizeof(label), "%s %d names of one file", p ? "unlink" : "link", n);
+		rows[p] = bench_row_add(c, label, "ops/s", true, BTAB_MAIN);
+	}
+	phases_run(c, rows, phase, 2, "links", n);
 }
 
 /* One timed walk into row; the entry count must be expect. */
