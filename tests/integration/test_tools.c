@@ -480,7 +480,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("shell");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 90);
 	tcase_add_loop_test(tc, git_new_repository, 0, NVIEWS);
 	tcase_add_test(tc, git_repository_of_the_base);
 	tcase_add_loop_test(tc, tar_out_of_a_branch, 0, NVIEWS);
