@@ -82,15 +82,17 @@ static void entry_add_path(struct link_entry *e, const char *path)
 }
 
 /*
- * Collect the multi-linked files below the directory name of dirfd, whose
- * path is prefix.  Each level is opened from the one above by name, never
- * following a symlink: the base may change while we walk it.
+ * Call visit for each entry below the directory name of dirfd, whose path
+ * is prefix, and go down into those it returns true for.  Each level is
+ * opened from the one above by name, never following a symlink: the base
+ * may change while we walk it.
  */
-static void scan(struct bfsd_fs *fs, int dirfd, const char *name, const char *prefix)
+typedef bool (*visit_fn)(void *arg, int dirfd, const struct dirent *de, const char *path);
+
+static void walk(int dirfd, const char *name, const char *prefix, visit_fn visit, void *arg)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
-	struct stat st;
 	DIR *d;
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
@@ -102,24 +104,36 @@ static void scan(struct bfsd_fs *fs, int dirfd, const char *name, const char *pr
 		return;
 	}
 	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    bfsd_path_join(path, prefix, de->d_name))
 			continue;
-		if (bfsd_path_join(path, prefix, de->d_name))
-			continue;
-		if (de->d_type == DT_DIR) {
-			scan(fs, fd, de->d_name, path);
-			continue;
-		}
-		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
-			continue;
-		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode))
-			scan(fs, fd, de->d_name, path);
-		else if (S_ISREG(st.st_mode) && st.st_nlink > 1)
-			entry_add_path(entry_find(fs, st.st_dev, st.st_ino, true), path);
+		if (visit(arg, fd, de, path))
+			walk(fd, de->d_name, path, visit, arg);
 	}
 	closedir(d);
+}
+
+/* visit_fn recording the multi-linked files in the map of fs (arg). */
+static bool visit_linked(void *arg, int dirfd, const struct dirent *de, const char *path)
+{
+	struct bfsd_fs *fs = arg;
+	struct stat st;
+
+	if (de->d_type == DT_DIR)
+		return true;
+	if ((de->d_type != DT_REG && de->d_type != DT_UNKNOWN) ||
+	    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+		entry_add_path(entry_find(fs, st.st_dev, st.st_ino, true), path);
+	return S_ISDIR(st.st_mode);
+}
+
+/* Collect the multi-linked files below the directory name of dirfd, whose
+ * path is prefix. */
+static void scan(struct bfsd_fs *fs, int dirfd, const char *name, const char *prefix)
+{
+	walk(dirfd, name, prefix, visit_linked, fs);
 }
 
 static void ensure_built(struct bfsd_fs *fs)
@@ -430,37 +444,26 @@ static void moved_free(struct moved *m)
 	free(m->from);
 }
 
-/* Collect the redirected directories below the directory name of dirfd, at
- * path prefix of layer l (the root when prefix is ""). */
-static void scan_moved(struct bfsd_layer *l, int dirfd, const char *name, const char *prefix,
-		       struct moved *m)
+struct moved_scan {
+	struct bfsd_layer *l;
+	struct moved *m;
+};
+
+/* visit_fn recording the redirected directories of a layer. */
+static bool visit_moved(void *arg, int dirfd, const struct dirent *de, const char *path)
 {
-	char path[PATH_MAX], redirect[PATH_MAX];
-	struct dirent *de;
+	struct moved_scan *ms = arg;
+	char redirect[PATH_MAX];
 	uint64_t origin;
 	bool opaque;
-	DIR *d;
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (fd < 0)
-		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) ||
-		    bfsd_path_join(path, prefix, de->d_name))
-			continue;
-		if (bfsd_marker_dir(l, path, &opaque, redirect, &origin))
-			continue;
-		if (redirect[0])
-			moved_add(m, path, redirect);
-		scan_moved(l, fd, de->d_name, path, m);
-	}
-	closedir(d);
+	(void)dirfd;
+	if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) ||
+	    bfsd_marker_dir(ms->l, path, &opaque, redirect, &origin))
+		return false;
+	if (redirect[0])
+		moved_add(ms->m, path, redirect);
+	return true;
 }
 
 /* The path that name, a path of the layers below l, has in l's namespace:
@@ -493,10 +496,11 @@ void bfsd_links_map_up(struct bfsd_fs *fs, struct bfsd_branch *b, int idx, char 
 	for (int k = idx - 1; k >= 0 && n; k--) {
 		struct bfsd_layer *l = bfsd_stack_at(fs, b, k);
 		struct moved m = { 0 };
+		struct moved_scan ms = { l, &m };
 
 		if (!bfsd_layer_is_storage(l))
 			continue;
-		scan_moved(l, l->dirfd, ".", "", &m);
+		walk(l->dirfd, ".", "", visit_moved, &ms);
 		for (size_t i = 0; i < n && m.n; i++)
 			map_through(&m, &names[i]);
 		moved_free(&m);
