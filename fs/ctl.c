@@ -76,6 +76,7 @@ static void follow_put(struct bfsd_mount *m, struct bfsd_branch *p, const char *
 
 		if (n && S_ISREG(n->type))
 			bfsd_node_repoint(m, n, r->loc[0].layer, r->loc[0].phys);
+		bfsd_node_put(m, n);
 	}
 	bfsd_res_put(r);
 }

@@ -73,6 +73,7 @@ static void inval_view(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_
 
 	if (n && n != self)
 		bfsd_inval_inode(iv, bfsd_node_id(m, n), 0, 0);
+	bfsd_node_put(m, n);
 	if (!entry || !path[0])
 		return;
 	name = bfsd_path_split(path, parent);
@@ -83,6 +84,7 @@ static void inval_view(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_
 		/* Its cached listing, too. */
 		bfsd_inval_inode(iv, bfsd_node_id(m, n), 0, 0);
 	}
+	bfsd_node_put(m, n);
 }
 
 void bfsd_inval_path(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *b,
@@ -140,6 +142,7 @@ void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const
 		/* A multi-linked file is found by its copy from now on. */
 		if (copy && S_ISREG(copy->st_mode) && copy->st_nlink > 1)
 			bfsd_node_set_ident(m, n, copy->st_dev, copy->st_ino);
+		bfsd_node_put(m, n);
 	}
 }
 

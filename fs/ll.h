@@ -195,9 +195,6 @@ struct bfsd_file *bfsd_node_open_file(struct bfsd_mount *m, struct bfsd_node *n)
  * the kernel's copy of the old object goes at the next open. */
 void bfsd_node_repoint(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_layer *l,
 		       const char *phys);
-/* An existing child by name, without counting a lookup. */
-struct bfsd_node *bfsd_node_find(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
-				 struct bfsd_branch *b);
 /* The logical path of an object node in its branch (PATH_MAX). */
 int bfsd_node_path(struct bfsd_mount *m, struct bfsd_node *n, char *out);
 /* The branch and path a request on n works on: -ESTALE for a dead branch. */
@@ -219,9 +216,11 @@ void bfsd_node_unhash_path(struct bfsd_mount *m, struct bfsd_branch *b, const ch
  */
 void bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, struct bfsd_branch *b,
 		     struct bfsd_dirent *e, size_t n);
-/* The node that shows (b, path) in the given view, if the kernel has it. */
+/* The node that shows (b, path) in the given view, if the kernel has it,
+ * with a reference (the kernel may forget it meanwhile): bfsd_node_put. */
 struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,
 				 const char *path);
+void bfsd_node_put(struct bfsd_mount *m, struct bfsd_node *n);
 /* Call fn(node, name, arg) for every name directly under the mount root. */
 void bfsd_node_root_children(struct bfsd_mount *m,
 			     void (*fn)(struct bfsd_node *, const char *, void *), void *arg);

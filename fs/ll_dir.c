@@ -197,6 +197,8 @@ static void moved_both(struct bfsd_mount *m, struct bfsd_branch *b, const char *
 		struct bfsd_node *tp = bfsd_node_walk(m, b, via_root, tparent);
 
 		bfsd_node_moved(m, fp, fname, tp, tname, b, exchange);
+		bfsd_node_put(m, fp);
+		bfsd_node_put(m, tp);
 	}
 }
 

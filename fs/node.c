@@ -375,17 +375,6 @@ static struct bfsd_alias *alias_find(struct bfsd_mount *m, struct bfsd_node *par
 	return chain_find_branch(a, h, parent, name, b);
 }
 
-struct bfsd_node *bfsd_node_find(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
-				 struct bfsd_branch *b)
-{
-	struct bfsd_alias *a;
-
-	pthread_mutex_lock(&m->nodes_lock);
-	a = alias_find(m, parent, name, b);
-	pthread_mutex_unlock(&m->nodes_lock);
-	return a ? a->node : NULL;
-}
-
 static int alias_add(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_node *parent,
 		     const char *name)
 {
@@ -748,6 +737,7 @@ void bfsd_node_unhash_path(struct bfsd_mount *m, struct bfsd_branch *b, const ch
 
 		if (pn)
 			bfsd_node_unhash(m, pn, name, b);
+		bfsd_node_put(m, pn);
 	}
 }
 
@@ -831,8 +821,19 @@ struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bo
 
 	pthread_mutex_lock(&m->nodes_lock);
 	n = walk_locked(m, b, via_root, path);
+	if (n && !is_static(m, n))
+		n->refs++;
 	pthread_mutex_unlock(&m->nodes_lock);
 	return n;
+}
+
+void bfsd_node_put(struct bfsd_mount *m, struct bfsd_node *n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&m->nodes_lock);
+	unref_locked(m, n);
+	pthread_mutex_unlock(&m->nodes_lock);
 }
 
 /*
