@@ -309,13 +309,7 @@ static int preserve_links(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
 	const char *first = NULL;
 	char **names = NULL;
 	size_t n = 0;
-	int ret;
-
-	/* Each later change would look at every name again: thousands of
-	 * names made each unlink of one cost as many lookups. */
-	if (bfsd_links_kept(fs, bst->st_dev, bst->st_ino, p->id))
-		return 0;
-	ret = bfsd_links_names(fs, bst->st_dev, bst->st_ino, &names, &n);
+	int ret = bfsd_links_names(fs, bst->st_dev, bst->st_ino, &names, &n);
 
 	for (size_t i = 0; !ret && i <= n; i++) {
 		const char *q = i < n ? names[i] : path;
@@ -395,6 +389,12 @@ int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what)
 		if (what != BFSD_CH_CREATE)
 			return 0;
 	}
+	/* Every name of a file kept already: nothing to do, and no lock that
+	 * stops every branch's lookups.  Looking at each name again made
+	 * each unlink of one of thousands cost as many lookups. */
+	if (S_ISREG(bst.st_mode) && bst.st_nlink > 1 &&
+	    bfsd_links_kept(fs, bst.st_dev, bst.st_ino, p->id))
+		return 0;
 	pthread_rwlock_wrlock(&fs->lower_lock);
 	if (S_ISREG(bst.st_mode) && bst.st_nlink > 1) {
 		ret = preserve_links(fs, p, path, &bst);
