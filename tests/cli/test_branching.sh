@@ -105,6 +105,26 @@ ms() {
 	date +%s%3N
 }
 
+# wait_for CMD...: poll CMD every 20 ms until it succeeds (0) or 15 s pass (1).
+wait_for() {
+	local i
+	for ((i = 0; i < 750; i++)); do
+		"$@" 2>/dev/null && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+# gone PID: PID has exited.
+gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+# lines FILE N: FILE has N lines.
+lines() {
+	[ "$(wc -l <"$1")" = "$2" ]
+}
+
 # only_files P N W...: of P-0..P-(N-1) only the P-W given are in the base
 # (each test its own prefix P).
 only_files() {
@@ -225,22 +245,18 @@ if command -v script >/dev/null; then
 	check "run --ask n: reported" grep -q "aborted 'branch-" "$T/out"
 	# SIGTERM to branching at the prompt: the branch is aborted, 143.  The
 	# terminal's input is a FIFO nobody writes (held open by fd 7).
-	rm -f "$T/ppid"
+	# The previous run's prompt is still in $T/out until the job truncates
+	# it: remove it first.
+	rm -f "$T/ppid" "$T/out"
 	mkfifo "$T/hold"
 	exec 7<>"$T/hold"
 	(cd "$mnt" && script -qec "$BR run --ask -- sh -c 'echo \$PPID > $T/ppid; echo asked > sig-asked'" /dev/null <&7 >"$T/out" 2>&1) &
 	job=$!
-	for _ in $(seq 250); do
-		grep -q '\[y/N\]' "$T/out" 2>/dev/null && break
-		sleep 0.02
-	done
+	wait_for grep -q '\[y/N\]' "$T/out"
 	check "run --ask: the prompt is shown" grep -q '\[y/N\]' "$T/out"
+	check "run --ask: the command wrote its parent's pid" [ -s "$T/ppid" ]
 	kill -TERM "$(cat "$T/ppid")"
-	for _ in $(seq 150); do
-		kill -0 "$job" 2>/dev/null || break
-		sleep 0.02
-	done
-	if kill -0 "$job" 2>/dev/null; then
+	if ! wait_for gone "$job"; then
 		rc=running out=$(cat "$T/out") err=""
 		bad "run --ask: SIGTERM at the prompt did not end branching"
 		printf 'n\n' >&7
@@ -260,10 +276,7 @@ for sig in TERM INT; do
 	(cd "$mnt" && exec env --default-signal=INT "$BR" run -- \
 		sh -c "echo \$\$ > $T/pid; echo x > run-wip; sleep 30" >"$T/out" 2>"$T/err") &
 	job=$!
-	for _ in $(seq 250); do
-		[ -s "$T/pid" ] && break
-		sleep 0.02
-	done
+	wait_for [ -s "$T/pid" ]
 	kill -s "$sig" "$job"
 	wait "$job"
 	rc=$? out=$(cat "$T/out") err=$(cat "$T/err")
@@ -454,10 +467,7 @@ for sig in TERM INT; do
 	(cd "$mnt" && exec env --default-signal=INT "$BR" best-of-n --json -n 3 -- \
 		sh -c "echo \$\$ >> $T/pids; echo x > wip-\$BRANCHING_ATTEMPT; sleep 30" >"$T/out" 2>"$T/err") &
 	job=$!
-	for _ in $(seq 200); do
-		[ -f "$T/pids" ] && [ "$(wc -l <"$T/pids")" = 3 ] && break
-		sleep 0.02
-	done
+	wait_for lines "$T/pids" 3
 	kill -s "$sig" "$job"
 	wait "$job"
 	rc=$? out=$(cat "$T/out") err=$(cat "$T/err")
