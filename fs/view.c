@@ -378,9 +378,13 @@ int bfsd_view_link(struct bfsd_fs *fs, struct bfsd_branch *b, const char *oldpat
 	if (ret)
 		return ret;
 	ret = prepare_new(fs, b, newpath, &parent_st, &over_wh);
-	if (!ret)
+	/* Main's link counts one more link of the file (and moves its
+	 * ctime): branches keep the one they saw. */
+	if (!ret && b == fs->main)
+		ret = bfsd_preserve(fs, oldpath, BFSD_CH_MODIFY);
+	else if (!ret)
 		ret = bfsd_copyup(fs, b, oldpath, true);
-	if (ret)
+	if (ret < 0)
 		return ret;
 	top = bfsd_branch_top(fs, b);
 	ret = bfsd_at_open(top, oldpath, &from);
