@@ -442,6 +442,10 @@ int bfsd_quota_parse(const char *s, int64_t *out);
  * map is built on first use.  Free with bfsd_links_free. */
 int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size_t *n);
 void bfsd_links_free(char **paths, size_t n);
+/* Whether a file below directory dir has a known name outside it (the map
+ * is built on first use): moving the tree away whole would leave the two
+ * names one object in two layers. */
+bool bfsd_links_shared_out_of(struct bfsd_fs *fs, const char *dir);
 /* Whether every name of (dev, ino) is in preservation layer `layer`
  * already (set once preserve_links has put them there): later changes of
  * the file in that epoch need not look at its names again. */
@@ -873,6 +877,11 @@ struct bfsd_fs {
 	 * a directory's copy has its own ctime and link count). */
 	void (*on_copyup)(void *ctx, struct bfsd_branch *b, const char *path,
 			  const struct stat *copy);
+	/* Told when preservation gave the multi-linked base file (dev, ino)
+	 * a copy that every branch now shows (the FUSE edge finds the
+	 * branches' nodes by the copy's identity from then on). */
+	void (*on_preserved)(void *ctx, struct bfsd_fs *fs, dev_t dev, ino_t ino,
+			     const struct stat *copy);
 	void *hook_ctx;
 
 	pthread_t reclaimer;

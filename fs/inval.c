@@ -146,6 +146,35 @@ void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const
 	}
 }
 
+struct rekey {
+	struct bfsd_mount *m;
+	dev_t dev;
+	ino_t ino;
+	const struct stat *copy;
+};
+
+static void rekey_branch(struct bfsd_branch *b, void *arg)
+{
+	const struct rekey *k = arg;
+
+	bfsd_node_rekey(k->m, b, k->dev, k->ino, k->copy->st_dev, k->copy->st_ino);
+}
+
+/*
+ * Main is about to change a multi-linked file that branches show, which
+ * now show preservation's copy instead.  A branch's node looked up before
+ * is still keyed by the base file: another of its names looked up now
+ * would find no node, take a second kernel inode, and keep that inode's
+ * attributes and pages when the branch then writes through the first.
+ */
+void bfsd_inval_preserved(void *ctx, struct bfsd_fs *fs, dev_t dev, ino_t ino,
+			  const struct stat *copy)
+{
+	struct rekey k = { .m = ctx, .dev = dev, .ino = ino, .copy = copy };
+
+	bfsd_branch_each(fs, rekey_branch, &k);
+}
+
 static void send_item(struct bfsd_mount *m, const struct bfsd_inval_item *it)
 {
 	int ret;

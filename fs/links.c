@@ -171,6 +171,25 @@ int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size
 	return e && !v ? -ENOMEM : 0;
 }
 
+bool bfsd_links_shared_out_of(struct bfsd_fs *fs, const char *dir)
+{
+	bool shared = false;
+
+	pthread_mutex_lock(&fs->links_lock);
+	ensure_built(fs);
+	for (size_t b = 0; fs->links && b < LINK_BUCKETS && !shared; b++) {
+		for (struct link_entry *e = fs->links[b]; e && !shared; e = e->next) {
+			size_t in = 0;
+
+			for (size_t i = 0; i < e->n; i++)
+				in += bfsd_path_within(e->paths[i], dir);
+			shared = in && in < e->n;
+		}
+	}
+	pthread_mutex_unlock(&fs->links_lock);
+	return shared;
+}
+
 bool bfsd_links_kept(struct bfsd_fs *fs, dev_t dev, ino_t ino, uint64_t layer)
 {
 	struct link_entry *e;

@@ -182,6 +182,10 @@ int bfsd_node_lookup(struct bfsd_mount *m, struct bfsd_node *parent, const char 
 void bfsd_node_forget(struct bfsd_mount *m, struct bfsd_node *n, uint64_t nlookup);
 /* n (a file that just got a second name) is found by its identity too. */
 void bfsd_node_set_ident(struct bfsd_mount *m, struct bfsd_node *n, dev_t dev, ino_t ino);
+/* b's node found by identity (dev, ino), if any, is found by (ndev, nino)
+ * instead. */
+void bfsd_node_rekey(struct bfsd_mount *m, struct bfsd_branch *b, dev_t dev, ino_t ino, dev_t ndev,
+		     ino_t nino);
 /* f was opened through n: n holds on to f and f keeps n alive. */
 void bfsd_node_open(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f);
 /* The kernel released f: close it and let go of n. */
@@ -275,6 +279,8 @@ void bfsd_inval_reply_err(fuse_req_t req, struct bfsd_mount *m, struct bfsd_inva
 /* The core's copy-up hook: the copied object's cached attributes go, at
  * once (attributes only: no kernel lock is taken). */
 void bfsd_inval_copyup(void *ctx, struct bfsd_branch *b, const char *path, const struct stat *copy);
+void bfsd_inval_preserved(void *ctx, struct bfsd_fs *fs, dev_t dev, ino_t ino,
+			  const struct stat *copy);
 
 /* --------------------------------------------------------------- pending.c */
 

@@ -272,6 +272,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	m.fs->on_copyup = bfsd_inval_copyup;
+	m.fs->on_preserved = bfsd_inval_preserved;
 	m.fs->hook_ctx = &m;
 	m.uid = getuid();
 	m.gid = getgid();

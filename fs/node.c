@@ -481,6 +481,18 @@ void bfsd_node_set_ident(struct bfsd_mount *m, struct bfsd_node *n, dev_t dev, i
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
+void bfsd_node_rekey(struct bfsd_mount *m, struct bfsd_branch *b, dev_t dev, ino_t ino, dev_t ndev,
+		     ino_t nino)
+{
+	struct bfsd_node *n;
+
+	pthread_mutex_lock(&m->nodes_lock);
+	n = ident_find(m, b, dev, ino);
+	if (n)
+		ident_set(m, n, ndev, nino);
+	pthread_mutex_unlock(&m->nodes_lock);
+}
+
 void bfsd_node_forget(struct bfsd_mount *m, struct bfsd_node *n, uint64_t nlookup)
 {
 	pthread_mutex_lock(&m->nodes_lock);

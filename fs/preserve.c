@@ -198,105 +198,6 @@ out_close:
 }
 
 /*
- * Give the container p/path everything the base has of dir path that p does
- * not decide yet (moved when the base loses the tree, copied otherwise),
- * then make p/path opaque: it is complete and nothing below may show.
- */
-static int fill_container(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path, bool move)
-{
-	struct bfsd_res *r = NULL;
-	struct bfsd_dirlist list = { 0 };
-	char child[PATH_MAX];
-	static const char one = '1';
-	int ret;
-
-	ret = bfsd_resolve(fs, fs->main, path, &r);
-	if (!ret && r->type == S_IFDIR)
-		ret = bfsd_dir_list(fs, fs->main, r, INT_MAX, 0, &list);
-	for (size_t i = 0; !ret && i < list.n; i++) {
-		struct stat st;
-
-		ret = bfsd_path_join(child, path, list.e[i].name);
-		if (ret)
-			break;
-		if (fstatat(p->dirfd, child, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			if (S_ISDIR(st.st_mode))
-				ret = fill_container(fs, p, child, move);
-			continue;
-		}
-		if (move) {
-			ret = hand_over(fs, p, child);
-			if (ret != -EXDEV)
-				continue;
-		}
-		ret = bfsd_copy_tree(fs, fs->main, 0, child, p, child);
-	}
-	bfsd_dirlist_free(&list);
-	bfsd_res_put(r);
-	if (!ret)
-		ret = bfsd_marker_set(p, path, "opaque", &one, 1);
-	return ret;
-}
-
-/* The old object at path, a directory, leaves the base: complete it in p
- * and make it opaque, so whatever later takes the name never merges in. */
-static int dir_leaves(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path,
-		      enum bfsd_change what, bool exists, const struct stat *bst)
-{
-	static const char one = '1';
-	int ret = 0;
-
-	if (exists && what != BFSD_CH_REMOVE && what != BFSD_CH_CREATE)
-		return fill_container(fs, p, path, what == BFSD_CH_DROP);
-	if (!exists && what == BFSD_CH_DROP) {
-		ret = hand_over(fs, p, path);
-		if (!ret) {
-			ret = bfsd_marker_set(p, path, "opaque", &one, 1);
-			return ret ? ret : 1;
-		}
-		if (ret != -EXDEV)
-			return ret;
-	}
-	if (!exists && (what == BFSD_CH_MOVE || what == BFSD_CH_DROP))
-		ret = bfsd_copy_tree(fs, fs->main, 0, path, p, path);
-	else if (!exists)
-		ret = bfsd_copy_object_as(fs, fs->base, path, p, path, false, bfsd_fs_vino(fs, bst),
-					  S_IFDIR);
-	/* rmdir and replacement: the base's copy is empty, p's is complete. */
-	return ret ? ret : bfsd_marker_set(p, path, "opaque", &one, 1);
-}
-
-/* Preserve path (not covered by p) before main changes it; the
- * containers of its ancestors exist. */
-static int preserve_locked(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path,
-			   enum bfsd_change what, struct stat *bst, enum cover cov)
-{
-	bool dir = S_ISDIR(bst->st_mode);
-	int ret;
-
-	if (what == BFSD_CH_DROP && !dir)
-		what = BFSD_CH_REMOVE;
-	if (!bst->st_mode)
-		return cov == CONTAINER ? 0 : bfsd_marker_whiteout_make(p, path);
-	if (dir && what != BFSD_CH_MODIFY)
-		return dir_leaves(fs, p, path, what, cov == CONTAINER, bst);
-	if (cov == CONTAINER)
-		return 0; /* a directory's attributes, kept already */
-	if (!dir && (what == BFSD_CH_REMOVE || what == BFSD_CH_CREATE) && bst->st_nlink == 1) {
-		/* The base loses this object: hand the object itself over (never
-		 * one with other names: it would stay shared with the base). */
-		ret = hand_over(fs, p, path);
-		if (ret != -EXDEV)
-			return ret ? ret : 1;
-	}
-	ret = bfsd_copy_object_as(fs, fs->base, path, p, path, S_ISREG(bst->st_mode),
-				  bfsd_fs_vino(fs, bst), bst->st_mode & S_IFMT);
-	if (!ret && S_ISREG(bst->st_mode))
-		bfsd_files_retarget(fs, NULL, bst->st_dev, bst->st_ino, p, path);
-	return ret;
-}
-
-/*
  * Main changes a multi-linked file in place, or takes one of its names
  * away (unlink, rename from or over it): every name of it is preserved, as
  * one copy and links to it, so the snapshot keeps one file too.  Keeping
@@ -334,11 +235,140 @@ static int preserve_links(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
 		}
 		dirtimes_restore(p, &t);
 	}
-	if (!ret && first)
+	if (!ret && first) {
+		struct stat copy;
+
 		bfsd_files_retarget(fs, NULL, bst->st_dev, bst->st_ino, p, first);
+		if (fs->on_preserved && !fstatat(p->dirfd, first, &copy, AT_SYMLINK_NOFOLLOW))
+			fs->on_preserved(fs->hook_ctx, fs, bst->st_dev, bst->st_ino, &copy);
+	}
 	if (!ret)
 		bfsd_links_set_kept(fs, bst->st_dev, bst->st_ino, p->id);
 	bfsd_links_free(names, n);
+	return ret;
+}
+
+static int fill_container(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path, bool move);
+
+/*
+ * Keep base/path, which p does not hold, as preserve_locked keeps one
+ * object: a file with several names as all its names (preserve_links); when
+ * the base loses it (move), the object itself handed over, unless it is a
+ * tree with a file that has a name outside it (both names would stay one
+ * object in two layers, and main's next write through the outside name
+ * would change the snapshot); otherwise a copy, a directory's filled by
+ * fill_container, and the branches' descriptors on a copied file
+ * re-pointed at the copy (they read main's writes after a rename).
+ */
+static int keep_object(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path, bool move)
+{
+	static const char one = '1';
+	struct stat st;
+	int ret = bfsd_layer_lstat(fs->base, path, &st);
+
+	if (ret)
+		return ret;
+	if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+		return preserve_links(fs, p, path, &st);
+	if (move && (!S_ISDIR(st.st_mode) || !bfsd_links_shared_out_of(fs, path))) {
+		ret = hand_over(fs, p, path);
+		if (!ret && S_ISDIR(st.st_mode))
+			ret = bfsd_marker_set(p, path, "opaque", &one, 1);
+		if (ret != -EXDEV)
+			return ret ? ret : 1;
+	}
+	ret = bfsd_copy_object_as(fs, fs->base, path, p, path, S_ISREG(st.st_mode),
+				  bfsd_fs_vino(fs, &st), st.st_mode & S_IFMT);
+	if (!ret && S_ISDIR(st.st_mode))
+		ret = fill_container(fs, p, path, move);
+	if (!ret && S_ISREG(st.st_mode))
+		bfsd_files_retarget(fs, NULL, st.st_dev, st.st_ino, p, path);
+	return ret;
+}
+
+/*
+ * Give the container p/path everything the base has of dir path that p does
+ * not decide yet (keep_object), then make p/path opaque: it is complete and
+ * nothing below may show.  Its times stay as they were.
+ */
+static int fill_container(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path, bool move)
+{
+	struct bfsd_res *r = NULL;
+	struct bfsd_dirlist list = { 0 };
+	char child[PATH_MAX];
+	static const char one = '1';
+	struct dirtimes t;
+	int ret;
+
+	dirtimes_save(p, path, &t);
+	ret = bfsd_resolve(fs, fs->main, path, &r);
+	if (!ret && r->type == S_IFDIR)
+		ret = bfsd_dir_list(fs, fs->main, r, INT_MAX, 0, &list);
+	for (size_t i = 0; !ret && i < list.n; i++) {
+		struct stat st;
+
+		ret = bfsd_path_join(child, path, list.e[i].name);
+		if (ret)
+			break;
+		if (fstatat(p->dirfd, child, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			ret = keep_object(fs, p, child, move);
+		else if (S_ISDIR(st.st_mode))
+			ret = fill_container(fs, p, child, move);
+		ret = ret < 0 ? ret : 0;
+	}
+	bfsd_dirlist_free(&list);
+	bfsd_res_put(r);
+	if (!ret)
+		ret = bfsd_marker_set(p, path, "opaque", &one, 1);
+	dirtimes_restore(p, &t);
+	return ret;
+}
+
+/* The old object at path, a directory, leaves the base: complete it in p
+ * and make it opaque, so whatever later takes the name never merges in. */
+static int dir_leaves(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path,
+		      enum bfsd_change what, bool exists, const struct stat *bst)
+{
+	static const char one = '1';
+	int ret;
+
+	if (exists && what != BFSD_CH_REMOVE && what != BFSD_CH_CREATE)
+		return fill_container(fs, p, path, what == BFSD_CH_DROP);
+	if (what == BFSD_CH_MOVE || what == BFSD_CH_DROP)
+		return keep_object(fs, p, path, what == BFSD_CH_DROP);
+	/* rmdir and replacement: the base's copy is empty, p's is complete. */
+	ret = bfsd_copy_object_as(fs, fs->base, path, p, path, false, bfsd_fs_vino(fs, bst),
+				  S_IFDIR);
+	return ret ? ret : bfsd_marker_set(p, path, "opaque", &one, 1);
+}
+
+/* Preserve path (not covered by p) before main changes it; the
+ * containers of its ancestors exist. */
+static int preserve_locked(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path,
+			   enum bfsd_change what, struct stat *bst, enum cover cov)
+{
+	bool dir = S_ISDIR(bst->st_mode);
+	int ret;
+
+	if (what == BFSD_CH_DROP && !dir)
+		what = BFSD_CH_REMOVE;
+	if (!bst->st_mode)
+		return cov == CONTAINER ? 0 : bfsd_marker_whiteout_make(p, path);
+	if (dir && what != BFSD_CH_MODIFY)
+		return dir_leaves(fs, p, path, what, cov == CONTAINER, bst);
+	if (cov == CONTAINER)
+		return 0; /* a directory's attributes, kept already */
+	if (!dir && (what == BFSD_CH_REMOVE || what == BFSD_CH_CREATE) && bst->st_nlink == 1) {
+		/* The base loses this object: hand the object itself over (never
+		 * one with other names: it would stay shared with the base). */
+		ret = hand_over(fs, p, path);
+		if (ret != -EXDEV)
+			return ret ? ret : 1;
+	}
+	ret = bfsd_copy_object_as(fs, fs->base, path, p, path, S_ISREG(bst->st_mode),
+				  bfsd_fs_vino(fs, bst), bst->st_mode & S_IFMT);
+	if (!ret && S_ISREG(bst->st_mode))
+		bfsd_files_retarget(fs, NULL, bst->st_dev, bst->st_ino, p, path);
 	return ret;
 }
 

@@ -601,12 +601,15 @@ int bfsd_view_remove_tree(struct bfsd_fs *fs, struct bfsd_branch *b, const char 
 		ret = branch_remove(fs, b, r);
 	} else {
 		struct stat st;
+		bool known = !bfsd_res_stat(r, &st);
 
-		bfsd_links_forget(fs, path, bfsd_res_stat(r, &st) ? NULL : &st);
+		/* Forgotten after: preservation keeps every name of a file
+		 * below that has one outside too. */
 		ret = bfsd_preserve(fs, path, BFSD_CH_DROP);
 		if (ret == 0)
 			ret = base_drop(fs, path, r->type == S_IFDIR);
 		ret = ret < 0 ? ret : 0;
+		bfsd_links_forget(fs, path, known ? &st : NULL);
 	}
 	bfsd_res_put(r);
 	return ret;

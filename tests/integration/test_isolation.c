@@ -192,7 +192,9 @@ END_TEST
  * over it, link over it): in a branch made before, both names stay one
  * file, two links.  The name that went was kept as a file of its own: a write
  * through it in the branch did not show through the other, and each
- * counted one link.
+ * counted one link.  And the name the branch looked up before is the same
+ * kernel inode as the one looked up after: they were two, and the first
+ * kept its old size and pages after a write through the second.
  */
 START_TEST(main_removes_one_name_of_a_pair)
 {
@@ -201,6 +203,8 @@ START_TEST(main_removes_one_name_of_a_pair)
 	const char *b = branch("b");
 
 	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
+	/* The kernel knows hl2 before main's change, hl1 only after. */
+	ck_assert_int_eq(st_of(at(b, "hl2")).st_nlink, 2);
 	ck_assert_int_eq(bfs_sh(m.mnt, "%s", how[_i]), 0);
 	ck_assert_int_eq(st_of(at(b, "hl1")).st_nlink, 2);
 	ck_assert_int_eq(st_of(at(b, "hl2")).st_nlink, 2);
@@ -209,6 +213,91 @@ START_TEST(main_removes_one_name_of_a_pair)
 	ck_ret(bfs_write_file(at(b, "hl1"), "branch wrote\n"), 0);
 	ck_file_eq(at(b, "hl2"), "branch wrote\n");
 	ck_file_eq(at(m.mnt, "hl2"), "hard\n");
+}
+END_TEST
+
+/*
+ * Main renames a directory while a branch is live (the branch keeps a copy
+ * of the tree), then writes the files it moved.  The branch's descriptors
+ * opened before the rename keep reading the snapshot, and links stay links
+ * in the branch: a pair inside the tree, and a pair with one name outside
+ * it.  Two branches of two epochs (c made after main wrote dir/one).
+ * Before, the tree copy left the descriptors on the base's files, so they
+ * read main's writes, and made each name a file of its own.
+ */
+START_TEST(main_moves_a_directory_under_open_files_and_links)
+{
+	const char *b = branch("b");
+	char buf[64] = { 0 };
+	int fa, fb;
+
+	ck_assert_int_eq(bfs_sh(m.base, "ln dir/a dir/sub/a2 && ln dir/sub/b b-out"), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
+	ck_sys(fa = open(at(b, "dir/sub/b"), O_RDONLY));
+	ck_ret(bfs_write_file(at(m.mnt, "dir/one"), "one\n"), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "c"), 0);
+	ck_sys(fb = open(at(branch("c"), "dir/one"), O_RDONLY));
+	ck_assert_int_eq(bfs_sh(m.mnt, "mv dir moved && echo MAIN > moved/one && "
+				       "echo MAIN > moved/sub/b && echo MAIN > moved/a"),
+			 0);
+	ck_assert_int_eq(pread(fa, buf, sizeof(buf) - 1, 0), 2);
+	ck_assert_str_eq(buf, "b\n");
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(pread(fb, buf, sizeof(buf) - 1, 0), 4);
+	ck_assert_str_eq(buf, "one\n");
+	close(fa);
+	close(fb);
+	ck_file_eq(at(b, "dir/sub/b"), "b\n");
+	ck_file_eq(at(branch("c"), "dir/one"), "one\n");
+	ck_absent(at(b, "moved"));
+	/* Both pairs are one file, two links, in each branch. */
+	for (int i = 0; i < 2; i++) {
+		const char *v = i ? branch("c") : b;
+
+		ck_assert_int_eq(st_of(at(v, "dir/a")).st_nlink, 2);
+		ck_assert_int_eq(st_of(at(v, "dir/a")).st_ino, st_of(at(v, "dir/sub/a2")).st_ino);
+		ck_assert_int_eq(st_of(at(v, "b-out")).st_nlink, 2);
+		ck_assert_int_eq(st_of(at(v, "dir/sub/b")).st_ino, st_of(at(v, "b-out")).st_ino);
+		ck_ret(bfs_write_file(at(v, "dir/sub/a2"), i ? "c wrote\n" : "b wrote\n"), 0);
+		ck_file_eq(at(v, "dir/a"), i ? "c wrote\n" : "b wrote\n");
+		ck_ret(bfs_write_file(at(v, "b-out"), i ? "c out\n" : "b out\n"), 0);
+		ck_file_eq(at(v, "dir/sub/b"), i ? "c out\n" : "b out\n");
+	}
+	/* Main has its own writes, none of the branches'. */
+	ck_file_eq(at(m.mnt, "moved/a"), "MAIN\n");
+	ck_file_eq(at(m.mnt, "moved/sub/a2"), "MAIN\n");
+	ck_file_eq(at(m.mnt, "b-out"), "MAIN\n");
+	ck_assert_int_eq(st_of(at(m.mnt, "b-out")).st_nlink, 2);
+}
+END_TEST
+
+/*
+ * A commit into main removes a directory holding one name of a pair whose
+ * other name is outside it, while a branch is live; then main writes the
+ * outside name.  The branch keeps both names, one file with the old data.
+ * Before, the tree was moved whole out of the base into the snapshot: its
+ * name stayed the same object as the outside name, so main's write
+ * changed the branch's copy of the removed directory.
+ */
+START_TEST(main_commit_drops_a_tree_sharing_a_file)
+{
+	const char *b = branch("b");
+
+	ck_assert_int_eq(bfs_sh(m.base, "ln dir/sub/b b-out"), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "c"), 0);
+	ck_assert_int_eq(bfs_sh(branch("c"), "rm -rf dir"), 0);
+	ck_ret(bfs_ioc_commit(ctl_of("c")), 0);
+	ck_absent(at(m.base, "dir"));
+	ck_ret(bfs_write_file(at(m.mnt, "b-out"), "MAIN\n"), 0);
+	ck_file_eq(at(b, "dir/sub/b"), "b\n");
+	ck_file_eq(at(b, "b-out"), "b\n");
+	ck_file_eq(at(b, "dir/a"), "a\n");
+	ck_assert_int_eq(st_of(at(b, "b-out")).st_nlink, 2);
+	ck_assert_int_eq(st_of(at(b, "dir/sub/b")).st_ino, st_of(at(b, "b-out")).st_ino);
+	ck_ret(bfs_write_file(at(b, "dir/sub/b"), "b wrote\n"), 0);
+	ck_file_eq(at(b, "b-out"), "b wrote\n");
+	ck_file_eq(at(m.mnt, "b-out"), "MAIN\n");
 }
 END_TEST
 
@@ -507,6 +596,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, main_write_through_hard_link);
 	tcase_add_loop_test(tc, main_removes_one_name_of_a_pair, 0, 4);
 	tcase_add_test(tc, open_descriptor_in_branch_keeps_snapshot);
+	tcase_add_test(tc, main_moves_a_directory_under_open_files_and_links);
+	tcase_add_test(tc, main_commit_drops_a_tree_sharing_a_file);
 	tcase_add_loop_test(tc, orphaned_writer_in_branch, 0, 2);
 	tcase_add_loop_test(tc, orphaned_writer_in_main, 0, 2);
 	tcase_add_test(tc, main_writer_in_replaced_dir);
