@@ -711,15 +711,65 @@ out_put:
 	return ret;
 }
 
-/* Fill the new directory dirfd with the children of dir r (sub-stack view). */
-static int copy_children(struct bfsd_fs *fs, struct bfsd_branch *b, int start,
-			 const struct bfsd_res *r, struct bfsd_layer *dstl, const char *dphys);
+/*
+ * A tree copy: where it goes, and the files with several names copied so
+ * far, so that another name of one becomes a link to its copy (a pair in
+ * the tree landed as two files).
+ */
+struct tree_linked {
+	dev_t dev;
+	ino_t ino;
+	char *dphys;
+};
 
-static int copy_tree_at(struct bfsd_fs *fs, struct bfsd_branch *b, int start, const char *path,
-			struct bfsd_layer *dstl, const char *dphys)
+struct tree_copy {
+	struct bfsd_fs *fs;
+	struct bfsd_branch *b;
+	int start;
+	struct bfsd_layer *dstl;
+	struct tree_linked *linked;
+	size_t n, cap;
+};
+
+/* The copy of (dev, ino) made earlier in this tree, or NULL. */
+static const char *tree_linked_find(const struct tree_copy *tc, const struct stat *st)
+{
+	for (size_t i = 0; i < tc->n; i++)
+		if (tc->linked[i].dev == st->st_dev && tc->linked[i].ino == st->st_ino)
+			return tc->linked[i].dphys;
+	return NULL;
+}
+
+static void tree_linked_add(struct tree_copy *tc, const struct stat *st, const char *dphys)
+{
+	struct tree_linked *v = tc->linked;
+
+	if (tc->n == tc->cap) {
+		size_t cap = tc->cap ? tc->cap * 2 : 8;
+
+		v = realloc(tc->linked, cap * sizeof(*v));
+		if (!v)
+			return; /* the next name is copied instead */
+		tc->linked = v;
+		tc->cap = cap;
+	}
+	v[tc->n].dphys = strdup(dphys);
+	if (v[tc->n].dphys) {
+		v[tc->n].dev = st->st_dev;
+		v[tc->n].ino = st->st_ino;
+		tc->n++;
+	}
+}
+
+static int copy_children(struct tree_copy *tc, const struct bfsd_res *r, const char *dphys);
+
+static int copy_tree_at(struct tree_copy *tc, const char *path, const char *dphys)
 {
 	struct bfsd_res *r;
-	int ret = bfsd_resolve_from(fs, b, start, path, &r);
+	const struct bfsd_loc *src;
+	const char *first = NULL;
+	struct stat st = { 0 };
+	int ret = bfsd_resolve_from(tc->fs, tc->b, tc->start, path, &r);
 
 	if (ret)
 		return ret;
@@ -727,16 +777,26 @@ static int copy_tree_at(struct bfsd_fs *fs, struct bfsd_branch *b, int start, co
 		bfsd_res_put(r);
 		return -ENOENT;
 	}
-	ret = bfsd_copy_object_as(fs, r->loc[r->attr].layer, r->loc[r->attr].phys, dstl, dphys,
-				  true, bfsd_layer_is_storage(dstl) ? r->vino : 0, r->type);
+	src = &r->loc[r->attr];
+	if (r->type == S_IFREG && !bfsd_layer_lstat(src->layer, src->phys, &st) && st.st_nlink > 1)
+		first = tree_linked_find(tc, &st);
+	if (first) {
+		ret = linkat(tc->dstl->dirfd, first, tc->dstl->dirfd, dphys, 0) < 0 ? -errno : 0;
+		goto out_put;
+	}
+	ret = bfsd_copy_object_as(tc->fs, src->layer, src->phys, tc->dstl, dphys, true,
+				  bfsd_layer_is_storage(tc->dstl) ? r->vino : 0, r->type);
+	if (!ret && st.st_nlink > 1)
+		tree_linked_add(tc, &st, dphys);
 	if (!ret && r->type == S_IFDIR)
-		ret = copy_children(fs, b, start, r, dstl, dphys);
+		ret = copy_children(tc, r, dphys);
+out_put:
 	bfsd_res_put(r);
 	return ret;
 }
 
-static int copy_children(struct bfsd_fs *fs, struct bfsd_branch *b, int start,
-			 const struct bfsd_res *r, struct bfsd_layer *dstl, const char *dphys)
+/* Fill the new directory dphys with the children of dir r (sub-stack view). */
+static int copy_children(struct tree_copy *tc, const struct bfsd_res *r, const char *dphys)
 {
 	char cpath[PATH_MAX], cdst[PATH_MAX];
 	struct bfsd_dirlist list = { 0 };
@@ -744,22 +804,35 @@ static int copy_children(struct bfsd_fs *fs, struct bfsd_branch *b, int start,
 	struct stat st;
 	int ret;
 
-	ret = bfsd_dir_list(fs, b, r, INT_MAX, 0, &list);
+	ret = bfsd_dir_list(tc->fs, tc->b, r, INT_MAX, 0, &list);
 	for (size_t i = 0; !ret && i < list.n; i++) {
 		ret = bfsd_path_join(cpath, r->path, list.e[i].name);
 		if (!ret)
 			ret = bfsd_path_join(cdst, dphys, list.e[i].name);
 		if (!ret)
-			ret = copy_tree_at(fs, b, start, cpath, dstl, cdst);
+			ret = copy_tree_at(tc, cpath, cdst);
 	}
 	bfsd_dirlist_free(&list);
 	/* Adding children moved the directory's times: put them back. */
-	if (!ret && !bfsd_res_stat(r, &st) && !bfsd_at_open(dstl, dphys, &at)) {
+	if (!ret && !bfsd_res_stat(r, &st) && !bfsd_at_open(tc->dstl, dphys, &at)) {
 		struct timespec ts[2] = { st.st_atim, st.st_mtim };
 
 		utimensat(at.fd, at.name, ts, AT_SYMLINK_NOFOLLOW);
 		bfsd_at_close(&at);
 	}
+	return ret;
+}
+
+/* Copy the tree at path of (b, start) to dstl/dphys. */
+static int copy_tree(struct bfsd_fs *fs, struct bfsd_branch *b, int start, const char *path,
+		     struct bfsd_layer *dstl, const char *dphys)
+{
+	struct tree_copy tc = { .fs = fs, .b = b, .start = start, .dstl = dstl };
+	int ret = copy_tree_at(&tc, path, dphys);
+
+	for (size_t i = 0; i < tc.n; i++)
+		free(tc.linked[i].dphys);
+	free(tc.linked);
 	return ret;
 }
 
@@ -778,11 +851,11 @@ int bfsd_copy_tree(struct bfsd_fs *fs, struct bfsd_branch *b, int start, const c
 			return ret;
 		bfsd_rm_rf_at(at.fd, at.name);
 		bfsd_at_close(&at);
-		return copy_tree_at(fs, b, start, path, dstl, dphys);
+		return copy_tree(fs, b, start, path, dstl, dphys);
 	}
 	/* Storage: build in the work directory, rename the finished tree in. */
 	bfsd_fs_tmpname(fs, tmp);
-	ret = copy_tree_at(fs, b, start, path, fs->work, tmp);
+	ret = copy_tree(fs, b, start, path, fs->work, tmp);
 	if (!ret)
 		ret = bfsd_layer_rename_in(fs->work_fd, tmp, dstl, dphys);
 	if (ret)

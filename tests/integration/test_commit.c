@@ -540,6 +540,41 @@ START_TEST(child_changes_inside_a_directory_its_parent_removed)
 END_TEST
 
 /*
+ * Child c moves a directory holding a link pair while its parent (main,
+ * or b for _i 2) removes the directory: the commit rebuilds the tree from
+ * c's snapshot, and the pair lands as one file, two links.  The pair was
+ * made through the parent before c (_i 0, 2) or in c (_i 1).  Each name
+ * landed as a file of its own (copyup.c, copy_tree).
+ */
+START_TEST(commit_rebuilds_a_moved_tree_with_its_links)
+{
+	const char *parent = _i == 2 ? branch("b") : m.mnt;
+	const char *c = branch("c");
+
+	if (_i != 1)
+		ck_sys(link(at(parent, "dir/a"), at(parent, "dir/sub/a2")));
+	ck_ret(bfs_branch_create(&m, _i == 2 ? "b" : NULL, "c"), 0);
+	if (_i == 1)
+		ck_sys(link(at(c, "dir/a"), at(c, "dir/sub/a2")));
+	ck_sys(rename(at(c, "dir"), at(c, "moved")));
+	ck_assert_int_eq(bfs_sh(parent, "rm -rf dir"), 0);
+	ck_ret(bfs_ioc_commit(ctl_of("c")), 0);
+	ck_absent(at(parent, "dir"));
+	ck_assert_int_eq(st_of(at(parent, "moved/a")).st_nlink, 2);
+	ck_assert_int_eq(st_of(at(parent, "moved/a")).st_ino,
+			 st_of(at(parent, "moved/sub/a2")).st_ino);
+	ck_ret(bfs_write_file(at(parent, "moved/sub/a2"), "one file\n"), 0);
+	ck_file_eq(at(parent, "moved/a"), "one file\n");
+	ck_file_eq(at(parent, "moved/sub/b"), "b\n");
+	if (_i != 2) {
+		ck_assert_int_eq(st_of(at(m.base, "moved/a")).st_ino,
+				 st_of(at(m.base, "moved/sub/a2")).st_ino);
+		ck_list_eq(m.base, 0, "empty f.txt hl1 hl2 moved sym");
+	}
+}
+END_TEST
+
+/*
  * A name of a hard-link triple inside a directory the branch moves, the
  * triple lying below the branch's top: in the base (variant 0), or in a
  * layer of b frozen when child c was made, c doing the moves (variant 1).
@@ -961,6 +996,7 @@ static Suite *suite(void)
 	tcase_add_test(tn, nested_commit_of_moved_base_dir);
 	tcase_add_loop_test(tn, child_changes_inside_a_directory_its_parent_removed, 0, 3);
 	tcase_add_loop_test(tn, link_triple_inside_a_moved_directory, 0, 2);
+	tcase_add_loop_test(tn, commit_rebuilds_a_moved_tree_with_its_links, 0, 3);
 	tcase_add_loop_test(tn, renamed_dir_made_before_a_child_commits, 0, 2);
 	tcase_add_test(tn, stale_child_with_children_blocks);
 	tcase_add_test(tn, caches_of_main_after_commit);
