@@ -199,6 +199,9 @@ struct bfsd_file *bfsd_node_open_file(struct bfsd_mount *m, struct bfsd_node *n)
  * the kernel's copy of the old object goes at the next open. */
 void bfsd_node_repoint(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_layer *l,
 		       const char *phys);
+/* Whether a name of its view still leads to n (unlinked, renamed over or
+ * removed by a commit: no). */
+bool bfsd_node_named(struct bfsd_mount *m, struct bfsd_node *n);
 /* The logical path of an object node in its branch (PATH_MAX). */
 int bfsd_node_path(struct bfsd_mount *m, struct bfsd_node *n, char *out);
 /* The branch and path a request on n works on: -ESTALE for a dead branch. */

@@ -223,7 +223,9 @@ void bfsd_ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data 
 }
 
 /* A file no name shows any more (unlinked, renamed over) is still open:
- * its attributes are those of its open object, as on a disk. */
+ * its attributes are those of its open object, with no link, as on a
+ * disk.  The object itself may still have names elsewhere: a base file a
+ * branch removed, a file main handed to preservation. */
 static int nameless_attr(struct bfsd_mount *m, struct bfsd_node *n, struct stat *st)
 {
 	struct bfsd_file *f = bfsd_node_open_file(m, n);
@@ -233,6 +235,7 @@ static int nameless_attr(struct bfsd_mount *m, struct bfsd_node *n, struct stat 
 		return -ENOENT;
 	ret = fstat(f->fd, st) < 0 ? -errno : 0;
 	st->st_ino = n->ino;
+	st->st_nlink = 0;
 	bfsd_file_close(m->fs, f);
 	return ret;
 }
@@ -253,6 +256,8 @@ static int node_attr(struct bfsd_mount *m, struct bfsd_node *n, struct fuse_file
 		if (fstat(f->fd, st) < 0)
 			return -errno;
 		st->st_ino = n->ino;
+		if (!bfsd_node_named(m, n))
+			st->st_nlink = 0;
 		return 0;
 	}
 	pthread_rwlock_rdlock(&m->fs->tree_lock);

@@ -628,6 +628,16 @@ static int path_locked(struct bfsd_node *n, char *out)
 	return ret;
 }
 
+bool bfsd_node_named(struct bfsd_mount *m, struct bfsd_node *n)
+{
+	bool named;
+
+	pthread_mutex_lock(&m->nodes_lock);
+	named = n->aliases != NULL;
+	pthread_mutex_unlock(&m->nodes_lock);
+	return named;
+}
+
 int bfsd_node_path(struct bfsd_mount *m, struct bfsd_node *n, char *out)
 {
 	int ret;

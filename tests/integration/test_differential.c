@@ -126,8 +126,38 @@ enum op {
 	OP_LINK,
 	OP_SYMLINK,
 	OP_CHMOD,
+	OP_OPEN,    /* open a file into a descriptor slot (closing what it held) */
+	OP_FDWRITE, /* pwrite through a slot */
+	OP_FDREAD,  /* pread through a slot: the bytes must match */
+	OP_FDSTAT,  /* fstat through a slot: size and link count must match */
 	OP_N
 };
+
+/* Descriptors held across steps, native's [0] and the mount's [1], and
+ * what the last read or fstat through each gave. */
+#define SLOTS 4
+static int slot_fd[2][SLOTS] = { { -1, -1, -1, -1 }, { -1, -1, -1, -1 } };
+static char slot_got[2][64];
+
+static uint64_t fnv(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (n--)
+		h = (h ^ (unsigned char)*p++) * 0x100000001b3ull;
+	return h;
+}
+
+static void slots_close(void)
+{
+	for (int t = 0; t < 2; t++) {
+		for (int k = 0; k < SLOTS; k++) {
+			if (slot_fd[t][k] >= 0)
+				close(slot_fd[t][k]);
+			slot_fd[t][k] = -1;
+		}
+	}
+}
 
 struct step {
 	enum op op;
@@ -141,8 +171,11 @@ struct step {
 /* The errno of doing s below root (0 on success). */
 static int apply(const char *root, const struct step *s)
 {
-	char a[8192], b[8192];
+	char a[8192], b[8192], buf[8192];
+	int t = root == nat ? 0 : 1, k = (int)(s->off % SLOTS);
 	int fd, ret = 0;
+	struct stat st;
+	ssize_t n;
 
 	snprintf(a, sizeof(a), "%s/%s", root, s->a);
 	snprintf(b, sizeof(b), "%s/%s", root, s->b);
@@ -180,6 +213,26 @@ static int apply(const char *root, const struct step *s)
 		return symlink(s->b, a) ? errno : 0;
 	case OP_CHMOD:
 		return chmod(a, s->mode) ? errno : 0;
+	case OP_OPEN:
+		if (slot_fd[t][k] >= 0)
+			close(slot_fd[t][k]);
+		slot_fd[t][k] = open(a, (int)s->mode);
+		return slot_fd[t][k] < 0 ? errno : 0;
+	case OP_FDWRITE:
+		return pwrite(slot_fd[t][k], s->data, s->len, s->off) < 0 ? errno : 0;
+	case OP_FDREAD:
+		n = pread(slot_fd[t][k], buf, sizeof(buf), 0);
+		if (n < 0)
+			return errno;
+		snprintf(slot_got[t], sizeof(slot_got[t]), "%zd bytes, hash %016llx", n,
+			 (unsigned long long)fnv(buf, (size_t)n));
+		return 0;
+	case OP_FDSTAT:
+		if (fstat(slot_fd[t][k], &st))
+			return errno;
+		snprintf(slot_got[t], sizeof(slot_got[t]), "size %lld, %lu links",
+			 (long long)st.st_size, (unsigned long)st.st_nlink);
+		return 0;
 	case OP_N:
 		break;
 	}
@@ -221,6 +274,21 @@ static bool make_step(struct step *s)
 		a = existing(S_IFREG);
 		s->mode = (mode_t[]){ 0644, 0600, 0755, 0444 }[rnd(4)];
 		break;
+	case OP_OPEN:
+		a = existing(S_IFREG);
+		s->off = rnd(SLOTS);
+		s->mode = rnd(2) ? O_RDWR : O_RDONLY;
+		break;
+	case OP_FDWRITE:
+		a = "(slot)";
+		s->len = 1 + rnd(500);
+		s->off = rnd(1000) * SLOTS + rnd(SLOTS);
+		break;
+	case OP_FDREAD:
+	case OP_FDSTAT:
+		a = "(slot)";
+		s->off = rnd(SLOTS);
+		break;
 	case OP_RENAME:
 	case OP_LINK:
 		a = existing(s->op == OP_LINK ? S_IFREG : 0);
@@ -244,9 +312,10 @@ static bool make_step(struct step *s)
 
 static const char *op_name(enum op op)
 {
-	static const char *const names[OP_N] = { "write", "append",  "pwrite", "truncate",
-						 "mkdir", "rmdir",   "unlink", "rename",
-						 "link",  "symlink", "chmod" };
+	static const char *const names[OP_N] = { "write",	"append",  "pwrite",  "truncate",
+						 "mkdir",	"rmdir",   "unlink",  "rename",
+						 "link",	"symlink", "chmod",   "open",
+						 "write to fd", "read fd", "fstat fd" };
 
 	return names[op];
 }
@@ -285,15 +354,19 @@ static void run_steps(int seed, const char *name, int steps)
 			       0);
 			ck_ret(bfs_ctl(ctl_root, cmd), 0);
 		}
+		slot_got[0][0] = slot_got[1][0] = '\0';
 		want_err = apply(nat, s);
 		got_err = apply(via, s);
 		snprintf(what, sizeof(what), "seed %d in %s, step %d: %s %s %s through %s", seed,
 			 name, i, op_name(s->op), s->a, s->b, via);
 		ck_assert_msg(want_err == got_err, "%s: %s, native %s", what, strerror(got_err),
 			      strerror(want_err));
+		ck_assert_msg(!strcmp(slot_got[0], slot_got[1]), "%s: got %s, native %s", what,
+			      slot_got[1], slot_got[0]);
 		via = views[rnd(2)];
 		ck_same_tree(via, via == m.mnt ? BFS_DUMP_MOUNT : BFS_DUMP_NOCTL, what);
 	}
+	slots_close();
 	while (npaths)
 		free(paths[--npaths]);
 	free(s);

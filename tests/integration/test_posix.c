@@ -623,7 +623,9 @@ END_TEST
 /*
  * An open file whose name is gone (unlinked, or renamed over) still
  * answers fstat, reads and writes, as on a disk: temporary files made by
- * open-then-unlink (sqlite, tmpfile) depend on it.
+ * open-then-unlink (sqlite, tmpfile) depend on it.  It counts no link,
+ * also when the object still has a name underneath (a base file a branch
+ * read and then renamed over: fstat said 1).
  */
 START_TEST(open_file_outlives_its_name)
 {
@@ -653,6 +655,7 @@ START_TEST(open_file_outlives_its_name)
 	ck_sys(rename(wp("new"), wp("dir/a")));
 	ck_sys(fstat(ro, &st));
 	ck_assert_int_eq(st.st_size, 2);
+	ck_assert_int_eq(st.st_nlink, 0);
 	memset(buf, 0, sizeof(buf));
 	ck_assert_int_eq(pread(ro, buf, sizeof(buf) - 1, 0), 2);
 	ck_assert_str_eq(buf, "a\n");
