@@ -914,8 +914,8 @@ void bfsd_fs_unmounted(struct bfsd_fs *fs);
 void bfsd_fs_close(struct bfsd_fs *fs);
 /* A unique temporary name (NAME_MAX + 1 bytes). */
 void bfsd_fs_tmpname(struct bfsd_fs *fs, char *out);
-/* Raw inode number of an object with stat st (no origin). */
-uint64_t bfsd_fs_vino(const struct bfsd_fs *fs, const struct stat *st);
+/* Raw inode number of an object with stat st (no origin) in layer l. */
+uint64_t bfsd_fs_vino(const struct bfsd_fs *fs, const struct bfsd_layer *l, const struct stat *st);
 /* Inode number shown in branch b for raw number vino. */
 uint64_t bfsd_fs_salt(const struct bfsd_branch *b, uint64_t vino);
 int bfsd_fs_switch(struct bfsd_fs *fs, struct bfsd_branch *b);

@@ -329,7 +329,7 @@ int bfsd_copy_attrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *phys,
 		uint64_t v;
 
 		if (!bfsd_layer_is_storage(l) || bfsd_marker_origin(l, phys, &v) <= 0)
-			v = bfsd_fs_vino(fs, &st);
+			v = bfsd_fs_vino(fs, l, &st);
 		ret = bfsd_marker_set(dstl, dphys, "origin", &v, sizeof(v));
 		if (ret == -EPERM)
 			ret = 0;

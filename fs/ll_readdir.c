@@ -191,7 +191,7 @@ static int add_branch_entries(struct bfsd_fs *fs, struct bfsd_dirlist *l)
 
 	if (fstat(fs->base->dirfd, &st) < 0)
 		return -errno;
-	be.root_vino = bfsd_fs_vino(fs, &st);
+	be.root_vino = bfsd_fs_vino(fs, fs->base, &st);
 	bfsd_branch_each(fs, add_branch_entry, &be);
 	return be.ret;
 }

@@ -158,7 +158,7 @@ static int make_containers(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 		/* The new container must not move the times of the one above. */
 		dirtimes_save(p, prefix, &t);
 		ret = bfsd_copy_object_as(fs, fs->base, prefix, p, prefix, false,
-					  bfsd_fs_vino(fs, &st), S_IFDIR);
+					  bfsd_fs_vino(fs, fs->base, &st), S_IFDIR);
 		dirtimes_restore(p, &t);
 		if (ret)
 			return ret;
@@ -228,7 +228,7 @@ static int preserve_links(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
 		dirtimes_save(p, q, &t);
 		if (!first) {
 			ret = bfsd_copy_object_as(fs, fs->base, q, p, q, true,
-						  bfsd_fs_vino(fs, bst), S_IFREG);
+						  bfsd_fs_vino(fs, fs->base, bst), S_IFREG);
 			first = q;
 		} else if (linkat(p->dirfd, first, p->dirfd, q, 0) < 0) {
 			ret = -errno;
@@ -278,7 +278,7 @@ static int keep_object(struct bfsd_fs *fs, struct bfsd_layer *p, const char *pat
 			return ret ? ret : 1;
 	}
 	ret = bfsd_copy_object_as(fs, fs->base, path, p, path, S_ISREG(st.st_mode),
-				  bfsd_fs_vino(fs, &st), st.st_mode & S_IFMT);
+				  bfsd_fs_vino(fs, fs->base, &st), st.st_mode & S_IFMT);
 	if (!ret && S_ISDIR(st.st_mode))
 		ret = fill_container(fs, p, path, move);
 	if (!ret && S_ISREG(st.st_mode))
@@ -330,15 +330,17 @@ static int dir_leaves(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path
 		      enum bfsd_change what, bool exists, const struct stat *bst)
 {
 	static const char one = '1';
-	int ret;
+	bool move = what == BFSD_CH_DROP;
+	int ret = 0;
 
-	if (exists && what != BFSD_CH_REMOVE && what != BFSD_CH_CREATE)
-		return fill_container(fs, p, path, what == BFSD_CH_DROP);
 	if (what == BFSD_CH_MOVE || what == BFSD_CH_DROP)
-		return keep_object(fs, p, path, what == BFSD_CH_DROP);
-	/* rmdir and replacement: the base's copy is empty, p's is complete. */
-	ret = bfsd_copy_object_as(fs, fs->base, path, p, path, false, bfsd_fs_vino(fs, bst),
-				  S_IFDIR);
+		return exists ? fill_container(fs, p, path, move) : keep_object(fs, p, path, move);
+	/* rmdir and replacement: the base's copy is empty, p's is complete (a
+	 * container p holds has the attributes it was made with: not the
+	 * base's now, which main may have changed since). */
+	if (!exists)
+		ret = bfsd_copy_object_as(fs, fs->base, path, p, path, false,
+					  bfsd_fs_vino(fs, fs->base, bst), S_IFDIR);
 	return ret ? ret : bfsd_marker_set(p, path, "opaque", &one, 1);
 }
 
@@ -366,7 +368,7 @@ static int preserve_locked(struct bfsd_fs *fs, struct bfsd_layer *p, const char 
 			return ret ? ret : 1;
 	}
 	ret = bfsd_copy_object_as(fs, fs->base, path, p, path, S_ISREG(bst->st_mode),
-				  bfsd_fs_vino(fs, bst), bst->st_mode & S_IFMT);
+				  bfsd_fs_vino(fs, fs->base, bst), bst->st_mode & S_IFMT);
 	if (!ret && S_ISREG(bst->st_mode))
 		bfsd_files_retarget(fs, NULL, bst->st_dev, bst->st_ino, p, path);
 	return ret;

@@ -207,7 +207,7 @@ static int storage_entry(struct bfsd_fs *fs, const struct bfsd_layer *layer, int
 	} else {
 		struct stat dst = { .st_dev = layer->dev, .st_ino = ino };
 
-		*vino = bfsd_fs_vino(fs, *have ? *have : &dst);
+		*vino = bfsd_fs_vino(fs, layer, *have ? *have : &dst);
 	}
 	return 0;
 }
@@ -228,7 +228,7 @@ static int settle(struct bfsd_fs *fs, const struct bfsd_layer *layer, int fd, in
 	if (!bfsd_layer_is_storage(layer)) {
 		struct stat dst = { .st_dev = layer->dev, .st_ino = e->vino };
 
-		e->vino = bfsd_fs_vino(fs, &dst);
+		e->vino = bfsd_fs_vino(fs, layer, &dst);
 	} else if (!e->known &&
 		   storage_entry(fs, layer, fd, e->name, e->vino, &e->type, &e->vino, &st, &have)) {
 		e->loc = -1; /* gone: listed nowhere, hides nothing */

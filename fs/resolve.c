@@ -93,7 +93,7 @@ static int res_root(struct bfsd_fs *fs, struct bfsd_branch *b, int start, struct
 		bfsd_res_put(r);
 		return ret;
 	}
-	r->vino = bfsd_fs_vino(fs, &st);
+	r->vino = bfsd_fs_vino(fs, fs->base, &st);
 	*out = r;
 	return 0;
 }
@@ -177,7 +177,7 @@ static int resolve_child(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 			if (bfsd_layer_is_storage(l) && bfsd_marker_origin(l, phys, &origin) > 0)
 				r->vino = origin;
 			else
-				r->vino = bfsd_fs_vino(fs, &st);
+				r->vino = bfsd_fs_vino(fs, l, &st);
 			ret = res_set_loc(r, n++, l, pl->idx, phys);
 			break;
 		}
@@ -190,7 +190,7 @@ static int resolve_child(struct bfsd_fs *fs, struct bfsd_branch *b, const struct
 		}
 		if (!n) {
 			r->type = S_IFDIR;
-			r->vino = origin ? origin : bfsd_fs_vino(fs, &st);
+			r->vino = origin ? origin : bfsd_fs_vino(fs, l, &st);
 			r->opaque = opaque;
 			top_redirect = pl->idx == 0 && b->nlayers && redirect[0];
 		}
@@ -526,7 +526,7 @@ static int resolve_main(struct bfsd_fs *fs, const char *path, struct bfsd_res **
 	if (ret)
 		goto out_free;
 	r->type = st.st_mode & S_IFMT;
-	r->vino = bfsd_fs_vino(fs, &st);
+	r->vino = bfsd_fs_vino(fs, fs->base, &st);
 	ret = res_set_loc(r, 0, fs->base, 0, path);
 	if (ret)
 		goto out_free;

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define STEPS 300
@@ -130,6 +131,8 @@ enum op {
 	OP_FDWRITE, /* pwrite through a slot */
 	OP_FDREAD,  /* pread through a slot: the bytes must match */
 	OP_FDSTAT,  /* fstat through a slot: size and link count must match */
+	OP_SETXATTR,
+	OP_RMXATTR,
 	OP_N
 };
 
@@ -233,6 +236,10 @@ static int apply(const char *root, const struct step *s)
 		snprintf(slot_got[t], sizeof(slot_got[t]), "size %lld, %lu links",
 			 (long long)st.st_size, (unsigned long)st.st_nlink);
 		return 0;
+	case OP_SETXATTR:
+		return lsetxattr(a, s->b, s->data, s->len, 0) ? errno : 0;
+	case OP_RMXATTR:
+		return lremovexattr(a, s->b) ? errno : 0;
 	case OP_N:
 		break;
 	}
@@ -289,6 +296,12 @@ static bool make_step(struct step *s)
 		a = "(slot)";
 		s->off = rnd(SLOTS);
 		break;
+	case OP_SETXATTR:
+	case OP_RMXATTR:
+		a = existing(0);
+		snprintf(s->b, sizeof(s->b), "user.k%u", rnd(3));
+		s->len = s->op == OP_SETXATTR ? rnd(40) : 0;
+		break;
 	case OP_RENAME:
 	case OP_LINK:
 		a = existing(s->op == OP_LINK ? S_IFREG : 0);
@@ -312,10 +325,11 @@ static bool make_step(struct step *s)
 
 static const char *op_name(enum op op)
 {
-	static const char *const names[OP_N] = { "write",	"append",  "pwrite",  "truncate",
-						 "mkdir",	"rmdir",   "unlink",  "rename",
-						 "link",	"symlink", "chmod",   "open",
-						 "write to fd", "read fd", "fstat fd" };
+	static const char *const names[OP_N] = { "write",	"append",  "pwrite",   "truncate",
+						 "mkdir",	"rmdir",   "unlink",   "rename",
+						 "link",	"symlink", "chmod",    "open",
+						 "write to fd", "read fd", "fstat fd", "setxattr",
+						 "removexattr" };
 
 	return names[op];
 }
@@ -323,8 +337,8 @@ static const char *op_name(enum op op)
 /* The tree through view (dump flags) is nat's; what says when, on failure. */
 static void ck_same_tree(const char *view, unsigned int flags, const char *what)
 {
-	char *want = bfs_tree_dump(nat, BFS_DUMP_LINKS);
-	char *got = bfs_tree_dump(view, BFS_DUMP_LINKS | flags);
+	char *want = bfs_tree_dump(nat, BFS_DUMP_LINKS | BFS_DUMP_XATTR);
+	char *got = bfs_tree_dump(view, BFS_DUMP_LINKS | BFS_DUMP_XATTR | flags);
 
 	ck_assert_msg(want && got && !strcmp(want, got), "%s, through %s: %s", what, view,
 		      bfs_str_diff(want, got));
@@ -374,8 +388,8 @@ static void run_steps(int seed, const char *name, int steps)
 
 static void ck_base_is_native(int seed)
 {
-	char *base = bfs_tree_dump(m.base, BFS_DUMP_LINKS);
-	char *want = bfs_tree_dump(nat, BFS_DUMP_LINKS);
+	char *base = bfs_tree_dump(m.base, BFS_DUMP_LINKS | BFS_DUMP_XATTR);
+	char *want = bfs_tree_dump(nat, BFS_DUMP_LINKS | BFS_DUMP_XATTR);
 
 	ck_assert_msg(base && want && !strcmp(base, want), "seed %d: the base: %s", seed,
 		      bfs_str_diff(want, base));
