@@ -421,10 +421,12 @@ END_TEST
  * main's run, and b then takes steps against a copy of the tree it was made
  * from.  This found b counting the links main made to its file (main's
  * link did not preserve the file: 1 of 100 seeds; view.c, bfsd_view_link).
+ * A second branch c, made halfway through main's run (a later epoch),
+ * must show the tree of that moment, and take steps of its own too.
  */
 START_TEST(random_operations_on_main_match_a_disk)
 {
-	char at[4096], native_b[4096], one[4096], what[64];
+	char at[4096], native_b[4096], native_c[4096], one[4096], what[64], cmd[64];
 	struct stat st;
 
 	bfs_branch_dir(at, &m, "b");
@@ -437,13 +439,23 @@ START_TEST(random_operations_on_main_match_a_disk)
 		if (rnd(2))
 			ck_sys(lstat(bfs_path(one, at, paths[i]), &st));
 	ck_ret(bfs_ctl(ctl_root, "switch:main"), 0);
-	run_steps(_i, "main", STEPS);
+	run_steps(_i, "main", STEPS / 2);
+	/* A second branch, of a later epoch, halfway through. */
+	bfs_path(native_c, m.dir, "native_c");
+	ck_assert_int_eq(bfs_sh(NULL, "cp -a '%s' '%s'", native, native_c), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "c"), 0);
+	run_steps(_i, "main", STEPS / 2);
 	ck_base_is_native(_i);
-	nat = native_b;
-	snprintf(what, sizeof(what), "seed %d: b's snapshot", _i);
-	ck_same_tree(at, BFS_DUMP_NOCTL, what);
-	ck_ret(bfs_ctl(ctl_root, "switch:b"), 0);
-	run_steps(_i, "b", STEPS / 3);
+	for (int k = 0; k < 2; k++) {
+		const char *name = k ? "c" : "b";
+
+		nat = k ? native_c : native_b;
+		snprintf(what, sizeof(what), "seed %d: %s's snapshot", _i, name);
+		ck_same_tree(bfs_branch_dir(at, &m, name), BFS_DUMP_NOCTL, what);
+		snprintf(cmd, sizeof(cmd), "switch:%s", name);
+		ck_ret(bfs_ctl(ctl_root, cmd), 0);
+		run_steps(_i, name, STEPS / 3);
+	}
 	nat = native;
 	ck_base_is_native(_i);
 }
