@@ -768,7 +768,8 @@ static int copy_tree_at(struct tree_copy *tc, const char *path, const char *dphy
 	struct bfsd_res *r;
 	const struct bfsd_loc *src;
 	const char *first = NULL;
-	struct stat st = { 0 };
+	bool linked = false;
+	struct stat st;
 	int ret = bfsd_resolve_from(tc->fs, tc->b, tc->start, path, &r);
 
 	if (ret)
@@ -778,7 +779,9 @@ static int copy_tree_at(struct tree_copy *tc, const char *path, const char *dphy
 		return -ENOENT;
 	}
 	src = &r->loc[r->attr];
-	if (r->type == S_IFREG && !bfsd_layer_lstat(src->layer, src->phys, &st) && st.st_nlink > 1)
+	linked = r->type == S_IFREG && !bfsd_layer_lstat(src->layer, src->phys, &st) &&
+		 st.st_nlink > 1;
+	if (linked)
 		first = tree_linked_find(tc, &st);
 	if (first) {
 		ret = linkat(tc->dstl->dirfd, first, tc->dstl->dirfd, dphys, 0) < 0 ? -errno : 0;
@@ -786,7 +789,7 @@ static int copy_tree_at(struct tree_copy *tc, const char *path, const char *dphy
 	}
 	ret = bfsd_copy_object_as(tc->fs, src->layer, src->phys, tc->dstl, dphys, true,
 				  bfsd_layer_is_storage(tc->dstl) ? r->vino : 0, r->type);
-	if (!ret && st.st_nlink > 1)
+	if (!ret && linked)
 		tree_linked_add(tc, &st, dphys);
 	if (!ret && r->type == S_IFDIR)
 		ret = copy_children(tc, r, dphys);
