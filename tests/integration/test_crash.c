@@ -840,6 +840,55 @@ START_TEST(crash_during_create)
 }
 END_TEST
 
+/*
+ * The daemon dies while main's rename of a directory keeps the tree for a
+ * live branch, one object at a time (preserve.c, keep_object), at the Nth
+ * copy.  Mounted again, main still has the directory (the rename never
+ * happened), the branch shows what it was made from, links included, and
+ * the rename then works and leaves the branch alone.
+ */
+START_TEST(crash_while_main_moves_a_directory)
+{
+	static const int at_copy[] = { 1, 2, 7, 15, 24 };
+
+	for (size_t i = 0; i < sizeof(at_copy) / sizeof(at_copy[0]); i++) {
+		char fault[64], b[4096], *snap, *now;
+		struct bfs_mount m;
+
+		bfs_mount_prepare(&m);
+		ck_assert_int_eq(bfs_sh(m.base,
+					"mkdir -p tree/sub && for i in $(seq 12); do "
+					"echo $i > tree/f$i; echo s$i > tree/sub/s$i; done && "
+					"ln tree/f1 out1 && ln tree/f2 tree/sub/f2b"),
+				 0);
+		snprintf(fault, sizeof(fault), "copy-built:%d", at_copy[i]);
+		bfs_mount_start_daemon(&m, BFS_FAULT_DAEMON_PATH, fault, NULL);
+		ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
+		bfs_branch_dir(b, &m, "b");
+		snap = bfs_tree_dump(b, BFS_DUMP_NOCTL | BFS_DUMP_LINKS);
+		ck_assert_int_ne(bfs_sh(m.mnt, "mv tree moved 2>/dev/null"), 0);
+		ck_assert_msg(bfs_mount_wait_killed(&m, 10), "%s: the daemon was not killed",
+			      fault);
+		bfs_mount_start(&m, NULL);
+		ck_assert_msg(bfs_exists(at(m.base, "tree/sub/s12")) &&
+				      !bfs_exists(at(m.base, "moved")),
+			      "%s: the base changed", fault);
+		now = bfs_tree_dump(b, BFS_DUMP_NOCTL | BFS_DUMP_LINKS);
+		ck_assert_msg(!strcmp(snap, now), "%s: b after the crash: %s", fault,
+			      bfs_str_diff(snap, now));
+		free(now);
+		ck_assert_int_eq(bfs_sh(m.mnt, "mv tree moved && echo main > moved/f1"), 0);
+		now = bfs_tree_dump(b, BFS_DUMP_NOCTL | BFS_DUMP_LINKS);
+		ck_assert_msg(!strcmp(snap, now), "%s: b after the rename: %s", fault,
+			      bfs_str_diff(snap, now));
+		free(now);
+		free(snap);
+		ck_work_empty(m.storage, fault);
+		bfs_mount_stop(&m);
+	}
+}
+END_TEST
+
 /* A child of P being created when the daemon dies: P's writes before and
  * after are all there. */
 START_TEST(crash_during_nested_create)
@@ -1149,6 +1198,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, crash_during_create);
 	tcase_add_test(tc, crash_during_nested_create);
+	tcase_add_test(tc, crash_while_main_moves_a_directory);
 	tcase_add_test(tc, failed_create_loses_no_later_write);
 	tcase_add_test(tc, unrecorded_commit_stays_pending);
 	tcase_add_test(tc, crash_during_reclaim);
