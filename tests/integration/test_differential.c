@@ -131,6 +131,7 @@ enum op {
 	OP_FDWRITE, /* pwrite through a slot */
 	OP_FDREAD,  /* pread through a slot: the bytes must match */
 	OP_FDSTAT,  /* fstat through a slot: size and link count must match */
+	OP_FDTRUNC, /* ftruncate through a slot */
 	OP_SETXATTR,
 	OP_RMXATTR,
 	OP_N
@@ -223,6 +224,8 @@ static int apply(const char *root, const struct step *s)
 		return slot_fd[t][k] < 0 ? errno : 0;
 	case OP_FDWRITE:
 		return pwrite(slot_fd[t][k], s->data, s->len, s->off) < 0 ? errno : 0;
+	case OP_FDTRUNC:
+		return ftruncate(slot_fd[t][k], s->off / SLOTS) ? errno : 0;
 	case OP_FDREAD:
 		n = pread(slot_fd[t][k], buf, sizeof(buf), 0);
 		if (n < 0)
@@ -291,6 +294,10 @@ static bool make_step(struct step *s)
 		s->len = 1 + rnd(500);
 		s->off = rnd(1000) * SLOTS + rnd(SLOTS);
 		break;
+	case OP_FDTRUNC:
+		a = "(slot)";
+		s->off = rnd(5000) * SLOTS + rnd(SLOTS);
+		break;
 	case OP_FDREAD:
 	case OP_FDSTAT:
 		a = "(slot)";
@@ -325,11 +332,11 @@ static bool make_step(struct step *s)
 
 static const char *op_name(enum op op)
 {
-	static const char *const names[OP_N] = { "write",	"append",  "pwrite",   "truncate",
-						 "mkdir",	"rmdir",   "unlink",   "rename",
-						 "link",	"symlink", "chmod",    "open",
-						 "write to fd", "read fd", "fstat fd", "setxattr",
-						 "removexattr" };
+	static const char *const names[OP_N] = {
+		"write",       "append",  "pwrite",   "truncate",    "mkdir",	 "rmdir",
+		"unlink",      "rename",  "link",     "symlink",     "chmod",	 "open",
+		"write to fd", "read fd", "fstat fd", "truncate fd", "setxattr", "removexattr"
+	};
 
 	return names[op];
 }
