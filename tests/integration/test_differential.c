@@ -13,9 +13,15 @@
  * tree and b must keep showing what it was made from.  And with children
  * of b made, given steps, and committed into b or aborted.
  *
+ * Now and then the daemon is killed with SIGKILL and the storage mounted
+ * again, between two steps.
+ *
  * Operations: create, overwrite and append, pwrite, truncate, mkdir,
  * rmdir, unlink, rename (files and directories, onto names that exist or
- * not), link, symlink, chmod, on a small pool of names so they collide.
+ * not), link, symlink, chmod, setxattr and removexattr, on a small pool of
+ * names so they collide; and descriptors held across steps in 4 slots
+ * (open, pwrite, ftruncate, pread and fstat through them), whose reads and
+ * fstat must match too.
  * The base starts with files, directories, a symlink and a hard-link pair
  * at its root.  A differential run of this kind found that a rename broke
  * a base hard-link pair in a branch (rename.c, up_with_names).
@@ -374,6 +380,13 @@ static void run_steps(int seed, const char *name, int steps)
 			ck_ret(bfs_ctl(ctl_root, strcmp(name, "main") ? "switch:main" : "switch:b"),
 			       0);
 			ck_ret(bfs_ctl(ctl_root, cmd), 0);
+		}
+		/* Now and then the daemon is killed and mounted again: every
+		 * branch, the root's choice and everything acknowledged stay. */
+		if (rnd(150) == 0) {
+			slots_close();
+			bfs_mount_crash(&m);
+			bfs_mount_start(&m, NULL);
 		}
 		slot_got[0][0] = slot_got[1][0] = '\0';
 		want_err = apply(nat, s);
