@@ -36,10 +36,7 @@ static char *base0;
 
 static bool have_stress_ng(void)
 {
-	if (bfs_sh(NULL, "command -v stress-ng >/dev/null") == 0)
-		return true;
-	fprintf(stderr, "stress: no stress-ng, case skipped\n");
-	return false;
+	return bfs_have("stress", "stress-ng", "command -v stress-ng >/dev/null");
 }
 
 static void setup(void)

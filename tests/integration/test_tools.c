@@ -247,10 +247,8 @@ END_TEST
 
 START_TEST(sqlite_databases)
 {
-	if (bfs_sh(NULL, "command -v sqlite3 >/dev/null") != 0) {
-		fprintf(stderr, "sqlite_databases: no sqlite3 binary, case skipped\n");
+	if (!bfs_have("sqlite_databases", "sqlite3 binary", "command -v sqlite3 >/dev/null"))
 		return;
-	}
 	use_view(_i);
 	ck_assert_int_eq(bfs_sh(W, "sqlite3 wal.db 'PRAGMA journal_mode=WAL; "
 				   "CREATE TABLE t(a, b, c)' >/dev/null && "
@@ -394,11 +392,10 @@ START_TEST(pip_in_a_venv)
 {
 	char script[8192];
 
-	if (bfs_sh(NULL, "/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null && "
-			 "ls /usr/share/python-wheels/setuptools-*.whl >/dev/null") != 0) {
-		fprintf(stderr, "pip_in_a_venv: no python3-venv, case skipped\n");
+	if (!bfs_have("pip_in_a_venv", "python3-venv",
+		      "/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null && "
+		      "ls /usr/share/python-wheels/setuptools-*.whl >/dev/null"))
 		return;
-	}
 	use_view(_i);
 	snprintf(script, sizeof(script),
 		 "set -e; unset PYTHONDONTWRITEBYTECODE $(env | sed -n "
@@ -435,11 +432,10 @@ START_TEST(npm_install_and_ci)
 {
 	char script[4096];
 
-	if (bfs_sh(NULL, "command -v node >/dev/null && command -v npm >/dev/null && "
-			 "test -x /usr/bin/python3") != 0) {
-		fprintf(stderr, "npm_install_and_ci: no node, npm or python3, case skipped\n");
+	if (!bfs_have("npm_install_and_ci", "node, npm or python3",
+		      "command -v node >/dev/null && command -v npm >/dev/null && "
+		      "test -x /usr/bin/python3"))
 		return;
-	}
 	use_view(_i);
 	snprintf(script, sizeof(script),
 		 "set -e; export HOME='%s/home' npm_config_cache=\"$PWD/npm-cache\" "

@@ -355,6 +355,14 @@ int bfs_ioc_abort(const char *ctl)
 	return ioc(ctl, FS_IOC_BRANCH_ABORT, NULL);
 }
 
+bool bfs_have(const char *who, const char *what, const char *check)
+{
+	if (bfs_sh(NULL, "%s", check) == 0)
+		return true;
+	fprintf(stderr, "%s: no %s, case skipped\n", who, what);
+	return false;
+}
+
 int bfs_sh(const char *dir, const char *fmt, ...)
 {
 	char cmd[16384];

@@ -75,6 +75,9 @@ int bfs_ioc_abort(const char *ctl);
 const char *bfs_branch_dir(char *out, const struct bfs_mount *m, const char *branch);
 /* Run a shell command line with cwd dir; returns its exit status. */
 int bfs_sh(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether the shell command check succeeds (a tool a case needs is there);
+ * when not, "who: no what, case skipped" on stderr. */
+bool bfs_have(const char *who, const char *what, const char *check);
 
 /* Read a control file (the root's: the current branch name); malloc'd, NULL
  * with errno on failure. */
