@@ -10,7 +10,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential cmake pkg-config clang-format \
 	libfuse3-dev fuse3 libxxhash-dev check \
 	clang libclang-rt-14-dev \
-	git attr acl fuse-overlayfs sqlite3 ca-certificates valgrind \
+	git attr acl rsync fuse-overlayfs sqlite3 ca-certificates valgrind \
 	python3-venv stress-ng >/dev/null
 # npm for the tools suite; a Node.js from elsewhere (NodeSource's bundles
 # npm and conflicts with Debian's) is kept as it is.

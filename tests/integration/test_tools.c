@@ -3,9 +3,9 @@
  * Ordinary tools on a real mount, driven through the shell: git (a new
  * repository and one that the base already holds), tar out of and into a
  * branch, sqlite3 (WAL and rollback journals), make and cc, and the
- * write-aside-and-rename saves of editors and sed -i.  What they leave
- * must be what they leave on a plain disk, in the branch and in the base
- * after the commit.
+ * write-aside-and-rename saves of editors and sed -i, and rsync -aHAX.
+ * What they leave must be what they leave on a plain disk, in the branch
+ * and in the base after the commit.
  */
 #define _GNU_SOURCE
 #include "bfs_check.h"
@@ -470,6 +470,61 @@ START_TEST(npm_install_and_ci)
 }
 END_TEST
 
+/* A source tree with what rsync -aHAX carries: hard links across
+ * directories, a symlink, a FIFO, an empty directory, a user xattr, an
+ * ACL, a setuid file and nanosecond mtimes (a symlink's or a FIFO's must be
+ * a second older than the copy, or rsync does not set it). */
+#define RSYNC_TREE                                                                    \
+	"set -e; mkdir -p rs/a/b/c rs/d rs/empty; "                                   \
+	"for i in $(seq 20); do head -c $((i * 300)) /dev/urandom > rs/a/f$i; done; " \
+	"ln rs/a/f1 rs/a/b/hl; ln rs/a/f1 rs/d/hl; ln -s ../f2 rs/a/b/sym; "          \
+	"mkfifo rs/d/fifo; setfattr -n user.note -v hello rs/a/f3; "                  \
+	"setfacl -m u:65534:rw rs/a/f4; chmod 4755 rs/a/f6; "                         \
+	"touch -d '2001-01-01 00:00:00.123456789' rs/a/f5; "                          \
+	"touch -h -d @1000000000.5 rs/a/b/sym rs/d/fifo"
+/* Changes to it: a hard-linked file rewritten, a file and an xattr
+ * removed, directories renamed, a mode changed, a new link. */
+#define RSYNC_CHANGES                                                            \
+	"set -e; cd rs; echo changed >> a/f1; rm a/f7; mv a/b a/bb; mv d a/dd; " \
+	"setfattr -x user.note a/f3; chmod 600 a/f8; ln a/f9 a/dd/f9-link"
+/* rsync itself finds nothing to send from the source to dst. */
+#define RSYNC_SAME "test -z \"$(rsync -aHAXn --delete -i rs/ '%s/rs/')\""
+
+/* rsync -aHAX into a view makes a copy rsync finds identical, and so does
+ * a second rsync --delete of the changed source; a branch made in between
+ * keeps the first copy; after the commit the base holds the second. */
+START_TEST(rsync_mirrors)
+{
+	char c[4096], *first, *got;
+
+	if (!bfs_have("rsync_mirrors", "rsync, setfattr or setfacl",
+		      "{ command -v rsync && command -v setfattr && command -v setfacl; } "
+		      ">/dev/null"))
+		return;
+	use_view(_i);
+	ck_assert_int_eq(bfs_sh(m.dir, RSYNC_TREE), 0);
+	ck_assert_int_eq(bfs_sh(m.dir, "rsync -aHAX rs/ '%s/rs/'", W), 0);
+	ck_assert_int_eq(bfs_sh(m.dir, RSYNC_SAME, W), 0);
+	first = bfs_tree_dump(at(m.dir, "rs"), BFS_DUMP_ALL);
+	got = bfs_tree_dump(at(W, "rs"), BFS_DUMP_ALL);
+	ck_tree_eq(got, first);
+	free(got);
+
+	ck_ret(bfs_branch_create(&m, V == AT_BRANCH ? "b" : NULL, "c"), 0);
+	ck_assert_int_eq(bfs_sh(m.dir, RSYNC_CHANGES), 0);
+	ck_assert_int_eq(bfs_sh(m.dir, "rsync -aHAX --delete rs/ '%s/rs/'", W), 0);
+	ck_assert_int_eq(bfs_sh(m.dir, RSYNC_SAME, W), 0);
+	got = bfs_tree_dump(at(bfs_branch_dir(c, &m, "c"), "rs"), BFS_DUMP_ALL);
+	ck_tree_eq(got, first);
+	free(got);
+	free(first);
+
+	ck_ret(bfs_ioc_abort(bfs_ctl_path(c, &m, "c")), 0);
+	commit_view();
+	ck_assert_int_eq(bfs_sh(m.dir, RSYNC_SAME, m.base), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tools");
@@ -488,6 +543,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, editor_saves, 0, NVIEWS);
 	tcase_add_loop_test(tc, pip_in_a_venv, 0, NVIEWS);
 	tcase_add_loop_test(tc, npm_install_and_ci, 0, NVIEWS);
+	tcase_add_loop_test(tc, rsync_mirrors, 0, NVIEWS);
 	suite_add_tcase(s, tc);
 	return s;
 }
