@@ -442,10 +442,13 @@ int bfsd_quota_parse(const char *s, int64_t *out);
  * map is built on first use.  Free with bfsd_links_free. */
 int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size_t *n);
 void bfsd_links_free(char **paths, size_t n);
-/* Whether a file below directory dir has a known name outside it (the map
- * is built on first use): moving the tree away whole would leave the two
- * names one object in two layers. */
-bool bfsd_links_shared_out_of(struct bfsd_fs *fs, const char *dir);
+/* The directories at or below dir holding a known name of a file with a
+ * name outside them (the map is built on first use): moving one of them
+ * away whole would leave the two names one object in two layers.  Sorted
+ * and unique, for bfsd_links_split_has; free with bfsd_links_free.
+ * 0 or -ENOMEM. */
+int bfsd_links_split_dirs(struct bfsd_fs *fs, const char *dir, char ***out, size_t *n);
+bool bfsd_links_split_has(char *const *dirs, size_t n, const char *dir);
 /* Whether every name of (dev, ino) is in preservation layer `layer`
  * already (set once preserve_links has put them there): later changes of
  * the file in that epoch need not look at its names again. */

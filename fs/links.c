@@ -171,23 +171,111 @@ int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size
 	return e && !v ? -ENOMEM : 0;
 }
 
-bool bfsd_links_shared_out_of(struct bfsd_fs *fs, const char *dir)
+/* The length of the longest prefix of a, at most len bytes and ending at
+ * a '/' (or empty), that is a directory holding path b. */
+static size_t common_dir_len(const char *a, size_t len, const char *b)
 {
-	bool shared = false;
+	while (len && !(strncmp(a, b, len) == 0 && b[len] == '/'))
+		while (len && a[--len] != '/')
+			;
+	return len;
+}
+
+struct dirset {
+	char **v;
+	size_t n, cap;
+};
+
+static int dirset_add(struct dirset *s, const char *path, size_t len)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		char **v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n] = strndup(path, len);
+	if (!s->v[s->n])
+		return -ENOMEM;
+	s->n++;
+	return 0;
+}
+
+/* Add the directories at or below dir (dlen bytes) holding name that do not
+ * hold the common directory (clen bytes) of its file's names: from the
+ * name's own directory up. */
+static int split_add(struct dirset *s, const char *name, size_t dlen, size_t clen)
+{
+	const char *slash = strrchr(name, '/');
+	size_t len = slash ? (size_t)(slash - name) : 0;
+	int ret = 0;
+
+	while (!ret && len > clen && len >= dlen) {
+		ret = dirset_add(s, name, len);
+		while (len && name[--len] != '/')
+			;
+	}
+	return ret;
+}
+
+static int strcmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int split_scan(struct bfsd_fs *fs, const char *dir, struct dirset *s)
+{
+	size_t dlen = strlen(dir);
+	int ret = 0;
+
+	for (size_t b = 0; fs->links && b < LINK_BUCKETS && !ret; b++) {
+		for (struct link_entry *e = fs->links[b]; e && !ret; e = e->next) {
+			const char *slash = e->n ? strrchr(e->paths[0], '/') : NULL;
+			size_t clen = slash ? (size_t)(slash - e->paths[0]) : 0;
+
+			for (size_t i = 1; i < e->n; i++)
+				clen = common_dir_len(e->paths[0], clen, e->paths[i]);
+			for (size_t i = 0; i < e->n && !ret; i++)
+				if (bfsd_path_within(e->paths[i], dir))
+					ret = split_add(s, e->paths[i], dlen, clen);
+		}
+	}
+	return ret;
+}
+
+int bfsd_links_split_dirs(struct bfsd_fs *fs, const char *dir, char ***out, size_t *n)
+{
+	struct dirset s = { 0 };
+	size_t k = 0;
+	int ret;
 
 	pthread_mutex_lock(&fs->links_lock);
 	ensure_built(fs);
-	for (size_t b = 0; fs->links && b < LINK_BUCKETS && !shared; b++) {
-		for (struct link_entry *e = fs->links[b]; e && !shared; e = e->next) {
-			size_t in = 0;
-
-			for (size_t i = 0; i < e->n; i++)
-				in += bfsd_path_within(e->paths[i], dir);
-			shared = in && in < e->n;
-		}
-	}
+	ret = split_scan(fs, dir, &s);
 	pthread_mutex_unlock(&fs->links_lock);
-	return shared;
+	if (ret) {
+		bfsd_links_free(s.v, s.n);
+		return ret;
+	}
+	if (s.n)
+		qsort(s.v, s.n, sizeof(*s.v), strcmp_ptr);
+	for (size_t i = 0; i < s.n; i++) {
+		if (k && !strcmp(s.v[k - 1], s.v[i]))
+			free(s.v[i]);
+		else
+			s.v[k++] = s.v[i];
+	}
+	*out = s.v;
+	*n = k;
+	return 0;
+}
+
+bool bfsd_links_split_has(char *const *dirs, size_t n, const char *dir)
+{
+	return n && bsearch(&dir, dirs, n, sizeof(*dirs), strcmp_ptr);
 }
 
 bool bfsd_links_kept(struct bfsd_fs *fs, dev_t dev, ino_t ino, uint64_t layer)

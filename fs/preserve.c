@@ -248,7 +248,17 @@ static int preserve_links(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
 	return ret;
 }
 
-static int fill_container(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path, bool move);
+/* How a directory that leaves the base is kept: moved (the base drops it)
+ * or copied, and, when moved, its subdirectories that must be copied all
+ * the same (bfsd_links_split_dirs). */
+struct keep {
+	bool move;
+	char **split;
+	size_t nsplit;
+};
+
+static int fill_container(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path,
+			  const struct keep *k);
 
 /*
  * Keep base/path, which p does not hold, as preserve_locked keeps one
@@ -260,7 +270,8 @@ static int fill_container(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
  * fill_container, and the branches' descriptors on a copied file
  * re-pointed at the copy (they read main's writes after a rename).
  */
-static int keep_object(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path, bool move)
+static int keep_object(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path,
+		       const struct keep *k)
 {
 	static const char one = '1';
 	struct stat st;
@@ -270,7 +281,7 @@ static int keep_object(struct bfsd_fs *fs, struct bfsd_layer *p, const char *pat
 		return ret;
 	if (S_ISREG(st.st_mode) && st.st_nlink > 1)
 		return preserve_links(fs, p, path, &st);
-	if (move && (!S_ISDIR(st.st_mode) || !bfsd_links_shared_out_of(fs, path))) {
+	if (k->move && (!S_ISDIR(st.st_mode) || !bfsd_links_split_has(k->split, k->nsplit, path))) {
 		ret = hand_over(fs, p, path);
 		if (!ret && S_ISDIR(st.st_mode))
 			ret = bfsd_marker_set(p, path, "opaque", &one, 1);
@@ -280,7 +291,7 @@ static int keep_object(struct bfsd_fs *fs, struct bfsd_layer *p, const char *pat
 	ret = bfsd_copy_object_as(fs, fs->base, path, p, path, S_ISREG(st.st_mode),
 				  bfsd_fs_vino(fs, fs->base, &st), st.st_mode & S_IFMT);
 	if (!ret && S_ISDIR(st.st_mode))
-		ret = fill_container(fs, p, path, move);
+		ret = fill_container(fs, p, path, k);
 	if (!ret && S_ISREG(st.st_mode))
 		bfsd_files_retarget(fs, NULL, st.st_dev, st.st_ino, p, path);
 	return ret;
@@ -291,7 +302,8 @@ static int keep_object(struct bfsd_fs *fs, struct bfsd_layer *p, const char *pat
  * not decide yet (keep_object), then make p/path opaque: it is complete and
  * nothing below may show.  Its times stay as they were.
  */
-static int fill_container(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path, bool move)
+static int fill_container(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path,
+			  const struct keep *k)
 {
 	struct bfsd_res *r = NULL;
 	struct bfsd_dirlist list = { 0 };
@@ -311,9 +323,9 @@ static int fill_container(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
 		if (ret)
 			break;
 		if (fstatat(p->dirfd, child, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			ret = keep_object(fs, p, child, move);
+			ret = keep_object(fs, p, child, k);
 		else if (S_ISDIR(st.st_mode))
-			ret = fill_container(fs, p, child, move);
+			ret = fill_container(fs, p, child, k);
 		ret = ret < 0 ? ret : 0;
 	}
 	bfsd_dirlist_free(&list);
@@ -330,11 +342,18 @@ static int dir_leaves(struct bfsd_fs *fs, struct bfsd_layer *p, const char *path
 		      enum bfsd_change what, bool exists, const struct stat *bst)
 {
 	static const char one = '1';
-	bool move = what == BFSD_CH_DROP;
+	struct keep k = { .move = what == BFSD_CH_DROP };
 	int ret = 0;
 
-	if (what == BFSD_CH_MOVE || what == BFSD_CH_DROP)
-		return exists ? fill_container(fs, p, path, move) : keep_object(fs, p, path, move);
+	if (what == BFSD_CH_MOVE || what == BFSD_CH_DROP) {
+		if (k.move)
+			ret = bfsd_links_split_dirs(fs, path, &k.split, &k.nsplit);
+		if (!ret)
+			ret = exists ? fill_container(fs, p, path, &k)
+				     : keep_object(fs, p, path, &k);
+		bfsd_links_free(k.split, k.nsplit);
+		return ret;
+	}
 	/* rmdir and replacement: the base's copy is empty, p's is complete (a
 	 * container p holds has the attributes it was made with: not the
 	 * base's now, which main may have changed since). */

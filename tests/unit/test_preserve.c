@@ -422,6 +422,94 @@ START_TEST(commit_deleting_a_tree_preserves_for_siblings)
 }
 END_TEST
 
+/* Directories of t that hold a name of a file with a name outside them. */
+static char *split_dirs(const char *dir)
+{
+	char **v, *out;
+	size_t n, len = 1;
+
+	ck_assert_int_eq(bfsd_links_split_dirs(T.fs, dir, &v, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i]) + 1;
+	out = calloc(1, len);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(out, ",");
+		strcat(out, v[i]);
+	}
+	bfsd_links_free(v, n);
+	return out;
+}
+
+/* A tree t with a file linked from outside (t/a/deep/f, out/f), a pair of
+ * names in two of its subdirectories (t/b/g, t/c/g), a pair in one (t/d)
+ * and a subdirectory without links (t/plain). */
+static void linked_tree(void)
+{
+	const char *dirs[] = { "out", "t", "t/a", "t/a/deep", "t/b", "t/c", "t/d", "t/plain" };
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		ut_base_mkdir(&T, dirs[i]);
+	ut_base_write(&T, "out/f", "f");
+	ut_base_write(&T, "t/b/g", "g");
+	ut_base_write(&T, "t/d/h", "h");
+	ut_base_write(&T, "t/plain/p", "p");
+	ck_assert_int_eq(link(ut_bpath(&T, "out/f"), ut_bpath(&T, "t/a/deep/f")), 0);
+	ck_assert_int_eq(link(ut_bpath(&T, "t/b/g"), ut_bpath(&T, "t/c/g")), 0);
+	ck_assert_int_eq(link(ut_bpath(&T, "t/d/h"), ut_bpath(&T, "t/d/h2")), 0);
+}
+
+START_TEST(directories_split_by_hard_links)
+{
+	linked_tree();
+	UT_STR_EQ(split_dirs("t"), "t,t/a,t/a/deep,t/b,t/c");
+	UT_STR_EQ(split_dirs("t/a"), "t/a,t/a/deep");
+	UT_STR_EQ(split_dirs("t/d"), "");
+	UT_STR_EQ(split_dirs("t/plain"), "");
+	UT_STR_EQ(split_dirs(""), "out,t,t/a,t/a/deep,t/b,t/c");
+}
+END_TEST
+
+/* A commit that drops a tree whose files have names elsewhere: the sibling
+ * keeps the tree, its links, and its file with a name outside stays apart
+ * from main's later writes through that name. */
+START_TEST(commit_dropping_a_tree_split_by_hard_links)
+{
+	struct bfsd_branch *b1, *b2;
+	struct stat g, g2;
+	static const char *const files[] = { "t/a/deep/f", "t/b/g",  "t/c/g",
+					     "t/d/h",	   "t/d/h2", "t/plain/p" };
+	static const char *const dirs[] = {
+		"t/a/deep", "t/a", "t/b", "t/c", "t/d", "t/plain", "t"
+	};
+
+	linked_tree();
+	b1 = ut_branch(&T, MAIN, "b1");
+	b2 = ut_branch(&T, MAIN, "b2");
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		ck_assert_int_eq(ut_unlink(&T, b1, files[i]), 0);
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		ck_assert_int_eq(ut_rmdir(&T, b1, dirs[i]), 0);
+	ck_assert_int_eq(ut_commit(&T, b1), 0);
+	ck_assert(!ut_base_exists(&T, "t"));
+	ck_assert_int_eq(ut_write(&T, MAIN, "out/f", "main"), 0);
+	UT_STR_EQ(ut_cat(&T, b2, "t/a/deep/f"), "f");
+	UT_STR_EQ(ut_cat(&T, b2, "out/f"), "f");
+	UT_STR_EQ(ut_cat(&T, b2, "t/plain/p"), "p");
+	ck_assert_int_eq(ut_stat(&T, b2, "t/b/g", &g), 0);
+	ck_assert_int_eq(ut_stat(&T, b2, "t/c/g", &g2), 0);
+	ck_assert(g.st_ino == g2.st_ino && g.st_nlink == 2);
+	UT_STR_EQ(ut_cat(&T, b2, "t/d/h2"), "h");
+	/* The file with a name outside is still one file in b2. */
+	ck_assert_int_eq(ut_stat(&T, b2, "out/f", &g), 0);
+	ck_assert_int_eq(ut_stat(&T, b2, "t/a/deep/f", &g2), 0);
+	ck_assert(g.st_ino == g2.st_ino && g.st_nlink == 2);
+	ck_assert_int_eq(ut_write(&T, b2, "t/a/deep/f", "b2"), 0);
+	UT_STR_EQ(ut_cat(&T, b2, "out/f"), "b2");
+	UT_STR_EQ(ut_base_read(&T, "out/f"), "main");
+}
+END_TEST
+
 START_TEST(no_preservation_without_live_branches)
 {
 	char layers[PATH_MAX];
@@ -483,6 +571,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, commit_into_main_preserves_for_siblings);
 	tcase_add_test(tc, commit_deleting_a_tree_preserves_for_siblings);
 	tcase_add_test(tc, no_preservation_without_live_branches);
+	tcase_add_test(tc, directories_split_by_hard_links);
+	tcase_add_test(tc, commit_dropping_a_tree_split_by_hard_links);
 	suite_add_tcase(s, tc);
 	return s;
 }
