@@ -374,6 +374,8 @@ int bfsd_copyup_root(struct bfsd_fs *fs, struct bfsd_branch *b);
 int bfsd_copyup_parents(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path);
 /* Bring path into b's top layer (file data, or a directory container). */
 int bfsd_copyup(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path, bool data);
+/* -------------------------------------------------------------- copytree.c */
+
 /* Copy the tree at path, as the stack of b from index start shows it, to
  * dstl/dphys.  Storage targets are built aside and renamed in; a base
  * target is built in place (the caller names a temporary). */
