@@ -232,6 +232,36 @@ void bfsd_node_put(struct bfsd_mount *m, struct bfsd_node *n);
 void bfsd_node_root_children(struct bfsd_mount *m,
 			     void (*fn)(struct bfsd_node *, const char *, void *), void *arg);
 
+/* -------------------------------------------------------------- nodehash.c */
+
+/* The hash of (parent, name, branch) from bfsd_hash of the name (h), and
+ * from the name. */
+uint64_t bfsd_names_mix(const struct bfsd_node *parent, uint64_t h, const struct bfsd_branch *b);
+uint64_t bfsd_names_hash(const struct bfsd_node *parent, const char *name,
+			 const struct bfsd_branch *b);
+/* Hash a (its hash set) by name, and under the root's list when its parent
+ * is the root; take it out of both. */
+void bfsd_names_add(struct bfsd_mount *m, struct bfsd_alias *a);
+void bfsd_names_del(struct bfsd_mount *m, struct bfsd_alias *a);
+/* Double the alias table: 0 or -ENOMEM. */
+int bfsd_names_grow(struct bfsd_mount *m);
+/* In alias chain a, the alias of (parent, name) with hash h, any branch;
+ * from there, the one of b's (another's shares the hash by collision). */
+struct bfsd_alias *bfsd_names_chain(struct bfsd_alias *a, uint64_t h,
+				    const struct bfsd_node *parent, const char *name);
+struct bfsd_alias *bfsd_names_chain_branch(struct bfsd_alias *a, uint64_t h,
+					   const struct bfsd_node *parent, const char *name,
+					   const struct bfsd_branch *b);
+/* b's alias of (parent, name), or NULL. */
+struct bfsd_alias *bfsd_names_find(struct bfsd_mount *m, struct bfsd_node *parent, const char *name,
+				   struct bfsd_branch *b);
+/* n found by the identity (dev, ino) of its underlying object in its
+ * branch; no longer; b's node of (dev, ino), or NULL. */
+void bfsd_idents_set(struct bfsd_mount *m, struct bfsd_node *n, dev_t dev, ino_t ino);
+void bfsd_idents_del(struct bfsd_mount *m, struct bfsd_node *n);
+struct bfsd_node *bfsd_idents_find(struct bfsd_mount *m, struct bfsd_branch *b, dev_t dev,
+				   ino_t ino);
+
 /* ----------------------------------------------------------------- inval.c */
 
 void bfsd_inval_entry(struct bfsd_inval *iv, fuse_ino_t parent, const char *name);

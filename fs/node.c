@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Kernel nodes: the objects FUSE node ids name, their names (aliases),
- * their lookup counts, and the hashes that find them again.
+ * their lookup counts and their paths (nodehash.c holds the tables that
+ * find them again).
  *
  * A node id is the node's address (the root is FUSE_ROOT_ID).  A node lives
  * while the kernel has looked it up (nlookup > 0), an alias below it still
@@ -19,134 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The hash of (parent, name, branch), from the bfsd_hash of the name. */
-static uint64_t mix_hash(const struct bfsd_node *parent, uint64_t h, const struct bfsd_branch *b)
-{
-	h ^= (uintptr_t)parent * 0x9e3779b97f4a7c15ull;
-	h ^= (uintptr_t)b * 0xc2b2ae3d27d4eb4full;
-	return h;
-}
-
-static uint64_t name_hash(const struct bfsd_node *parent, const char *name,
-			  const struct bfsd_branch *b)
-{
-	return mix_hash(parent, bfsd_hash(name, strlen(name)), b);
-}
-
-static size_t ident_slot(const struct bfsd_mount *m, const struct bfsd_branch *b, dev_t dev,
-			 ino_t ino)
-{
-	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev ^
-		     (uintptr_t)b * 0xc2b2ae3d27d4eb4full;
-
-	return h & (m->idents_cap - 1);
-}
-
-static void hash_insert(struct bfsd_mount *m, struct bfsd_alias *a)
-{
-	size_t s = a->hash & (m->names_cap - 1);
-
-	a->hnext = m->names[s];
-	m->names[s] = a;
-	m->nnames++;
-}
-
-static void names_add(struct bfsd_mount *m, struct bfsd_alias *a)
-{
-	hash_insert(m, a);
-	if (a->parent == &m->root) {
-		a->rnext = m->root_names;
-		if (a->rnext)
-			a->rnext->rpprev = &a->rnext;
-		a->rpprev = &m->root_names;
-		m->root_names = a;
-	}
-}
-
-static void names_del(struct bfsd_mount *m, struct bfsd_alias *a)
-{
-	struct bfsd_alias **pp = &m->names[a->hash & (m->names_cap - 1)];
-
-	for (; *pp; pp = &(*pp)->hnext) {
-		if (*pp == a) {
-			*pp = a->hnext;
-			m->nnames--;
-			break;
-		}
-	}
-	if (a->rpprev) {
-		*a->rpprev = a->rnext;
-		if (a->rnext)
-			a->rnext->rpprev = a->rpprev;
-		a->rpprev = NULL;
-		a->rnext = NULL;
-	}
-}
-
-static int names_grow(struct bfsd_mount *m)
-{
-	size_t oldcap = m->names_cap;
-	struct bfsd_alias **old = m->names, **t = calloc(oldcap * 2, sizeof(*t));
-
-	if (!t)
-		return -ENOMEM;
-	m->names = t;
-	m->names_cap = oldcap * 2;
-	m->nnames = 0;
-	for (size_t i = 0; i < oldcap; i++) {
-		struct bfsd_alias *a = old[i], *next;
-
-		for (; a; a = next) {
-			next = a->hnext;
-			hash_insert(m, a);
-		}
-	}
-	free(old);
-	return 0;
-}
-
-static void ident_del(struct bfsd_mount *m, struct bfsd_node *n)
-{
-	struct bfsd_node **pp;
-
-	if (!n->ihashed)
-		return;
-	pp = &m->idents[ident_slot(m, n->branch, n->udev, n->uino)];
-	for (; *pp; pp = &(*pp)->inext) {
-		if (*pp == n) {
-			*pp = n->inext;
-			break;
-		}
-	}
-	n->ihashed = false;
-}
-
-static void ident_set(struct bfsd_mount *m, struct bfsd_node *n, dev_t dev, ino_t ino)
-{
-	size_t s;
-
-	if (n->ihashed && n->udev == dev && n->uino == ino)
-		return;
-	ident_del(m, n);
-	n->udev = dev;
-	n->uino = ino;
-	s = ident_slot(m, n->branch, dev, ino);
-	n->inext = m->idents[s];
-	m->idents[s] = n;
-	n->ihashed = true;
-}
-
-static struct bfsd_node *ident_find(struct bfsd_mount *m, struct bfsd_branch *b, dev_t dev,
-				    ino_t ino)
-{
-	struct bfsd_node *n = m->idents[ident_slot(m, b, dev, ino)];
-
-	for (; n; n = n->inext)
-		if (n->branch == b && n->udev == dev && n->uino == ino)
-			return n;
-	return NULL;
-}
 
 int bfsd_nodes_init(struct bfsd_mount *m)
 {
@@ -224,7 +97,7 @@ static int alias_name(struct bfsd_alias *a, const char *name)
 	if (a->name != a->sname)
 		free(a->name);
 	a->name = copy;
-	a->hash = name_hash(a->parent, name, a->node->branch);
+	a->hash = bfsd_names_hash(a->parent, name, a->node->branch);
 	return 0;
 }
 
@@ -238,7 +111,7 @@ static void alias_free(struct bfsd_mount *m, struct bfsd_alias *a)
 {
 	struct bfsd_node *parent = a->parent;
 
-	names_del(m, a);
+	bfsd_names_del(m, a);
 	alias_release(a);
 	free(a);
 	unref_locked(m, parent);
@@ -296,7 +169,7 @@ static void unref_locked(struct bfsd_mount *m, struct bfsd_node *n)
 {
 	if (!n || is_static(m, n) || --n->refs > 0)
 		return;
-	ident_del(m, n);
+	bfsd_idents_del(m, n);
 	while (n->aliases) {
 		struct bfsd_alias *a = n->aliases;
 
@@ -345,42 +218,12 @@ fuse_ino_t bfsd_node_id(struct bfsd_mount *m, const struct bfsd_node *n)
 	return (fuse_ino_t)(uintptr_t)n;
 }
 
-/* In alias chain a, the alias of (parent, name) with hash h, any branch. */
-static struct bfsd_alias *chain_find(struct bfsd_alias *a, uint64_t h,
-				     const struct bfsd_node *parent, const char *name)
-{
-	for (; a; a = a->hnext)
-		if (a->hash == h && a->parent == parent && !strcmp(a->name, name))
-			return a;
-	return NULL;
-}
-
-/* From chain_find's a, the alias that is b's (another branch's shares the
- * hash only by a collision). */
-static struct bfsd_alias *chain_find_branch(struct bfsd_alias *a, uint64_t h,
-					    const struct bfsd_node *parent, const char *name,
-					    const struct bfsd_branch *b)
-{
-	while (a && a->node->branch != b)
-		a = chain_find(a->hnext, h, parent, name);
-	return a;
-}
-
-static struct bfsd_alias *alias_find(struct bfsd_mount *m, struct bfsd_node *parent,
-				     const char *name, struct bfsd_branch *b)
-{
-	uint64_t h = name_hash(parent, name, b);
-	struct bfsd_alias *a = chain_find(m->names[h & (m->names_cap - 1)], h, parent, name);
-
-	return chain_find_branch(a, h, parent, name, b);
-}
-
 static int alias_add(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_node *parent,
 		     const char *name)
 {
 	struct bfsd_alias *a;
 
-	if (m->nnames >= m->names_cap && names_grow(m))
+	if (m->nnames >= m->names_cap && bfsd_names_grow(m))
 		return -ENOMEM;
 	a = calloc(1, sizeof(*a));
 	if (!a)
@@ -394,7 +237,7 @@ static int alias_add(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_node
 	}
 	parent->refs++;
 	alias_link(a);
-	names_add(m, a);
+	bfsd_names_add(m, a);
 	return 0;
 }
 
@@ -430,7 +273,7 @@ int bfsd_node_lookup(struct bfsd_mount *m, struct bfsd_node *parent, const char 
 		n = &m->root_ctl;
 		goto out_count;
 	}
-	a = alias_find(m, parent, name, b);
+	a = bfsd_names_find(m, parent, name, b);
 	/* A different object under this name now: the kernel needs a new inode. */
 	if (a && (a->node->type != type || a->node->kind != kind ||
 		  (linked && a->node->ihashed && (a->node->udev != udev || a->node->uino != uino))))
@@ -439,7 +282,7 @@ int bfsd_node_lookup(struct bfsd_mount *m, struct bfsd_node *parent, const char 
 		n = a->node;
 	/* Another name of a multi-linked file the kernel knows: the same node. */
 	if (!n && linked)
-		n = ident_find(m, b, udev, uino);
+		n = bfsd_idents_find(m, b, udev, uino);
 	/* The same name through the other view: the same node too. */
 	if (!n && kind == BFSD_NODE_OBJECT) {
 		n = twin_locked(m, parent, name, b, type);
@@ -462,7 +305,7 @@ int bfsd_node_lookup(struct bfsd_mount *m, struct bfsd_node *parent, const char 
 		goto out_unlock;
 	}
 	if (linked)
-		ident_set(m, n, udev, uino);
+		bfsd_idents_set(m, n, udev, uino);
 out_count:
 	if (n->nlookup++ == 0 && !is_static(m, n))
 		n->refs++;
@@ -477,7 +320,7 @@ void bfsd_node_set_ident(struct bfsd_mount *m, struct bfsd_node *n, dev_t dev, i
 {
 	pthread_mutex_lock(&m->nodes_lock);
 	if (n->kind == BFSD_NODE_OBJECT && S_ISREG(n->type))
-		ident_set(m, n, dev, ino);
+		bfsd_idents_set(m, n, dev, ino);
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
@@ -487,9 +330,9 @@ void bfsd_node_rekey(struct bfsd_mount *m, struct bfsd_branch *b, dev_t dev, ino
 	struct bfsd_node *n;
 
 	pthread_mutex_lock(&m->nodes_lock);
-	n = ident_find(m, b, dev, ino);
+	n = bfsd_idents_find(m, b, dev, ino);
 	if (n)
-		ident_set(m, n, ndev, nino);
+		bfsd_idents_set(m, n, ndev, nino);
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
@@ -676,11 +519,11 @@ static void alias_move(struct bfsd_mount *m, struct bfsd_alias *a, struct bfsd_n
 {
 	struct bfsd_node *old = a->parent;
 
-	names_del(m, a);
+	bfsd_names_del(m, a);
 	a->parent = parent;
 	if (alias_name(a, name)) {
 		a->parent = old;
-		names_add(m, a);
+		bfsd_names_add(m, a);
 		alias_remove(m, a); /* unnamed: the kernel looks it up again */
 		return;
 	}
@@ -693,7 +536,7 @@ static void alias_move(struct bfsd_mount *m, struct bfsd_alias *a, struct bfsd_n
 		parent->refs++;
 		unref_locked(m, old);
 	}
-	names_add(m, a);
+	bfsd_names_add(m, a);
 }
 
 void bfsd_node_moved(struct bfsd_mount *m, struct bfsd_node *oldparent, const char *oldname,
@@ -711,8 +554,8 @@ void bfsd_node_moved(struct bfsd_mount *m, struct bfsd_node *oldparent, const ch
 		if (p && !is_static(m, p))
 			p->refs++;
 	}
-	from = oldparent ? alias_find(m, oldparent, oldname, b) : NULL;
-	to = newparent ? alias_find(m, newparent, newname, b) : NULL;
+	from = oldparent ? bfsd_names_find(m, oldparent, oldname, b) : NULL;
+	to = newparent ? bfsd_names_find(m, newparent, newname, b) : NULL;
 	/* A name onto itself, through the other view (a directory is two
 	 * inodes, so the kernel lets that through): nothing moves. */
 	if (from && from == to)
@@ -720,16 +563,16 @@ void bfsd_node_moved(struct bfsd_mount *m, struct bfsd_node *oldparent, const ch
 	if (to && !exchange)
 		alias_remove(m, to), to = NULL;
 	else if (to)
-		names_del(m, to); /* re-added below, under the old name */
+		bfsd_names_del(m, to); /* re-added below, under the old name */
 	if (from && newparent)
 		alias_move(m, from, newparent, newname);
 	else if (from)
 		alias_remove(m, from);
 	if (to && oldparent) {
-		names_add(m, to);
+		bfsd_names_add(m, to);
 		alias_move(m, to, oldparent, oldname);
 	} else if (to) {
-		names_add(m, to);
+		bfsd_names_add(m, to);
 		alias_remove(m, to);
 	}
 	unref_locked(m, newparent);
@@ -743,7 +586,7 @@ void bfsd_node_unhash(struct bfsd_mount *m, struct bfsd_node *parent, const char
 	struct bfsd_alias *a;
 
 	pthread_mutex_lock(&m->nodes_lock);
-	a = alias_find(m, parent, name, b);
+	a = bfsd_names_find(m, parent, name, b);
 	if (a)
 		alias_remove(m, a);
 	pthread_mutex_unlock(&m->nodes_lock);
@@ -778,7 +621,7 @@ void bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, struct bfsd
 		size_t mask = m->names_cap - 1;
 
 		for (size_t i = 0; i < k; i++) {
-			h[i] = mix_hash(parent, e[at + i].hash, b);
+			h[i] = bfsd_names_mix(parent, e[at + i].hash, b);
 			__builtin_prefetch(&m->names[h[i] & mask]);
 		}
 		for (size_t i = 0; i < k; i++) {
@@ -787,13 +630,14 @@ void bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, struct bfsd
 				__builtin_prefetch(a[i]);
 		}
 		for (size_t i = 0; i < k; i++) {
-			a[i] = chain_find(a[i], h[i], parent, e[at + i].name);
+			a[i] = bfsd_names_chain(a[i], h[i], parent, e[at + i].name);
 			if (a[i])
 				__builtin_prefetch(a[i]->node);
 		}
 		for (size_t i = 0; i < k; i++) {
 			struct bfsd_dirent *d = &e[at + i];
-			struct bfsd_alias *x = chain_find_branch(a[i], h[i], parent, d->name, b);
+			struct bfsd_alias *x =
+				bfsd_names_chain_branch(a[i], h[i], parent, d->name, b);
 
 			if (x && d->type && x->node->kind == BFSD_NODE_OBJECT &&
 			    x->node->type == d->type) {
@@ -818,7 +662,7 @@ static struct bfsd_node *walk_locked(struct bfsd_mount *m, struct bfsd_branch *b
 	} else {
 		name[0] = '@';
 		snprintf(name + 1, sizeof(name) - 1, "%s", b->name);
-		a = alias_find(m, &m->root, name, b);
+		a = bfsd_names_find(m, &m->root, name, b);
 		n = a ? a->node : NULL;
 	}
 	while (n && *p) {
@@ -829,7 +673,7 @@ static struct bfsd_node *walk_locked(struct bfsd_mount *m, struct bfsd_branch *b
 			return NULL;
 		memcpy(name, p, len);
 		name[len] = '\0';
-		a = alias_find(m, n, name, b);
+		a = bfsd_names_find(m, n, name, b);
 		n = a ? a->node : NULL;
 		p += len + (slash ? 1 : 0);
 	}
@@ -877,7 +721,7 @@ static struct bfsd_node *twin_locked(struct bfsd_mount *m, struct bfsd_node *par
 	if (type == S_IFDIR || parent->kind == BFSD_NODE_CTL || path_locked(parent, path))
 		return NULL;
 	tp = walk_locked(m, b, !via_root, path);
-	a = tp ? alias_find(m, tp, name, b) : NULL;
+	a = tp ? bfsd_names_find(m, tp, name, b) : NULL;
 	if (!a || a->node->kind != BFSD_NODE_OBJECT || a->node->type != type)
 		return NULL;
 	return a->node;
