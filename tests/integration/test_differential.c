@@ -18,7 +18,8 @@
  *
  * Operations: create, overwrite and append, pwrite, truncate, mkdir,
  * rmdir, unlink, rename (files and directories, onto names that exist or
- * not), link, symlink, chmod, setxattr and removexattr, on a small pool of
+ * not; plain, RENAME_NOREPLACE and RENAME_EXCHANGE), link, symlink,
+ * mkfifo, chmod, setxattr and removexattr, on a small pool of
  * names so they collide; and descriptors held across steps in 4 slots
  * (open, pwrite, ftruncate, pread and fstat through them), whose reads and
  * fstat must match too.
@@ -140,6 +141,9 @@ enum op {
 	OP_FDTRUNC, /* ftruncate through a slot */
 	OP_SETXATTR,
 	OP_RMXATTR,
+	OP_EXCHANGE,  /* renameat2 RENAME_EXCHANGE */
+	OP_NOREPLACE, /* renameat2 RENAME_NOREPLACE */
+	OP_MKFIFO,
 	OP_N
 };
 
@@ -192,7 +196,11 @@ static int apply(const char *root, const struct step *s)
 	switch (s->op) {
 	case OP_WRITE:
 	case OP_APPEND:
-		fd = open(a, O_WRONLY | O_CREAT | (s->op == OP_APPEND ? O_APPEND : O_TRUNC), 0644);
+		/* O_NONBLOCK: a FIFO without a reader is ENXIO, not a hang. */
+		fd = open(a,
+			  O_WRONLY | O_CREAT | O_NONBLOCK |
+				  (s->op == OP_APPEND ? O_APPEND : O_TRUNC),
+			  0644);
 		if (fd < 0)
 			return errno;
 		if (write(fd, s->data, s->len) != (ssize_t)s->len)
@@ -249,6 +257,12 @@ static int apply(const char *root, const struct step *s)
 		return lsetxattr(a, s->b, s->data, s->len, 0) ? errno : 0;
 	case OP_RMXATTR:
 		return lremovexattr(a, s->b) ? errno : 0;
+	case OP_EXCHANGE:
+		return renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) ? errno : 0;
+	case OP_NOREPLACE:
+		return renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_NOREPLACE) ? errno : 0;
+	case OP_MKFIFO:
+		return mkfifo(a, 0644) ? errno : 0;
 	case OP_N:
 		break;
 	}
@@ -279,6 +293,7 @@ static bool make_step(struct step *s)
 		break;
 	case OP_MKDIR:
 	case OP_SYMLINK:
+	case OP_MKFIFO:
 		a = fresh(s->a);
 		snprintf(s->b, sizeof(s->b), "target%u", rnd(4));
 		break;
@@ -316,9 +331,11 @@ static bool make_step(struct step *s)
 		s->len = s->op == OP_SETXATTR ? rnd(40) : 0;
 		break;
 	case OP_RENAME:
+	case OP_NOREPLACE:
+	case OP_EXCHANGE:
 	case OP_LINK:
 		a = existing(s->op == OP_LINK ? S_IFREG : 0);
-		b = rnd(10) < 7 ? fresh(s->b) : existing(0);
+		b = rnd(10) < (s->op == OP_EXCHANGE ? 2 : 7) ? fresh(s->b) : existing(0);
 		if (!b)
 			return false;
 		if (b != s->b)
@@ -339,9 +356,11 @@ static bool make_step(struct step *s)
 static const char *op_name(enum op op)
 {
 	static const char *const names[OP_N] = {
-		"write",       "append",  "pwrite",   "truncate",    "mkdir",	 "rmdir",
-		"unlink",      "rename",  "link",     "symlink",     "chmod",	 "open",
-		"write to fd", "read fd", "fstat fd", "truncate fd", "setxattr", "removexattr"
+		"write",       "append",   "pwrite",	  "truncate", "mkdir",
+		"rmdir",       "unlink",   "rename",	  "link",     "symlink",
+		"chmod",       "open",	   "write to fd", "read fd",  "fstat fd",
+		"truncate fd", "setxattr", "removexattr", "exchange", "rename noreplace",
+		"mkfifo"
 	};
 
 	return names[op];
