@@ -297,6 +297,17 @@ static int keep_object(struct bfsd_fs *fs, struct bfsd_layer *p, const char *pat
 	return ret;
 }
 
+/* Whether p's directory path is complete (opaque): what the base has
+ * there now is none of its branches' business. */
+static bool complete_in(struct bfsd_layer *p, const char *path)
+{
+	char redirect[PATH_MAX];
+	bool opaque = false;
+	uint64_t origin;
+
+	return !bfsd_marker_dir(p, path, &opaque, redirect, &origin) && opaque;
+}
+
 /*
  * Give the container p/path everything the base has of dir path that p does
  * not decide yet (keep_object), then make p/path opaque: it is complete and
@@ -324,7 +335,7 @@ static int fill_container(struct bfsd_fs *fs, struct bfsd_layer *p, const char *
 			break;
 		if (fstatat(p->dirfd, child, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			ret = keep_object(fs, p, child, k);
-		else if (S_ISDIR(st.st_mode))
+		else if (S_ISDIR(st.st_mode) && !complete_in(p, child))
 			ret = fill_container(fs, p, child, k);
 		ret = ret < 0 ? ret : 0;
 	}

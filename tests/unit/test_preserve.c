@@ -510,6 +510,35 @@ START_TEST(commit_dropping_a_tree_split_by_hard_links)
 }
 END_TEST
 
+/* Main replaces a subdirectory (the branch's copy of it is complete), then
+ * moves or removes its parent: filling the parent's copy from the base
+ * must not add the new subdirectory's entries to the complete copy
+ * (found by the differential run with RENAME_EXCHANGE, seed 53). */
+START_TEST(directory_moved_after_a_subdirectory_was_replaced)
+{
+	struct bfsd_branch *b = ut_branch(&T, MAIN, "b");
+
+	ck_assert_int_eq(ut_unlink(&T, MAIN, "d/sub/y"), 0);
+	ck_assert_int_eq(ut_rmdir(&T, MAIN, "d/sub"), 0);
+	ck_assert_int_eq(ut_mkdir(&T, MAIN, "d/sub", 0755), 0);
+	ck_assert_int_eq(ut_write(&T, MAIN, "d/sub/new", "n"), 0);
+	if (_i) {
+		ck_assert_int_eq(ut_rename(&T, MAIN, "d", "e", 0), 0);
+	} else {
+		/* A commit drops the tree: its objects are moved, not copied. */
+		struct bfsd_branch *c = ut_branch(&T, MAIN, "c");
+		static const char *const gone[] = { "d/sub/new", "d/sub", "d/x", "d" };
+
+		for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+			ck_assert_int_eq(
+				i % 2 ? ut_rmdir(&T, c, gone[i]) : ut_unlink(&T, c, gone[i]), 0);
+		ck_assert_int_eq(ut_commit(&T, c), 0);
+		ck_assert(!ut_base_exists(&T, "d"));
+	}
+	sees_setup_tree(b);
+}
+END_TEST
+
 START_TEST(no_preservation_without_live_branches)
 {
 	char layers[PATH_MAX];
@@ -571,6 +600,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, commit_into_main_preserves_for_siblings);
 	tcase_add_test(tc, commit_deleting_a_tree_preserves_for_siblings);
 	tcase_add_test(tc, no_preservation_without_live_branches);
+	tcase_add_loop_test(tc, directory_moved_after_a_subdirectory_was_replaced, 0, 2);
 	tcase_add_test(tc, directories_split_by_hard_links);
 	tcase_add_test(tc, commit_dropping_a_tree_split_by_hard_links);
 	suite_add_tcase(s, tc);
