@@ -461,7 +461,9 @@ END_TEST
  * from.  This found b counting the links main made to its file (main's
  * link did not preserve the file: 1 of 100 seeds; view.c, bfsd_view_link).
  * A second branch c, made halfway through main's run (a later epoch),
- * must show the tree of that moment, and take steps of its own too.
+ * must show the tree of that moment, and take steps of its own too (c
+ * showed main's new entries of a subdirectory main had replaced, once main
+ * moved its parent: 1 of 150 seeds; preserve.c, complete_in).
  */
 START_TEST(random_operations_on_main_match_a_disk)
 {
