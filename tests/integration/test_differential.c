@@ -556,9 +556,9 @@ static Suite *suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, random_operations_match_a_disk, 0, 16);
-	tcase_add_loop_test(tc, random_operations_on_main_match_a_disk, 0, 8);
-	tcase_add_loop_test(tc, random_operations_with_children_match_a_disk, 0, 16);
+	tcase_add_loop_test(tc, random_operations_match_a_disk, 0, 32);
+	tcase_add_loop_test(tc, random_operations_on_main_match_a_disk, 0, 16);
+	tcase_add_loop_test(tc, random_operations_with_children_match_a_disk, 0, 32);
 	suite_add_tcase(s, tc);
 	return s;
 }
