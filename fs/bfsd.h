@@ -440,6 +440,9 @@ int bfsd_quota_parse(const char *s, int64_t *out);
 
 /* ----------------------------------------------------------------- links.c */
 
+/* Build the map now if it is not yet: a walk of the whole base, for a
+ * caller about to need it to do before taking locks others wait on. */
+void bfsd_links_prepare(struct bfsd_fs *fs);
 /* The base paths that still name the multi-linked inode (dev, ino); the
  * map is built on first use.  Free with bfsd_links_free. */
 int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size_t *n);

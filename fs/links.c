@@ -145,6 +145,13 @@ static void ensure_built(struct bfsd_fs *fs)
 		scan(fs, fs->base->dirfd, ".", "");
 }
 
+void bfsd_links_prepare(struct bfsd_fs *fs)
+{
+	pthread_mutex_lock(&fs->links_lock);
+	ensure_built(fs);
+	pthread_mutex_unlock(&fs->links_lock);
+}
+
 int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size_t *n)
 {
 	struct link_entry *e;

@@ -457,6 +457,12 @@ int bfsd_preserve(struct bfsd_fs *fs, const char *path, enum bfsd_change what)
 	if (S_ISREG(bst.st_mode) && bst.st_nlink > 1 &&
 	    bfsd_links_kept(fs, bst.st_dev, bst.st_ino, p->id))
 		return 0;
+	/* The first need of the link map walks the whole base: not under the
+	 * lock that stops every branch's lookups (0.48 s of them for 150,000
+	 * files). */
+	if ((S_ISREG(bst.st_mode) && bst.st_nlink > 1) ||
+	    (S_ISDIR(bst.st_mode) && what == BFSD_CH_DROP))
+		bfsd_links_prepare(fs);
 	pthread_rwlock_wrlock(&fs->lower_lock);
 	if (S_ISREG(bst.st_mode) && bst.st_nlink > 1) {
 		ret = preserve_links(fs, p, path, &bst);
