@@ -87,6 +87,8 @@ const char *bfsd_path_split(const char *path, char *parent);
 const char *bfsd_rel(const char *path);
 /* True when a is b or lies below b. */
 bool bfsd_path_within(const char *a, const char *b);
+/* qsort/bsearch comparison of two char * (an array of strings). */
+int bfsd_strcmp_ptr(const void *a, const void *b);
 uint64_t bfsd_hash(const void *p, size_t n);
 /* Tell a worker thread to stop (*stop under lock, cond signalled), and
  * wait for it to end. */

@@ -20,11 +20,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-static int strcmp_ptr(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static int copy_rw(int in, int out, off_t from, off_t to)
 {
 	static __thread char buf[1 << 17];
@@ -204,7 +199,7 @@ static int visible_xattrs(struct bfsd_fs *fs, struct bfsd_layer *l, const char *
 	for (char *p = names; p < names + len && n < 1024; p += strlen(p) + 1)
 		if (!bfsd_layer_is_storage(l) || bfsd_xattr_from_layer(fs, p))
 			sorted[n++] = p;
-	qsort(sorted, n, sizeof(sorted[0]), strcmp_ptr);
+	qsort(sorted, n, sizeof(sorted[0]), bfsd_strcmp_ptr);
 	for (size_t i = 0; i < n && !ret; i++) {
 		ssize_t vl = lgetxattr(path, sorted[i], val, sizeof(val));
 		const char *name =

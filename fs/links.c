@@ -178,13 +178,20 @@ int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size
 	return e && !v ? -ENOMEM : 0;
 }
 
+/* The length of the parent of p's first len bytes ("" is 0). */
+static size_t parent_len(const char *p, size_t len)
+{
+	while (len && p[--len] != '/')
+		;
+	return len;
+}
+
 /* The length of the longest prefix of a, at most len bytes and ending at
  * a '/' (or empty), that is a directory holding path b. */
 static size_t common_dir_len(const char *a, size_t len, const char *b)
 {
 	while (len && !(strncmp(a, b, len) == 0 && b[len] == '/'))
-		while (len && a[--len] != '/')
-			;
+		len = parent_len(a, len);
 	return len;
 }
 
@@ -216,21 +223,14 @@ static int dirset_add(struct dirset *s, const char *path, size_t len)
  * name's own directory up. */
 static int split_add(struct dirset *s, const char *name, size_t dlen, size_t clen)
 {
-	const char *slash = strrchr(name, '/');
-	size_t len = slash ? (size_t)(slash - name) : 0;
+	size_t len = parent_len(name, strlen(name));
 	int ret = 0;
 
 	while (!ret && len > clen && len >= dlen) {
 		ret = dirset_add(s, name, len);
-		while (len && name[--len] != '/')
-			;
+		len = parent_len(name, len);
 	}
 	return ret;
-}
-
-static int strcmp_ptr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int split_scan(struct bfsd_fs *fs, const char *dir, struct dirset *s)
@@ -240,8 +240,7 @@ static int split_scan(struct bfsd_fs *fs, const char *dir, struct dirset *s)
 
 	for (size_t b = 0; fs->links && b < LINK_BUCKETS && !ret; b++) {
 		for (struct link_entry *e = fs->links[b]; e && !ret; e = e->next) {
-			const char *slash = e->n ? strrchr(e->paths[0], '/') : NULL;
-			size_t clen = slash ? (size_t)(slash - e->paths[0]) : 0;
+			size_t clen = e->n ? parent_len(e->paths[0], strlen(e->paths[0])) : 0;
 
 			for (size_t i = 1; i < e->n; i++)
 				clen = common_dir_len(e->paths[0], clen, e->paths[i]);
@@ -268,7 +267,7 @@ int bfsd_links_split_dirs(struct bfsd_fs *fs, const char *dir, char ***out, size
 		return ret;
 	}
 	if (s.n)
-		qsort(s.v, s.n, sizeof(*s.v), strcmp_ptr);
+		qsort(s.v, s.n, sizeof(*s.v), bfsd_strcmp_ptr);
 	for (size_t i = 0; i < s.n; i++) {
 		if (k && !strcmp(s.v[k - 1], s.v[i]))
 			free(s.v[i]);
@@ -282,7 +281,7 @@ int bfsd_links_split_dirs(struct bfsd_fs *fs, const char *dir, char ***out, size
 
 bool bfsd_links_split_has(char *const *dirs, size_t n, const char *dir)
 {
-	return n && bsearch(&dir, dirs, n, sizeof(*dirs), strcmp_ptr);
+	return n && bsearch(&dir, dirs, n, sizeof(*dirs), bfsd_strcmp_ptr);
 }
 
 bool bfsd_links_kept(struct bfsd_fs *fs, dev_t dev, ino_t ino, uint64_t layer)

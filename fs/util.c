@@ -119,6 +119,11 @@ bool bfsd_path_within(const char *a, const char *b)
 	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
 }
 
+int bfsd_strcmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 uint64_t bfsd_hash(const void *p, size_t n)
 {
 	return XXH3_64bits(p, n);
