@@ -124,7 +124,7 @@ struct bfsd_mount {
 	size_t names_cap, nnames;
 	struct bfsd_alias *root_names; /* those whose parent is the root */
 	struct bfsd_node **idents;     /* multi-linked files by (branch, view, dev, ino) */
-	size_t idents_cap;
+	size_t idents_cap, nidents;
 	struct bfsd_node root;
 	struct bfsd_node root_ctl;
 	struct bfsd_node *all; /* every other node */

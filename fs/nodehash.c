@@ -3,7 +3,7 @@
  * The two tables that find kernel nodes: aliases by (parent node, name,
  * branch), for lookups, and multi-linked files by (branch, dev, ino) of
  * their underlying object, so that a second name of one joins its node.
- * The alias table doubles when it holds as many names as slots; both are
+ * Each table doubles when it holds as many entries as slots; both are
  * chained.  Everything here is under mount->nodes_lock.
  */
 #include "ll.h"
@@ -108,25 +108,56 @@ void bfsd_idents_del(struct bfsd_mount *m, struct bfsd_node *n)
 	for (; *pp; pp = &(*pp)->inext) {
 		if (*pp == n) {
 			*pp = n->inext;
+			m->nidents--;
 			break;
 		}
 	}
 	n->ihashed = false;
 }
 
+static void ident_insert(struct bfsd_mount *m, struct bfsd_node *n)
+{
+	size_t s = ident_slot(m, n->branch, n->udev, n->uino);
+
+	n->inext = m->idents[s];
+	m->idents[s] = n;
+	m->nidents++;
+}
+
+/* Double the table of multi-linked files; on no memory keep the old one:
+ * its chains only grow longer. */
+static void idents_grow(struct bfsd_mount *m)
+{
+	size_t oldcap = m->idents_cap;
+	struct bfsd_node **old = m->idents, **t = calloc(oldcap * 2, sizeof(*t));
+
+	if (!t)
+		return;
+	m->idents = t;
+	m->idents_cap = oldcap * 2;
+	m->nidents = 0;
+	for (size_t i = 0; i < oldcap; i++) {
+		struct bfsd_node *n = old[i], *next;
+
+		for (; n; n = next) {
+			next = n->inext;
+			ident_insert(m, n);
+		}
+	}
+	free(old);
+}
+
 void bfsd_idents_set(struct bfsd_mount *m, struct bfsd_node *n, dev_t dev, ino_t ino)
 {
-	size_t s;
-
 	if (n->ihashed && n->udev == dev && n->uino == ino)
 		return;
 	bfsd_idents_del(m, n);
 	n->udev = dev;
 	n->uino = ino;
-	s = ident_slot(m, n->branch, dev, ino);
-	n->inext = m->idents[s];
-	m->idents[s] = n;
+	ident_insert(m, n);
 	n->ihashed = true;
+	if (m->nidents >= m->idents_cap)
+		idents_grow(m);
 }
 
 struct bfsd_node *bfsd_idents_find(struct bfsd_mount *m, struct bfsd_branch *b, dev_t dev,

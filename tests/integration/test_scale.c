@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Scale on a real mount: a thousand live branches, nesting 64 deep, and
- * aborts of big branches.
+ * Scale on a real mount: a thousand live branches, nesting 64 deep, aborts
+ * of big branches, and 12,000 pairs of hard links.
  *
  * 1,000 branches are created through the ioctl, listed at the root, written
  * to (each sees only its own writes), held open all at once, kept across a
@@ -378,17 +378,147 @@ START_TEST(abort_returns_at_once_and_space_comes_back)
 }
 END_TEST
 
+/* ---- many hard links ---- */
+
+#define NPAIR 12000
+
+/* The two names of pair i, relative to a view or the base. */
+static const char *pair_name(char side, int i)
+{
+	static char buf[8][64];
+	static int next;
+	char *p = buf[next++ % 8];
+
+	snprintf(p, 64, "%c/d%03d/f%05d", side, i / 100, i);
+	return p;
+}
+
+/* The name of sample pair i written through, and its other name: half of
+ * the samples each way, whichever names the link map met first. */
+#define W(i) ((i) / 101 % 2 ? 'b' : 'a')
+#define O(i) ((i) / 101 % 2 ? 'a' : 'b')
+
+static const char *pair_text(int i, const char *what)
+{
+	static char buf[64];
+
+	snprintf(buf, sizeof(buf), "%s %d\n", what, i);
+	return buf;
+}
+
+/*
+ * 12,000 pairs of hard links in the base (a package store's layout): every
+ * name stat'ed through a branch is one inode with its pair, a write through
+ * one name of a pair shows through the other (also in the kernel's cache of
+ * the other name, which is the same kernel inode), and main's in-place writes leave the branch's snapshot
+ * of both names alone.  The tables that find a pair (the daemon's link map
+ * and its table of linked kernel nodes) start at 1,024 slots and grow
+ * several times here.
+ */
+START_TEST(twelve_thousand_hard_link_pairs)
+{
+	char dir[4096];
+	ino_t *ino;
+	double t0;
+
+	bfs_mount_stop(&m);
+	for (int i = 0; i < NPAIR; i++) {
+		if (i % 100 == 0) {
+			snprintf(dir, sizeof(dir), "%s/%s", m.base, pair_name('a', i));
+			*strrchr(dir, '/') = 0;
+			ck_assert_int_eq(bfs_mkdirs(dir), 0);
+			snprintf(dir, sizeof(dir), "%s/%s", m.base, pair_name('b', i));
+			*strrchr(dir, '/') = 0;
+			ck_assert_int_eq(bfs_mkdirs(dir), 0);
+		}
+		ck_ret(bfs_write_file(at(m.base, pair_name('a', i)), pair_text(i, "base")), 0);
+		ck_sys(link(at(m.base, pair_name('a', i)), at(m.base, pair_name('b', i))));
+	}
+	bfs_mount_start(&m, NULL);
+	ck_ret(bfs_branch_create(&m, NULL, "hl"), 0);
+	/* All the a names first: the tables grow before any b name joins. */
+	ino = calloc(NPAIR, sizeof(*ino));
+	ck_assert(ino != NULL);
+	t0 = now();
+	for (int i = 0; i < NPAIR; i++) {
+		struct stat a;
+
+		ck_sys(lstat(at(br("hl"), pair_name('a', i)), &a));
+		ck_assert_int_eq(a.st_nlink, 2);
+		ino[i] = a.st_ino;
+	}
+	for (int i = 0; i < NPAIR; i++) {
+		struct stat b;
+
+		ck_sys(lstat(at(br("hl"), pair_name('b', i)), &b));
+		ck_assert_msg(b.st_ino == ino[i] && b.st_nlink == 2,
+			      "pair %d: inodes %llu and %llu, %d links", i,
+			      (unsigned long long)ino[i], (unsigned long long)b.st_ino,
+			      (int)b.st_nlink);
+	}
+	free(ino);
+	report("stat 24000 linked names in a branch", t0, 2 * NPAIR);
+	/* Read one name (into the kernel's cache), write through the other. */
+	for (int i = 0; i < NPAIR; i += 101)
+		ck_file_eq(at(br("hl"), pair_name(O(i), i)), pair_text(i, "base"));
+	t0 = now();
+	for (int i = 0; i < NPAIR; i += 101)
+		ck_ret(bfs_write_file(at(br("hl"), pair_name(W(i), i)), pair_text(i, "branch's")),
+		       0);
+	report("first write of 119 linked files in a branch", t0, 119);
+	for (int i = 0; i < NPAIR; i += 101) {
+		ck_file_eq(at(br("hl"), pair_name(O(i), i)), pair_text(i, "branch's"));
+		ck_file_eq(at(m.base, pair_name(O(i), i)), pair_text(i, "base"));
+	}
+	/* Both names are one kernel inode: a second change through one shows
+	 * through the other's cached attributes and pages at once. */
+	for (int i = 0; i < NPAIR; i += 101) {
+		struct stat b;
+
+		ck_sys(chmod(at(br("hl"), pair_name(W(i), i)), 0600));
+		ck_ret(bfs_write_file(at(br("hl"), pair_name(W(i), i)),
+				      pair_text(i, "again, the branch's")),
+		       0);
+		ck_sys(lstat(at(br("hl"), pair_name(O(i), i)), &b));
+		ck_assert_int_eq(b.st_mode & 07777, 0600);
+		ck_file_eq(at(br("hl"), pair_name(O(i), i)), pair_text(i, "again, the branch's"));
+	}
+	/* Main writes other pairs in place: the branch keeps its snapshot. */
+	for (int i = 50; i < NPAIR; i += 101)
+		ck_file_eq(at(br("hl"), pair_name(O(i), i)), pair_text(i, "base"));
+	for (int i = 50; i < NPAIR; i += 101)
+		ck_ret(bfs_write_file(at(m.mnt, pair_name(W(i), i)), pair_text(i, "main's")), 0);
+	for (int i = 50; i < NPAIR; i += 101) {
+		ck_file_eq(at(m.base, pair_name(O(i), i)), pair_text(i, "main's"));
+		ck_file_eq(at(br("hl"), pair_name(W(i), i)), pair_text(i, "base"));
+		ck_file_eq(at(br("hl"), pair_name(O(i), i)), pair_text(i, "base"));
+	}
+	/* The branch lands: both names of each pair it wrote, still one file. */
+	ck_ret(bfs_ioc_commit(ctl("hl")), 0);
+	for (int i = 0; i < NPAIR; i += 101) {
+		struct stat a, b;
+
+		ck_file_eq(at(m.base, pair_name('a', i)), pair_text(i, "again, the branch's"));
+		ck_file_eq(at(m.base, pair_name('b', i)), pair_text(i, "again, the branch's"));
+		ck_sys(lstat(at(m.base, pair_name('a', i)), &a));
+		ck_sys(lstat(at(m.base, pair_name('b', i)), &b));
+		ck_assert_int_eq(a.st_ino, b.st_ino);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("scale");
 	TCase *tc = tcase_create("scale");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	/* Per test; the suite's CTest limit covers all three. */
+	/* Per test; the suite's CTest limit covers all four. */
 	tcase_set_timeout(tc, 80);
 	tcase_add_test(tc, a_thousand_live_branches);
 	tcase_add_test(tc, nesting_64_deep);
 	tcase_add_test(tc, abort_returns_at_once_and_space_comes_back);
+	tcase_add_test(tc, twelve_thousand_hard_link_pairs);
 	suite_add_tcase(s, tc);
 	return s;
 }
