@@ -478,6 +478,8 @@ int bfsd_layer_link_names(struct bfsd_layer *l, const char *dir, dev_t dev, ino_
  * was below its old path (its redirect) under its new one.  A name no
  * redirect covers stays; callers check each result by resolving it. */
 void bfsd_links_map_up(struct bfsd_fs *fs, struct bfsd_branch *b, int idx, char **names, size_t n);
+/* Free what bfsd_links_map_up keeps for b. */
+void bfsd_links_moves_free(struct bfsd_branch *b);
 
 /* ------------------------------------------------------------------ file.c */
 
@@ -712,6 +714,8 @@ struct bfsd_branch {
 	atomic_uint changes;	 /* bumped by every change to the namespace */
 	struct bfsd_res **cache; /* by path hash; cache_lock */
 	size_t cache_cap, cache_n;
+	pthread_mutex_t moves_lock;
+	struct bfsd_moves *moves; /* its layers' moved directories (links.c) */
 };
 
 struct bfsd_branch *bfsd_branch_get(struct bfsd_branch *b);
@@ -878,6 +882,7 @@ struct bfsd_fs {
 
 	pthread_mutex_t links_lock;
 	struct link_entry **links; /* base hard links (links.c); links_lock */
+	size_t links_cap, nlinks;
 
 	pthread_mutex_t files_lock;
 	struct bfsd_file **files; /* open files by (dev, ino) */

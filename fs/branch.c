@@ -35,6 +35,8 @@ void bfsd_branch_put(struct bfsd_branch *b)
 		bfsd_layer_put(b->layers[i]);
 	free(b->layers);
 	bfsd_cache_free(b);
+	bfsd_links_moves_free(b);
+	pthread_mutex_destroy(&b->moves_lock);
 	pthread_rwlock_destroy(&b->ns_lock);
 	pthread_rwlock_destroy(&b->write_gate);
 	free(b->name);
@@ -57,6 +59,7 @@ int bfsd_branch_alloc(struct bfsd_fs *fs, uint64_t id, const char *name, struct 
 	atomic_init(&b->refs, 1);
 	pthread_rwlock_init(&b->ns_lock, NULL);
 	pthread_rwlock_init(&b->write_gate, NULL);
+	pthread_mutex_init(&b->moves_lock, NULL);
 	bfsd_cache_init(b);
 	*out = b;
 	return 0;

@@ -34,16 +34,52 @@ struct link_entry {
 	struct link_entry *next;
 };
 
+/* The map starts with this many buckets and doubles when it holds as many
+ * inodes as buckets. */
 #define LINK_BUCKETS 1024
 
-static size_t bucket(dev_t dev, ino_t ino)
+static size_t bucket(const struct bfsd_fs *fs, dev_t dev, ino_t ino)
 {
-	return (size_t)((ino * 0x9e3779b97f4a7c15ull) ^ dev) % LINK_BUCKETS;
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) ^ dev) & (fs->links_cap - 1);
+}
+
+static int map_init(struct bfsd_fs *fs)
+{
+	fs->links = calloc(LINK_BUCKETS, sizeof(*fs->links));
+	if (!fs->links)
+		return -ENOMEM;
+	fs->links_cap = LINK_BUCKETS;
+	fs->nlinks = 0;
+	return 0;
+}
+
+/* Double the buckets; on no memory keep the old ones (longer chains). */
+static void map_grow(struct bfsd_fs *fs)
+{
+	size_t oldcap = fs->links_cap;
+	struct link_entry **old = fs->links, **t = calloc(oldcap * 2, sizeof(*t));
+
+	if (!t)
+		return;
+	fs->links = t;
+	fs->links_cap = oldcap * 2;
+	for (size_t b = 0; b < oldcap; b++) {
+		struct link_entry *e = old[b], *next;
+
+		for (; e; e = next) {
+			struct link_entry **head = &t[bucket(fs, e->dev, e->ino)];
+
+			next = e->next;
+			e->next = *head;
+			*head = e;
+		}
+	}
+	free(old);
 }
 
 static struct link_entry *entry_find(struct bfsd_fs *fs, dev_t dev, ino_t ino, bool create)
 {
-	struct link_entry *e, **head = &fs->links[bucket(dev, ino)];
+	struct link_entry *e, **head = &fs->links[bucket(fs, dev, ino)];
 
 	for (e = *head; e; e = e->next)
 		if (e->dev == dev && e->ino == ino)
@@ -57,6 +93,8 @@ static struct link_entry *entry_find(struct bfsd_fs *fs, dev_t dev, ino_t ino, b
 	e->ino = ino;
 	e->next = *head;
 	*head = e;
+	if (++fs->nlinks >= fs->links_cap)
+		map_grow(fs);
 	return e;
 }
 
@@ -140,8 +178,7 @@ static void ensure_built(struct bfsd_fs *fs)
 {
 	if (fs->links)
 		return;
-	fs->links = calloc(LINK_BUCKETS, sizeof(*fs->links));
-	if (fs->links)
+	if (!map_init(fs))
 		scan(fs, fs->base->dirfd, ".", "");
 }
 
@@ -238,7 +275,7 @@ static int split_scan(struct bfsd_fs *fs, const char *dir, struct dirset *s)
 	size_t dlen = strlen(dir);
 	int ret = 0;
 
-	for (size_t b = 0; fs->links && b < LINK_BUCKETS && !ret; b++) {
+	for (size_t b = 0; fs->links && b < fs->links_cap && !ret; b++) {
 		for (struct link_entry *e = fs->links[b]; e && !ret; e = e->next) {
 			size_t clen = e->n ? parent_len(e->paths[0], strlen(e->paths[0])) : 0;
 
@@ -332,7 +369,7 @@ static void rewrite(struct bfsd_fs *fs, const char *(*fn)(const char *, const vo
 	char buf[PATH_MAX];
 
 	pthread_mutex_lock(&fs->links_lock);
-	for (size_t b = 0; fs->links && b < LINK_BUCKETS; b++) {
+	for (size_t b = 0; fs->links && b < fs->links_cap; b++) {
 		for (struct link_entry *e = fs->links[b]; e; e = e->next) {
 			size_t keep = 0;
 
@@ -479,7 +516,7 @@ void bfsd_links_rename(struct bfsd_fs *fs, const char *from, const char *to, boo
 
 void bfsd_links_free_all(struct bfsd_fs *fs)
 {
-	for (size_t b = 0; fs->links && b < LINK_BUCKETS; b++) {
+	for (size_t b = 0; fs->links && b < fs->links_cap; b++) {
 		struct link_entry *e = fs->links[b], *next;
 
 		for (; e; e = next) {
@@ -499,8 +536,7 @@ int bfsd_layer_link_names(struct bfsd_layer *l, const char *dir, dev_t dev, ino_
 	struct link_entry *e;
 
 	/* A storage layer is small (it holds changes): scan it now. */
-	tmp.links = calloc(LINK_BUCKETS, sizeof(*tmp.links));
-	if (!tmp.links)
+	if (map_init(&tmp))
 		return -ENOMEM;
 	scan(&tmp, l->dirfd, bfsd_rel(dir), dir);
 	e = entry_find(&tmp, dev, ino, false);
@@ -604,18 +640,89 @@ static void map_through(const struct moved *m, char **name)
 	*name = p;
 }
 
+/*
+ * The redirected directories of the storage layers of a branch's stack, as
+ * walks found them.  Redirects are set only by renames, which flush the
+ * branch's resolution cache (res_gen), and reach other layers only by
+ * commits and preservation, which flush it or bump lower_gen: the lists
+ * stay valid exactly as long as resolutions cached under the same two
+ * generations.
+ */
+struct bfsd_moves {
+	unsigned gen, lower_gen;
+	size_t n, cap;
+	const struct bfsd_layer **layer;
+	struct moved *moved;
+};
+
+static void moves_reset(struct bfsd_moves *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		moved_free(&c->moved[i]);
+	c->n = 0;
+}
+
+void bfsd_links_moves_free(struct bfsd_branch *b)
+{
+	if (b->moves) {
+		moves_reset(b->moves);
+		free(b->moves->layer);
+		free(b->moves->moved);
+		free(b->moves);
+		b->moves = NULL;
+	}
+}
+
+/* The directories of l moved there, from b's cache or a walk of l; NULL
+ * when out of memory (the names then stay as they are). */
+static const struct moved *moves_of(struct bfsd_moves *c, struct bfsd_layer *l)
+{
+	struct moved_scan ms;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (c->layer[i] == l)
+			return &c->moved[i];
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 4;
+		const struct bfsd_layer **lv = realloc(c->layer, cap * sizeof(*lv));
+		struct moved *mv = lv ? realloc(c->moved, cap * sizeof(*mv)) : NULL;
+
+		if (lv)
+			c->layer = lv;
+		if (!mv)
+			return NULL;
+		c->moved = mv;
+		c->cap = cap;
+	}
+	c->layer[c->n] = l;
+	c->moved[c->n] = (struct moved){ 0 };
+	ms = (struct moved_scan){ l, &c->moved[c->n] };
+	walk(l->dirfd, ".", "", visit_moved, &ms);
+	return &c->moved[c->n++];
+}
+
 void bfsd_links_map_up(struct bfsd_fs *fs, struct bfsd_branch *b, int idx, char **names, size_t n)
 {
-	for (int k = idx - 1; k >= 0 && n; k--) {
-		struct bfsd_layer *l = bfsd_stack_at(fs, b, k);
-		struct moved m = { 0 };
-		struct moved_scan ms = { l, &m };
+	unsigned gen = atomic_load(&b->res_gen), lower_gen = atomic_load(&fs->lower_gen);
+	struct bfsd_moves *c;
 
-		if (!bfsd_layer_is_storage(l))
-			continue;
-		walk(l->dirfd, ".", "", visit_moved, &ms);
-		for (size_t i = 0; i < n && m.n; i++)
-			map_through(&m, &names[i]);
-		moved_free(&m);
+	pthread_mutex_lock(&b->moves_lock);
+	if (!b->moves)
+		b->moves = calloc(1, sizeof(*b->moves));
+	c = b->moves;
+	if (c && (c->gen != gen || c->lower_gen != lower_gen)) {
+		moves_reset(c);
+		c->gen = gen;
+		c->lower_gen = lower_gen;
 	}
+	for (int k = idx - 1; c && k >= 0 && n; k--) {
+		struct bfsd_layer *l = bfsd_stack_at(fs, b, k);
+		const struct moved *m;
+
+		if (!bfsd_layer_is_storage(l) || !(m = moves_of(c, l)))
+			continue;
+		for (size_t i = 0; i < n && m->n; i++)
+			map_through(m, &names[i]);
+	}
+	pthread_mutex_unlock(&b->moves_lock);
 }

@@ -239,6 +239,37 @@ START_TEST(hard_linked_base_file_keeps_its_links)
 }
 END_TEST
 
+/*
+ * The names a copy-up links are mapped through the branch's moved
+ * directories, which are remembered between copy-ups: a directory moved
+ * after one copy-up must count for the next.
+ */
+START_TEST(hard_links_below_a_directory_moved_between_copies)
+{
+	struct bfsd_branch *b;
+	struct stat a, l;
+
+	ut_base_mkdir(&T, "x");
+	ut_base_mkdir(&T, "y");
+	ut_base_write(&T, "x/p1", "one");
+	ut_base_write(&T, "x/p2", "two");
+	ck_assert_int_eq(link(ut_bpath(&T, "x/p1"), ut_bpath(&T, "y/p1")), 0);
+	ck_assert_int_eq(link(ut_bpath(&T, "x/p2"), ut_bpath(&T, "y/p2")), 0);
+	b = ut_branch(&T, T.fs->main, "b");
+	ck_assert_int_eq(ut_pwrite(&T, b, "x/p1", 0, "ONE"), 0);
+	UT_STR_EQ(ut_cat(&T, b, "y/p1"), "ONE");
+	ck_assert_int_eq(ut_rename(&T, b, "y", "z", 0), 0);
+	ck_assert_int_eq(ut_pwrite(&T, b, "x/p2", 0, "TWO"), 0);
+	UT_STR_EQ(ut_cat(&T, b, "z/p2"), "TWO");
+	ck_assert_int_eq(ut_stat(&T, b, "x/p2", &a), 0);
+	ck_assert_int_eq(ut_stat(&T, b, "z/p2", &l), 0);
+	ck_assert_uint_eq(a.st_ino, l.st_ino);
+	ck_assert_int_eq(l.st_nlink, 2);
+	UT_STR_EQ(ut_cat(&T, b, "z/p1"), "ONE");
+	UT_STR_EQ(ut_base_read(&T, "y/p2"), "two");
+}
+END_TEST
+
 START_TEST(truncating_open_copies_no_data)
 {
 	struct bfsd_branch *b;
@@ -375,6 +406,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, attributes_are_carried);
 	tcase_add_test(tc, inode_number_survives_copyup);
 	tcase_add_test(tc, hard_linked_base_file_keeps_its_links);
+	tcase_add_test(tc, hard_links_below_a_directory_moved_between_copies);
 	tcase_add_test(tc, truncating_open_copies_no_data);
 	tcase_add_test(tc, readers_follow_the_copy);
 	tcase_add_test(tc, write_after_freeze_copies_again);

@@ -480,6 +480,38 @@ START_TEST(directories_split_by_hard_links)
 }
 END_TEST
 
+/* The link map grows past its first 1,024 buckets and keeps every name:
+ * 5,000 pairs in two directories, so that the walk meets every first name
+ * before any second one. */
+START_TEST(link_map_of_many_pairs)
+{
+	char a[32], b[32];
+
+	ut_base_mkdir(&T, "p");
+	ut_base_mkdir(&T, "q");
+	for (int i = 0; i < 5000; i++) {
+		snprintf(a, sizeof(a), "p/%d", i);
+		snprintf(b, sizeof(b), "q/%d", i);
+		ut_base_write(&T, a, "x");
+		ck_assert_int_eq(link(ut_bpath(&T, a), ut_bpath(&T, b)), 0);
+	}
+	for (int i = 0; i < 5000; i++) {
+		struct stat st;
+		char **names;
+		size_t n;
+
+		snprintf(a, sizeof(a), "p/%d", i);
+		snprintf(b, sizeof(b), "q/%d", i);
+		ck_assert_int_eq(lstat(ut_bpath(&T, a), &st), 0);
+		ck_assert_int_eq(bfsd_links_names(T.fs, st.st_dev, st.st_ino, &names, &n), 0);
+		ck_assert_msg(n == 2 && ((!strcmp(names[0], a) && !strcmp(names[1], b)) ||
+					 (!strcmp(names[0], b) && !strcmp(names[1], a))),
+			      "pair %d: %zu names, first %s", i, n, n ? names[0] : "-");
+		bfsd_links_free(names, n);
+	}
+}
+END_TEST
+
 /* A commit that drops a tree whose files have names elsewhere: the sibling
  * keeps the tree, its links, and its file with a name outside stays apart
  * from main's later writes through that name. */
@@ -607,6 +639,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, no_preservation_without_live_branches);
 	tcase_add_loop_test(tc, directory_moved_after_a_subdirectory_was_replaced, 0, 2);
 	tcase_add_test(tc, directories_split_by_hard_links);
+	tcase_add_test(tc, link_map_of_many_pairs);
 	tcase_add_test(tc, commit_dropping_a_tree_split_by_hard_links);
 	suite_add_tcase(s, tc);
 	return s;
