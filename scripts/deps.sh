@@ -16,3 +16,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 # npm and conflicts with Debian's) is kept as it is.
 command -v npm >/dev/null ||
 	$SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+# pnpm for the tools suite, from the npm registry; without it (no registry)
+# that suite skips its pnpm case and says so.
+command -v pnpm >/dev/null ||
+	$SUDO npm install -g --silent pnpm@9.15.9 >/dev/null ||
+	echo "deps: pnpm could not be installed: the pnpm case will be skipped" >&2

@@ -2,8 +2,9 @@
 /*
  * Ordinary tools on a real mount, driven through the shell: git (a new
  * repository and one that the base already holds), tar out of and into a
- * branch, sqlite3 (WAL and rollback journals), make and cc, and the
- * write-aside-and-rename saves of editors and sed -i, and rsync -aHAX.
+ * branch, sqlite3 (WAL and rollback journals), make and cc, the
+ * write-aside-and-rename saves of editors and sed -i, pip, npm, pnpm (its
+ * store hard-linked into node_modules) and rsync -aHAX.
  * What they leave must be what they leave on a plain disk, in the branch
  * and in the base after the commit.
  */
@@ -470,6 +471,79 @@ START_TEST(npm_install_and_ci)
 }
 END_TEST
 
+/* pnpm, offline, with its store in the project: package files are hard
+ * links of the store's (import method "hardlink", as pnpm does on one
+ * filesystem).  The store's timestamps of its last checks are set to 0,
+ * so that two runs compare equal. */
+#define PNPM                                                               \
+	"set -e; export HOME='%s/home' npm_config_update_notifier=false; " \
+	"S=\"--store-dir $PWD/store\"; "                                   \
+	"P=\"pnpm --offline $S --config.package-import-method=hardlink --reporter=silent\"; "
+#define PNPM_SAME                                                                  \
+	"sed -i -E 's/\"checkedAt\":[0-9]+/\"checkedAt\":0/g' $(find store -name " \
+	"'*-index.json'); "                                                        \
+	"sed -i 's/^prunedAt: .*/prunedAt: -/' app/node_modules/.modules.yaml"
+
+/*
+ * pnpm adds a packed package (from its tarball) to a project, which links
+ * its files from the store; the project is installed again from the lock
+ * file.  Then, in a branch of what landed, a package file is changed in
+ * place through node_modules, which changes the store's file too (one
+ * inode, as on a disk); pnpm finds the store mutated and fetches the
+ * package again; the base keeps both names of the unchanged file.
+ */
+START_TEST(pnpm_store_links)
+{
+	char script[4096], b2[4096];
+
+	if (!bfs_have("pnpm_store_links", "pnpm or node",
+		      "command -v pnpm >/dev/null && command -v node >/dev/null && "
+		      "test -x /usr/bin/python3"))
+		return;
+	use_view(_i);
+	snprintf(script, sizeof(script),
+		 PNPM
+		 "mkdir -p dep/lib/a/b app; "
+		 "for i in $(seq 40); do echo \"module.exports = $i;\" > dep/lib/a/b/m$i.js; done; "
+		 "echo '{\"name\": \"dep\", \"version\": \"1.0.0\", \"main\": \"index.js\", "
+		 "\"bin\": {\"dep-hello\": \"cli.js\"}}' > dep/package.json; "
+		 "echo 'module.exports = () => \"hello from dep \" + "
+		 "require(\"./lib/a/b/m40.js\");' > dep/index.js; "
+		 "printf '#!/usr/bin/env node\\nconsole.log(require(\"./index.js\")())\\n' > "
+		 "dep/cli.js; chmod +x dep/cli.js; (cd dep && npm pack --silent >/dev/null); "
+		 "cd app; echo '{\"name\": \"app\", \"version\": \"1.0.0\", \"private\": true}' "
+		 "> package.json; $P add ../dep/dep-1.0.0.tgz; "
+		 "test \"$(node_modules/.bin/dep-hello)\" = 'hello from dep 40'; "
+		 "test \"$(stat -c %%h node_modules/dep/index.js)\" = 2; "
+		 "test \"$(find ../store -samefile node_modules/dep/index.js | wc -l)\" = 1; "
+		 "rm -rf node_modules; $P install --frozen-lockfile; "
+		 "test \"$(node -e 'console.log(require(\"dep\")())')\" = 'hello from dep 40'; "
+		 "pnpm store status $S >/dev/null; cd ..; " PNPM_SAME,
+		 m.dir);
+	same_as_on_disk(script, "dep app store");
+	commit_lands_whole("dep app store");
+	ck_ret(bfs_branch_create(&m, NULL, "b2"), 0);
+	bfs_branch_dir(b2, &m, "b2");
+	snprintf(script, sizeof(script),
+		 PNPM
+		 "cd app; f=node_modules/dep/index.js; "
+		 "test \"$(stat -c %%h $f)\" = 2; s=$(find ../store -samefile $f); test -n \"$s\"; "
+		 "echo '// patched' >> $f; tail -1 \"$s\" | grep -q patched; "
+		 "test \"$(stat -c %%h $f)\" = 2; "
+		 "rm -rf node_modules; $P install --frozen-lockfile; "
+		 "! grep -q patched node_modules/dep/index.js; pnpm store status $S >/dev/null; "
+		 "test \"$(node_modules/.bin/dep-hello)\" = 'hello from dep 40'",
+		 m.dir);
+	ck_assert_int_eq(bfs_sh(b2, "%s", script), 0);
+	ck_assert_int_eq(bfs_sh(m.base,
+				"cd app; f=node_modules/dep/index.js; ! grep -q patched $f; "
+				"test \"$(stat -c %%h $f)\" = 2; "
+				"test \"$(find ../store -samefile $f | wc -l)\" = 1"),
+			 0);
+	ck_ret(bfs_ioc_abort(bfs_ctl_path(b2, &m, "b2")), 0);
+}
+END_TEST
+
 /* A source tree with what rsync -aHAX carries: hard links across
  * directories, a symlink, a FIFO, an empty directory, a user xattr, an
  * ACL, a setuid file and nanosecond mtimes (a symlink's or a FIFO's must be
@@ -543,6 +617,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, editor_saves, 0, NVIEWS);
 	tcase_add_loop_test(tc, pip_in_a_venv, 0, NVIEWS);
 	tcase_add_loop_test(tc, npm_install_and_ci, 0, NVIEWS);
+	tcase_add_loop_test(tc, pnpm_store_links, 0, NVIEWS);
 	tcase_add_loop_test(tc, rsync_mirrors, 0, NVIEWS);
 	suite_add_tcase(s, tc);
 	return s;
