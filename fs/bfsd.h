@@ -139,6 +139,12 @@ enum bfsd_layer_kind {
  * the namespace of the layers below); "origin" keeps a copied-up object's
  * inode number so st_ino survives copy-up.
  */
+/* Multi-linked files by (dev, ino), each with its names (links.c). */
+struct bfsd_link_map {
+	struct link_entry **b; /* NULL until made */
+	size_t cap, n;
+};
+
 struct bfsd_layer {
 	uint64_t id; /* storage id; 0 for the base and the work area */
 	enum bfsd_layer_kind kind;
@@ -151,6 +157,9 @@ struct bfsd_layer {
 	atomic_bool scanned;	   /* bytes counted from disk at mount */
 	atomic_int root;	   /* enum bfsd_layer_root */
 	struct bfsd_fs *fs;
+	pthread_mutex_t links_lock; /* a storage layer's own links (links.c) */
+	struct bfsd_link_map links; /* links_lock */
+	unsigned links_gen;	    /* fs->lower_gen when made */
 };
 
 /*
@@ -470,9 +479,11 @@ void bfsd_links_forget(struct bfsd_fs *fs, const char *path, const struct stat *
 void bfsd_links_rename(struct bfsd_fs *fs, const char *from, const char *to, bool exchange,
 		       const struct stat *fwas, const struct stat *twas);
 void bfsd_links_free_all(struct bfsd_fs *fs);
-/* Paths below dir in storage layer l that name (dev, ino). */
-int bfsd_layer_link_names(struct bfsd_layer *l, const char *dir, dev_t dev, ino_t ino, char ***out,
-			  size_t *n);
+/* Paths in storage layer l that name (dev, ino), from a map of l made on
+ * first need.  Free with bfsd_links_free. */
+int bfsd_layer_link_names(struct bfsd_layer *l, dev_t dev, ino_t ino, char ***out, size_t *n);
+/* Free l's map (its last reference is gone). */
+void bfsd_layer_links_free(struct bfsd_layer *l);
 /* Rewrite names, paths in the namespace of layer idx of b's stack, to the
  * paths b shows them at: a directory moved in a layer above shows what
  * was below its old path (its redirect) under its new one.  A name no
@@ -881,8 +892,7 @@ struct bfsd_fs {
 	atomic_uint_fast64_t main_write_epoch;
 
 	pthread_mutex_t links_lock;
-	struct link_entry **links; /* base hard links (links.c); links_lock */
-	size_t links_cap, nlinks;
+	struct bfsd_link_map links; /* base hard links (links.c); links_lock */
 
 	pthread_mutex_t files_lock;
 	struct bfsd_file **files; /* open files by (dev, ino) */

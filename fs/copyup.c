@@ -585,7 +585,7 @@ static void shown_names(struct bfsd_fs *fs, struct bfsd_branch *b, const struct 
 			const struct stat *st, char ***names, size_t *n)
 {
 	if (bfsd_layer_is_storage(loc->layer))
-		bfsd_layer_link_names(loc->layer, "", st->st_dev, st->st_ino, names, n);
+		bfsd_layer_link_names(loc->layer, st->st_dev, st->st_ino, names, n);
 	else
 		bfsd_links_names(fs, st->st_dev, st->st_ino, names, n);
 	bfsd_links_map_up(fs, b, loc->idx, *names, *n);

@@ -53,6 +53,7 @@ static int layer_new(struct bfsd_fs *fs, enum bfsd_layer_kind kind, uint64_t id,
 	l->fs = fs;
 	atomic_init(&l->refs, 1);
 	atomic_init(&l->dirty, false);
+	pthread_mutex_init(&l->links_lock, NULL);
 	*out = l;
 	return 0;
 }
@@ -166,6 +167,8 @@ void bfsd_layer_put(struct bfsd_layer *l)
 		bfsd_store_trash_layer(l->fs, l->id);
 	}
 	close(l->dirfd);
+	bfsd_layer_links_free(l);
+	pthread_mutex_destroy(&l->links_lock);
 	free(l->path);
 	free(l);
 }

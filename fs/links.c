@@ -11,6 +11,9 @@
  * current after that.  Names made behind the mount's back are not seen; a
  * stale path is detected by checking its inode before use.
  *
+ * A storage layer's own links get a map of the same kind, made by a walk
+ * of the layer on first need and kept with it (bfsd_layer_link_names).
+ *
  * A branch shows a name of a lower layer at another path when it moved a
  * directory above it: bfsd_links_map_up follows the redirects of the
  * layers above to that path.
@@ -34,40 +37,40 @@ struct link_entry {
 	struct link_entry *next;
 };
 
-/* The map starts with this many buckets and doubles when it holds as many
+/* A map starts with this many buckets and doubles when it holds as many
  * inodes as buckets. */
 #define LINK_BUCKETS 1024
 
-static size_t bucket(const struct bfsd_fs *fs, dev_t dev, ino_t ino)
+static size_t bucket(const struct bfsd_link_map *m, dev_t dev, ino_t ino)
 {
-	return (size_t)((ino * 0x9e3779b97f4a7c15ull) ^ dev) & (fs->links_cap - 1);
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) ^ dev) & (m->cap - 1);
 }
 
-static int map_init(struct bfsd_fs *fs)
+static int map_init(struct bfsd_link_map *m)
 {
-	fs->links = calloc(LINK_BUCKETS, sizeof(*fs->links));
-	if (!fs->links)
+	m->b = calloc(LINK_BUCKETS, sizeof(*m->b));
+	if (!m->b)
 		return -ENOMEM;
-	fs->links_cap = LINK_BUCKETS;
-	fs->nlinks = 0;
+	m->cap = LINK_BUCKETS;
+	m->n = 0;
 	return 0;
 }
 
 /* Double the buckets; on no memory keep the old ones (longer chains). */
-static void map_grow(struct bfsd_fs *fs)
+static void map_grow(struct bfsd_link_map *m)
 {
-	size_t oldcap = fs->links_cap;
-	struct link_entry **old = fs->links, **t = calloc(oldcap * 2, sizeof(*t));
+	size_t oldcap = m->cap;
+	struct link_entry **old = m->b, **t = calloc(oldcap * 2, sizeof(*t));
 
 	if (!t)
 		return;
-	fs->links = t;
-	fs->links_cap = oldcap * 2;
+	m->b = t;
+	m->cap = oldcap * 2;
 	for (size_t b = 0; b < oldcap; b++) {
 		struct link_entry *e = old[b], *next;
 
 		for (; e; e = next) {
-			struct link_entry **head = &t[bucket(fs, e->dev, e->ino)];
+			struct link_entry **head = &t[bucket(m, e->dev, e->ino)];
 
 			next = e->next;
 			e->next = *head;
@@ -77,9 +80,24 @@ static void map_grow(struct bfsd_fs *fs)
 	free(old);
 }
 
-static struct link_entry *entry_find(struct bfsd_fs *fs, dev_t dev, ino_t ino, bool create)
+static void map_free(struct bfsd_link_map *m)
 {
-	struct link_entry *e, **head = &fs->links[bucket(fs, dev, ino)];
+	for (size_t b = 0; m->b && b < m->cap; b++) {
+		struct link_entry *e = m->b[b], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			bfsd_links_free(e->paths, e->n);
+			free(e);
+		}
+	}
+	free(m->b);
+	m->b = NULL;
+}
+
+static struct link_entry *entry_find(struct bfsd_link_map *m, dev_t dev, ino_t ino, bool create)
+{
+	struct link_entry *e, **head = &m->b[bucket(m, dev, ino)];
 
 	for (e = *head; e; e = e->next)
 		if (e->dev == dev && e->ino == ino)
@@ -93,8 +111,8 @@ static struct link_entry *entry_find(struct bfsd_fs *fs, dev_t dev, ino_t ino, b
 	e->ino = ino;
 	e->next = *head;
 	*head = e;
-	if (++fs->nlinks >= fs->links_cap)
-		map_grow(fs);
+	if (++m->n >= m->cap)
+		map_grow(m);
 	return e;
 }
 
@@ -102,6 +120,8 @@ static void entry_add_path(struct link_entry *e, const char *path)
 {
 	char **p;
 
+	if (!e)
+		return;
 	for (size_t i = 0; i < e->n; i++)
 		if (!strcmp(e->paths[i], path))
 			return;
@@ -151,10 +171,10 @@ static void walk(int dirfd, const char *name, const char *prefix, visit_fn visit
 	closedir(d);
 }
 
-/* visit_fn recording the multi-linked files in the map of fs (arg). */
+/* visit_fn recording the multi-linked files in the map arg. */
 static bool visit_linked(void *arg, int dirfd, const struct dirent *de, const char *path)
 {
-	struct bfsd_fs *fs = arg;
+	struct bfsd_link_map *m = arg;
 	struct stat st;
 
 	if (de->d_type == DT_DIR)
@@ -163,23 +183,22 @@ static bool visit_linked(void *arg, int dirfd, const struct dirent *de, const ch
 	    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return false;
 	if (S_ISREG(st.st_mode) && st.st_nlink > 1)
-		entry_add_path(entry_find(fs, st.st_dev, st.st_ino, true), path);
+		entry_add_path(entry_find(m, st.st_dev, st.st_ino, true), path);
 	return S_ISDIR(st.st_mode);
 }
 
 /* Collect the multi-linked files below the directory name of dirfd, whose
- * path is prefix. */
-static void scan(struct bfsd_fs *fs, int dirfd, const char *name, const char *prefix)
+ * path is prefix, into a new map m. */
+static void scan(struct bfsd_link_map *m, int dirfd, const char *name, const char *prefix)
 {
-	walk(dirfd, name, prefix, visit_linked, fs);
+	if (!map_init(m))
+		walk(dirfd, name, prefix, visit_linked, m);
 }
 
 static void ensure_built(struct bfsd_fs *fs)
 {
-	if (fs->links)
-		return;
-	if (!map_init(fs))
-		scan(fs, fs->base->dirfd, ".", "");
+	if (!fs->links.b)
+		scan(&fs->links, fs->base->dirfd, ".", "");
 }
 
 void bfsd_links_prepare(struct bfsd_fs *fs)
@@ -189,30 +208,35 @@ void bfsd_links_prepare(struct bfsd_fs *fs)
 	pthread_mutex_unlock(&fs->links_lock);
 }
 
-int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size_t *n)
+/* Copies of the names of e (NULL: none) in layer l that still are (dev,
+ * ino), under the lock of e's map. */
+static int entry_names(struct bfsd_layer *l, const struct link_entry *e, dev_t dev, ino_t ino,
+		       char ***out, size_t *n)
 {
-	struct link_entry *e;
+	char **v = e ? calloc(e->n ? e->n : 1, sizeof(*v)) : NULL;
 	size_t k = 0;
-	char **v;
 
-	*out = NULL;
-	*n = 0;
-	pthread_mutex_lock(&fs->links_lock);
-	ensure_built(fs);
-	e = fs->links ? entry_find(fs, dev, ino, false) : NULL;
-	v = e ? calloc(e->n ? e->n : 1, sizeof(*v)) : NULL;
 	for (size_t i = 0; v && i < e->n; i++) {
 		struct stat st;
 
-		/* Only names that still are this inode. */
-		if (!bfsd_layer_lstat(fs->base, e->paths[i], &st) && st.st_dev == dev &&
-		    st.st_ino == ino)
+		if (!bfsd_layer_lstat(l, e->paths[i], &st) && st.st_dev == dev && st.st_ino == ino)
 			v[k++] = strdup(e->paths[i]);
 	}
-	pthread_mutex_unlock(&fs->links_lock);
 	*out = v;
 	*n = k;
 	return e && !v ? -ENOMEM : 0;
+}
+
+int bfsd_links_names(struct bfsd_fs *fs, dev_t dev, ino_t ino, char ***out, size_t *n)
+{
+	int ret;
+
+	pthread_mutex_lock(&fs->links_lock);
+	ensure_built(fs);
+	ret = entry_names(fs->base, fs->links.b ? entry_find(&fs->links, dev, ino, false) : NULL,
+			  dev, ino, out, n);
+	pthread_mutex_unlock(&fs->links_lock);
+	return ret;
 }
 
 /* The length of the parent of p's first len bytes ("" is 0). */
@@ -275,8 +299,8 @@ static int split_scan(struct bfsd_fs *fs, const char *dir, struct dirset *s)
 	size_t dlen = strlen(dir);
 	int ret = 0;
 
-	for (size_t b = 0; fs->links && b < fs->links_cap && !ret; b++) {
-		for (struct link_entry *e = fs->links[b]; e && !ret; e = e->next) {
+	for (size_t b = 0; fs->links.b && b < fs->links.cap && !ret; b++) {
+		for (struct link_entry *e = fs->links.b[b]; e && !ret; e = e->next) {
 			size_t clen = e->n ? parent_len(e->paths[0], strlen(e->paths[0])) : 0;
 
 			for (size_t i = 1; i < e->n; i++)
@@ -327,7 +351,7 @@ bool bfsd_links_kept(struct bfsd_fs *fs, dev_t dev, ino_t ino, uint64_t layer)
 	bool kept;
 
 	pthread_mutex_lock(&fs->links_lock);
-	e = fs->links ? entry_find(fs, dev, ino, false) : NULL;
+	e = fs->links.b ? entry_find(&fs->links, dev, ino, false) : NULL;
 	kept = e && e->kept_in == layer;
 	pthread_mutex_unlock(&fs->links_lock);
 	return kept;
@@ -338,7 +362,7 @@ void bfsd_links_set_kept(struct bfsd_fs *fs, dev_t dev, ino_t ino, uint64_t laye
 	struct link_entry *e;
 
 	pthread_mutex_lock(&fs->links_lock);
-	e = fs->links ? entry_find(fs, dev, ino, false) : NULL;
+	e = fs->links.b ? entry_find(&fs->links, dev, ino, false) : NULL;
 	if (e)
 		e->kept_in = layer;
 	pthread_mutex_unlock(&fs->links_lock);
@@ -357,8 +381,8 @@ void bfsd_links_add(struct bfsd_fs *fs, const char *path, const struct stat *st)
 	if (!S_ISREG(st->st_mode) || st->st_nlink < 2)
 		return;
 	pthread_mutex_lock(&fs->links_lock);
-	if (fs->links)
-		entry_add_path(entry_find(fs, st->st_dev, st->st_ino, true), path);
+	if (fs->links.b)
+		entry_add_path(entry_find(&fs->links, st->st_dev, st->st_ino, true), path);
 	pthread_mutex_unlock(&fs->links_lock);
 }
 
@@ -369,8 +393,8 @@ static void rewrite(struct bfsd_fs *fs, const char *(*fn)(const char *, const vo
 	char buf[PATH_MAX];
 
 	pthread_mutex_lock(&fs->links_lock);
-	for (size_t b = 0; fs->links && b < fs->links_cap; b++) {
-		for (struct link_entry *e = fs->links[b]; e; e = e->next) {
+	for (size_t b = 0; fs->links.b && b < fs->links.cap; b++) {
+		for (struct link_entry *e = fs->links.b[b]; e; e = e->next) {
 			size_t keep = 0;
 
 			for (size_t i = 0; i < e->n; i++) {
@@ -441,14 +465,14 @@ static void entry_rename_path(struct link_entry *e, const char *from, const char
 /* The map's entry of the non-directory st (under links_lock), or NULL. */
 static struct link_entry *entry_of(struct bfsd_fs *fs, const struct stat *st)
 {
-	return fs->links && st && st->st_mode && !S_ISDIR(st->st_mode)
-		       ? entry_find(fs, st->st_dev, st->st_ino, false)
+	return fs->links.b && st && st->st_mode && !S_ISDIR(st->st_mode)
+		       ? entry_find(&fs->links, st->st_dev, st->st_ino, false)
 		       : NULL;
 }
 
 void bfsd_links_forget(struct bfsd_fs *fs, const char *path, const struct stat *was)
 {
-	if (!fs->links)
+	if (!fs->links.b)
 		return;
 	if (!was || S_ISDIR(was->st_mode)) {
 		rewrite(fs, drop_under, path);
@@ -493,7 +517,7 @@ void bfsd_links_rename(struct bfsd_fs *fs, const char *from, const char *to, boo
 	struct move mv = { from, to, exchange };
 	struct link_entry *f, *t;
 
-	if (!fs->links)
+	if (!fs->links.b)
 		return;
 	if (!fwas || !twas || S_ISDIR(fwas->st_mode) || S_ISDIR(twas->st_mode)) {
 		rewrite(fs, moved, &mv);
@@ -516,40 +540,37 @@ void bfsd_links_rename(struct bfsd_fs *fs, const char *from, const char *to, boo
 
 void bfsd_links_free_all(struct bfsd_fs *fs)
 {
-	for (size_t b = 0; fs->links && b < fs->links_cap; b++) {
-		struct link_entry *e = fs->links[b], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			bfsd_links_free(e->paths, e->n);
-			free(e);
-		}
-	}
-	free(fs->links);
-	fs->links = NULL;
+	map_free(&fs->links);
 }
 
-int bfsd_layer_link_names(struct bfsd_layer *l, const char *dir, dev_t dev, ino_t ino, char ***out,
-			  size_t *n)
+/*
+ * A storage layer below a branch's top never changes but for names taken
+ * out of it (a commit moving its objects): its map, made on the first
+ * need, stays good, and a name gone is dropped by checking its inode.  A
+ * preservation layer gains names whenever main preserves something: its
+ * map is made again after fs->lower_gen moved.
+ */
+int bfsd_layer_link_names(struct bfsd_layer *l, dev_t dev, ino_t ino, char ***out, size_t *n)
 {
-	struct bfsd_fs tmp = { 0 };
-	struct link_entry *e;
+	unsigned gen = atomic_load(&l->fs->lower_gen);
+	int ret;
 
-	/* A storage layer is small (it holds changes): scan it now. */
-	if (map_init(&tmp))
-		return -ENOMEM;
-	scan(&tmp, l->dirfd, bfsd_rel(dir), dir);
-	e = entry_find(&tmp, dev, ino, false);
-	*out = NULL;
-	*n = 0;
-	if (e) {
-		*out = e->paths;
-		*n = e->n;
-		e->paths = NULL;
-		e->n = 0;
+	pthread_mutex_lock(&l->links_lock);
+	if (l->links.b && l->kind == BFSD_LAYER_PRESERVE && l->links_gen != gen)
+		map_free(&l->links);
+	if (!l->links.b) {
+		scan(&l->links, l->dirfd, ".", "");
+		l->links_gen = gen;
 	}
-	bfsd_links_free_all(&tmp);
-	return 0;
+	ret = entry_names(l, l->links.b ? entry_find(&l->links, dev, ino, false) : NULL, dev, ino,
+			  out, n);
+	pthread_mutex_unlock(&l->links_lock);
+	return ret;
+}
+
+void bfsd_layer_links_free(struct bfsd_layer *l)
+{
+	map_free(&l->links);
 }
 
 /* The directories of a storage layer moved there: each shows the layers

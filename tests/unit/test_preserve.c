@@ -469,6 +469,32 @@ static void ck_pair(struct bfsd_branch *b, const char *p, const char *q)
 	ck_assert_msg(a.st_ino == c.st_ino && a.st_nlink == 2, "%s and %s", p, q);
 }
 
+/* A preservation layer's links are found as it grows: a branch copies up
+ * one name of a pair main wrote in place, main then writes a second pair
+ * in place (into the same epoch's layer), and the branch's copy of that
+ * one keeps its names one file too. */
+START_TEST(pairs_preserved_one_after_the_other)
+{
+	struct bfsd_branch *b;
+
+	ut_base_write(&T, "p1", "one");
+	ut_base_write(&T, "p2", "two");
+	ck_assert_int_eq(link(ut_bpath(&T, "p1"), ut_bpath(&T, "q1")), 0);
+	ck_assert_int_eq(link(ut_bpath(&T, "p2"), ut_bpath(&T, "q2")), 0);
+	b = ut_branch(&T, MAIN, "b");
+	ck_assert_int_eq(ut_pwrite(&T, MAIN, "p1", 0, "ONE"), 0);
+	ck_assert_int_eq(ut_pwrite(&T, b, "p1", 0, "b1!"), 0);
+	UT_STR_EQ(ut_cat(&T, b, "q1"), "b1!");
+	ck_pair(b, "p1", "q1");
+	ck_assert_int_eq(ut_pwrite(&T, MAIN, "p2", 0, "TWO"), 0);
+	UT_STR_EQ(ut_cat(&T, b, "q2"), "two");
+	ck_assert_int_eq(ut_pwrite(&T, b, "p2", 0, "b2!"), 0);
+	UT_STR_EQ(ut_cat(&T, b, "q2"), "b2!");
+	ck_pair(b, "p2", "q2");
+	UT_STR_EQ(ut_base_read(&T, "q2"), "TWO");
+}
+END_TEST
+
 START_TEST(directories_split_by_hard_links)
 {
 	linked_tree();
@@ -629,6 +655,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, changes_inside_a_directory_then_its_removal);
 	tcase_add_test(tc, directory_moved_onto_an_emptied_name);
 	tcase_add_test(tc, hard_linked_base_file_written_in_place);
+	tcase_add_test(tc, pairs_preserved_one_after_the_other);
 	tcase_add_test(tc, hard_link_made_by_main_written_in_place);
 	tcase_add_test(tc, directory_times_are_preserved);
 	tcase_add_test(tc, later_branches_see_the_changes);
