@@ -57,6 +57,8 @@ static const struct workload workloads[] = {
 	{ "meta", "create, stat, readdir, unlink of small files", bench_wl_meta },
 	{ "links", "many hard links to one file, made then removed", bench_wl_links },
 	{ "walk", "walk of a source tree, cold and cached", bench_wl_walk },
+	{ "walk-linked", "walk of a tree whose files are hard-linked from a store (pnpm)",
+	  bench_wl_walk_linked },
 	{ "git-status", "git status in a checkout", bench_wl_git_status },
 	{ "walk-100k", "a 100,000-file tree walked twice (file descriptors)", bench_wl_walk_100k },
 };

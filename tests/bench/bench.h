@@ -243,6 +243,7 @@ void bench_wl_small_write(struct bench_ctx *c);
 void bench_wl_meta(struct bench_ctx *c);
 void bench_wl_links(struct bench_ctx *c);
 void bench_wl_walk(struct bench_ctx *c);
+void bench_wl_walk_linked(struct bench_ctx *c);
 void bench_wl_git_status(struct bench_ctx *c);
 void bench_wl_walk_100k(struct bench_ctx *c);
 

@@ -4,6 +4,8 @@
  *   meta        create, stat, readdir, unlink of many small files in a branch
  *   links       many hard links to one file made, then removed, in a branch
  *   walk        readdir + lstat of a source tree in the base, cold and cached
+ *   walk-linked the same of a tree whose files each have a second name in a
+ *               store beside it (the layout of pnpm's node_modules)
  *   git-status  `git status` in a checkout committed in the base
  *   walk-100k   a 100,000-file tree walked twice, opening every file: the
  *               daemon must not run out of file descriptors
@@ -258,6 +260,63 @@ void bench_wl_walk(struct bench_ctx *c)
 			bench_ctx_cold(c, e);
 			walk_sample(cold, e, false, tree_entries(&t));
 			walk_sample(cached, e, false, tree_entries(&t));
+		}
+	bench_envs_teardown(envs);
+}
+
+/* Where bench_tree file i has its second name: store/NN/i. */
+#define STORE_PER_DIR 1000
+
+/* bench_fill_fn: a bench_tree whose files are also linked from store/. */
+static int linked_fill(const char *dir, const void *arg)
+{
+	const struct bench_tree *t = arg;
+	char rel[PATH_MAX], path[PATH_MAX + 8], link_path[PATH_MAX + 32];
+	int ret = bench_tree_fill(dir, arg);
+
+	for (int i = 0; !ret && i < t->files; i++) {
+		snprintf(link_path, sizeof(link_path), "%s/store/%02d", dir, i / STORE_PER_DIR);
+		if (i % STORE_PER_DIR == 0)
+			ret = bench_mkdirs(link_path);
+		bench_tree_path(rel, t, i);
+		snprintf(path, sizeof(path), "%s/%s", dir, rel);
+		snprintf(link_path + strlen(link_path), sizeof(link_path) - strlen(link_path),
+			 "/%d", i);
+		if (!ret && link(path, link_path))
+			ret = -errno;
+	}
+	return ret;
+}
+
+void bench_wl_walk_linked(struct bench_ctx *c)
+{
+	struct bench_tree t = { .files = 100000, .per_dir = 100, .fanout = 20 };
+	struct bench_env envs[BT_COUNT];
+	struct bench_row *cold, *cached;
+	char label[80];
+	long n;
+
+	if (c->o->quick)
+		t = (struct bench_tree){ .files = 300, .per_dir = 20, .fanout = 5 };
+	/* The tree, and the store: its directory, a directory per
+	 * STORE_PER_DIR files, a name per file. */
+	n = tree_entries(&t) + 1 + (t.files + STORE_PER_DIR - 1) / STORE_PER_DIR + t.files;
+	snprintf(label, sizeof(label), "walk %d files linked from a store, cold", t.files);
+	cold = bench_row_add(c, label, "ent/s", true, BTAB_MAIN);
+	snprintf(label, sizeof(label), "walk %d files linked from a store, cached", t.files);
+	cached = bench_row_add(c, label, "ent/s", true, BTAB_MAIN);
+	bench_envs_setup(c, "walk-linked", linked_fill, &t, false, envs);
+	bench_row_env_errors(cold, envs);
+	bench_row_env_errors(cached, envs);
+	for (int r = 0; r < c->o->repeat; r++)
+		for (int i = 0; i < BT_COUNT; i++) {
+			struct bench_env *e = &envs[bench_order(r, i)];
+
+			if (!e->ok)
+				continue;
+			bench_ctx_cold(c, e);
+			walk_sample(cold, e, false, n);
+			walk_sample(cached, e, false, n);
 		}
 	bench_envs_teardown(envs);
 }
