@@ -232,10 +232,33 @@ static long tree_entries(const struct bench_tree *t)
 	return t->files + leaves + mids;
 }
 
+/* Fill envs with fill(t) and sample a walk of n entries into cold (after
+ * dropping the caches) and cached (right after) on every target. */
+static void walk_rows(struct bench_ctx *c, const char *name, bench_fill_fn fill,
+		      const struct bench_tree *t, long n, struct bench_row *cold,
+		      struct bench_row *cached)
+{
+	struct bench_env envs[BT_COUNT];
+
+	bench_envs_setup(c, name, fill, t, false, envs);
+	bench_row_env_errors(cold, envs);
+	bench_row_env_errors(cached, envs);
+	for (int r = 0; r < c->o->repeat; r++)
+		for (int i = 0; i < BT_COUNT; i++) {
+			struct bench_env *e = &envs[bench_order(r, i)];
+
+			if (!e->ok)
+				continue;
+			bench_ctx_cold(c, e);
+			walk_sample(cold, e, false, n);
+			walk_sample(cached, e, false, n);
+		}
+	bench_envs_teardown(envs);
+}
+
 void bench_wl_walk(struct bench_ctx *c)
 {
 	struct bench_tree t = { .files = 8000, .per_dir = 40, .fanout = 20 };
-	struct bench_env envs[BT_COUNT];
 	struct bench_row *cold, *cached;
 	char label[64];
 
@@ -248,20 +271,7 @@ void bench_wl_walk(struct bench_ctx *c)
 	cached = bench_row_add(c, label, "ent/s", true, BTAB_MAIN);
 	bench_row_check(cached, BC_MIN_VS_OVERLAY, 2);
 	bench_row_check(cached, BC_MIN_VS_NATIVE, 0.8);
-	bench_envs_setup(c, "walk", bench_tree_fill, &t, false, envs);
-	bench_row_env_errors(cold, envs);
-	bench_row_env_errors(cached, envs);
-	for (int r = 0; r < c->o->repeat; r++)
-		for (int i = 0; i < BT_COUNT; i++) {
-			struct bench_env *e = &envs[bench_order(r, i)];
-
-			if (!e->ok)
-				continue;
-			bench_ctx_cold(c, e);
-			walk_sample(cold, e, false, tree_entries(&t));
-			walk_sample(cached, e, false, tree_entries(&t));
-		}
-	bench_envs_teardown(envs);
+	walk_rows(c, "walk", bench_tree_fill, &t, tree_entries(&t), cold, cached);
 }
 
 /* Where bench_tree file i has its second name: store/NN/i. */
@@ -291,7 +301,6 @@ static int linked_fill(const char *dir, const void *arg)
 void bench_wl_walk_linked(struct bench_ctx *c)
 {
 	struct bench_tree t = { .files = 100000, .per_dir = 100, .fanout = 20 };
-	struct bench_env envs[BT_COUNT];
 	struct bench_row *cold, *cached;
 	char label[80];
 	long n;
@@ -305,20 +314,7 @@ void bench_wl_walk_linked(struct bench_ctx *c)
 	cold = bench_row_add(c, label, "ent/s", true, BTAB_MAIN);
 	snprintf(label, sizeof(label), "walk %d files linked from a store, cached", t.files);
 	cached = bench_row_add(c, label, "ent/s", true, BTAB_MAIN);
-	bench_envs_setup(c, "walk-linked", linked_fill, &t, false, envs);
-	bench_row_env_errors(cold, envs);
-	bench_row_env_errors(cached, envs);
-	for (int r = 0; r < c->o->repeat; r++)
-		for (int i = 0; i < BT_COUNT; i++) {
-			struct bench_env *e = &envs[bench_order(r, i)];
-
-			if (!e->ok)
-				continue;
-			bench_ctx_cold(c, e);
-			walk_sample(cold, e, false, n);
-			walk_sample(cached, e, false, n);
-		}
-	bench_envs_teardown(envs);
+	walk_rows(c, "walk-linked", linked_fill, &t, n, cold, cached);
 }
 
 /* bench_fill_fn: a tree committed to a fresh git repository. */
