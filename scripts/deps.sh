@@ -19,5 +19,5 @@ command -v npm >/dev/null ||
 # pnpm for the tools suite, from the npm registry; without it (no registry)
 # that suite skips its pnpm case and says so.
 command -v pnpm >/dev/null ||
-	$SUDO npm install -g --silent pnpm@9.15.9 >/dev/null ||
+	$SUDO timeout 300 npm install -g --silent pnpm@9.15.9 >/dev/null ||
 	echo "deps: pnpm could not be installed: the pnpm case will be skipped" >&2
