@@ -409,11 +409,11 @@ static const char *pair_text(int i, const char *what)
 /*
  * 12,000 pairs of hard links in the base (a package store's layout): every
  * name stat'ed through a branch is one inode with its pair, a write through
- * one name of a pair shows through the other (also in the kernel's cache of
- * the other name, which is the same kernel inode), and main's in-place writes leave the branch's snapshot
- * of both names alone.  The tables that find a pair (the daemon's link map
- * and its table of linked kernel nodes) start at 1,024 slots and grow
- * several times here.
+ * one name of a pair shows through the other (also in the kernel's cache
+ * of the other name, which is the same kernel inode), and main's in-place
+ * writes leave the branch's snapshot of both names alone.  The tables that
+ * find a pair (the daemon's link map and its table of linked kernel nodes)
+ * start at 1,024 slots and grow several times here.
  */
 START_TEST(twelve_thousand_hard_link_pairs)
 {
