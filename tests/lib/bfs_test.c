@@ -568,8 +568,11 @@ static int dump_walk(struct dump *d, const char *full, const char *rel, int dept
 	size_t n = 0, cap = 0;
 	int ret = 0;
 
-	if (!dir)
-		return -errno;
+	if (!dir) {
+		ret = -errno;
+		fprintf(stderr, "bfs_test: dump: opendir %s: %s\n", full, strerror(-ret));
+		return ret;
+	}
 	while ((de = readdir(dir))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -594,6 +597,8 @@ static int dump_walk(struct dump *d, const char *full, const char *rel, int dept
 		snprintf(crel, sizeof(crel), "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
 		if (fstatat(dirfd(dir), names[i], &st, AT_SYMLINK_NOFOLLOW)) {
 			ret = -errno;
+			fprintf(stderr, "bfs_test: dump: lstat %s (listed): %s\n", cfull,
+				strerror(-ret));
 			break;
 		}
 		dump_line(d, dirfd(dir), names[i], cfull, crel, &st, line, sizeof(line));
