@@ -224,7 +224,9 @@ void bfsd_node_unhash_path(struct bfsd_mount *m, struct bfsd_branch *b, const ch
 void bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, struct bfsd_branch *b,
 		     struct bfsd_dirent *e, size_t n);
 /* The node that shows (b, path) in the given view, if the kernel has it,
- * with a reference (the kernel may forget it meanwhile): bfsd_node_put. */
+ * with a reference (the kernel may forget it meanwhile): bfsd_node_put.
+ * Through the root: b's nodes there, kept from when the root showed b
+ * when it shows another branch now. */
 struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,
 				 const char *path);
 void bfsd_node_put(struct bfsd_mount *m, struct bfsd_node *n);

@@ -657,8 +657,16 @@ static struct bfsd_node *walk_locked(struct bfsd_mount *m, struct bfsd_branch *b
 	struct bfsd_node *n;
 	const char *p = path;
 
+	/*
+	 * Through the root even when it shows another branch now: the names
+	 * below it are b's own (the table is keyed by branch), and the kernel
+	 * may keep b's directories there, unhashed but alive while something
+	 * holds them, and splice one back with all it cached below it when
+	 * the root shows b again and a lookup gives the same node.  Every
+	 * change of b meanwhile must reach them.
+	 */
 	if (via_root) {
-		n = m->fs->current == b ? &m->root : NULL;
+		n = &m->root;
 	} else {
 		name[0] = '@';
 		snprintf(name + 1, sizeof(name) - 1, "%s", b->name);
