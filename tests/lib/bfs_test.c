@@ -165,9 +165,12 @@ static bool reap(pid_t pid, int seconds)
 
 void bfs_mount_guard(struct bfs_mount *m, int seconds)
 {
+	const char *scale = getenv("CK_TIMEOUT_MULTIPLIER");
 	char abort_path[128];
 	struct stat st;
 
+	if (scale && atoi(scale) > 1)
+		seconds *= atoi(scale);
 	if (stat(m->mnt, &st))
 		die("stat %s: %s", m->mnt, strerror(errno));
 	snprintf(abort_path, sizeof(abort_path), "/sys/fs/fuse/connections/%u/abort",

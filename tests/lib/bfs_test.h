@@ -42,7 +42,9 @@ void bfs_mount_stop(struct bfs_mount *m);
  * FUSE connection after seconds (through fusectl, mounted when it is not),
  * so every call waiting on it fails (ENOTCONN) and the case fails instead
  * of hanging (and detach the mount).  No signal ends a call whose request
- * the daemon has read.
+ * the daemon has read.  The seconds are multiplied by Check's
+ * CK_TIMEOUT_MULTIPLIER (BFS_TIME_SCALE under ctest), as the cases' own
+ * limits are: a busy machine makes a case slower, a wedge never ends.
  */
 void bfs_mount_guard(struct bfs_mount *m, int seconds);
 /* Kill the daemon with SIGKILL and detach the mount (crash). */
