@@ -63,6 +63,30 @@ void bfsd_inval_inode(struct bfsd_inval *iv, fuse_ino_t ino, off_t off, off_t le
 	it->len = len;
 }
 
+/*
+ * Drop the entry name below node n (or n's attributes and pages, name
+ * NULL), n found by a walk: the item holds n until it is sent.  A node the
+ * kernel forgot meanwhile would be freed, its address (its id) given to
+ * the next node made, and the drop would reach that one: the kernel
+ * refused it when that was a file ("fuse: writing device: Not a
+ * directory", a few times per run of the random calls through both
+ * views), or dropped an unrelated entry.
+ */
+static void node_item(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_node *n,
+		      const char *name)
+{
+	size_t had = iv->n;
+
+	if (name)
+		bfsd_inval_entry(iv, bfsd_node_id(m, n), name);
+	else
+		bfsd_inval_inode(iv, bfsd_node_id(m, n), 0, 0);
+	if (iv->n > had) {
+		bfsd_node_hold(m, n);
+		iv->it[iv->n - 1].node = n;
+	}
+}
+
 /* One view's kernel copies of (b, path), but for the inode of node self. */
 static void inval_view(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *b,
 		       bool via_root, const char *path, bool entry, const struct bfsd_node *self)
@@ -72,7 +96,7 @@ static void inval_view(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_
 	struct bfsd_node *n = bfsd_node_walk(m, b, via_root, path);
 
 	if (n && n != self)
-		bfsd_inval_inode(iv, bfsd_node_id(m, n), 0, 0);
+		node_item(m, iv, n, NULL);
 	bfsd_node_put(m, n);
 	if (!entry || !path[0])
 		return;
@@ -80,9 +104,8 @@ static void inval_view(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_
 	n = bfsd_node_walk(m, b, via_root, parent);
 	/* Not below what is now a file: the kernel would refuse (ENOTDIR). */
 	if (n && (n->kind != BFSD_NODE_OBJECT || S_ISDIR(n->type))) {
-		bfsd_inval_entry(iv, bfsd_node_id(m, n), name);
-		/* Its cached listing, too. */
-		bfsd_inval_inode(iv, bfsd_node_id(m, n), 0, 0);
+		node_item(m, iv, n, name);
+		node_item(m, iv, n, NULL); /* its cached listing, too */
 	}
 	bfsd_node_put(m, n);
 }
@@ -284,8 +307,11 @@ static void *notifier(void *arg)
 		if (!m->notify_head)
 			m->notify_tail = &m->notify_head;
 		pthread_mutex_unlock(&m->notify_lock);
-		for (size_t i = 0; i < j->n; i++)
+		for (size_t i = 0; i < j->n; i++) {
 			send_item(m, &j->it[i]);
+			bfsd_node_put(m, j->it[i].node);
+			j->it[i].node = NULL;
+		}
 		pthread_mutex_lock(&m->notify_lock);
 		j->done = true;
 		pthread_cond_broadcast(&m->notify_done);
@@ -356,9 +382,11 @@ void bfsd_inval_now(struct bfsd_mount *m, struct bfsd_inval *iv)
 			if (!j)
 				break;
 		}
-		/* The job takes the name; bfsd_inval_send skips the item. */
+		/* The job takes the name and the node; bfsd_inval_send skips
+		 * the item. */
 		j->it[j->n++] = *it;
 		it->name = NULL;
+		it->node = NULL;
 		it->sent = true;
 	}
 	if (j)
@@ -395,6 +423,7 @@ void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv)
 		if (!iv->it[i].sent)
 			send_item(m, &iv->it[i]);
 		free(iv->it[i].name);
+		bfsd_node_put(m, iv->it[i].node);
 	}
 	free(iv->it);
 	iv->it = NULL;

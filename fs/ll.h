@@ -99,6 +99,9 @@ struct bfsd_inval_item {
 	fuse_ino_t child; /* for notify_delete */
 	off_t off, len;
 	bool sent; /* entry: already dropped, before the reply */
+	/* The node parent names, held until the item is sent, when it was
+	 * not the request's own (see inval.c, node_item). */
+	struct bfsd_node *node;
 };
 
 struct bfsd_inval {
@@ -230,6 +233,8 @@ void bfsd_node_known(struct bfsd_mount *m, struct bfsd_node *parent, struct bfsd
 struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bool via_root,
 				 const char *path);
 void bfsd_node_put(struct bfsd_mount *m, struct bfsd_node *n);
+/* One more reference to n, for bfsd_node_put. */
+void bfsd_node_hold(struct bfsd_mount *m, struct bfsd_node *n);
 /* Call fn(node, name, arg) for every name directly under the mount root. */
 void bfsd_node_root_children(struct bfsd_mount *m,
 			     void (*fn)(struct bfsd_node *, const char *, void *), void *arg);

@@ -701,6 +701,14 @@ struct bfsd_node *bfsd_node_walk(struct bfsd_mount *m, struct bfsd_branch *b, bo
 	return n;
 }
 
+void bfsd_node_hold(struct bfsd_mount *m, struct bfsd_node *n)
+{
+	pthread_mutex_lock(&m->nodes_lock);
+	if (!is_static(m, n))
+		n->refs++;
+	pthread_mutex_unlock(&m->nodes_lock);
+}
+
 void bfsd_node_put(struct bfsd_mount *m, struct bfsd_node *n)
 {
 	if (!n)
