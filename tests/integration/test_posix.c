@@ -1402,6 +1402,7 @@ START_TEST(the_root_shows_a_branch_again_as_it_is_now)
 	root = bfs_tree_dump(m.mnt, BFS_DUMP_MOUNT); /* every entry cached */
 	ck_assert_ptr_nonnull(root);
 	free(root);
+	ck_absent(bfs_path(p, m.mnt, "dir/neg")); /* and an absence */
 	ck_sys(dfd = open(bfs_path(p, m.mnt, "dir"), O_RDONLY | O_DIRECTORY));
 	ck_sys(ffd = open(bfs_path(p, m.mnt, "dir/a"), O_RDONLY));
 	ck_ret(bfs_branch_create(&m, "b", "c"), 0);
@@ -1409,6 +1410,7 @@ START_TEST(the_root_shows_a_branch_again_as_it_is_now)
 	/* b changes where the root does not show it. */
 	ck_sys(unlink(bfs_path(p, m.mnt, "@b/dir/a")));
 	ck_ret(bfs_write_file(bfs_path(p, m.mnt, "@b/dir/new"), "new\n"), 0);
+	ck_ret(bfs_write_file(bfs_path(p, m.mnt, "@b/dir/neg"), "neg\n"), 0);
 	ck_sys(rename(bfs_path(p, m.mnt, "@b/dir/sub"), bfs_path(at, m.mnt, "@b/dir/sub2")));
 	ck_ret(bfs_write_file(bfs_path(p, m.mnt, "dir/from-c"), "c\n"), 0);
 	ck_ret(bfs_ioc_commit(bfs_ctl_path(at, &m, "c")), 0);
@@ -1421,7 +1423,8 @@ START_TEST(the_root_shows_a_branch_again_as_it_is_now)
 	ck_absent(bfs_path(p, m.mnt, "dir/a"));
 	ck_absent(bfs_path(p, m.mnt, "dir/sub"));
 	ck_file_eq(bfs_path(p, m.mnt, "dir/from-c"), "c\n");
-	ck_list_eq(bfs_path(p, m.mnt, "dir"), 0, "from-c new sub2");
+	ck_file_eq(bfs_path(p, m.mnt, "dir/neg"), "neg\n");
+	ck_list_eq(bfs_path(p, m.mnt, "dir"), 0, "from-c neg new sub2");
 	ck_sys(close(dfd));
 	free(root);
 	free(view);
@@ -1652,6 +1655,8 @@ static int children(const char *home, int secs)
  * on main, through the root only, found a rename whose target's parent
  * had just become a file drop that parent's resolution twice (view.c,
  * bfsd_view_parent); these 5 s do not reach it (0 of 3 under ASan).
+ * And in 1 run of 25 to 42 the root listed a name b had removed while the
+ * root showed a child (the_root_shows_a_branch_again_as_it_is_now).
  */
 START_TEST(random_calls_through_both_views_at_once)
 {
@@ -1684,23 +1689,6 @@ START_TEST(random_calls_through_both_views_at_once)
 	root = bfs_tree_dump(m.mnt, BFS_DUMP_MOUNT);
 	view = _i ? bfs_tree_dump(m.base, 0)
 		  : bfs_tree_dump(bfs_branch_dir(at, &m, "b"), BFS_DUMP_NOCTL);
-	if (!root || !view || strcmp(root, view)) {
-		/* The open bug of reliability.md: a kernel entry of one view
-		 * that a change through the other left stale.  Said here, and
-		 * the daemon's answers compared once the kernel dropped its
-		 * entries: those must agree. */
-		fprintf(stderr,
-			"posix: known open bug (reliability.md): the kernel's entries of the views "
-			"differ: %s\n",
-			bfs_str_diff(root, view));
-		free(root);
-		free(view);
-		sync();
-		ck_ret(bfs_write_file("/proc/sys/vm/drop_caches", "2"), 0);
-		root = bfs_tree_dump(m.mnt, BFS_DUMP_MOUNT);
-		view = _i ? bfs_tree_dump(m.base, 0)
-			  : bfs_tree_dump(bfs_branch_dir(at, &m, "b"), BFS_DUMP_NOCTL);
-	}
 	ck_assert_msg(root && view && !strcmp(root, view), "the root and %s differ: %s",
 		      _i ? "the base" : "/@b/", bfs_str_diff(root, view));
 	free(root);
