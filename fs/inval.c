@@ -307,12 +307,13 @@ static void *notifier(void *arg)
 		if (!m->notify_head)
 			m->notify_tail = &m->notify_head;
 		pthread_mutex_unlock(&m->notify_lock);
-		for (size_t i = 0; i < j->n; i++) {
+		for (size_t i = 0; i < j->n; i++)
 			send_item(m, &j->it[i]);
-			bfsd_node_put(m, j->it[i].node);
-			j->it[i].node = NULL;
-		}
 		pthread_mutex_lock(&m->notify_lock);
+		/* Under the lock: bfsd_inval_stop may leave this thread to the
+		 * process's end, and the nodes are freed then. */
+		for (size_t i = 0; i < j->n && !m->notify_left; i++)
+			bfsd_node_put(m, j->it[i].node);
 		j->done = true;
 		pthread_cond_broadcast(&m->notify_done);
 		job_put_locked(j);
@@ -412,8 +413,12 @@ void bfsd_inval_stop(struct bfsd_mount *m)
 	 * the thread is then left to end with the process. */
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 2;
-	if (pthread_timedjoin_np(m->notifier, NULL, &until))
+	if (pthread_timedjoin_np(m->notifier, NULL, &until)) {
+		pthread_mutex_lock(&m->notify_lock);
+		m->notify_left = true;
+		pthread_mutex_unlock(&m->notify_lock);
 		pthread_detach(m->notifier);
+	}
 }
 
 void bfsd_inval_send(struct bfsd_mount *m, struct bfsd_inval *iv)

@@ -159,6 +159,7 @@ struct bfsd_mount {
 	struct notify_job *notify_head, **notify_tail; /* notify_lock */
 	pthread_t notifier;
 	bool notifier_up, notify_stop; /* notify_lock */
+	bool notify_left;	       /* notify_lock: the notifier outlives the nodes */
 	/* What commits are about to change (pending.c). */
 	pthread_mutex_t pending_lock;
 	struct bfsd_pending *pending; /* pending_lock */
