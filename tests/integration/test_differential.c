@@ -7,7 +7,8 @@
  * the same errno) and, after every operation, the same tree through a view
  * chosen at random: names, types, permission bits, sizes, contents, link
  * targets, link counts and which names share an inode (bfs_tree_dump).
- * The root sometimes switches away and back.  At the end b is committed:
+ * The root sometimes shows another branch for one step, which then goes
+ * through /@b/.  At the end b is committed:
  * the base must then be the native tree.  The same runs on main (the root
  * on main, and /@main/) while b is live: the base must stay the native
  * tree and b must keep showing what it was made from.  And with children
@@ -390,15 +391,20 @@ static void run_steps(int seed, const char *name, int steps)
 	snprintf(cmd, sizeof(cmd), "switch:%s", name);
 	for (int i = 0; i < steps; i++) {
 		const char *via = views[rnd(2)];
+		bool away;
 		int want_err, got_err;
 
 		collect_paths();
 		if (!make_step(s))
 			continue;
-		if (rnd(30) == 0) {
+		/* Now and then the root shows another branch for one step, which
+		 * then goes through /@NAME/: the root's nodes of the branch,
+		 * the kernel's held ones with them, must follow it. */
+		away = rnd(30) == 0;
+		if (away) {
 			ck_ret(bfs_ctl(ctl_root, strcmp(name, "main") ? "switch:main" : "switch:b"),
 			       0);
-			ck_ret(bfs_ctl(ctl_root, cmd), 0);
+			via = views[1];
 		}
 		/* Now and then the daemon is killed and mounted again: every
 		 * branch, the root's choice and everything acknowledged stay. */
@@ -410,6 +416,8 @@ static void run_steps(int seed, const char *name, int steps)
 		slot_got[0][0] = slot_got[1][0] = '\0';
 		want_err = apply(nat, s);
 		got_err = apply(via, s);
+		if (away)
+			ck_ret(bfs_ctl(ctl_root, cmd), 0);
 		snprintf(what, sizeof(what), "seed %d in %s, step %d: %s %s %s through %s", seed,
 			 name, i, op_name(s->op), s->a, s->b, via);
 		ck_assert_msg(want_err == got_err, "%s: %s, native %s", what, strerror(got_err),
