@@ -65,12 +65,13 @@ void bfsd_inval_inode(struct bfsd_inval *iv, fuse_ino_t ino, off_t off, off_t le
 
 /*
  * Drop the entry name below node n (or n's attributes and pages, name
- * NULL), n found by a walk: the item holds n until it is sent.  A node the
- * kernel forgot meanwhile would be freed, its address (its id) given to
- * the next node made, and the drop would reach that one: the kernel
- * refused it when that was a file ("fuse: writing device: Not a
- * directory", a few times per run of the random calls through both
- * views), or dropped an unrelated entry.
+ * NULL), n found by a walk: the item takes the caller's reference to n and
+ * holds it until it is sent (no item: it is put).  A node the kernel
+ * forgot meanwhile would be freed, its address (its id) given to the next
+ * node made, and the drop would reach that one: the kernel refused it when
+ * that was a file ("fuse: writing device: Not a directory", a few times
+ * per run of the random calls through both views), or dropped an
+ * unrelated entry.
  */
 static void node_item(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_node *n,
 		      const char *name)
@@ -81,10 +82,10 @@ static void node_item(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_n
 		bfsd_inval_entry(iv, bfsd_node_id(m, n), name);
 	else
 		bfsd_inval_inode(iv, bfsd_node_id(m, n), 0, 0);
-	if (iv->n > had) {
-		bfsd_node_hold(m, n);
+	if (iv->n > had)
 		iv->it[iv->n - 1].node = n;
-	}
+	else
+		bfsd_node_put(m, n);
 }
 
 /* One view's kernel copies of (b, path), but for the inode of node self. */
@@ -97,17 +98,20 @@ static void inval_view(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_
 
 	if (n && n != self)
 		node_item(m, iv, n, NULL);
-	bfsd_node_put(m, n);
+	else
+		bfsd_node_put(m, n);
 	if (!entry || !path[0])
 		return;
 	name = bfsd_path_split(path, parent);
 	n = bfsd_node_walk(m, b, via_root, parent);
 	/* Not below what is now a file: the kernel would refuse (ENOTDIR). */
 	if (n && (n->kind != BFSD_NODE_OBJECT || S_ISDIR(n->type))) {
+		bfsd_node_hold(m, n); /* one reference per item */
 		node_item(m, iv, n, name);
 		node_item(m, iv, n, NULL); /* its cached listing, too */
+	} else {
+		bfsd_node_put(m, n);
 	}
-	bfsd_node_put(m, n);
 }
 
 void bfsd_inval_path(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfsd_branch *b,
