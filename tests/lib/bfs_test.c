@@ -133,10 +133,11 @@ void bfs_mount_setup(struct bfs_mount *m)
 	bfs_mount_start(m, NULL);
 }
 
-static void run(const char *prog, const char *a1, const char *a2)
+/* Runs prog quietly; its wait status, or -1. */
+static int run(const char *prog, const char *a1, const char *a2)
 {
 	pid_t pid = fork();
-	int status;
+	int status = -1;
 
 	if (pid == 0) {
 		int null = open("/dev/null", O_WRONLY);
@@ -147,6 +148,7 @@ static void run(const char *prog, const char *a1, const char *a2)
 	}
 	if (pid > 0)
 		waitpid(pid, &status, 0);
+	return status;
 }
 
 static bool reap(pid_t pid, int seconds)
@@ -204,23 +206,36 @@ void bfs_mount_guard(struct bfs_mount *m, int seconds)
 	}
 }
 
-void bfs_mount_stop(struct bfs_mount *m)
+bool bfs_mount_stop(struct bfs_mount *m)
 {
+	int limit = 10 * time_scale();
+	struct timespec t0, t1;
+	int unmount;
+	bool clean;
+
 	if (m->guard > 0) {
 		kill(m->guard, SIGKILL);
 		waitpid(m->guard, NULL, 0);
 		m->guard = 0;
 	}
 	if (m->pid <= 0)
-		return;
-	run("fusermount3", "-u", m->mnt);
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	unmount = run("fusermount3", "-u", m->mnt);
 	/* A clean exit discards branches: not cut short on a busy machine. */
-	if (!reap(m->pid, 10 * time_scale())) {
+	clean = reap(m->pid, limit);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!clean || unmount != 0 || t1.tv_sec - t0.tv_sec >= 2)
+		fprintf(stderr, "%s: fusermount3 -u: status %d; daemon %s after %ld s\n", m->mnt,
+			unmount, clean ? "exited" : "still running: killed",
+			(long)(t1.tv_sec - t0.tv_sec));
+	if (!clean) {
 		kill(m->pid, SIGKILL);
 		reap(m->pid, 5);
 		run("fusermount3", "-uz", m->mnt);
 	}
 	m->pid = 0;
+	return clean && unmount == 0;
 }
 
 void bfs_mount_crash(struct bfs_mount *m)

@@ -35,8 +35,13 @@ void bfs_mount_start_daemon(struct bfs_mount *m, const char *daemon, const char 
 			    const char *const *extra);
 /* prepare + start. */
 void bfs_mount_setup(struct bfs_mount *m);
-/* Unmount and wait for the daemon to exit (kill it after 10 s). */
-void bfs_mount_stop(struct bfs_mount *m);
+/*
+ * Unmount and wait for the daemon to exit (kill it after 10 s times
+ * CK_TIMEOUT_MULTIPLIER).  True when the unmount succeeded and the daemon
+ * exited by itself (a clean exit, which discards branches); otherwise says
+ * on stderr what happened.
+ */
+bool bfs_mount_stop(struct bfs_mount *m);
 /*
  * Guard against a wedged mount: unless bfs_mount_stop comes first, abort m's
  * FUSE connection after seconds (through fusectl, mounted when it is not),
