@@ -20,10 +20,15 @@
  * Operations: create, overwrite and append, pwrite, truncate, mkdir,
  * rmdir, unlink, rename (files and directories, onto names that exist or
  * not; plain, RENAME_NOREPLACE and RENAME_EXCHANGE), link, symlink,
- * mkfifo, chmod, setxattr and removexattr, on a small pool of
+ * mkfifo, chmod, setxattr and removexattr, fallocate (allocate, keep
+ * size, punch a hole, zero a range), copy_file_range, writes through a
+ * shared mapping and reads through a private one, on a small pool of
  * names so they collide; and descriptors held across steps in 4 slots
  * (open, pwrite, ftruncate, pread and fstat through them), whose reads and
- * fstat must match too.
+ * fstat must match too, as must what a mapping reads.
+ *
+ * BFS_DIFF_SEED0=N runs seeds N onwards (the children's run adds 100), for
+ * hunts beyond CI's seeds.
  * The base starts with files, directories, a symlink and a hard-link pair
  * at its root.  A differential run of this kind found that a rename broke
  * a base hard-link pair in a branch (rename.c, up_with_names).
@@ -35,6 +40,7 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -145,6 +151,10 @@ enum op {
 	OP_EXCHANGE,  /* renameat2 RENAME_EXCHANGE */
 	OP_NOREPLACE, /* renameat2 RENAME_NOREPLACE */
 	OP_MKFIFO,
+	OP_MMAP,      /* write through a shared mapping of a file, msync */
+	OP_MMAPREAD,  /* read a file through a private read-only mapping */
+	OP_FALLOCATE, /* fallocate: allocate, keep size, punch a hole, zero */
+	OP_COPY,      /* copy_file_range from one file into another */
 	OP_N
 };
 
@@ -182,6 +192,69 @@ struct step {
 	off_t off;
 	mode_t mode;
 };
+
+/* OP_MMAP or OP_MMAPREAD of s on the file at path: its errno (0 on
+ * success); what a read saw into got. */
+static int mapped(const char *path, const struct step *s, char *got)
+{
+	bool write = s->op == OP_MMAP;
+	int fd = open(path, write ? O_RDWR : O_RDONLY), ret = 0;
+	struct stat st;
+	char *map;
+
+	if (fd < 0)
+		return errno;
+	if (fstat(fd, &st))
+		ret = errno;
+	if (ret || st.st_size == 0) {
+		close(fd);
+		return ret;
+	}
+	map = mmap(NULL, (size_t)st.st_size, write ? PROT_READ | PROT_WRITE : PROT_READ,
+		   write ? MAP_SHARED : MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		ret = errno;
+		close(fd);
+		return ret;
+	}
+	if (write) {
+		off_t at = s->off % st.st_size;
+		size_t n = s->len < (size_t)(st.st_size - at) ? s->len : (size_t)(st.st_size - at);
+
+		memcpy(map + at, s->data, n);
+		if (msync(map, (size_t)st.st_size, MS_SYNC))
+			ret = errno;
+	} else {
+		snprintf(got, 64, "%lld mapped, hash %016llx", (long long)st.st_size,
+			 (unsigned long long)fnv(map, (size_t)st.st_size));
+	}
+	munmap(map, (size_t)st.st_size);
+	close(fd);
+	return ret;
+}
+
+/* OP_COPY of s from the file at a into the file at b: its errno. */
+static int copy_range(const char *a, const char *b, const struct step *s)
+{
+	int in = open(a, O_RDONLY), out = -1, ret = 0;
+	off_t from = s->off / 8, to = s->off % 8 * 600;
+	ssize_t n;
+
+	if (in < 0)
+		return errno;
+	out = open(b, O_WRONLY);
+	if (out < 0) {
+		ret = errno;
+		close(in);
+		return ret;
+	}
+	n = copy_file_range(in, &from, out, &to, s->len, 0);
+	if (n < 0)
+		ret = errno;
+	close(in);
+	close(out);
+	return ret;
+}
 
 /* The errno of doing s below root (0 on success). */
 static int apply(const char *root, const struct step *s)
@@ -264,6 +337,19 @@ static int apply(const char *root, const struct step *s)
 		return renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_NOREPLACE) ? errno : 0;
 	case OP_MKFIFO:
 		return mkfifo(a, 0644) ? errno : 0;
+	case OP_MMAP:
+	case OP_MMAPREAD:
+		return mapped(a, s, slot_got[t]);
+	case OP_FALLOCATE:
+		fd = open(a, O_WRONLY);
+		if (fd < 0)
+			return errno;
+		if (fallocate(fd, (int)s->mode, s->off, (off_t)s->len))
+			ret = errno;
+		close(fd);
+		return ret;
+	case OP_COPY:
+		return copy_range(a, b, s);
 	case OP_N:
 		break;
 	}
@@ -331,6 +417,30 @@ static bool make_step(struct step *s)
 		snprintf(s->b, sizeof(s->b), "user.k%u", rnd(3));
 		s->len = s->op == OP_SETXATTR ? rnd(40) : 0;
 		break;
+	case OP_MMAP:
+	case OP_MMAPREAD:
+		a = existing(S_IFREG);
+		s->len = 1 + rnd(2000);
+		s->off = rnd(5000);
+		break;
+	case OP_FALLOCATE:
+		a = existing(S_IFREG);
+		s->mode = (mode_t[]){ 0, FALLOC_FL_KEEP_SIZE,
+				      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      FALLOC_FL_ZERO_RANGE,
+				      FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE }[rnd(5)];
+		s->off = rnd(6000);
+		s->len = 1 + rnd(6000);
+		break;
+	case OP_COPY:
+		a = existing(S_IFREG);
+		b = existing(S_IFREG);
+		if (!b)
+			return false;
+		snprintf(s->b, sizeof(s->b), "%s", b);
+		s->off = rnd(500) * 8 + rnd(8);
+		s->len = rnd(3000);
+		break;
 	case OP_RENAME:
 	case OP_NOREPLACE:
 	case OP_EXCHANGE:
@@ -349,7 +459,7 @@ static bool make_step(struct step *s)
 		return false;
 	if (a != s->a)
 		snprintf(s->a, sizeof(s->a), "%s", a);
-	for (size_t i = 0; i < s->len; i++)
+	for (size_t i = 0; i < s->len && i < sizeof(s->data); i++)
 		s->data[i] = (char)rnd(256);
 	return true;
 }
@@ -357,11 +467,11 @@ static bool make_step(struct step *s)
 static const char *op_name(enum op op)
 {
 	static const char *const names[OP_N] = {
-		"write",       "append",   "pwrite",	  "truncate", "mkdir",
-		"rmdir",       "unlink",   "rename",	  "link",     "symlink",
-		"chmod",       "open",	   "write to fd", "read fd",  "fstat fd",
-		"truncate fd", "setxattr", "removexattr", "exchange", "rename noreplace",
-		"mkfifo"
+		"write",       "append",     "pwrite",	    "truncate",	 "mkdir",
+		"rmdir",       "unlink",     "rename",	    "link",	 "symlink",
+		"chmod",       "open",	     "write to fd", "read fd",	 "fstat fd",
+		"truncate fd", "setxattr",   "removexattr", "exchange",	 "rename noreplace",
+		"mkfifo",      "mmap write", "mmap read",   "fallocate", "copy_file_range"
 	};
 
 	return names[op];
@@ -444,6 +554,11 @@ static void ck_base_is_native(int seed)
 	free(want);
 }
 
+/* The seed of the loop's run _i: BFS_DIFF_SEED0 (0 unless set) onwards,
+ * so a hunt can run further seeds than CI's. */
+static int seed0;
+#define SEED (_i + seed0)
+
 static void seed_with(int seed)
 {
 	rng = 0x9e3779b97f4a7c15ull * (uint64_t)(seed + 1);
@@ -451,11 +566,11 @@ static void seed_with(int seed)
 
 START_TEST(random_operations_match_a_disk)
 {
-	seed_with(_i);
-	run_steps(_i, "b", STEPS);
+	seed_with(SEED);
+	run_steps(SEED, "b", STEPS);
 	/* The winner lands intact. */
 	ck_ret(bfs_ioc_commit(bfs_ctl_path((char[4096]){ 0 }, &m, "b")), 0);
-	ck_base_is_native(_i);
+	ck_base_is_native(SEED);
 }
 END_TEST
 
@@ -481,32 +596,32 @@ START_TEST(random_operations_on_main_match_a_disk)
 	bfs_branch_dir(at, &m, "b");
 	bfs_path(native_b, m.dir, "native_b");
 	ck_assert_int_eq(bfs_sh(NULL, "cp -a '%s' '%s'", native, native_b), 0);
-	seed_with(_i);
+	seed_with(SEED);
 	/* The kernel knows about half of b's names before main's run. */
 	collect_paths();
 	for (int i = 0; i < npaths; i++)
 		if (rnd(2))
 			ck_sys(lstat(bfs_path(one, at, paths[i]), &st));
 	ck_ret(bfs_ctl(ctl_root, "switch:main"), 0);
-	run_steps(_i, "main", STEPS / 2);
+	run_steps(SEED, "main", STEPS / 2);
 	/* A second branch, of a later epoch, halfway through. */
 	bfs_path(native_c, m.dir, "native_c");
 	ck_assert_int_eq(bfs_sh(NULL, "cp -a '%s' '%s'", native, native_c), 0);
 	ck_ret(bfs_branch_create(&m, NULL, "c"), 0);
-	run_steps(_i, "main", STEPS / 2);
-	ck_base_is_native(_i);
+	run_steps(SEED, "main", STEPS / 2);
+	ck_base_is_native(SEED);
 	for (int k = 0; k < 2; k++) {
 		const char *name = k ? "c" : "b";
 
 		nat = k ? native_c : native_b;
-		snprintf(what, sizeof(what), "seed %d: %s's snapshot", _i, name);
+		snprintf(what, sizeof(what), "seed %d: %s's snapshot", SEED, name);
 		ck_same_tree(bfs_branch_dir(at, &m, name), BFS_DUMP_NOCTL, what);
 		snprintf(cmd, sizeof(cmd), "switch:%s", name);
 		ck_ret(bfs_ctl(ctl_root, cmd), 0);
-		run_steps(_i, name, STEPS / 3);
+		run_steps(SEED, name, STEPS / 3);
 	}
 	nat = native;
-	ck_base_is_native(_i);
+	ck_base_is_native(SEED);
 }
 END_TEST
 
@@ -524,20 +639,20 @@ START_TEST(random_operations_with_children_match_a_disk)
 {
 	char native_c[4096], ctl_c[4096], at[4096], what[64];
 
-	seed_with(_i + 100);
+	seed_with(SEED + 100);
 	bfs_branch_dir(at, &m, "b");
 	bfs_path(native_c, m.dir, "native_c");
 	bfs_ctl_path(ctl_c, &m, "c");
 	for (int round = 0; round < 6; round++) {
 		nat = native;
-		run_steps(_i, "b", 25);
+		run_steps(SEED, "b", 25);
 		ck_ret(bfs_branch_create(&m, "b", "c"), 0);
 		ck_ret(bfs_ctl(ctl_root, "switch:c"), 0);
 		ck_assert_int_eq(
 			bfs_sh(NULL, "rm -rf '%s' && cp -a '%s' '%s'", native_c, native, native_c),
 			0);
 		nat = native_c;
-		run_steps(_i, "c", 25);
+		run_steps(SEED, "c", 25);
 		if (rnd(10) < 6) {
 			ck_ret(bfs_ioc_commit(ctl_c), 0);
 			ck_assert_int_eq(bfs_sh(NULL, "rm -rf '%s' && mv '%s' '%s'", native,
@@ -548,12 +663,12 @@ START_TEST(random_operations_with_children_match_a_disk)
 		}
 		ck_ret(bfs_ctl(ctl_root, "switch:b"), 0);
 		nat = native;
-		snprintf(what, sizeof(what), "seed %d, after round %d of c", _i, round);
+		snprintf(what, sizeof(what), "seed %d, after round %d of c", SEED, round);
 		ck_same_tree(m.mnt, BFS_DUMP_MOUNT, what);
 		ck_same_tree(at, BFS_DUMP_NOCTL, what);
 	}
 	ck_ret(bfs_ioc_commit(bfs_ctl_path((char[4096]){ 0 }, &m, "b")), 0);
-	ck_base_is_native(_i);
+	ck_base_is_native(SEED);
 }
 END_TEST
 
@@ -573,5 +688,8 @@ static Suite *suite(void)
 
 int main(void)
 {
+	const char *first = getenv("BFS_DIFF_SEED0");
+
+	seed0 = first ? atoi(first) : 0;
 	return bfs_check_main(suite());
 }
