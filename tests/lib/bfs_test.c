@@ -151,18 +151,29 @@ static int run(const char *prog, const char *a1, const char *a2)
 	return status;
 }
 
-static bool reap(pid_t pid, int seconds)
+/* Wait up to seconds for pid to exit: true once it has, its wait status
+ * in *status when it is not NULL (-1 when another wait took it). */
+static bool reap_status(pid_t pid, int seconds, int *status)
 {
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 
 	for (int i = 0; i < seconds * 100; i++) {
-		int status;
+		int st = -1;
+		pid_t got = waitpid(pid, &st, WNOHANG);
 
-		if (waitpid(pid, &status, WNOHANG) == pid || errno == ECHILD)
+		if (got == pid || (got < 0 && errno == ECHILD)) {
+			if (status)
+				*status = got == pid ? st : -1;
 			return true;
+		}
 		nanosleep(&ts, NULL);
 	}
 	return false;
+}
+
+static bool reap(pid_t pid, int seconds)
+{
+	return reap_status(pid, seconds, NULL);
 }
 
 /* Check's CK_TIMEOUT_MULTIPLIER (BFS_TIME_SCALE under ctest), or 1. */
@@ -208,10 +219,9 @@ void bfs_mount_guard(struct bfs_mount *m, int seconds)
 
 bool bfs_mount_stop(struct bfs_mount *m)
 {
-	int limit = 10 * time_scale();
+	int limit = 10 * time_scale(), unmount, status = -1;
 	struct timespec t0, t1;
-	int unmount;
-	bool clean;
+	bool exited, clean;
 
 	if (m->guard > 0) {
 		kill(m->guard, SIGKILL);
@@ -223,19 +233,21 @@ bool bfs_mount_stop(struct bfs_mount *m)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	unmount = run("fusermount3", "-u", m->mnt);
 	/* A clean exit discards branches: not cut short on a busy machine. */
-	clean = reap(m->pid, limit);
+	exited = reap_status(m->pid, limit, &status);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (!clean || unmount != 0 || t1.tv_sec - t0.tv_sec >= 2)
-		fprintf(stderr, "%s: fusermount3 -u: status %d; daemon %s after %ld s\n", m->mnt,
-			unmount, clean ? "exited" : "still running: killed",
+	clean = exited && status == 0;
+	if (!clean || t1.tv_sec - t0.tv_sec >= 2)
+		fprintf(stderr,
+			"%s: fusermount3 -u: status %d; daemon %s (status %d) after %ld s\n",
+			m->mnt, unmount, exited ? "exited" : "still running: killed", status,
 			(long)(t1.tv_sec - t0.tv_sec));
-	if (!clean) {
+	if (!exited) {
 		kill(m->pid, SIGKILL);
 		reap(m->pid, 5);
 		run("fusermount3", "-uz", m->mnt);
 	}
 	m->pid = 0;
-	return clean && unmount == 0;
+	return clean;
 }
 
 void bfs_mount_crash(struct bfs_mount *m)

@@ -37,9 +37,9 @@ void bfs_mount_start_daemon(struct bfs_mount *m, const char *daemon, const char 
 void bfs_mount_setup(struct bfs_mount *m);
 /*
  * Unmount and wait for the daemon to exit (kill it after 10 s times
- * CK_TIMEOUT_MULTIPLIER).  True when the unmount succeeded and the daemon
- * exited by itself (a clean exit, which discards branches); otherwise says
- * on stderr what happened.
+ * CK_TIMEOUT_MULTIPLIER).  True when the daemon exited by itself with
+ * status 0 (a clean exit, which discards branches), also when something
+ * unmounted it before; otherwise says on stderr what happened.
  */
 bool bfs_mount_stop(struct bfs_mount *m);
 /*
