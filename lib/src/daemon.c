@@ -244,6 +244,18 @@ out_free:
 	return ret;
 }
 
+/*
+ * Is a mount whose daemon is gone at mnt (every request fails ENOTCONN)?
+ * statfs() always asks the daemon; stat() may be answered from the
+ * kernel's attribute cache.
+ */
+static bool dead_mount(const char *mnt)
+{
+	struct statfs sfs;
+
+	return statfs(mnt, &sfs) < 0 && errno == ENOTCONN;
+}
+
 int bfs_daemon_start(struct bfs_mount **out, char **message, const char *mnt,
 		     const struct bfs_daemon_options *opts)
 {
@@ -262,6 +274,8 @@ int bfs_daemon_start(struct bfs_mount **out, char **message, const char *mnt,
 		ret = make_dirs(abs);
 	if (!ret && bfs__mounted(abs))
 		ret = -EBUSY;
+	if (!ret && dead_mount(abs))
+		ret = -ENOTCONN;
 	if (!ret)
 		ret = run_daemon(message, abs, opts);
 	if (!ret && out)

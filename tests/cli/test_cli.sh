@@ -5,13 +5,16 @@
 # every subcommand and of every error path.  Run by tests/run-suite.sh (which
 # sets $BFS_TEST_TMP and removes whatever mount or daemon a failure leaves).
 #
-#   test_cli.sh BRANCHFS [FAILCTL]
+#   test_cli.sh BRANCHFS PASSTHROUGH [FAILCTL]
 #
-# FAILCTL is tests/cli/failctl.c built as an LD_PRELOAD module (absent in
-# sanitizer builds: those cases are then skipped).
+# PASSTHROUGH is the benchmark's floor daemon (tests/bench/passthrough.c), a
+# FUSE file system of another kind.  FAILCTL is tests/cli/failctl.c built as
+# an LD_PRELOAD module (absent in sanitizer builds: those cases are then
+# skipped).
 set -u
 BFS=$1
-FAILCTL=${2:-}
+PASSTHROUGH=$2
+FAILCTL=${3:-}
 : "${BFS_TEST_TMP:?run me through tests/run-suite.sh}"
 T=$(mktemp -d "$BFS_TEST_TMP/cli.XXXXXX")
 T=$(realpath "$T")
@@ -465,7 +468,26 @@ check "the dead mount is gone" not grep -q " $mnt " /proc/mounts
 expect_fail 4 "branchfs: $mnt is not a branchfs mount" -- unmount "$mnt"
 expect 0 '*' "" -- mount --base "$base" --storage "$st" "$mnt"
 check "the branch of the dead mount came back" [ "$(cat "$mnt/@survivor/survivor.txt")" = s ]
+# A mount over a dead one detaches it first: no unmount needed after a crash.
+expect 0 '*' "" -- status --json "$mnt"
+pid=$(j .daemon_pid)
+kill -9 "$pid"
+while ! daemon_gone "$pid"; do sleep 0.05; done
+expect 0 "mounted $base at $mnt" "branchfs: the daemon serving $mnt was gone: its mount was detached" -- mount --base "$base" --storage "$st" "$mnt"
+check "one mount, not one over the dead one" [ "$(grep -c " $mnt " /proc/mounts)" = 1 ]
+check "the branch of the dead mount came back again" [ "$(cat "$mnt/@survivor/survivor.txt")" = s ]
 expect 0 "unmounted $mnt" "" -- unmount "$mnt"
+# A dead mount of another file system is not ours to detach.
+other=$T/other
+mkdir -p "$other/src" "$other/mnt"
+"$PASSTHROUGH" "$other/src" "$other/mnt" &
+fs=$!
+for _ in $(seq 100); do grep -q " $other/mnt " /proc/mounts && break; sleep 0.05; done
+kill -9 "$fs"
+wait "$fs" 2>/dev/null
+expect_fail 1 "branchfs: cannot mount $other/mnt: a mount of another file system whose daemon is gone is there" -- mount --base "$base" --storage "$st" "$other/mnt"
+check "the other file system's dead mount stays" grep -q " $other/mnt " /proc/mounts
+fusermount3 -uz "$other/mnt"
 
 # --- a failed unmount --keep leaves no trace ---------------------------------------
 # An open file inside makes the mount busy: unmount --keep fails, and the

@@ -559,6 +559,15 @@ START_TEST(detach_a_mount_whose_daemon_died)
 	ck_assert_int_eq(waitpid(t.pid, NULL, 0), t.pid);
 	t.pid = 0;
 	ck_assert_int_eq(bfs_open(&dead, t.mnt), -ENOTCONN);
+	/* Not mounted over: the dead mount is detached first. */
+	{
+		struct bfs_daemon_options o = BFS_DAEMON_OPTIONS_INIT;
+
+		o.daemon = BFS_DAEMON_PATH;
+		o.base = t.base;
+		o.storage = t.storage;
+		ck_assert_int_eq(bfs_daemon_start(&dead, NULL, t.mnt, &o), -ENOTCONN);
+	}
 	ck_assert_int_eq(bfs_detach(t.mnt), 0);
 	ck_assert_int_eq(stat(t.mnt, &st), 0); /* the plain directory again */
 	ck_assert(!bfs_exists(tpath(t.mnt, ".branchfs_ctl")));

@@ -116,6 +116,33 @@ static char *one_line(const char *s)
 	return buf;
 }
 
+/*
+ * bfs_daemon_start, after detaching a mount whose daemon died (a crash)
+ * when one is at mnt, so a mount after a crash needs no unmount first: the
+ * branches of the dead mount are in its storage.
+ */
+static int start(char **msg, const char *mnt, const struct bfs_daemon_options *d)
+{
+	int ret = bfs_daemon_start(NULL, msg, mnt, d);
+
+	if (ret != -ENOTCONN)
+		return ret;
+	ret = bfs_detach(mnt);
+	if (ret == -EMEDIUMTYPE) {
+		cli_error("cannot mount %s: a mount of another file system whose daemon is gone "
+			  "is there",
+			  mnt);
+		return -ENOTCONN;
+	}
+	if (ret) {
+		cli_error("cannot mount %s: cannot detach the mount whose daemon is gone: %s", mnt,
+			  bfs_syserr(ret));
+		return -ENOTCONN;
+	}
+	cli_error("the daemon serving %s was gone: its mount was detached", mnt);
+	return bfs_daemon_start(NULL, msg, mnt, d);
+}
+
 static int run(const struct cli_cmd *cmd, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -144,7 +171,7 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 	}
 	a.d.storage = o.storage;
 	a.d.daemon = find_daemon(a.daemon);
-	ret = bfs_daemon_start(NULL, &msg, mnt, &a.d);
+	ret = start(&msg, mnt, &a.d);
 	if (ret == -EBUSY)
 		cli_error("cannot mount %s: a branchfs mount is already there", mnt);
 	else if (ret && msg) {
@@ -154,9 +181,9 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 		free(line);
 	} else if (ret == -ENOENT)
 		cli_error("cannot mount %s: cannot find the daemon branchfsd", mnt);
-	else if (ret)
+	else if (ret && ret != -ENOTCONN) /* start() said why for ENOTCONN */
 		cli_error("cannot mount %s: %s", mnt, bfs_syserr(ret));
-	else {
+	else if (!ret) {
 		base = cli_abspath(a.d.base ? a.d.base : mnt);
 		printf("mounted %s at %s\n", base ? base : mnt, mnt);
 	}

@@ -260,7 +260,9 @@ struct bfs_daemon_options {
  * with free(); NULL when it printed nothing).
  *
  * Errors: -ENOENT when the daemon cannot be found, -EIO when it failed,
- * -ETIMEDOUT when the mount did not answer in time.
+ * -ETIMEDOUT when the mount did not answer in time, -EBUSY when a branchfs
+ * mount is already at mnt, -ENOTCONN when a mount whose daemon is gone is
+ * (bfs_detach() it first).
  */
 BFS_API int bfs_daemon_start(struct bfs_mount **out, char **message, const char *mnt,
 			     const struct bfs_daemon_options *opts);
