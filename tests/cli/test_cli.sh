@@ -417,7 +417,7 @@ expect_fail 4 "branchfs: $T/plain is not a branchfs mount" -- unmount "$T/plain"
 (cd "$mnt" && exec sleep 60) &
 busy=$!
 while [ "$(readlink "/proc/$busy/cwd")" != "$mnt" ]; do sleep 0.05; done
-expect_fail 1 "branchfs: cannot unmount $mnt: the mount is busy" -- unmount "$mnt"
+expect_fail 1 "branchfs: cannot unmount $mnt: the mount is busy: in use by pid $busy sleep (working directory)" -- unmount "$mnt"
 check "a busy mount stays mounted" grep -q " $mnt fuse.branchfs " /proc/mounts
 check "a busy mount still answers" [ "$(cat "$mnt/.branchfs_ctl")" = main ]
 kill "$busy"
@@ -498,7 +498,7 @@ echo p >"$mnt/@pending/p.txt"
 sleep 60 <"$mnt/@pending/p.txt" &
 busy=$!
 while [ "$(readlink "/proc/$busy/fd/0")" != "$mnt/@pending/p.txt" ]; do sleep 0.05; done
-expect_fail 1 "branchfs: cannot unmount $mnt: the mount is busy" -- unmount "$mnt" --keep
+expect_fail 1 "branchfs: cannot unmount $mnt: the mount is busy: in use by pid $busy sleep (open file)" -- unmount "$mnt" --keep
 check "a busy unmount --keep stays mounted" grep -q " $mnt fuse.branchfs " /proc/mounts
 kill "$busy"
 wait "$busy" 2>/dev/null
@@ -527,7 +527,7 @@ expect 0 '*' "" -- create kept "$mnt"
 (cd "$mnt" && exec sleep 60) &
 busy=$!
 while [ "$(readlink "/proc/$busy/cwd")" != "$mnt" ]; do sleep 0.05; done
-expect_fail 1 "branchfs: cannot unmount $mnt: the mount is busy" -- unmount "$mnt" --keep
+expect_fail 1 "branchfs: cannot unmount $mnt: the mount is busy: in use by pid $busy sleep (working directory)" -- unmount "$mnt" --keep
 kill "$busy"
 wait "$busy" 2>/dev/null
 expect 0 "unmounted $mnt" "" -- unmount "$mnt"
