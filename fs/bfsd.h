@@ -722,7 +722,10 @@ struct bfsd_branch {
 	pthread_rwlock_t ns_lock;
 	pthread_mutex_t cache_lock;
 	atomic_uint res_gen;
-	atomic_uint changes;	 /* bumped by every change to the namespace */
+	atomic_uint changes; /* bumped by every change to the namespace */
+	/* Its files open for reading and writing: the only ones a process can
+	 * map shared and writable (see ctl.c, flush_mappings). */
+	atomic_int rdwr_files;
 	struct bfsd_res **cache; /* by path hash; cache_lock */
 	size_t cache_cap, cache_n;
 	pthread_mutex_t moves_lock;

@@ -118,6 +118,36 @@ static void inval_commit(struct bfsd_mount *m, struct bfsd_inval *iv, struct bfs
 	}
 }
 
+/*
+ * Pages a process changed through a shared mapping of a branch's files
+ * stay in the kernel until it writes them back (msync, the last close, or
+ * half a minute later), yet readers through the branch already see them: a
+ * commit of the branch must carry them, and a branch made from it must
+ * start from them, as from every write made before.  Dropping a file's
+ * pages makes the kernel write the changed ones back first (launder),
+ * through the branch's open file, and that waits for those writes, so it
+ * is done before the request takes a lock a write needs.  Only files open
+ * for reading and writing can be mapped so; none is the common case and
+ * costs one atomic load.
+ */
+static void flush_mappings(struct bfsd_mount *m, struct bfsd_node *ctl)
+{
+	struct bfsd_node **nodes = NULL;
+	struct bfsd_branch *b;
+	size_t n = 0;
+
+	pthread_rwlock_rdlock(&m->fs->tree_lock);
+	b = ctl_branch(m, ctl);
+	if (m->se && atomic_load(&b->rdwr_files) > 0)
+		nodes = bfsd_node_rdwr(m, b, &n);
+	pthread_rwlock_unlock(&m->fs->tree_lock);
+	for (size_t i = 0; i < n; i++) {
+		fuse_lowlevel_notify_inval_inode(m->se, bfsd_node_id(m, nodes[i]), 0, 0);
+		bfsd_node_put(m, nodes[i]);
+	}
+	free(nodes);
+}
+
 /* Tries at marking what a commit changes before it applies regardless. */
 #define COMMIT_MARKS 4
 
@@ -161,6 +191,8 @@ static int ctl_run(struct bfsd_mount *m, struct bfsd_node *n, enum ctl_op op, co
 	struct bfsd_pending *ps = NULL;
 	int ret = -EINVAL;
 
+	if (op == CTL_COMMIT || op == CTL_CREATE)
+		flush_mappings(m, n);
 	if (op == CTL_COMMIT)
 		ps = commit_begin(m, n);
 	else

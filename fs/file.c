@@ -111,6 +111,11 @@ static bool main_writer(const struct bfsd_file *f)
 	return f->base && writable(f->flags);
 }
 
+static bool rdwr(const struct bfsd_file *f)
+{
+	return (f->flags & O_ACCMODE) == O_RDWR;
+}
+
 static int file_new(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_layer *l, int fd,
 		    int flags, struct bfsd_file **out)
 {
@@ -135,6 +140,8 @@ static int file_new(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_layer
 	}
 	if (main_writer(f))
 		atomic_fetch_add(&fs->main_writers, 1);
+	if (rdwr(f))
+		atomic_fetch_add(&b->rdwr_files, 1);
 	*out = f;
 	return 0;
 }
@@ -210,6 +217,8 @@ void bfsd_file_close(struct bfsd_fs *fs, struct bfsd_file *f)
 		return;
 	if (main_writer(f))
 		atomic_fetch_sub(&fs->main_writers, 1);
+	if (rdwr(f))
+		atomic_fetch_sub(&f->branch->rdwr_files, 1);
 	pthread_mutex_lock(&fs->files_lock);
 	files_del_locked(f);
 	pthread_mutex_unlock(&fs->files_lock);

@@ -197,6 +197,9 @@ void bfsd_node_close(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file
 /* Was n's object replaced since the kernel last opened n?  Counts this
  * open as the kernel's latest. */
 bool bfsd_node_replaced(struct bfsd_mount *m, struct bfsd_node *n);
+/* b's regular files the kernel has open for reading and writing, each
+ * held (bfsd_node_put), in a malloc'd array of *count; NULL when none. */
+struct bfsd_node **bfsd_node_rdwr(struct bfsd_mount *m, struct bfsd_branch *b, size_t *count);
 /* One open file of n, referenced (bfsd_file_close), or NULL. */
 struct bfsd_file *bfsd_node_open_file(struct bfsd_mount *m, struct bfsd_node *n);
 /* Point every open file of n at l/phys (a commit replaced its object);

@@ -372,6 +372,38 @@ void bfsd_node_close(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
+static bool has_rdwr_file(const struct bfsd_node *n)
+{
+	for (const struct bfsd_file *f = n->files; f; f = f->node_next)
+		if ((f->flags & O_ACCMODE) == O_RDWR)
+			return true;
+	return false;
+}
+
+struct bfsd_node **bfsd_node_rdwr(struct bfsd_mount *m, struct bfsd_branch *b, size_t *count)
+{
+	struct bfsd_node **out = NULL, **grown;
+	size_t n = 0, cap = 0;
+
+	pthread_mutex_lock(&m->nodes_lock);
+	for (struct bfsd_node *node = m->all; node; node = node->next) {
+		if (node->branch != b || !S_ISREG(node->type) || !has_rdwr_file(node))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			grown = realloc(out, cap * sizeof(*out));
+			if (!grown)
+				break;
+			out = grown;
+		}
+		node->refs++;
+		out[n++] = node;
+	}
+	pthread_mutex_unlock(&m->nodes_lock);
+	*count = n;
+	return out;
+}
+
 struct bfsd_file *bfsd_node_open_file(struct bfsd_mount *m, struct bfsd_node *n)
 {
 	struct bfsd_file *f;

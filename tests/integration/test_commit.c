@@ -16,6 +16,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -805,6 +806,87 @@ START_TEST(open_files_of_main_follow_commit)
 END_TEST
 
 /*
+ * A write through a shared mapping that no msync, munmap or close has
+ * written back yet is a change made before the commit (readers through the
+ * branch see it): the commit carries it.  The kernel holds it as a dirty
+ * page; before, the parent got the bytes only at the mapping's last close,
+ * after the commit had returned.  Into main (the base on disk) and into a
+ * parent (read through its own view, past the page cache); a base file
+ * and a file the branch made.
+ */
+static void mapped_writes_commit(const char *parent)
+{
+	const char *child = parent ? "c" : "b";
+	const char *const names[2] = { "f.txt", "new.txt" };
+	char *map[2];
+	int fd[2];
+
+	if (parent)
+		ck_ret(bfs_branch_create(&m, parent, child), 0);
+	ck_ret(bfs_write_file(at(branch(child), "new.txt"), "fresh\n"), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_sys(fd[i] = open(at(branch(child), names[i]), O_RDWR));
+		map[i] = mmap(NULL, 5, PROT_READ | PROT_WRITE, MAP_SHARED, fd[i], 0);
+		ck_assert_ptr_ne(map[i], MAP_FAILED);
+		memcpy(map[i], "MAPD", 4);
+	}
+	ck_assert_str_eq(fd_text(fd[0]), "MAPD\n"); /* from the page, not written back */
+	ck_ret(bfs_ioc_commit(ctl_of(child)), 0);
+	for (int i = 0; i < 2; i++) {
+		const char *want = i ? "MAPDh\n" : "MAPD\n";
+
+		if (parent)
+			ck_assert_str_eq(direct_text(at(branch(parent), names[i])), want);
+		else
+			ck_file_eq(at(m.base, names[i]), want);
+		munmap(map[i], 5);
+		close(fd[i]);
+	}
+}
+
+START_TEST(mapped_writes_commit_into_main)
+{
+	mapped_writes_commit(NULL);
+}
+END_TEST
+
+START_TEST(mapped_writes_commit_into_parent)
+{
+	mapped_writes_commit("b");
+}
+END_TEST
+
+/* A branch made while its parent's file has such a page starts from it:
+ * of main (the page not yet in the base) and of a branch. */
+static void mapped_writes_then_create(const char *parent)
+{
+	const char *dir = parent ? branch(parent) : m.mnt;
+	char *map;
+	int fd;
+
+	ck_sys(fd = open(at(dir, "f.txt"), O_RDWR));
+	map = mmap(NULL, 5, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(map, MAP_FAILED);
+	memcpy(map, "MAPD", 4);
+	ck_ret(bfs_branch_create(&m, parent, "c"), 0);
+	ck_assert_str_eq(direct_text(at(branch("c"), "f.txt")), "MAPD\n");
+	munmap(map, 5);
+	close(fd);
+}
+
+START_TEST(a_branch_of_main_starts_from_mapped_writes)
+{
+	mapped_writes_then_create(NULL);
+}
+END_TEST
+
+START_TEST(a_branch_of_a_branch_starts_from_mapped_writes)
+{
+	mapped_writes_then_create("b");
+}
+END_TEST
+
+/*
  * The committed file has the old one's size and mtime: only an explicit
  * invalidation keeps the kernel from serving the old pages, also after the
  * old descriptor read them again.
@@ -1004,6 +1086,10 @@ static Suite *suite(void)
 	tcase_add_test(tn, open_file_of_main_after_commit);
 	tcase_add_test(tn, open_files_of_parent_follow_commit);
 	tcase_add_test(tn, open_files_of_main_follow_commit);
+	tcase_add_test(tn, mapped_writes_commit_into_main);
+	tcase_add_test(tn, mapped_writes_commit_into_parent);
+	tcase_add_test(tn, a_branch_of_main_starts_from_mapped_writes);
+	tcase_add_test(tn, a_branch_of_a_branch_starts_from_mapped_writes);
 	tcase_add_test(tn, same_size_commit_into_parent);
 	tcase_add_test(tn, same_size_commit_into_main);
 	tcase_add_test(tn, inode_numbers_across_commit);
