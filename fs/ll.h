@@ -90,6 +90,9 @@ struct bfsd_node {
 	 * they answer for it once no name shows it, and follow a commit
 	 * that replaces the object at its name. */
 	struct bfsd_file *files;
+	/* In the mount's rdwr list while one of them is open to read and
+	 * write (rdwr_pprev not NULL): what a shared mapping can change. */
+	struct bfsd_node *rdwr_next, **rdwr_pprev;
 };
 
 struct bfsd_inval_item {
@@ -130,7 +133,8 @@ struct bfsd_mount {
 	size_t idents_cap, nidents;
 	struct bfsd_node root;
 	struct bfsd_node root_ctl;
-	struct bfsd_node *all; /* every other node */
+	struct bfsd_node *all;	/* every other node */
+	struct bfsd_node *rdwr; /* nodes with a file open to read and write */
 	pthread_mutex_t lists_lock;
 	struct listing *lists; /* recent directory listings (ll_readdir.c) */
 	size_t nlists, lists_names;

@@ -59,9 +59,20 @@ static void all_add(struct bfsd_mount *m, struct bfsd_node *n)
 	m->all = n;
 }
 
+static void rdwr_del(struct bfsd_node *n)
+{
+	if (!n->rdwr_pprev)
+		return;
+	*n->rdwr_pprev = n->rdwr_next;
+	if (n->rdwr_next)
+		n->rdwr_next->rdwr_pprev = n->rdwr_pprev;
+	n->rdwr_pprev = NULL;
+}
+
 /* Unlink n from every list and free it. */
 static void node_free(struct bfsd_mount *m, struct bfsd_node *n)
 {
+	rdwr_del(n);
 	if (n->prev)
 		n->prev->next = n->next;
 	else
@@ -347,12 +358,37 @@ void bfsd_node_forget(struct bfsd_mount *m, struct bfsd_node *n, uint64_t nlooku
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
+static bool rdwr_file(const struct bfsd_file *f)
+{
+	return (f->flags & O_ACCMODE) == O_RDWR;
+}
+
+/* Keep n in the mount's rdwr list exactly while it has such a file. */
+static void rdwr_update_locked(struct bfsd_mount *m, struct bfsd_node *n)
+{
+	bool want = false;
+
+	for (const struct bfsd_file *f = n->files; f && !want; f = f->node_next)
+		want = rdwr_file(f);
+	if (want && !n->rdwr_pprev) {
+		n->rdwr_next = m->rdwr;
+		if (m->rdwr)
+			m->rdwr->rdwr_pprev = &n->rdwr_next;
+		m->rdwr = n;
+		n->rdwr_pprev = &m->rdwr;
+	} else if (!want) {
+		rdwr_del(n);
+	}
+}
+
 void bfsd_node_open(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file *f)
 {
 	pthread_mutex_lock(&m->nodes_lock);
 	n->refs++;
 	f->node_next = n->files;
 	n->files = f;
+	if (rdwr_file(f))
+		rdwr_update_locked(m, n);
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
@@ -365,19 +401,13 @@ void bfsd_node_close(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file
 		;
 	if (*pp)
 		*pp = f->node_next;
+	if (rdwr_file(f))
+		rdwr_update_locked(m, n);
 	pthread_mutex_unlock(&m->nodes_lock);
 	bfsd_file_close(m->fs, f);
 	pthread_mutex_lock(&m->nodes_lock);
 	unref_locked(m, n);
 	pthread_mutex_unlock(&m->nodes_lock);
-}
-
-static bool has_rdwr_file(const struct bfsd_node *n)
-{
-	for (const struct bfsd_file *f = n->files; f; f = f->node_next)
-		if ((f->flags & O_ACCMODE) == O_RDWR)
-			return true;
-	return false;
 }
 
 struct bfsd_node **bfsd_node_rdwr(struct bfsd_mount *m, struct bfsd_branch *b, size_t *count)
@@ -386,8 +416,8 @@ struct bfsd_node **bfsd_node_rdwr(struct bfsd_mount *m, struct bfsd_branch *b, s
 	size_t n = 0, cap = 0;
 
 	pthread_mutex_lock(&m->nodes_lock);
-	for (struct bfsd_node *node = m->all; node; node = node->next) {
-		if (node->branch != b || !S_ISREG(node->type) || !has_rdwr_file(node))
+	for (struct bfsd_node *node = m->rdwr; node; node = node->rdwr_next) {
+		if (node->branch != b)
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 8;
