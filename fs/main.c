@@ -171,6 +171,66 @@ static int default_storage(struct cmdline *c)
 	return 0;
 }
 
+/* The real path of path, or of its parent with its last name appended
+ * (a storage directory the first mount makes); false when neither is. */
+static bool real_path(const char *path, char *out)
+{
+	char parent[PATH_MAX];
+	const char *name = strrchr(path, '/');
+	size_t n;
+
+	if (realpath(path, out))
+		return true;
+	if (errno != ENOENT || strlen(path) >= sizeof(parent))
+		return false;
+	n = name ? (size_t)(name - path) : 0;
+	memcpy(parent, path, n);
+	parent[n] = '\0';
+	if (!realpath(n ? parent : name ? "/" : ".", out))
+		return false;
+	n = strlen(out);
+	return snprintf(out + n, PATH_MAX - n, "%s%s", out[n - 1] == '/' ? "" : "/",
+			name ? name + 1 : path) < (int)(PATH_MAX - n);
+}
+
+/* Is path dir or below it? */
+static bool within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strcmp(dir, "/") || (!strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/'));
+}
+
+/*
+ * Places that cannot work together, refused before anything is made: a
+ * storage inside the base would show through main (and be changed and
+ * committed through it), and a mount point below the base would show
+ * itself inside itself, without end.  Mounting on the base itself (in
+ * place) is fine: the daemon reads the base from beneath its own mount.
+ */
+static int check_places(const struct cmdline *c)
+{
+	char base[PATH_MAX], storage[PATH_MAX], mnt[PATH_MAX];
+
+	if (!realpath(c->base, base))
+		return 0; /* bfsd_fs_open says why */
+	if (real_path(c->storage, storage) && within(storage, base)) {
+		fprintf(stderr,
+			"branchfsd: storage %s is inside the base %s: main would show the "
+			"branches' data; choose a storage outside the base\n",
+			storage, base);
+		return -EINVAL;
+	}
+	if (realpath(c->mnt, mnt) && within(mnt, base) && strcmp(mnt, base)) {
+		fprintf(stderr,
+			"branchfsd: %s is inside its base %s: the mount would "
+			"contain itself; mount on the base itself or outside it\n",
+			mnt, base);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -254,6 +314,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "branchfsd: cannot use base %s: %s\n", c.base, bfsd_strerror(-ret));
 		return 1;
 	}
+	if (check_places(&c))
+		return 1;
 	raise_nofile();
 	opt.base = c.base;
 	opt.storage = c.storage;

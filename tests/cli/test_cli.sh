@@ -173,10 +173,21 @@ BRANCHFSD=$T/no-daemon expect 1 "" '*' -- mount --base "$base" --storage "$st" "
 check "a missing daemon is one line" [ "$(wc -l <<<"$err")" = 1 ]
 check "a missing daemon is named" grep -q "^branchfs: cannot mount $mnt: .*no-daemon" <<<"$err"
 # The storage is a file: the daemon's own reason comes back on one line.
-expect 1 "" '*' -- mount --base "$base" --storage "$base/a.txt" "$mnt"
+echo file >"$T/afile"
+expect 1 "" '*' -- mount --base "$base" --storage "$T/afile" "$mnt"
 check "daemon failure is one line" [ "$(wc -l <<<"$err")" = 1 ]
 check "daemon failure carries its reason" grep -q "^branchfs: cannot mount $mnt: cannot open base .*: not a directory$" <<<"$err"
 check "nothing is left mounted" not grep -q " $mnt fuse" /proc/mounts
+# Places that cannot work together are refused before anything is made: a
+# storage inside the base (main would show it), a mount point below the
+# base (it would contain itself); relative paths are resolved first.
+expect_fail 1 "branchfs: cannot mount $mnt: storage $base/.st is inside the base $base: main would show the branches' data; choose a storage outside the base" -- mount --base "$base" --storage "$base/.st" "$mnt"
+check "no storage made inside the base" [ ! -e "$base/.st" ]
+expect_fail 1 "branchfs: cannot mount $mnt: storage $base is inside the base $base: main would show the branches' data; choose a storage outside the base" -- mount --base "$base" --storage "$base/../base" "$mnt"
+mkdir "$base/inner"
+expect_fail 1 "branchfs: cannot mount $base/inner: $base/inner is inside its base $base: the mount would contain itself; mount on the base itself or outside it" -- mount --base "$base" --storage "$st" "$base/inner"
+check "nothing is mounted inside the base" not grep -q " $base/inner fuse" /proc/mounts
+rmdir "$base/inner"
 
 # The mount point is created; the command returns once the mount answers.
 expect 0 "mounted $base at $mnt" "" -- mount --base "$base" --storage "$st" "$mnt"
