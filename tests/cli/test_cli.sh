@@ -178,6 +178,8 @@ expect 1 "" '*' -- mount --base "$base" --storage "$T/afile" "$mnt"
 check "daemon failure is one line" [ "$(wc -l <<<"$err")" = 1 ]
 check "daemon failure carries its reason" grep -q "^branchfs: cannot mount $mnt: cannot open base .*: not a directory$" <<<"$err"
 check "nothing is left mounted" not grep -q " $mnt fuse" /proc/mounts
+# A mount point that cannot be made is named as such, not as a missing daemon.
+expect_fail 1 "branchfs: cannot mount /proc/no/mnt: cannot make the mount point: no such file or directory" -- mount --base "$base" --storage "$st" /proc/no/mnt
 # Places that cannot work together are refused before anything is made: a
 # storage inside the base (main would show it), a mount point below the
 # base (it would contain itself); relative paths are resolved first.

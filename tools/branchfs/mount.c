@@ -82,14 +82,16 @@ static const char *find_daemon(char *buf)
 }
 
 /* The daemon's diagnostics as one line, "a; b", without its own prefixes
- * ("branchfsd: ", "error: "); NULL without memory. */
-static char *one_line(const char *s)
+ * ("branchfsd: ", "error: "), and without a "cannot mount MNT" after what
+ * libfuse said (ours says that); NULL without memory. */
+static char *one_line(const char *s, const char *mnt)
 {
 	static const char *const prefixes[] = { "branchfsd: ", "error: ", "warning: " };
-	char *buf = malloc(2 * strlen(s) + 1), *out = buf;
+	char *buf = malloc(2 * strlen(s) + 1), *out = buf, said[PATH_MAX + 16];
 
 	if (!buf)
 		return NULL;
+	snprintf(said, sizeof(said), "cannot mount %s", mnt);
 	while (*s) {
 		const char *nl = strchr(s, '\n');
 		size_t len = nl ? (size_t)(nl - s) : strlen(s);
@@ -102,7 +104,8 @@ static char *one_line(const char *s)
 				len -= plen;
 			}
 		}
-		if (len) {
+		/* The daemon's "cannot mount MNT" after libfuse's reason. */
+		if (len && !(out != buf && len == strlen(said) && !strncmp(s, said, len))) {
 			if (out != buf) {
 				*out++ = ';';
 				*out++ = ' ';
@@ -175,11 +178,13 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
 	if (ret == -EBUSY)
 		cli_error("cannot mount %s: a branchfs mount is already there", mnt);
 	else if (ret && msg) {
-		char *line = one_line(msg);
+		char *line = one_line(msg, mnt);
 
 		cli_error("cannot mount %s: %s", mnt, line ? line : msg);
 		free(line);
-	} else if (ret == -ENOENT)
+	} else if (ret == -ENOENT && (stat(mnt, &st) < 0 || !S_ISDIR(st.st_mode)))
+		cli_error("cannot mount %s: cannot make the mount point: %s", mnt, bfs_syserr(ret));
+	else if (ret == -ENOENT)
 		cli_error("cannot mount %s: cannot find the daemon branchfsd", mnt);
 	else if (ret && ret != -ENOTCONN) /* start() said why for ENOTCONN */
 		cli_error("cannot mount %s: %s", mnt, bfs_syserr(ret));
