@@ -856,6 +856,41 @@ START_TEST(mapped_writes_commit_into_parent)
 }
 END_TEST
 
+/*
+ * The parent's own such page, stored after the child was made, over a file
+ * the child then replaces: the commit's file wins, whole.  The parent's
+ * open file follows the commit to the new object, so a page written back
+ * after the commit would put the parent's old bytes over it; the commit
+ * drops the kernel's copies of what it changes before it applies, which
+ * writes that page back first, into the object the commit then replaces.
+ */
+static void parent_mapped_write_then_commit(const char *parent)
+{
+	const char *dir = parent ? branch(parent) : m.mnt;
+	char *map;
+	int fd;
+
+	ck_sys(fd = open(at(dir, "f.txt"), O_RDWR));
+	map = mmap(NULL, 5, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(map, MAP_FAILED);
+	ck_ret(bfs_branch_create(&m, parent, "c"), 0);
+	memcpy(map, "PP", 2);
+	ck_ret(bfs_write_file(at(branch("c"), "f.txt"), "CHILD\n"), 0);
+	ck_ret(bfs_ioc_commit(ctl_of("c")), 0);
+	munmap(map, 5);
+	close(fd);
+	ck_assert_str_eq(direct_text(at(dir, "f.txt")), "CHILD\n");
+	if (!parent)
+		ck_file_eq(at(m.base, "f.txt"), "CHILD\n");
+}
+
+START_TEST(a_parent_page_stored_before_a_commit_does_not_overwrite_it)
+{
+	parent_mapped_write_then_commit(NULL);
+	parent_mapped_write_then_commit("b");
+}
+END_TEST
+
 /* A branch made while its parent's file has such a page starts from it:
  * of main (the page not yet in the base) and of a branch. */
 static void mapped_writes_then_create(const char *parent)
@@ -1090,6 +1125,7 @@ static Suite *suite(void)
 	tcase_add_test(tn, mapped_writes_commit_into_parent);
 	tcase_add_test(tn, a_branch_of_main_starts_from_mapped_writes);
 	tcase_add_test(tn, a_branch_of_a_branch_starts_from_mapped_writes);
+	tcase_add_test(tn, a_parent_page_stored_before_a_commit_does_not_overwrite_it);
 	tcase_add_test(tn, same_size_commit_into_parent);
 	tcase_add_test(tn, same_size_commit_into_main);
 	tcase_add_test(tn, inode_numbers_across_commit);
