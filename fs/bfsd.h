@@ -526,6 +526,9 @@ int bfsd_file_create(struct bfsd_fs *fs, struct bfsd_branch *b, const char *path
 struct bfsd_file *bfsd_file_get(struct bfsd_file *f);
 /* Drop a reference; the last one closes f. */
 void bfsd_file_close(struct bfsd_fs *fs, struct bfsd_file *f);
+/* Open for reading and writing: what a process can map shared and
+ * writable (counted in its branch's rdwr_files). */
+bool bfsd_file_rdwr(const struct bfsd_file *f);
 /* At exit: close the files the kernel never released. */
 void bfsd_files_close_all(struct bfsd_fs *fs);
 /* pwrite through f, charging growth to the quota; bytes written or -errno. */

@@ -111,7 +111,7 @@ static bool main_writer(const struct bfsd_file *f)
 	return f->base && writable(f->flags);
 }
 
-static bool rdwr(const struct bfsd_file *f)
+bool bfsd_file_rdwr(const struct bfsd_file *f)
 {
 	return (f->flags & O_ACCMODE) == O_RDWR;
 }
@@ -140,7 +140,7 @@ static int file_new(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_layer
 	}
 	if (main_writer(f))
 		atomic_fetch_add(&fs->main_writers, 1);
-	if (rdwr(f))
+	if (bfsd_file_rdwr(f))
 		atomic_fetch_add(&b->rdwr_files, 1);
 	*out = f;
 	return 0;
@@ -217,7 +217,7 @@ void bfsd_file_close(struct bfsd_fs *fs, struct bfsd_file *f)
 		return;
 	if (main_writer(f))
 		atomic_fetch_sub(&fs->main_writers, 1);
-	if (rdwr(f))
+	if (bfsd_file_rdwr(f))
 		atomic_fetch_sub(&f->branch->rdwr_files, 1);
 	pthread_mutex_lock(&fs->files_lock);
 	files_del_locked(f);

@@ -358,18 +358,13 @@ void bfsd_node_forget(struct bfsd_mount *m, struct bfsd_node *n, uint64_t nlooku
 	pthread_mutex_unlock(&m->nodes_lock);
 }
 
-static bool rdwr_file(const struct bfsd_file *f)
-{
-	return (f->flags & O_ACCMODE) == O_RDWR;
-}
-
 /* Keep n in the mount's rdwr list exactly while it has such a file. */
 static void rdwr_update_locked(struct bfsd_mount *m, struct bfsd_node *n)
 {
 	bool want = false;
 
 	for (const struct bfsd_file *f = n->files; f && !want; f = f->node_next)
-		want = rdwr_file(f);
+		want = bfsd_file_rdwr(f);
 	if (want && !n->rdwr_pprev) {
 		n->rdwr_next = m->rdwr;
 		if (m->rdwr)
@@ -387,7 +382,7 @@ void bfsd_node_open(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file 
 	n->refs++;
 	f->node_next = n->files;
 	n->files = f;
-	if (rdwr_file(f))
+	if (bfsd_file_rdwr(f))
 		rdwr_update_locked(m, n);
 	pthread_mutex_unlock(&m->nodes_lock);
 }
@@ -401,7 +396,7 @@ void bfsd_node_close(struct bfsd_mount *m, struct bfsd_node *n, struct bfsd_file
 		;
 	if (*pp)
 		*pp = f->node_next;
-	if (rdwr_file(f))
+	if (bfsd_file_rdwr(f))
 		rdwr_update_locked(m, n);
 	pthread_mutex_unlock(&m->nodes_lock);
 	bfsd_file_close(m->fs, f);
