@@ -805,6 +805,18 @@ START_TEST(open_files_of_main_follow_commit)
 }
 END_TEST
 
+/* The first 5 bytes of the file at path, mapped shared and writable, and
+ * its descriptor (open for reading and writing) in *fd. */
+static char *map_shared(const char *path, int *fd)
+{
+	char *map;
+
+	ck_sys(*fd = open(path, O_RDWR));
+	map = mmap(NULL, 5, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	ck_assert_ptr_ne(map, MAP_FAILED);
+	return map;
+}
+
 /*
  * A write through a shared mapping that no msync, munmap or close has
  * written back yet is a change made before the commit (readers through the
@@ -825,9 +837,7 @@ static void mapped_writes_commit(const char *parent)
 		ck_ret(bfs_branch_create(&m, parent, child), 0);
 	ck_ret(bfs_write_file(at(branch(child), "new.txt"), "fresh\n"), 0);
 	for (int i = 0; i < 2; i++) {
-		ck_sys(fd[i] = open(at(branch(child), names[i]), O_RDWR));
-		map[i] = mmap(NULL, 5, PROT_READ | PROT_WRITE, MAP_SHARED, fd[i], 0);
-		ck_assert_ptr_ne(map[i], MAP_FAILED);
+		map[i] = map_shared(at(branch(child), names[i]), &fd[i]);
 		memcpy(map[i], "MAPD", 4);
 	}
 	ck_assert_str_eq(fd_text(fd[0]), "MAPD\n"); /* from the page, not written back */
@@ -870,9 +880,7 @@ static void parent_mapped_write_then_commit(const char *parent)
 	char *map;
 	int fd;
 
-	ck_sys(fd = open(at(dir, "f.txt"), O_RDWR));
-	map = mmap(NULL, 5, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ck_assert_ptr_ne(map, MAP_FAILED);
+	map = map_shared(at(dir, "f.txt"), &fd);
 	ck_ret(bfs_branch_create(&m, parent, "c"), 0);
 	memcpy(map, "PP", 2);
 	ck_ret(bfs_write_file(at(branch("c"), "f.txt"), "CHILD\n"), 0);
@@ -899,9 +907,7 @@ static void mapped_writes_then_create(const char *parent)
 	char *map;
 	int fd;
 
-	ck_sys(fd = open(at(dir, "f.txt"), O_RDWR));
-	map = mmap(NULL, 5, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ck_assert_ptr_ne(map, MAP_FAILED);
+	map = map_shared(at(dir, "f.txt"), &fd);
 	memcpy(map, "MAPD", 4);
 	ck_ret(bfs_branch_create(&m, parent, "c"), 0);
 	ck_assert_str_eq(direct_text(at(branch("c"), "f.txt")), "MAPD\n");

@@ -262,20 +262,13 @@ void bfs_mount_crash(struct bfs_mount *m)
 
 bool bfs_mount_wait_killed(struct bfs_mount *m, int seconds)
 {
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	int status = 0;
+	int status = -1;
 
-	if (m->pid <= 0)
+	if (m->pid <= 0 || !reap_status(m->pid, seconds, &status))
 		return false;
-	for (int i = 0; i < seconds * 100; i++) {
-		if (waitpid(m->pid, &status, WNOHANG) == m->pid) {
-			run("fusermount3", "-uz", m->mnt);
-			m->pid = 0;
-			return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-		}
-		nanosleep(&ts, NULL);
-	}
-	return false;
+	run("fusermount3", "-uz", m->mnt);
+	m->pid = 0;
+	return status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 }
 
 int bfs_write_file(const char *path, const char *data)
