@@ -160,6 +160,8 @@ struct bfsd_layer {
 	pthread_mutex_t links_lock; /* a storage layer's own links (links.c) */
 	struct bfsd_link_map links; /* links_lock */
 	unsigned links_gen;	    /* fs->lower_gen when made */
+	int stacks;		    /* live stacks holding it, as fold.c counts; tree_lock */
+	bool nofold;		    /* fold.c cannot fold it into the layer below; tree_lock */
 };
 
 /*
@@ -225,6 +227,9 @@ int bfsd_layer_lstat(const struct bfsd_layer *l, const char *phys, struct stat *
 /* Open l/phys (flags | O_NOFOLLOW | O_CLOEXEC) through bfsd_at_open. */
 int bfsd_layer_openat(const struct bfsd_layer *l, const char *phys, int flags);
 bool bfsd_layer_is_empty(struct bfsd_layer *l);
+/* "<id>.held" into out (48 bytes): the directory of layers/ holding what a
+ * fold took out of layer id's tree (fold.c), which goes with the layer. */
+void bfsd_layer_held_name(uint64_t id, char *out);
 
 int bfsd_marker_whiteout_make(struct bfsd_layer *l, const char *phys);
 /* Given the stat of l/phys, is it a whiteout? */
@@ -446,6 +451,8 @@ int64_t bfsd_quota_tree_bytes(int dirfd, const char *name);
 void bfsd_quota_move(struct bfsd_fs *fs, struct bfsd_layer *from, struct bfsd_layer *to,
 		     const struct stat *st);
 void bfsd_quota_moves_done(struct bfsd_fs *fs);
+/* A fold moved everything of from into to: so do its bytes. */
+void bfsd_quota_fold(struct bfsd_fs *fs, struct bfsd_layer *from, struct bfsd_layer *to);
 /* "10G", "512M", "4096": bytes (K/M/G/T are powers of 1024). */
 int bfsd_quota_parse(const char *s, int64_t *out);
 
@@ -563,6 +570,11 @@ bool bfsd_files_main_writing(struct bfsd_fs *fs, const struct bfsd_at *at);
  * NULL) on (dev, ino) at l/phys instead. */
 void bfsd_files_retarget(struct bfsd_fs *fs, struct bfsd_branch *b, dev_t dev, ino_t ino,
 			 struct bfsd_layer *l, const char *phys);
+/* Has any branch a file open on (dev, ino)? */
+bool bfsd_files_open_on(struct bfsd_fs *fs, dev_t dev, ino_t ino);
+/* Every open file in layer from is in layer to now (fold.c moved its
+ * object there). */
+void bfsd_files_relayer(struct bfsd_fs *fs, struct bfsd_layer *from, struct bfsd_layer *to);
 
 /* ------------------------------------------------------------------ view.c */
 
@@ -760,6 +772,12 @@ int bfsd_branch_prune_children(struct bfsd_fs *fs, struct bfsd_branch *b);
 /* Abort b: -EPERM for main, -ENOTEMPTY for live children. */
 int bfsd_branch_abort(struct bfsd_fs *fs, struct bfsd_branch *b);
 
+/* ------------------------------------------------------------------ fold.c */
+
+/* Fold adjacent frozen layers that the same stacks hold, one pair at a time
+ * under tree_lock exclusive (taken here); how many pairs were folded. */
+int bfsd_fold(struct bfsd_fs *fs);
+
 /* ---------------------------------------------------------------- commit.c */
 
 enum bfsd_op_kind {
@@ -828,10 +846,11 @@ uint32_t bfsd_store_sum(const char *p, size_t n);
 int bfsd_store_load(struct bfsd_fs *fs);
 int bfsd_store_save_create(struct bfsd_fs *fs, struct bfsd_branch *parent,
 			   struct bfsd_branch *child);
-int bfsd_store_save_branch(struct bfsd_fs *fs, struct bfsd_branch *b);
 int bfsd_store_save_gone(struct bfsd_fs *fs, struct bfsd_branch *b);
 int bfsd_store_save_commit(struct bfsd_fs *fs, struct bfsd_branch *b);
 int bfsd_store_save_fs(struct bfsd_fs *fs);
+/* The B lines of the n branches v, as one transaction. */
+int bfsd_store_save_branches(struct bfsd_fs *fs, struct bfsd_branch *const *v, int n);
 /* The F record as it is once the oldest drop preservation layers are gone. */
 int bfsd_store_save_pres(struct bfsd_fs *fs, size_t drop);
 /* Rewrite the log as one snapshot of the current state. */
@@ -921,6 +940,7 @@ struct bfsd_fs {
 	pthread_cond_t reclaim_cond;
 	bool reclaim_stop;
 	int reclaim_pending;
+	atomic_bool fold_wanted;      /* layers may be foldable (fold.c) since the last fold */
 	struct bfsd_garbage *garbage; /* caches of gone branches; reclaim_lock */
 	uint64_t *doomed;	      /* layers nothing uses, still in layers/; reclaim_lock */
 	size_t ndoomed, doomed_cap;
@@ -961,8 +981,9 @@ void bfsd_unlock_ns(struct bfsd_fs *fs, struct bfsd_branch *b);
  * be moved later (bfsd_store_tidy, the reclaimer) when the reclaimer runs,
  * moved now otherwise. */
 int bfsd_store_trash_layer(struct bfsd_fs *fs, uint64_t id);
-/* After a control request has replied, in its thread: refill the spare
- * layers and move the layers handed over to the trash. */
+/* After a control request has replied, in its thread: fold layers when a
+ * change of the tree may have made some foldable, refill the spare layers
+ * and move the layers handed over to the trash. */
 void bfsd_store_tidy(struct bfsd_fs *fs);
 void bfsd_store_wake_reclaimer(struct bfsd_fs *fs);
 /* Empty the trash now. */

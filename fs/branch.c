@@ -199,6 +199,7 @@ static int freeze_top(struct bfsd_fs *fs, struct bfsd_branch *p, bool *frozen)
 	pthread_rwlock_unlock(&p->write_gate);
 	bfsd_cache_flush(p);
 	*frozen = true;
+	atomic_store(&fs->fold_wanted, true);
 	return 0;
 }
 
@@ -341,6 +342,7 @@ void bfsd_branch_discard(struct bfsd_fs *fs, struct bfsd_branch *b)
 	if (fs->current == b)
 		fs->current = b->parent;
 	bfsd_store_save_gone(fs, b);
+	atomic_store(&fs->fold_wanted, true);
 	/*
 	 * No request runs (tree_lock is exclusive) and every later one checks
 	 * b->dead, so the layers can go now; open files keep their own

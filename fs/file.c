@@ -612,3 +612,29 @@ void bfsd_files_retarget(struct bfsd_fs *fs, struct bfsd_branch *b, dev_t dev, i
 out_unlock:
 	pthread_mutex_unlock(&fs->files_lock);
 }
+
+bool bfsd_files_open_on(struct bfsd_fs *fs, dev_t dev, ino_t ino)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&fs->files_lock);
+	for (struct bfsd_file *f = fs->files ? fs->files[bucket(dev, ino)] : NULL; f && !found;
+	     f = f->next_same)
+		found = f->dev == dev && f->ino == ino;
+	pthread_mutex_unlock(&fs->files_lock);
+	return found;
+}
+
+void bfsd_files_relayer(struct bfsd_fs *fs, struct bfsd_layer *from, struct bfsd_layer *to)
+{
+	pthread_mutex_lock(&fs->files_lock);
+	for (size_t i = 0; fs->files && i < FILES_BUCKETS; i++) {
+		for (struct bfsd_file *f = fs->files[i]; f; f = f->next_same) {
+			if (f->layer != from)
+				continue;
+			f->layer = bfsd_layer_get(to);
+			bfsd_layer_put(from);
+		}
+	}
+	pthread_mutex_unlock(&fs->files_lock);
+}

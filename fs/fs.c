@@ -402,10 +402,14 @@ void bfsd_unlock_op(struct bfsd_fs *fs, struct bfsd_branch *b)
 
 /* ---- trash ---- */
 
+/* Layer id, and what folds took out of it (its held directory). */
 static int trash_now(struct bfsd_fs *fs, uint64_t id)
 {
-	char name[32], tmp[NAME_MAX + 1];
+	char name[48], tmp[NAME_MAX + 1];
 
+	bfsd_layer_held_name(id, name);
+	bfsd_fs_tmpname(fs, tmp);
+	renameat(fs->layers_fd, name, fs->trash_fd, tmp);
 	snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
 	bfsd_fs_tmpname(fs, tmp);
 	if (renameat(fs->layers_fd, name, fs->trash_fd, tmp) < 0)
@@ -486,6 +490,8 @@ static size_t trash_doomed(struct bfsd_fs *fs)
  */
 void bfsd_store_tidy(struct bfsd_fs *fs)
 {
+	if (atomic_exchange(&fs->fold_wanted, false))
+		bfsd_fold(fs);
 	bfsd_layer_refill(fs);
 	if (trash_doomed(fs) && fs->reclaimer_running)
 		bfsd_store_wake_reclaimer(fs);

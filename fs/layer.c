@@ -173,6 +173,11 @@ void bfsd_layer_put(struct bfsd_layer *l)
 	free(l);
 }
 
+void bfsd_layer_held_name(uint64_t id, char *out)
+{
+	snprintf(out, 48, "%llu.held", (unsigned long long)id);
+}
+
 bool bfsd_layer_is_storage(const struct bfsd_layer *l)
 {
 	return l->kind != BFSD_LAYER_BASE;

@@ -369,10 +369,11 @@ static void sweep_layers(struct bfsd_fs *fs, struct bfsd_layer **open, size_t no
 		if (de->d_name[0] == '.')
 			continue;
 		id = strtoull(de->d_name, &end, 10);
-		for (size_t i = 0; i < nopen && !used && !*end; i++)
+		for (size_t i = 0; i < nopen && !used && (!*end || !strcmp(end, ".held")); i++)
 			used = open[i]->id == id;
+		/* A held directory whose layer is gone goes with it. */
 		if (!used)
-			bfsd_store_trash_layer(fs, *end ? UINT64_MAX : id);
+			bfsd_store_trash_layer(fs, *end && strcmp(end, ".held") ? UINT64_MAX : id);
 	}
 	closedir(d);
 }
@@ -436,6 +437,9 @@ int bfsd_store_load(struct bfsd_fs *fs)
 	fs->current = rp.have_current ? bfsd_branch_find_id(fs, rp.current) : NULL;
 	if (!fs->current)
 		fs->current = fs->main;
+	/* Stacks an older version left unfolded fold after the first
+	 * control request. */
+	atomic_store(&fs->fold_wanted, true);
 	sweep_layers(fs, open, nopen);
 out_release:
 	for (size_t i = 0; i < nopen; i++)

@@ -139,11 +139,13 @@ int64_t bfsd_quota_tree_bytes(int dirfd, const char *name)
 
 void bfsd_quota_scan(struct bfsd_fs *fs, struct bfsd_layer *l)
 {
+	char held[48];
 	int64_t bytes;
 
 	if (!fs->quota || !bfsd_layer_is_storage(l) || atomic_load(&l->scanned))
 		return;
-	bytes = bfsd_quota_tree_bytes(l->dirfd, ".");
+	bfsd_layer_held_name(l->id, held);
+	bytes = bfsd_quota_tree_bytes(l->dirfd, ".") + bfsd_quota_tree_bytes(fs->layers_fd, held);
 	atomic_store(&l->bytes, bytes);
 	atomic_store(&l->scanned, true);
 	atomic_fetch_add(&fs->used, bytes);
@@ -162,6 +164,12 @@ void bfsd_quota_move(struct bfsd_fs *fs, struct bfsd_layer *from, struct bfsd_la
 		atomic_fetch_add(&to->bytes, st->st_size);
 	else
 		atomic_fetch_sub(&fs->used, st->st_size);
+}
+
+void bfsd_quota_fold(struct bfsd_fs *fs, struct bfsd_layer *from, struct bfsd_layer *to)
+{
+	if (bfsd_quota_on(fs))
+		atomic_fetch_add(&to->bytes, atomic_exchange(&from->bytes, 0));
 }
 
 void bfsd_quota_moves_done(struct bfsd_fs *fs)

@@ -142,13 +142,15 @@ int bfsd_store_save_create(struct bfsd_fs *fs, struct bfsd_branch *parent,
 	return ret;
 }
 
-int bfsd_store_save_branch(struct bfsd_fs *fs, struct bfsd_branch *br)
+int bfsd_store_save_branches(struct bfsd_fs *fs, struct bfsd_branch *const *v, int n)
 {
 	struct bfsd_buf b = { 0 };
-	int ret = add_branch(&b, br);
+	int ret = 0;
 
+	for (int i = 0; i < n && !ret; i++)
+		ret = add_branch(&b, v[i]);
 	if (!ret)
-		ret = append(fs, &b, false);
+		ret = append(fs, &b, fs->durable);
 	bfsd_buf_free(&b);
 	return ret;
 }
