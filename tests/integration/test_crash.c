@@ -1134,6 +1134,166 @@ START_TEST(crash_before_layer_is_trashed)
 }
 END_TEST
 
+/* ---- folding layers ---- */
+
+/*
+ * The daemon started with fault, P wrote, made a child that went away,
+ * wrote over its first changes (each kind of object over each kind), and
+ * makes C: after the reply the daemon folds P's two frozen layers into
+ * one.  Returns what P showed before C was made.
+ */
+static char *fold_scene(struct bfs_mount *m, const char *fault, char *p, char *c)
+{
+	char ctl[4096], *want;
+
+	bfs_mount_prepare(m);
+	ck_assert_int_eq(bfs_sh(m->base,
+				"mkdir -p d/sub old && for i in 1 2 3 4 5 6; do "
+				"echo $i >d/f$i; echo $i >d/sub/s$i; done && echo o >old/o"),
+			 0);
+	bfs_mount_start_daemon(m, BFS_FAULT_DAEMON_PATH, fault, NULL);
+	ck_ret(bfs_branch_create(m, NULL, "P"), 0);
+	bfs_branch_dir(p, m, "P");
+	bfs_branch_dir(c, m, "C");
+	ck_assert_int_eq(bfs_sh(p, "set -e; echo p1 >d/f1; echo new >new; mkdir nd; echo x >nd/x; "
+				   "rm d/f2 old/o; rmdir old; echo a >f2d; mkdir d2f; "
+				   "echo in >d2f/in; ln -s t1 ln; ln d/f3 d/f3b"),
+			 0);
+	ck_ret(bfs_branch_create(m, "P", "C1"), 0);
+	ck_ret(bfs_ioc_abort(bfs_ctl_path(ctl, m, "C1")), 0);
+	ck_assert_int_eq(
+		bfs_sh(p, "set -e; echo p2 >d/f1; echo back >d/f2; rm new; rm -r nd; "
+			  "mkdir nd; echo y >nd/y; rm f2d; mkdir f2d; rm -r d2f; echo f >d2f; "
+			  "mkdir old; echo n >old/n; echo s >d/sub/s9; chmod 700 d; "
+			  "setfattr -n user.k -v v d; rm ln; ln -s t2 ln; mkfifo ff; "
+			  "echo 2 >>d/f3b; chmod 751 ."),
+		0);
+	want = bfs_tree_dump(p, BFS_DUMP_NOCTL | BFS_DUMP_ALL);
+	ck_ret(bfs_branch_create(m, "P", "C"), 0);
+	return want;
+}
+
+static void ck_shows(const char *dir, const char *want, const char *when)
+{
+	char *now = bfs_tree_dump(dir, BFS_DUMP_NOCTL | BFS_DUMP_ALL);
+
+	ck_assert_msg(!strcmp(want, now), "%s %s: %s", dir, when, bfs_str_diff(want, now));
+	free(now);
+}
+
+/* How many layers the state log gives branch P (hex name 50). */
+static int log_layers_now(const char *storage)
+{
+	char path[4096], *log, *line, *save;
+	int nlayers = -1;
+
+	snprintf(path, sizeof(path), "%s/state", storage);
+	log = bfs_read_file(path);
+	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *name = strrchr(line, ' ');
+		int n;
+
+		if (line[0] == 'B' && name && !strcmp(name, " 50") &&
+		    sscanf(line, "B %*u %*u %*u %*u %*u %*u %*d %d", &n) == 1)
+			nlayers = n;
+	}
+	free(log);
+	return nlayers;
+}
+
+/* The fold runs after the reply to a control request: wait up to 5 s for
+ * the log to give P want layers; how many it gives then. */
+static int log_layers_of_p(const char *storage, int want)
+{
+	int n = -1;
+
+	for (int i = 0; i < 500 && (n = log_layers_now(storage)) != want; i++)
+		usleep(10000);
+	return n;
+}
+
+/*
+ * The fold killed at its nth step (n 0: not killed).  Mounted again, P and
+ * C show what P showed when C was made, before and after the new daemon
+ * finishes the fold, and C's commit lands in P.  True when it died.
+ */
+static bool fold_crash_at(long n)
+{
+	char fault[64], ctl[4096], p[4096], c[4096], *want;
+	struct bfs_mount m;
+	bool died = false;
+
+	snprintf(fault, sizeof(fault), "fold-step:%ld", n);
+	want = fold_scene(&m, fault, p, c);
+	if (n) {
+		died = bfs_mount_wait_killed(&m, 10);
+		if (!died)
+			bfs_mount_crash(&m);
+		bfs_mount_start(&m, NULL);
+	}
+	ck_shows(p, want, fault);
+	ck_shows(c, want, fault);
+	/* A control request: the fold is done after it. */
+	ck_ret(bfs_branch_create(&m, NULL, "other"), 0);
+	ck_assert_int_eq(log_layers_of_p(m.storage, 2), 2);
+	ck_shows(c, want, fault);
+	ck_assert_int_eq(bfs_sh(c, "echo c >d/f1 && echo c >nd/c"), 0);
+	ck_ret(bfs_ioc_commit(bfs_ctl_path(ctl, &m, "C")), 0);
+	ck_file_eq(at(p, "d/f1"), "c\n");
+	ck_file_eq(at(p, "nd/y"), "y\n");
+	ck_absent(at(p, "old/o"));
+	free(want);
+	ck_work_empty(m.storage, fault);
+	bfs_mount_stop(&m);
+	bfs_rm_rf(m.dir);
+	return died;
+}
+
+/* The daemon dies at each step of a fold: nothing shows it. */
+START_TEST(crash_during_fold)
+{
+	char count[4096], *text;
+	long passes, n;
+
+	bfs_scratch(count, sizeof(count));
+	strcat(count, "/passes");
+	setenv("BRANCHFSD_FAULT_COUNT", count, 1);
+	ck_assert(!fold_crash_at(0));
+	unsetenv("BRANCHFSD_FAULT_COUNT");
+	text = bfs_read_file(count);
+	passes = text ? atol(text) : 0;
+	free(text);
+	ck_assert_msg(passes >= 20, "fold-step: only %ld passes", passes);
+	for (n = 1; n <= passes; n++)
+		ck_assert_msg(fold_crash_at(n), "fold-step:%ld: the fold ended before", n);
+	fprintf(stderr, "crash: fold   %-16s %5ld passes, %3ld runs\n", "fold-step", passes, n);
+}
+END_TEST
+
+/* The log cannot take the fold's record (a full disk): the stacks stay as
+ * they were, and the next control request folds them. */
+START_TEST(a_fold_that_cannot_be_recorded_changes_nothing)
+{
+	char p[4096], c[4096], *want;
+	struct bfs_mount m;
+
+	want = fold_scene(&m, "fold-logging:1:ENOSPC", p, c);
+	ck_shows(p, want, "unrecorded");
+	ck_shows(c, want, "unrecorded");
+	ck_assert_int_eq(log_layers_of_p(m.storage, 3), 3);
+	ck_ret(bfs_branch_create(&m, NULL, "other"), 0);
+	ck_assert_int_eq(log_layers_of_p(m.storage, 2), 2);
+	ck_shows(p, want, "folded");
+	ck_shows(c, want, "folded");
+	bfs_mount_crash(&m);
+	bfs_mount_start(&m, NULL);
+	ck_shows(c, want, "mounted again");
+	free(want);
+	bfs_mount_stop(&m);
+	bfs_rm_rf(m.dir);
+}
+END_TEST
+
 static void teardown_scene(void)
 {
 	/* The tests ran in child processes: any daemon they left is theirs. */
@@ -1203,6 +1363,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, unrecorded_commit_stays_pending);
 	tcase_add_test(tc, crash_during_reclaim);
 	tcase_add_test(tc, crash_before_layer_is_trashed);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("fold");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, crash_during_fold);
+	tcase_add_test(tc, a_fold_that_cannot_be_recorded_changes_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }
