@@ -216,7 +216,8 @@ void bench_report_print(const struct bench_results *res, const struct bench_opts
 	print_table(res, BTAB_CREATE, "Branch creation latency (FS_IOC_BRANCH_CREATE, us)", md);
 	print_table(res, BTAB_COMMIT, "Commit latency (FS_IOC_BRANCH_COMMIT, us)", md);
 	print_table(res, BTAB_ABORT, "Abort latency (FS_IOC_BRANCH_ABORT, us)", md);
-	print_table(res, BTAB_DEPTH, "First read of a base file against nesting depth (us)", md);
+	print_table(res, BTAB_DEPTH,
+		    "First read of a base file against nesting depth and rounds (us)", md);
 	print_notes(res, wl_names, nwl, md);
 	printf("\n");
 	for (int i = 0; i < nwl; i++)
