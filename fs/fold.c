@@ -9,8 +9,9 @@
  *
  * Every step leaves each stack showing what it showed: an object moves from
  * U to the same name in L only once L's object there, which it hid, has left
- * L's tree (for L's held directory, see drop_lower); a directory of U that hid a non-directory of L is marked
- * opaque before it moves, as its position made it.  So a crash anywhere
+ * L's tree (for L's held directory, see drop_lower); a directory of U that
+ * hid a non-directory of L is marked opaque before it moves, as its
+ * position made it.  So a crash anywhere
  * leaves a stack that shows the same tree, and the next fold finishes the
  * job.  A directory of U that was renamed (a redirect marker) reads L at
  * another path, which the fold would change: a U holding one is left as it
