@@ -160,8 +160,9 @@ struct bfsd_layer {
 	pthread_mutex_t links_lock; /* a storage layer's own links (links.c) */
 	struct bfsd_link_map links; /* links_lock */
 	unsigned links_gen;	    /* fs->lower_gen when made */
-	int stacks;		    /* live stacks holding it, as fold.c counts; tree_lock */
-	bool nofold;		    /* fold.c cannot fold it into the layer below; tree_lock */
+	uint64_t keeper; /* layer whose held directory takes it when let go (0: the trash) */
+	int stacks;	 /* live stacks holding it, as fold.c counts; tree_lock */
+	bool nofold;	 /* fold.c cannot fold it into the layer below; tree_lock */
 };
 
 /*
@@ -981,6 +982,10 @@ void bfsd_unlock_ns(struct bfsd_fs *fs, struct bfsd_branch *b);
  * be moved later (bfsd_store_tidy, the reclaimer) when the reclaimer runs,
  * moved now otherwise. */
 int bfsd_store_trash_layer(struct bfsd_fs *fs, uint64_t id);
+/* A storage layer nothing uses any more whose inode numbers objects moved
+ * into layer keeper may name (commit.c) goes into keeper's held directory
+ * with its own held directory, or to the trash when keeper is gone. */
+int bfsd_store_hold_layer(struct bfsd_fs *fs, uint64_t id, uint64_t keeper);
 /* After a control request has replied, in its thread: fold layers when a
  * change of the tree may have made some foldable, refill the spare layers
  * and move the layers handed over to the trash. */

@@ -678,6 +678,23 @@ static int sync_targets(struct bfsd_fs *fs)
 	return 0;
 }
 
+/*
+ * An object b made has its inode number as identity, and b's copies of it
+ * carry that number (origin): once such a copy moved into a parent branch,
+ * the original must keep the number taken, or a new file would be given it
+ * and show the same st_ino.  A copy and its original lie in two layers of
+ * b's own, so the original is in one of b's own frozen layers (or what a
+ * fold held of them): those go into the parent's top's held directory, not
+ * to the trash.  Into main no number is kept: the base shows its own.
+ */
+static void keep_numbers(struct bfsd_fs *fs, struct bfsd_branch *b)
+{
+	if (b->parent == fs->main)
+		return;
+	for (int i = 1; i < b->nown; i++)
+		b->layers[i]->keeper = b->parent->layers[0]->id;
+}
+
 int bfsd_commit_finish(struct bfsd_fs *fs, struct bfsd_branch *b)
 {
 	struct bfsd_branch *p = b->parent;
@@ -703,6 +720,7 @@ int bfsd_commit_finish(struct bfsd_fs *fs, struct bfsd_branch *b)
 	bfsd_fault_point(fs, "commit-recorded");
 	bfsd_journal_end(fs);
 	bfsd_quota_moves_done(fs);
+	keep_numbers(fs, b);
 	bfsd_branch_discard(fs, b);
 	bfsd_epoch_release(fs);
 	if (p != fs->main)

@@ -417,6 +417,31 @@ static int trash_now(struct bfsd_fs *fs, uint64_t id)
 	return 0;
 }
 
+int bfsd_store_hold_layer(struct bfsd_fs *fs, uint64_t id, uint64_t keeper)
+{
+	char name[48], tmp[NAME_MAX + 1];
+	int fd, ret = 0;
+
+	snprintf(name, sizeof(name), "%llu", (unsigned long long)keeper);
+	if (faccessat(fs->layers_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return bfsd_store_trash_layer(fs, id);
+	bfsd_layer_held_name(keeper, name);
+	if (mkdirat(fs->layers_fd, name, 0700) < 0 && errno != EEXIST)
+		return bfsd_store_trash_layer(fs, id);
+	fd = openat(fs->layers_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return bfsd_store_trash_layer(fs, id);
+	bfsd_layer_held_name(id, name);
+	bfsd_fs_tmpname(fs, tmp);
+	renameat(fs->layers_fd, name, fd, tmp);
+	snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
+	bfsd_fs_tmpname(fs, tmp);
+	if (renameat(fs->layers_fd, name, fd, tmp) < 0 && errno != ENOENT)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /*
  * Hand layer id over to be moved later (reclaim_lock held).  Moving it is a
  * rename in layers/, whose lock a refill's mkdir holds, for a millisecond

@@ -164,7 +164,10 @@ void bfsd_layer_put(struct bfsd_layer *l)
 	if ((l->kind == BFSD_LAYER_DELTA || l->kind == BFSD_LAYER_PRESERVE) &&
 	    !l->fs->keep_layers) {
 		bfsd_quota_layer_gone(l->fs, l);
-		bfsd_store_trash_layer(l->fs, l->id);
+		if (l->keeper)
+			bfsd_store_hold_layer(l->fs, l->id, l->keeper);
+		else
+			bfsd_store_trash_layer(l->fs, l->id);
 	}
 	close(l->dirfd);
 	bfsd_layer_links_free(l);

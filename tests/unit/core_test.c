@@ -694,6 +694,13 @@ int ut_sh(const char *fmt, ...)
 	return bfs_sh(NULL, "%s", cmd);
 }
 
+bool ut_number_in_storage(struct ut *t, struct bfsd_branch *b, ino_t st_ino)
+{
+	uint64_t raw = bfsd_fs_salt(b, st_ino) & ~(1ull << 63);
+
+	return ut_sh("find '%s' -inum %llu | grep -q .", t->storage, (unsigned long long)raw) == 0;
+}
+
 int ut_main(Suite *s)
 {
 	SRunner *sr = srunner_create(s);

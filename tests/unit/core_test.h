@@ -109,6 +109,10 @@ char *ut_view_tree(struct ut *t, struct bfsd_branch *b);
 /* Number of entries below abs (recursive, not counting abs itself). */
 int ut_count_entries(const char *abs);
 
+/* Does an object in t's storage have the inode number that b shows as
+ * st_ino (an object first made in storage: its number there)? */
+bool ut_number_in_storage(struct ut *t, struct bfsd_branch *b, ino_t st_ino);
+
 /* Run suite s; the exit status of a suite binary (a run that executed no
  * test at all counts as a failure). */
 int ut_main(Suite *s);

@@ -660,6 +660,42 @@ START_TEST(commit_moves_files_into_the_base)
 }
 END_TEST
 
+/*
+ * A file P made, changed by P's child C and committed into P, then P
+ * committed into GP: the copy GP now has carries the number of P's
+ * original, which must stay taken so that no new file of GP is given it
+ * (one was, before: new1 of 200 showed the copy's st_ino once P's layers
+ * were reclaimed).
+ */
+START_TEST(a_nested_commit_keeps_the_numbers_it_carries)
+{
+	struct bfsd_branch *gp = ut_branch(&T, T.fs->main, "GP"), *p, *c;
+	struct stat x, st;
+	char name[32];
+
+	ck_assert_int_eq(ut_write(&T, gp, "g", "g"), 0);
+	p = ut_branch(&T, gp, "P");
+	ck_assert_int_eq(ut_write(&T, p, "x", "first"), 0);
+	c = ut_branch(&T, p, "C");
+	ck_assert_int_eq(ut_write(&T, c, "x", "second"), 0);
+	ck_assert_int_eq(ut_commit(&T, c), 0);
+	ck_assert_int_eq(ut_commit(&T, p), 0);
+	ck_assert_int_eq(ut_stat(&T, gp, "x", &x), 0);
+	bfsd_store_tidy(T.fs);
+	bfsd_store_reclaim(T.fs);
+	/* Which number a new file gets is the filesystem's choice: the one
+	 * x shows must stay taken. */
+	ck_assert_msg(ut_number_in_storage(&T, gp, x.st_ino), "x's number was freed");
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "new%d", i);
+		ck_assert_int_eq(ut_write(&T, gp, name, "n"), 0);
+		ck_assert_int_eq(ut_stat(&T, gp, name, &st), 0);
+		ck_assert_msg(st.st_ino != x.st_ino, "%s has the st_ino of x", name);
+	}
+	UT_STR_EQ(ut_cat(&T, gp, "x"), "second");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("commit");
@@ -695,6 +731,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, parent_change_inside_a_renamed_directory_survives);
 	tcase_add_test(tc, empty_commit_bumps_the_generation);
 	tcase_add_test(tc, commit_moves_files_into_the_base);
+	tcase_add_test(tc, a_nested_commit_keeps_the_numbers_it_carries);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -311,6 +311,7 @@ START_TEST(a_folded_away_file_keeps_its_inode_number)
 	ut_branch(&T, p, "C");
 	ck_assert_int_eq(bfsd_fold(T.fs), 1);
 	bfsd_store_reclaim(T.fs);
+	ck_assert_msg(ut_number_in_storage(&T, p, x.st_ino), "x's number was freed");
 	for (int i = 0; i < 200; i++) {
 		snprintf(name, sizeof(name), "new%d", i);
 		OK(ut_write(&T, p, name, "n"));
@@ -344,6 +345,7 @@ START_TEST(a_held_number_stays_held_when_its_layer_folds)
 	ck_assert_int_eq(p->nlayers, 2);
 	bfsd_store_tidy(T.fs);
 	bfsd_store_reclaim(T.fs);
+	ck_assert_msg(ut_number_in_storage(&T, p, y.st_ino), "y's number was freed");
 	for (int i = 0; i < 200; i++) {
 		snprintf(name, sizeof(name), "new%d", i);
 		OK(ut_write(&T, p, name, "n"));
