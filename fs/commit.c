@@ -683,16 +683,22 @@ static int sync_targets(struct bfsd_fs *fs)
  * carry that number (origin): once such a copy moved into a parent branch,
  * the original must keep the number taken, or a new file would be given it
  * and show the same st_ino.  A copy and its original lie in two layers of
- * b's own, so the original is in one of b's own frozen layers (or what a
- * fold held of them): those go into the parent's top's held directory, not
- * to the trash.  Into main no number is kept: the base shows its own.
+ * b's own, so the original is in one of b's own frozen layers, or in what a
+ * layer of b's holds (a fold's leftovers, a committed child's layers):
+ * those go into the parent's top's held directory, not to the trash.  Into
+ * main no number is kept: the base shows its own.
  */
 static void keep_numbers(struct bfsd_fs *fs, struct bfsd_branch *b)
 {
+	char held[48];
+
 	if (b->parent == fs->main)
 		return;
-	for (int i = 1; i < b->nown; i++)
-		b->layers[i]->keeper = b->parent->layers[0]->id;
+	for (int i = 0; i < b->nown; i++) {
+		bfsd_layer_held_name(b->layers[i]->id, held);
+		if (i || !faccessat(fs->layers_fd, held, F_OK, AT_SYMLINK_NOFOLLOW))
+			b->layers[i]->keeper = b->parent->layers[0]->id;
+	}
 }
 
 int bfsd_commit_finish(struct bfsd_fs *fs, struct bfsd_branch *b)

@@ -696,6 +696,30 @@ START_TEST(a_nested_commit_keeps_the_numbers_it_carries)
 }
 END_TEST
 
+/* The same one level up: what GP's top holds goes with GP's commit into
+ * its own parent branch, though the top itself is not kept. */
+START_TEST(a_held_number_follows_the_next_commit)
+{
+	struct bfsd_branch *g = ut_branch(&T, T.fs->main, "G"), *gp, *p, *c;
+	struct stat x;
+
+	ck_assert_int_eq(ut_write(&T, g, "g", "g"), 0);
+	gp = ut_branch(&T, g, "GP");
+	p = ut_branch(&T, gp, "P");
+	ck_assert_int_eq(ut_write(&T, p, "x", "first"), 0);
+	c = ut_branch(&T, p, "C");
+	ck_assert_int_eq(ut_write(&T, c, "x", "second"), 0);
+	ck_assert_int_eq(ut_commit(&T, c), 0);
+	ck_assert_int_eq(ut_commit(&T, p), 0);
+	ck_assert_int_eq(ut_commit(&T, gp), 0);
+	ck_assert_int_eq(ut_stat(&T, g, "x", &x), 0);
+	bfsd_store_tidy(T.fs);
+	bfsd_store_reclaim(T.fs);
+	ck_assert_msg(ut_number_in_storage(&T, g, x.st_ino), "x's number was freed");
+	UT_STR_EQ(ut_cat(&T, g, "x"), "second");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("commit");
@@ -732,6 +756,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, empty_commit_bumps_the_generation);
 	tcase_add_test(tc, commit_moves_files_into_the_base);
 	tcase_add_test(tc, a_nested_commit_keeps_the_numbers_it_carries);
+	tcase_add_test(tc, a_held_number_follows_the_next_commit);
 	suite_add_tcase(s, tc);
 	return s;
 }
