@@ -661,38 +661,51 @@ START_TEST(commit_moves_files_into_the_base)
 END_TEST
 
 /*
- * A file P made, changed by P's child C and committed into P, then P
- * committed into GP: the copy GP now has carries the number of P's
- * original, which must stay taken so that no new file of GP is given it
- * (one was, before: new1 of 200 showed the copy's st_ino once P's layers
- * were reclaimed).
+ * Below gp: P makes x, P's child C changes it and is committed into P,
+ * and P into gp.  gp's copy of x carries the number of P's original.
  */
-START_TEST(a_nested_commit_keeps_the_numbers_it_carries)
+static void made_below_changed_and_committed(struct bfsd_branch *gp)
 {
-	struct bfsd_branch *gp = ut_branch(&T, T.fs->main, "GP"), *p, *c;
-	struct stat x, st;
-	char name[32];
+	struct bfsd_branch *p = ut_branch(&T, gp, "P"), *c;
 
-	ck_assert_int_eq(ut_write(&T, gp, "g", "g"), 0);
-	p = ut_branch(&T, gp, "P");
 	ck_assert_int_eq(ut_write(&T, p, "x", "first"), 0);
 	c = ut_branch(&T, p, "C");
 	ck_assert_int_eq(ut_write(&T, c, "x", "second"), 0);
 	ck_assert_int_eq(ut_commit(&T, c), 0);
 	ck_assert_int_eq(ut_commit(&T, p), 0);
-	ck_assert_int_eq(ut_stat(&T, gp, "x", &x), 0);
+}
+
+/* Once everything let go of is reclaimed, the number x shows in b is
+ * still taken (which number a new file gets is the filesystem's choice). */
+static void ck_number_of_x_taken(struct bfsd_branch *b, struct stat *x)
+{
+	ck_assert_int_eq(ut_stat(&T, b, "x", x), 0);
 	bfsd_store_tidy(T.fs);
 	bfsd_store_reclaim(T.fs);
-	/* Which number a new file gets is the filesystem's choice: the one
-	 * x shows must stay taken. */
-	ck_assert_msg(ut_number_in_storage(&T, gp, x.st_ino), "x's number was freed");
+	ck_assert_msg(ut_number_in_storage(&T, b, x->st_ino), "x's number was freed");
+	UT_STR_EQ(ut_cat(&T, b, "x"), "second");
+}
+
+/*
+ * The original's number must stay taken so that no new file of GP is
+ * given it (one was, before: new1 of 200 showed the copy's st_ino once
+ * P's layers were reclaimed).
+ */
+START_TEST(a_nested_commit_keeps_the_numbers_it_carries)
+{
+	struct bfsd_branch *gp = ut_branch(&T, T.fs->main, "GP");
+	struct stat x, st;
+	char name[32];
+
+	ck_assert_int_eq(ut_write(&T, gp, "g", "g"), 0);
+	made_below_changed_and_committed(gp);
+	ck_number_of_x_taken(gp, &x);
 	for (int i = 0; i < 200; i++) {
 		snprintf(name, sizeof(name), "new%d", i);
 		ck_assert_int_eq(ut_write(&T, gp, name, "n"), 0);
 		ck_assert_int_eq(ut_stat(&T, gp, name, &st), 0);
 		ck_assert_msg(st.st_ino != x.st_ino, "%s has the st_ino of x", name);
 	}
-	UT_STR_EQ(ut_cat(&T, gp, "x"), "second");
 }
 END_TEST
 
@@ -700,23 +713,14 @@ END_TEST
  * its own parent branch, though the top itself is not kept. */
 START_TEST(a_held_number_follows_the_next_commit)
 {
-	struct bfsd_branch *g = ut_branch(&T, T.fs->main, "G"), *gp, *p, *c;
+	struct bfsd_branch *g = ut_branch(&T, T.fs->main, "G"), *gp;
 	struct stat x;
 
 	ck_assert_int_eq(ut_write(&T, g, "g", "g"), 0);
 	gp = ut_branch(&T, g, "GP");
-	p = ut_branch(&T, gp, "P");
-	ck_assert_int_eq(ut_write(&T, p, "x", "first"), 0);
-	c = ut_branch(&T, p, "C");
-	ck_assert_int_eq(ut_write(&T, c, "x", "second"), 0);
-	ck_assert_int_eq(ut_commit(&T, c), 0);
-	ck_assert_int_eq(ut_commit(&T, p), 0);
+	made_below_changed_and_committed(gp);
 	ck_assert_int_eq(ut_commit(&T, gp), 0);
-	ck_assert_int_eq(ut_stat(&T, g, "x", &x), 0);
-	bfsd_store_tidy(T.fs);
-	bfsd_store_reclaim(T.fs);
-	ck_assert_msg(ut_number_in_storage(&T, g, x.st_ino), "x's number was freed");
-	UT_STR_EQ(ut_cat(&T, g, "x"), "second");
+	ck_number_of_x_taken(g, &x);
 }
 END_TEST
 
