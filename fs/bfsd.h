@@ -160,9 +160,10 @@ struct bfsd_layer {
 	pthread_mutex_t links_lock; /* a storage layer's own links (links.c) */
 	struct bfsd_link_map links; /* links_lock */
 	unsigned links_gen;	    /* fs->lower_gen when made */
-	uint64_t keeper; /* layer whose held directory takes it when let go (0: the trash) */
-	int stacks;	 /* live stacks holding it, as fold.c counts; tree_lock */
-	bool nofold;	 /* fold.c cannot fold it into the layer below; tree_lock */
+	uint64_t keeper;   /* layer whose held directory takes it when let go (0: the trash) */
+	int stacks;	   /* live stacks holding it, as fold.c counts; tree_lock */
+	bool nofold;	   /* fold.c cannot fold it into the layer below; tree_lock */
+	bool fold_checked; /* fold.c found no redirect in it (it is frozen); tree_lock */
 };
 
 /*

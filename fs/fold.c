@@ -19,7 +19,10 @@
  * `st_ino`); their ctime is the fold's.
  *
  * Runs after a control request's reply (bfsd_store_tidy), under tree_lock
- * exclusive like a commit, one pair at a time.
+ * exclusive like a commit, one pair at a time and FOLD_CHUNK entries at a
+ * time: between chunks requests run (each step shows the same tree, and
+ * the holders' caches are emptied), and the next chunk finds its pair again
+ * or another one.
  */
 #include "bfsd.h"
 
@@ -30,11 +33,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Entries folded per hold of tree_lock: while 10,000 rewritten files were
+ * folded, the longest wait of a lookup went from 673 ms (one hold) to
+ * 38-41 ms (the first chunk also reads the names). */
+#define FOLD_CHUNK 256
 
 struct fold {
 	struct bfsd_fs *fs;
 	struct bfsd_layer *u, *l;
+	int budget; /* entries left in this chunk */
 };
 
 static void names_free(char **v)
@@ -197,6 +207,8 @@ static int fold_entry(struct fold *f, const char *path)
 	uint64_t origin;
 	int ret;
 
+	if (f->budget-- <= 0)
+		return -EAGAIN;
 	if (fstatat(f->u->dirfd, path, &ust, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	in_l = fstatat(f->l->dirfd, path, &lst, AT_SYMLINK_NOFOLLOW) == 0;
@@ -231,7 +243,8 @@ static int fold_entry(struct fold *f, const char *path)
  * Fold U's directory path into L's.  The attributes the stack showed come
  * from U's copy when it carries them (every copy below the root does; a
  * root only once its branch changed something) and stay L's own otherwise:
- * either way they are read before the moves change the times.
+ * either way they are read before the moves change the times, and put back
+ * when the chunk ends first, for the next chunk to read them.
  */
 static int fold_dir(struct fold *f, const char *path)
 {
@@ -253,6 +266,8 @@ static int fold_dir(struct fold *f, const char *path)
 			ret = fold_entry(f, child);
 	}
 	names_free(names);
+	if (ret == -EAGAIN)
+		utimensat(src->dirfd, bfsd_rel(path), times, AT_SYMLINK_NOFOLLOW);
 	if (ret < 0)
 		return ret;
 	if (from_u)
@@ -390,13 +405,15 @@ static void flush_holder(struct bfsd_branch *b, void *arg)
 			bfsd_cache_flush(b);
 }
 
+/* Fold U into L: 0, or -EAGAIN when this chunk's budget ran out. */
 static int fold_pair(struct bfsd_fs *fs, struct bfsd_layer *u, struct bfsd_layer *l)
 {
-	struct fold f = { fs, u, l };
-	int ret = has_redirect(u, "");
+	struct fold f = { fs, u, l, FOLD_CHUNK };
+	int ret = u->fold_checked ? 0 : has_redirect(u, "");
 
 	if (ret)
 		return ret < 0 ? ret : -EXDEV;
+	u->fold_checked = true; /* frozen: it gains no redirect */
 	ret = fold_dir(&f, "");
 	if (!ret)
 		ret = hand_held_down(&f);
@@ -425,6 +442,14 @@ int bfsd_fold(struct bfsd_fs *fs)
 			bfsd_branch_each(fs, find_pair, &p);
 		}
 		ret = p.u ? fold_pair(fs, p.u, p.l) : -ENOENT;
+		if (ret == -EAGAIN) {
+			/* Let the requests waiting meanwhile in; the tree may
+			 * change before the next chunk, which looks again. */
+			pthread_rwlock_unlock(&fs->tree_lock);
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+			ret = 0;
+			continue;
+		}
 		if (ret == -EXDEV) {
 			p.u->nofold = true;
 			ret = 0;

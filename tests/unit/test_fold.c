@@ -356,6 +356,44 @@ START_TEST(a_held_number_stays_held_when_its_layer_folds)
 }
 END_TEST
 
+/* A fold of more entries than one chunk: requests run between chunks, and
+ * a directory folded over several keeps the times U's copy had. */
+START_TEST(a_big_fold_goes_in_chunks)
+{
+	struct bfsd_branch *p = ut_branch(&T, MAIN, "P"), *c1, *c;
+	static const char *const dirs[] = { "many", "many/sub" };
+	struct stat before[2], after[2];
+	char name[64], *tree;
+
+	OK(ut_mkdir(&T, p, "many", 0755));
+	OK(ut_mkdir(&T, p, "many/sub", 0755));
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 900; i++) {
+			snprintf(name, sizeof(name), "many/%sf%d", i < 300 ? "sub/" : "", i);
+			OK(ut_write(&T, p, name, round ? "second" : "first"));
+		}
+		if (!round) {
+			c1 = ut_branch(&T, p, "C1");
+			OK(ut_abort(&T, c1));
+		}
+	}
+	c = ut_branch(&T, p, "C");
+	tree = ut_view_tree(&T, c);
+	for (int i = 0; i < 2; i++)
+		OK(ut_stat(&T, c, dirs[i], &before[i]));
+	ck_assert_int_eq(bfsd_fold(T.fs), 1);
+	ck_assert_int_eq(c->nlayers, 2);
+	UT_STR_EQ(ut_view_tree(&T, c), tree);
+	for (int i = 0; i < 2; i++) {
+		OK(ut_stat(&T, c, dirs[i], &after[i]));
+		ck_assert_msg(before[i].st_mtim.tv_sec == after[i].st_mtim.tv_sec &&
+				      before[i].st_mtim.tv_nsec == after[i].st_mtim.tv_nsec,
+			      "%s: mtime changed", dirs[i]);
+	}
+	free(tree);
+}
+END_TEST
+
 /* A file open in P while its object moves down keeps reading it, and a
  * write through a new descriptor copies it up as before. */
 START_TEST(an_open_file_follows_the_fold)
@@ -392,6 +430,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_working_branch_stays_shallow);
 	tcase_add_test(tc, a_folded_away_file_keeps_its_inode_number);
 	tcase_add_test(tc, a_held_number_stays_held_when_its_layer_folds);
+	tcase_add_test(tc, a_big_fold_goes_in_chunks);
 	tcase_add_test(tc, an_open_file_follows_the_fold);
 	suite_add_tcase(s, tc);
 	return s;
