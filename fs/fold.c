@@ -196,10 +196,25 @@ static int drop_lower(struct fold *f, const char *path)
 	return ret;
 }
 
-static int fold_dir(struct fold *f, const char *path);
+/* The times of the directory copy whose attributes a stack shows, as they
+ * were before the fold moved anything out of it or into it. */
+struct dir_times {
+	struct bfsd_layer *src;
+	const char *path;
+	struct timespec times[2];
+};
 
-/* Move U's object at path down into L. */
-static int fold_entry(struct fold *f, const char *path)
+/* Put them back after a move, so that no step, a crash's or a chunk's
+ * last, shows a directory's time changed. */
+static void put_times_back(const struct dir_times *d)
+{
+	utimensat(d->src->dirfd, bfsd_rel(d->path), d->times, AT_SYMLINK_NOFOLLOW);
+}
+
+static int fold_dir(struct fold *f, const char *path, const struct dir_times *parent);
+
+/* Move U's object at path down into L; parent is its directory's times. */
+static int fold_entry(struct fold *f, const char *path, const struct dir_times *parent)
 {
 	char redirect[PATH_MAX];
 	struct stat ust, lst;
@@ -219,7 +234,7 @@ static int fold_entry(struct fold *f, const char *path)
 		if (ret)
 			return ret;
 		if (!opaque && in_l && S_ISDIR(lst.st_mode))
-			return fold_dir(f, path);
+			return fold_dir(f, path, parent);
 		/* Resolution stops at L's non-directory below it: opaque in effect. */
 		if (!opaque && in_l) {
 			ret = bfsd_marker_set(f->u, path, "opaque", "1", 1);
@@ -229,53 +244,54 @@ static int fold_entry(struct fold *f, const char *path)
 	}
 	if (in_l) {
 		ret = drop_lower(f, path);
+		put_times_back(parent);
 		if (ret)
 			return ret;
 	}
 	bfsd_fault_point(f->fs, "fold-step");
 	if (renameat(f->u->dirfd, path, f->l->dirfd, path) < 0)
 		return -errno;
+	put_times_back(parent);
 	bfsd_fault_point(f->fs, "fold-step");
 	return 0;
 }
 
 /*
- * Fold U's directory path into L's.  The attributes the stack showed come
+ * Fold U's directory path into L's (the root when parent, the times of its
+ * parent directory, is NULL).  The attributes the stack showed come
  * from U's copy when it carries them (every copy below the root does; a
  * root only once its branch changed something) and stay L's own otherwise:
- * either way they are read before the moves change the times, and put back
- * when the chunk ends first, for the next chunk to read them.
+ * either way their times are put back after every move.
  */
-static int fold_dir(struct fold *f, const char *path)
+static int fold_dir(struct fold *f, const char *path, const struct dir_times *parent)
 {
 	bool from_u = path[0] || bfsd_layer_rooted(f->u);
-	struct bfsd_layer *src = from_u ? f->u : f->l;
+	struct dir_times dt = { from_u ? f->u : f->l, path, { { 0 } } };
 	char **names = NULL, child[PATH_MAX];
-	struct timespec times[2];
 	struct stat st;
 	int ret;
 
-	if (fstatat(src->dirfd, bfsd_rel(path), &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(dt.src->dirfd, bfsd_rel(path), &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	times[0] = st.st_atim;
-	times[1] = st.st_mtim;
+	dt.times[0] = st.st_atim;
+	dt.times[1] = st.st_mtim;
 	ret = names_of(f->u, path, &names);
 	for (size_t i = 0; !ret && names[i]; i++) {
 		ret = bfsd_path_join(child, path, names[i]);
 		if (!ret)
-			ret = fold_entry(f, child);
+			ret = fold_entry(f, child, &dt);
 	}
 	names_free(names);
-	if (ret == -EAGAIN)
-		utimensat(src->dirfd, bfsd_rel(path), times, AT_SYMLINK_NOFOLLOW);
 	if (ret < 0)
 		return ret;
 	if (from_u)
-		ret = bfsd_copy_attrs(f->fs, f->u, path, f->l, path, true, times);
-	else if (utimensat(f->l->dirfd, bfsd_rel(path), times, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = bfsd_copy_attrs(f->fs, f->u, path, f->l, path, true, dt.times);
+	else
+		put_times_back(&dt);
+	if (!ret && parent && unlinkat(f->u->dirfd, path, AT_REMOVEDIR) < 0)
 		ret = -errno;
-	if (!ret && path[0] && unlinkat(f->u->dirfd, path, AT_REMOVEDIR) < 0)
-		ret = -errno;
+	if (parent)
+		put_times_back(parent);
 	return ret;
 }
 
@@ -414,7 +430,7 @@ static int fold_pair(struct bfsd_fs *fs, struct bfsd_layer *u, struct bfsd_layer
 	if (ret)
 		return ret < 0 ? ret : -EXDEV;
 	u->fold_checked = true; /* frozen: it gains no redirect */
-	ret = fold_dir(&f, "");
+	ret = fold_dir(&f, "", NULL);
 	if (!ret)
 		ret = hand_held_down(&f);
 	if (ret)

@@ -1142,7 +1142,32 @@ END_TEST
  * makes C: after the reply the daemon folds P's two frozen layers into
  * one.  Returns what P showed before C was made.
  */
-static char *fold_scene(struct bfs_mount *m, const char *fault, char *p, char *c)
+/* Directories whose times the dumps do not compare. */
+static const char *const fold_dirs[] = { ".", "d", "d/sub", "nd", "old" };
+#define NFOLD_DIRS (sizeof(fold_dirs) / sizeof(fold_dirs[0]))
+
+static void dir_times(const char *root, struct timespec *mt)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < NFOLD_DIRS; i++) {
+		ck_assert_int_eq(stat(at(root, fold_dirs[i]), &st), 0);
+		mt[i] = st.st_mtim;
+	}
+}
+
+static void ck_dir_times(const char *root, const struct timespec *want, const char *when)
+{
+	struct timespec now[NFOLD_DIRS];
+
+	dir_times(root, now);
+	for (size_t i = 0; i < NFOLD_DIRS; i++)
+		ck_assert_msg(now[i].tv_sec == want[i].tv_sec && now[i].tv_nsec == want[i].tv_nsec,
+			      "%s %s: %s's mtime changed", root, when, fold_dirs[i]);
+}
+
+static char *fold_scene(struct bfs_mount *m, const char *fault, char *p, char *c,
+			struct timespec *mt)
 {
 	char ctl[4096], *want;
 
@@ -1169,6 +1194,7 @@ static char *fold_scene(struct bfs_mount *m, const char *fault, char *p, char *c
 			  "echo 2 >>d/f3b; chmod 751 ."),
 		0);
 	want = bfs_tree_dump(p, BFS_DUMP_NOCTL | BFS_DUMP_ALL);
+	dir_times(p, mt);
 	ck_ret(bfs_branch_create(m, "P", "C"), 0);
 	return want;
 }
@@ -1220,11 +1246,12 @@ static int log_layers_of_p(const char *storage, int want)
 static bool fold_crash_at(const char *point, long n)
 {
 	char fault[64], ctl[4096], p[4096], c[4096], *want;
+	struct timespec mt[NFOLD_DIRS];
 	struct bfs_mount m;
 	bool died = false;
 
 	snprintf(fault, sizeof(fault), "%s:%ld", point, n);
-	want = fold_scene(&m, fault, p, c);
+	want = fold_scene(&m, fault, p, c, mt);
 	if (n) {
 		died = bfs_mount_wait_killed(&m, 10);
 		if (!died)
@@ -1233,10 +1260,13 @@ static bool fold_crash_at(const char *point, long n)
 	}
 	ck_shows(p, want, fault);
 	ck_shows(c, want, fault);
+	ck_dir_times(p, mt, fault);
+	ck_dir_times(c, mt, fault);
 	/* A control request: the fold is done after it. */
 	ck_ret(bfs_branch_create(&m, NULL, "other"), 0);
 	ck_assert_int_eq(log_layers_of_p(m.storage, 2), 2);
 	ck_shows(c, want, fault);
+	ck_dir_times(c, mt, fault);
 	ck_assert_int_eq(bfs_sh(c, "echo c >d/f1 && echo c >nd/c"), 0);
 	ck_ret(bfs_ioc_commit(bfs_ctl_path(ctl, &m, "C")), 0);
 	ck_file_eq(at(p, "d/f1"), "c\n");
@@ -1279,9 +1309,10 @@ END_TEST
 START_TEST(a_fold_that_cannot_be_recorded_changes_nothing)
 {
 	char p[4096], c[4096], *want;
+	struct timespec mt[NFOLD_DIRS];
 	struct bfs_mount m;
 
-	want = fold_scene(&m, "fold-logging:1:ENOSPC", p, c);
+	want = fold_scene(&m, "fold-logging:1:ENOSPC", p, c, mt);
 	ck_shows(p, want, "unrecorded");
 	ck_shows(c, want, "unrecorded");
 	ck_assert_int_eq(log_layers_of_p(m.storage, 3), 3);
