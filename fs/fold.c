@@ -100,17 +100,29 @@ static int names_of(struct bfsd_layer *l, const char *path, char ***out)
 	return 0;
 }
 
-/* Whether any directory of l below path was renamed (a redirect marker). */
+/*
+ * The markers of directory path of l: *opaque, and 1 when it was renamed
+ * (a redirect marker).  Its buffer lives only here: the walks below recurse
+ * once per level of a tree that can be thousands deep, so their frames
+ * hold no PATH_MAX array but the one path they build.
+ */
+static int dir_markers(struct bfsd_layer *l, const char *path, bool *opaque)
+{
+	char redirect[PATH_MAX];
+	uint64_t origin;
+	int ret = bfsd_marker_dir(l, path, opaque, redirect, &origin);
+
+	return ret ? ret : redirect[0] != '\0';
+}
+
+/* Whether any directory of l below path was renamed (1), or -errno. */
 static int has_redirect(struct bfsd_layer *l, const char *path)
 {
-	char **names = NULL, child[PATH_MAX], redirect[PATH_MAX];
-	int ret = names_of(l, path, &names);
+	char **names = NULL, *child = malloc(PATH_MAX);
+	int ret = child ? names_of(l, path, &names) : -ENOMEM;
 
-	if (ret)
-		return ret;
 	for (size_t i = 0; !ret && names[i]; i++) {
 		struct stat st;
-		uint64_t origin;
 		bool opaque;
 
 		ret = bfsd_path_join(child, path, names[i]);
@@ -118,11 +130,12 @@ static int has_redirect(struct bfsd_layer *l, const char *path)
 			ret = -errno;
 		if (ret || !S_ISDIR(st.st_mode))
 			continue;
-		ret = bfsd_marker_dir(l, child, &opaque, redirect, &origin);
+		ret = dir_markers(l, child, &opaque);
 		if (!ret)
-			ret = redirect[0] ? 1 : has_redirect(l, child);
+			ret = has_redirect(l, child);
 	}
 	names_free(names);
+	free(child);
 	return ret;
 }
 
@@ -216,31 +229,31 @@ static int fold_dir(struct fold *f, const char *path, const struct dir_times *pa
 /* Move U's object at path down into L; parent is its directory's times. */
 static int fold_entry(struct fold *f, const char *path, const struct dir_times *parent)
 {
-	char redirect[PATH_MAX];
 	struct stat ust, lst;
 	bool in_l, opaque = false;
-	uint64_t origin;
 	int ret;
 
-	if (f->budget-- <= 0)
-		return -EAGAIN;
 	if (fstatat(f->u->dirfd, path, &ust, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	in_l = fstatat(f->l->dirfd, path, &lst, AT_SYMLINK_NOFOLLOW) == 0;
 	if (!in_l && errno != ENOENT)
 		return -errno;
 	if (S_ISDIR(ust.st_mode)) {
-		ret = bfsd_marker_dir(f->u, path, &opaque, redirect, &origin);
+		ret = dir_markers(f->u, path, &opaque);
 		if (ret)
-			return ret;
+			return ret < 0 ? ret : -EXDEV;
 		if (!opaque && in_l && S_ISDIR(lst.st_mode))
 			return fold_dir(f, path, parent);
-		/* Resolution stops at L's non-directory below it: opaque in effect. */
-		if (!opaque && in_l) {
-			ret = bfsd_marker_set(f->u, path, "opaque", "1", 1);
-			if (ret)
-				return ret;
-		}
+	}
+	/* Only moves count: a chunk always gets down to one, however deep. */
+	if (f->budget-- <= 0)
+		return -EAGAIN;
+	/* A directory over L's non-directory: resolution stops at that, so it
+	 * is opaque in effect. */
+	if (S_ISDIR(ust.st_mode) && !opaque && in_l) {
+		ret = bfsd_marker_set(f->u, path, "opaque", "1", 1);
+		if (ret)
+			return ret;
 	}
 	if (in_l) {
 		ret = drop_lower(f, path);
@@ -267,7 +280,7 @@ static int fold_dir(struct fold *f, const char *path, const struct dir_times *pa
 {
 	bool from_u = path[0] || bfsd_layer_rooted(f->u);
 	struct dir_times dt = { from_u ? f->u : f->l, path, { { 0 } } };
-	char **names = NULL, child[PATH_MAX];
+	char **names = NULL, *child;
 	struct stat st;
 	int ret;
 
@@ -275,13 +288,15 @@ static int fold_dir(struct fold *f, const char *path, const struct dir_times *pa
 		return -errno;
 	dt.times[0] = st.st_atim;
 	dt.times[1] = st.st_mtim;
-	ret = names_of(f->u, path, &names);
+	child = malloc(PATH_MAX);
+	ret = child ? names_of(f->u, path, &names) : -ENOMEM;
 	for (size_t i = 0; !ret && names[i]; i++) {
 		ret = bfsd_path_join(child, path, names[i]);
 		if (!ret)
 			ret = fold_entry(f, child, &dt);
 	}
 	names_free(names);
+	free(child);
 	if (ret < 0)
 		return ret;
 	if (from_u)
