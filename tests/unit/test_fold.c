@@ -394,6 +394,43 @@ START_TEST(a_big_fold_goes_in_chunks)
 }
 END_TEST
 
+/*
+ * A chain of directories deeper than a chunk has entries, its bottom file
+ * rewritten in both rounds: the fold walks the whole chain.  Each level
+ * holds little and only moves spend the chunk's budget, so it gets through
+ * (it once overran the stack, and a chain deeper than a chunk restarted
+ * forever).
+ */
+START_TEST(a_deep_chain_folds)
+{
+	enum { DEPTH = 1500 };
+	struct bfsd_branch *p = ut_branch(&T, MAIN, "P"), *c1, *c;
+	char *path = malloc(2 * DEPTH + 16), *file = malloc(2 * DEPTH + 16);
+	size_t len = 0;
+
+	ck_assert_ptr_nonnull(path);
+	ck_assert_ptr_nonnull(file);
+	for (int i = 0; i < DEPTH; i++) {
+		len += (size_t)sprintf(path + len, "%sd", i ? "/" : "");
+		ut_base_mkdir(&T, path);
+	}
+	sprintf(file, "%s/bottom", path);
+	ut_base_write(&T, file, "base");
+	OK(ut_write(&T, p, file, "first")); /* copies up the whole chain */
+	c1 = ut_branch(&T, p, "C1");
+	OK(ut_abort(&T, c1));
+	OK(ut_write(&T, p, file, "second")); /* and again, into the new top */
+	c = ut_branch(&T, p, "C");
+	ck_assert_int_eq(bfsd_fold(T.fs), 1);
+	ck_assert_int_eq(p->nlayers, 2);
+	ck_assert_int_eq(c->nlayers, 2);
+	UT_STR_EQ(ut_cat(&T, c, file), "second");
+	UT_STR_EQ(ut_ls(&T, c, path), "bottom");
+	free(path);
+	free(file);
+}
+END_TEST
+
 /* A file open in P while its object moves down keeps reading it, and a
  * write through a new descriptor copies it up as before. */
 START_TEST(an_open_file_follows_the_fold)
@@ -431,6 +468,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_folded_away_file_keeps_its_inode_number);
 	tcase_add_test(tc, a_held_number_stays_held_when_its_layer_folds);
 	tcase_add_test(tc, a_big_fold_goes_in_chunks);
+	tcase_add_test(tc, a_deep_chain_folds);
 	tcase_add_test(tc, an_open_file_follows_the_fold);
 	suite_add_tcase(s, tc);
 	return s;
