@@ -983,6 +983,12 @@ void bfsd_unlock_ns(struct bfsd_fs *fs, struct bfsd_branch *b);
  * be moved later (bfsd_store_tidy, the reclaimer) when the reclaimer runs,
  * moved now otherwise. */
 int bfsd_store_trash_layer(struct bfsd_fs *fs, uint64_t id);
+/* Layer id's held directory (what folds took out of it), made when
+ * missing: an open descriptor, or -errno. */
+int bfsd_store_open_held(struct bfsd_fs *fs, uint64_t id);
+/* Layer id's held directory, when it has one, moves into layer keeper's:
+ * 0 or -errno. */
+int bfsd_store_hand_held(struct bfsd_fs *fs, uint64_t id, uint64_t keeper);
 /* A storage layer nothing uses any more whose inode numbers objects moved
  * into layer keeper may name (commit.c) goes into keeper's held directory
  * with its own held directory, or to the trash when keeper is gone. */

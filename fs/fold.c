@@ -139,38 +139,6 @@ static int has_redirect(struct bfsd_layer *l, const char *path)
 	return ret;
 }
 
-/* L's held directory, made when missing: an open descriptor or -errno. */
-static int open_held(struct fold *f)
-{
-	char held[48];
-	int fd;
-
-	bfsd_layer_held_name(f->l->id, held);
-	if (mkdirat(f->fs->layers_fd, held, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	fd = openat(f->fs->layers_fd, held, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
-/* What U held goes into L's held directory: U goes, L stays. */
-static int hand_held_down(struct fold *f)
-{
-	char held[48], tmp[NAME_MAX + 1];
-	int fd, ret = 0;
-
-	bfsd_layer_held_name(f->u->id, held);
-	if (faccessat(f->fs->layers_fd, held, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	fd = open_held(f);
-	if (fd < 0)
-		return fd;
-	bfsd_fs_tmpname(f->fs, tmp);
-	if (renameat(f->fs->layers_fd, held, fd, tmp) < 0 && errno != ENOENT)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* Empty the held file dir/name (st), which nothing can read. */
 static void empty(struct fold *f, int dir, const char *name, const struct stat *st)
 {
@@ -194,7 +162,7 @@ static int drop_lower(struct fold *f, const char *path)
 {
 	char tmp[NAME_MAX + 1];
 	struct stat st;
-	int fd = open_held(f), ret = 0;
+	int fd = bfsd_store_open_held(f->fs, f->l->id), ret = 0;
 
 	if (fd < 0)
 		return fd;
@@ -239,9 +207,9 @@ static int fold_entry(struct fold *f, const char *path, const struct dir_times *
 	if (!in_l && errno != ENOENT)
 		return -errno;
 	if (S_ISDIR(ust.st_mode)) {
-		ret = dir_markers(f->u, path, &opaque);
-		if (ret)
-			return ret < 0 ? ret : -EXDEV;
+		ret = dir_markers(f->u, path, &opaque); /* no redirect: fold_pair */
+		if (ret < 0)
+			return ret;
 		if (!opaque && in_l && S_ISDIR(lst.st_mode))
 			return fold_dir(f, path, parent);
 	}
@@ -447,7 +415,7 @@ static int fold_pair(struct bfsd_fs *fs, struct bfsd_layer *u, struct bfsd_layer
 	u->fold_checked = true; /* frozen: it gains no redirect */
 	ret = fold_dir(&f, "", NULL);
 	if (!ret)
-		ret = hand_held_down(&f);
+		ret = bfsd_store_hand_held(fs, u->id, l->id); /* U goes, L stays */
 	if (ret)
 		bfsd_branch_each(fs, flush_holder, u);
 	/* L has names it had not: its map of hard links is made again. */

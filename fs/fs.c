@@ -417,23 +417,48 @@ static int trash_now(struct bfsd_fs *fs, uint64_t id)
 	return 0;
 }
 
+int bfsd_store_open_held(struct bfsd_fs *fs, uint64_t id)
+{
+	char name[48];
+	int fd;
+
+	bfsd_layer_held_name(id, name);
+	if (mkdirat(fs->layers_fd, name, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(fs->layers_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int bfsd_store_hand_held(struct bfsd_fs *fs, uint64_t id, uint64_t keeper)
+{
+	char name[48], tmp[NAME_MAX + 1];
+	int fd, ret = 0;
+
+	bfsd_layer_held_name(id, name);
+	if (faccessat(fs->layers_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	fd = bfsd_store_open_held(fs, keeper);
+	if (fd < 0)
+		return fd;
+	bfsd_fs_tmpname(fs, tmp);
+	if (renameat(fs->layers_fd, name, fd, tmp) < 0 && errno != ENOENT)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 int bfsd_store_hold_layer(struct bfsd_fs *fs, uint64_t id, uint64_t keeper)
 {
 	char name[48], tmp[NAME_MAX + 1];
 	int fd, ret = 0;
 
 	snprintf(name, sizeof(name), "%llu", (unsigned long long)keeper);
-	if (faccessat(fs->layers_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+	if (faccessat(fs->layers_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    bfsd_store_hand_held(fs, id, keeper) < 0)
 		return bfsd_store_trash_layer(fs, id);
-	bfsd_layer_held_name(keeper, name);
-	if (mkdirat(fs->layers_fd, name, 0700) < 0 && errno != EEXIST)
-		return bfsd_store_trash_layer(fs, id);
-	fd = openat(fs->layers_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = bfsd_store_open_held(fs, keeper);
 	if (fd < 0)
 		return bfsd_store_trash_layer(fs, id);
-	bfsd_layer_held_name(id, name);
-	bfsd_fs_tmpname(fs, tmp);
-	renameat(fs->layers_fd, name, fd, tmp);
 	snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
 	bfsd_fs_tmpname(fs, tmp);
 	if (renameat(fs->layers_fd, name, fd, tmp) < 0 && errno != ENOENT)
