@@ -54,7 +54,8 @@
 #define BFSD_MAIN	  "main"
 #define BFSD_CTL_NAME	  ".branchfs_ctl"
 #define BFSD_STAGE_PREFIX ".branchfs-stage-"
-#define BFSD_PART_SUFFIX  ".part" /* holds a stage being rebuilt in the base */
+#define BFSD_COPY_PREFIX  ".branchfs-copy-" /* a commit's copy into the base, being built */
+#define BFSD_PART_SUFFIX  ".part"	    /* holds a stage being rebuilt in the base */
 #define BFSD_NAME_MAX	  255
 /* A longer write to a control file is no command (the kernel would cut one
  * past its max_write into several requests). */
@@ -825,6 +826,9 @@ int bfsd_commit(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *c
 /* Make b's commit, stopped at ops[next], the pending one (takes ops). */
 void bfsd_commit_set_pending(struct bfsd_fs *fs, struct bfsd_branch *b, struct bfsd_oplist *ops,
 			     size_t next);
+/* Before the pending commit found at mount goes on: remove what the crash
+ * left of the copy into the base it was building. */
+void bfsd_commit_sweep_copies(struct bfsd_fs *fs);
 /* Finish the pending commit, if any (tree_lock exclusive): 0 once none is
  * left, its error while it still fails.  With changed, as bfsd_commit. */
 int bfsd_commit_resume(struct bfsd_fs *fs, struct bfsd_oplist *changed);
@@ -967,6 +971,9 @@ void bfsd_fs_unmounted(struct bfsd_fs *fs);
 void bfsd_fs_close(struct bfsd_fs *fs);
 /* A unique temporary name (NAME_MAX + 1 bytes). */
 void bfsd_fs_tmpname(struct bfsd_fs *fs, char *out);
+/* The same for a copy b's commit builds in the base, named after b
+ * (BFSD_COPY_PREFIX) so that a mount finishing the commit finds it. */
+void bfsd_fs_copyname(struct bfsd_fs *fs, const struct bfsd_branch *b, char *out);
 /* Raw inode number of an object with stat st (no origin) in layer l. */
 uint64_t bfsd_fs_vino(const struct bfsd_fs *fs, const struct bfsd_layer *l, const struct stat *st);
 /* Inode number shown in branch b for raw number vino. */

@@ -23,6 +23,7 @@
  */
 #include "bfsd.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -599,6 +600,64 @@ static void hand_over(struct bfsd_fs *fs, struct bfsd_oplist *ops, struct bfsd_o
 	else
 		bfsd_oplist_free(ops);
 	*ops = (struct bfsd_oplist){ 0 };
+}
+
+/* Remove the names in the base directory dir ("" for its root) that start
+ * with prefix. */
+static void remove_copies(struct bfsd_fs *fs, const char *dir, const char *prefix)
+{
+	int fd = bfsd_layer_openat(fs->base, dir[0] ? dir : ".", O_RDONLY | O_DIRECTORY);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix))) {
+			bfsd_warn("journal: removing %s%s%s, a copy the crash cut short", dir,
+				  dir[0] ? "/" : "", de->d_name);
+			bfsd_rm_rf_at(fd, de->d_name);
+		}
+	closedir(d);
+}
+
+/*
+ * A commit into main builds each copy into the base (storage on another
+ * filesystem) beside its target, under a name of the commit's
+ * (bfsd_fs_copyname), and renames it over: only the op a crash stopped can
+ * have left one, beside its target or beside a directory above it that
+ * the op made again.  (A stage rebuilt in the base has its copies in its
+ * .part directory, which the op removes.)
+ */
+void bfsd_commit_sweep_copies(struct bfsd_fs *fs)
+{
+	struct bfsd_branch *b = fs->pending;
+	const struct bfsd_op *op;
+	char prefix[NAME_MAX + 1], dir[PATH_MAX];
+	size_t len = 0;
+
+	if (!b || b->parent != fs->main || fs->pending_next >= fs->pending_ops.n)
+		return;
+	op = &fs->pending_ops.op[fs->pending_next];
+	if (op->kind == BFSD_OP_STAGE_OUT || strlen(op->dst) >= sizeof(dir))
+		return;
+	snprintf(prefix, sizeof(prefix), "%s%llu-", BFSD_COPY_PREFIX, (unsigned long long)b->id);
+	for (;;) {
+		const char *slash;
+
+		memcpy(dir, op->dst, len);
+		dir[len] = '\0';
+		remove_copies(fs, dir, prefix);
+		slash = strchr(op->dst + len + (len > 0), '/');
+		if (!slash)
+			break;
+		len = (size_t)(slash - op->dst);
+	}
 }
 
 int bfsd_commit_resume(struct bfsd_fs *fs, struct bfsd_oplist *changed)

@@ -250,6 +250,8 @@ static int tmpspot_init(struct bfsd_fs *fs, struct bfsd_layer *dstl, const char 
 		return 0;
 	}
 	/* The base may be another filesystem: build beside the target. */
+	if (fs->committing)
+		bfsd_fs_copyname(fs, fs->committing, t->name);
 	ret = bfsd_at_open(dstl, dphys, &t->parent);
 	if (ret)
 		return ret;

@@ -339,6 +339,14 @@ void bfsd_fs_tmpname(struct bfsd_fs *fs, char *out)
 	snprintf(out, NAME_MAX + 1, ".branchfs-tmp-%d-%llu", (int)getpid(), seq);
 }
 
+void bfsd_fs_copyname(struct bfsd_fs *fs, const struct bfsd_branch *b, char *out)
+{
+	unsigned long long seq = atomic_fetch_add(&fs->tmp_seq, 1);
+
+	snprintf(out, NAME_MAX + 1, "%s%llu-%llu", BFSD_COPY_PREFIX, (unsigned long long)b->id,
+		 seq);
+}
+
 /*
  * Storage objects and base objects number apart by layer, not by device:
  * storage on the base's filesystem (where a commit is a rename) shares its

@@ -262,6 +262,7 @@ int bfsd_journal_recover(struct bfsd_fs *fs)
 		goto out_free;
 	}
 	bfsd_commit_set_pending(fs, b, &ops, next);
+	bfsd_commit_sweep_copies(fs);
 	/* Nothing is served before it is done: still failing (a full disk,
 	 * say), the mount fails and the journal stays. */
 	ret = bfsd_commit_resume(fs, NULL);

@@ -170,6 +170,7 @@ static void set_keep(struct bfs_mount *m)
 struct scene {
 	struct bfs_mount m;   /* every run uses these same paths */
 	bool tmpfs;	      /* m.dir is a tmpfs of its own */
+	bool other_fs;	      /* the base is on a tmpfs of its own, m.dir/other */
 	char pristine[4096];  /* base/ and storage/ as the daemon left them */
 	const char *target;   /* NULL: the commit goes into main, else this branch */
 	const char *sibling;  /* a live sibling of the committer */
@@ -184,8 +185,10 @@ struct scene {
  * A scratch directory for a scene, on a tmpfs of its own when one can be
  * mounted that keeps user xattrs (root, Linux 6.6 or later): every run
  * copies thousands of files back and forth, several times faster there.
+ * With other_fs the base is on another tmpfs than the storage, so that a
+ * commit into main copies instead of renaming.
  */
-static void scene_prepare(struct scene *s)
+static void scene_prepare(struct scene *s, bool other_fs)
 {
 	char probe[4096];
 
@@ -199,6 +202,15 @@ static void scene_prepare(struct scene *s)
 	}
 	unlink(probe);
 	bfs_path(s->m.base, s->m.dir, "base");
+	if (other_fs) {
+		char other[4096];
+
+		bfs_path(other, s->m.dir, "other");
+		ck_sys(mkdir(other, 0755));
+		ck_sys(mount("tmpfs", other, "tmpfs", 0, "size=1g,mode=0755"));
+		s->other_fs = true;
+		bfs_path(s->m.base, other, "base");
+	}
 	bfs_path(s->m.storage, s->m.dir, "storage");
 	bfs_path(s->m.mnt, s->m.dir, "mnt");
 	ck_sys(mkdir(s->m.base, 0755));
@@ -217,9 +229,10 @@ static void scene_save(struct scene *s)
 /* Put the saved base and storage back, at the same paths. */
 static void scene_restore(struct scene *s)
 {
-	ck_assert_int_eq(bfs_sh(s->m.dir, "rm -rf base storage && cp -a '%s/base' '%s/storage' .",
-				s->pristine, s->pristine),
-			 0);
+	ck_assert_int_eq(
+		bfs_sh(NULL, "rm -rf '%s' '%s' && cp -a '%s/base' '%s' && cp -a '%s/storage' '%s'",
+		       s->m.base, s->m.storage, s->pristine, s->m.base, s->pristine, s->m.storage),
+		0);
 }
 
 /* The committer's parent as the user sees it. */
@@ -275,11 +288,11 @@ static void change_branch(const char *b)
 }
 
 /* Into main: base, live sibling S, committer B with the changes. */
-static void scene_main(struct scene *s)
+static void scene_main(struct scene *s, bool other_fs)
 {
 	char dir[4096];
 
-	scene_prepare(s);
+	scene_prepare(s, other_fs);
 	s->sibling = "S";
 	make_base(s->m.base);
 	bfs_mount_start(&s->m, NULL);
@@ -300,7 +313,7 @@ static void scene_nested(struct scene *s)
 {
 	char dir[4096];
 
-	scene_prepare(s);
+	scene_prepare(s, false);
 	s->target = "P";
 	s->sibling = "S2";
 	make_base(s->m.base);
@@ -341,7 +354,13 @@ static struct scene scene;
 
 static void setup_main(void)
 {
-	scene_main(&scene);
+	scene_main(&scene, false);
+	scene_expect(&scene);
+}
+
+static void setup_main_other_fs(void)
+{
+	scene_main(&scene, true);
 	scene_expect(&scene);
 }
 
@@ -492,6 +511,18 @@ START_TEST(crash_around_record)
 }
 END_TEST
 
+/*
+ * With the base on another filesystem, a commit into main copies each
+ * object into a name beside its target and renames it over: a crash in
+ * between leaves that name, which the next mount removes before it
+ * finishes the commit (the fingerprint of the base would show it).
+ */
+START_TEST(crash_inside_copy_into_the_base)
+{
+	sweep("copy-built", true, 1000);
+}
+END_TEST
+
 /* ---- a rename whose source the parent lost ---- */
 
 /*
@@ -538,7 +569,7 @@ static void setup_lost_main(void)
 {
 	char dir[4096];
 
-	scene_prepare(&scene);
+	scene_prepare(&scene, false);
 	scene.sibling = "S";
 	make_lost_base(scene.m.base);
 	bfs_mount_start(&scene.m, NULL);
@@ -555,7 +586,7 @@ static void setup_lost_nested(void)
 {
 	char dir[4096];
 
-	scene_prepare(&scene);
+	scene_prepare(&scene, false);
 	scene.target = "P";
 	scene.sibling = "S2";
 	make_lost_base(scene.m.base);
@@ -636,7 +667,7 @@ static void setup_copy(void)
 {
 	char dir[4096];
 
-	scene_prepare(&scene);
+	scene_prepare(&scene, false);
 	ck_assert_int_eq(bfs_sh(scene.m.base,
 				"set -e; mkdir -p d1/d2/d3 d4 d5 d6/sub; echo f >d1/d2/d3/f; "
 				"chmod 750 d1/d2; setfattr -n user.d -v 2 d1/d2; echo g >d5/g; "
@@ -1333,6 +1364,8 @@ static void teardown_scene(void)
 {
 	/* The tests ran in child processes: any daemon they left is theirs. */
 	bfs_sh(NULL, "fusermount3 -uz '%s' 2>/dev/null", scene.m.mnt);
+	if (scene.other_fs)
+		umount2(at(scene.m.dir, "other"), MNT_DETACH);
 	if (scene.tmpfs)
 		umount2(scene.m.dir, MNT_DETACH);
 	bfs_rm_rf(scene.m.dir);
@@ -1362,6 +1395,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, crash_inside_stage_in);
 	tcase_add_test(tc, crash_after_preservation);
 	tcase_add_test(tc, crash_around_record);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("main_other_fs");
+	tcase_add_unchecked_fixture(tc, setup_main_other_fs, teardown_scene);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, crash_inside_copy_into_the_base);
+	tcase_add_test(tc, crash_after_each_op);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("nested");
 	tcase_add_unchecked_fixture(tc, setup_nested, teardown_scene);
