@@ -47,6 +47,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <dirent.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -111,6 +112,9 @@ int bfsd_write_all(int fd, const void *buf, size_t n);
 int bfsd_write_all_n(int fd, const void *buf, size_t n, size_t *written);
 /* Remove the tree at dirfd/name, not following symlinks. */
 int bfsd_rm_rf_at(int dirfd, const char *name);
+/* A stream on the directory open at fd, which it takes: NULL with errno
+ * set when it fails (fd is closed) or fd < 0 (an open that failed). */
+DIR *bfsd_fdopendir(int fd);
 
 enum { BFSD_LOG_ERR, BFSD_LOG_WARN, BFSD_LOG_INFO, BFSD_LOG_DEBUG };
 extern int bfsd_log_level;

@@ -607,23 +607,17 @@ static void hand_over(struct bfsd_fs *fs, struct bfsd_oplist *ops, struct bfsd_o
 static void remove_copies(struct bfsd_fs *fs, const char *dir, const char *prefix)
 {
 	int fd = bfsd_layer_openat(fs->base, dir[0] ? dir : ".", O_RDONLY | O_DIRECTORY);
+	DIR *d = bfsd_fdopendir(fd);
 	struct dirent *de;
-	DIR *d;
 
-	if (fd < 0)
-		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d)))
+	while (d && (de = readdir(d)))
 		if (!strncmp(de->d_name, prefix, strlen(prefix))) {
 			bfsd_warn("journal: removing %s%s%s, a copy the crash cut short", dir,
 				  dir[0] ? "/" : "", de->d_name);
 			bfsd_rm_rf_at(fd, de->d_name);
 		}
-	closedir(d);
+	if (d)
+		closedir(d);
 }
 
 /*

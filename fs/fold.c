@@ -64,14 +64,9 @@ static int names_of(struct bfsd_layer *l, const char *path, char ***out)
 	DIR *d;
 	int ret = 0;
 
-	if (fd < 0)
+	d = bfsd_fdopendir(fd);
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
 	v = calloc(cap, sizeof(*v));
 	if (!v)
 		ret = -ENOMEM;

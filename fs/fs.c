@@ -564,10 +564,8 @@ static void reclaim_tree(struct bfsd_fs *fs, const char *name)
 {
 	int fd = openat(fs->trash_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct dirent *de;
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = bfsd_fdopendir(fd);
 
-	if (!d && fd >= 0)
-		close(fd);
 	while (d && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -583,13 +581,10 @@ void bfsd_store_reclaim(struct bfsd_fs *fs)
 {
 	int fd = openat(fs->trash_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = bfsd_fdopendir(fd);
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return;
-	}
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;

@@ -366,13 +366,9 @@ bool bfsd_layer_is_empty(struct bfsd_layer *l)
 	bool empty = true;
 	DIR *d;
 
-	if (fd < 0)
+	d = bfsd_fdopendir(fd);
+	if (!d)
 		return false;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return false;
-	}
 	while (empty && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			empty = false;

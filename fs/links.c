@@ -154,13 +154,9 @@ static void walk(int dirfd, const char *name, const char *prefix, visit_fn visit
 	DIR *d;
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (fd < 0)
+	d = bfsd_fdopendir(fd);
+	if (!d)
 		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    bfsd_path_join(path, prefix, de->d_name))

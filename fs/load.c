@@ -354,13 +354,10 @@ static void sweep_layers(struct bfsd_fs *fs, struct bfsd_layer **open, size_t no
 {
 	int fd = openat(fs->layers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = bfsd_fdopendir(fd);
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return;
-	}
 	while ((de = readdir(d))) {
 		uint64_t id;
 		bool used = false;

@@ -114,13 +114,9 @@ static int64_t tree_bytes(int dir, const char *name, struct bfsd_inoset *seen)
 	if (!S_ISDIR(st.st_mode))
 		return 0;
 	fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	d = bfsd_fdopendir(fd);
+	if (!d)
 		return 0;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return 0;
-	}
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			sum += tree_bytes(fd, de->d_name, seen);

@@ -280,11 +280,9 @@ static int read_copy(struct bfsd_fs *fs, const struct bfsd_loc *lc, int loc, int
 		return 0;
 	if (fd < 0)
 		return fd;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
+	d = bfsd_fdopendir(fd);
+	if (!d)
 		return -errno;
-	}
 	while ((errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;

@@ -277,6 +277,18 @@ int bfsd_write_all(int fd, const void *buf, size_t n)
 	return bfsd_write_all_n(fd, buf, n, NULL);
 }
 
+DIR *bfsd_fdopendir(int fd)
+{
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	int err = errno;
+
+	if (!d && fd >= 0) {
+		close(fd);
+		errno = err;
+	}
+	return d;
+}
+
 int bfsd_rm_rf_at(int dir, const char *name)
 {
 	struct dirent *de;
@@ -290,12 +302,9 @@ int bfsd_rm_rf_at(int dir, const char *name)
 	fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
+	d = bfsd_fdopendir(fd);
+	if (!d)
+		return -errno;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
