@@ -165,10 +165,10 @@ struct bfsd_layer {
 	pthread_mutex_t links_lock; /* a storage layer's own links (links.c) */
 	struct bfsd_link_map links; /* links_lock */
 	unsigned links_gen;	    /* fs->lower_gen when made */
-	uint64_t keeper;   /* layer whose held directory takes it when let go (0: the trash) */
-	int stacks;	   /* live stacks holding it, as fold.c counts; tree_lock */
-	bool nofold;	   /* fold.c cannot fold it into the layer below; tree_lock */
-	bool fold_checked; /* fold.c found no redirect in it (it is frozen); tree_lock */
+	bool held_away;		    /* moved into another layer's held directory (commit.c) */
+	int stacks;		    /* live stacks holding it, as fold.c counts; tree_lock */
+	bool nofold;		    /* fold.c cannot fold it into the layer below; tree_lock */
+	bool fold_checked;	    /* fold.c found no redirect in it (it is frozen); tree_lock */
 };
 
 /*
@@ -1000,9 +1000,9 @@ int bfsd_store_open_held(struct bfsd_fs *fs, uint64_t id);
 /* Layer id's held directory, when it has one, moves into layer keeper's:
  * 0 or -errno. */
 int bfsd_store_hand_held(struct bfsd_fs *fs, uint64_t id, uint64_t keeper);
-/* A storage layer nothing uses any more whose inode numbers objects moved
- * into layer keeper may name (commit.c) goes into keeper's held directory
- * with its own held directory, or to the trash when keeper is gone. */
+/* Storage layer id, whose inode numbers objects moved into layer keeper
+ * may name (commit.c), goes into keeper's held directory with its own held
+ * directory: 0, or -errno (then it may be where it was). */
 int bfsd_store_hold_layer(struct bfsd_fs *fs, uint64_t id, uint64_t keeper);
 /* After a control request has replied, in its thread: fold layers when a
  * change of the tree may have made some foldable, refill the spare layers

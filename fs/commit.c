@@ -738,19 +738,36 @@ static int sync_targets(struct bfsd_fs *fs)
  * and show the same st_ino.  A copy and its original lie in two layers of
  * b's own, so the original is in one of b's own frozen layers, or in what a
  * layer of b's holds (a fold's leftovers, a committed child's layers):
- * those go into the parent's top's held directory, not to the trash.  Into
- * main no number is kept: the base shows its own.
+ * those go into the parent's top's held directory, not to the trash, and
+ * their bytes count as its own.  They go now, open files of b's or not (a
+ * layer is reached through its descriptor, not its name), so that only a
+ * crash in the next microseconds leaves them to the next mount's sweep.
+ * Into main no number is kept: the base shows its own.
  */
 static void keep_numbers(struct bfsd_fs *fs, struct bfsd_branch *b)
 {
+	struct bfsd_layer *keeper;
 	char held[48];
 
 	if (b->parent == fs->main)
 		return;
+	keeper = b->parent->layers[0];
 	for (int i = 0; i < b->nown; i++) {
-		bfsd_layer_held_name(b->layers[i]->id, held);
-		if (i || !faccessat(fs->layers_fd, held, F_OK, AT_SYMLINK_NOFOLLOW))
-			b->layers[i]->keeper = b->parent->layers[0]->id;
+		struct bfsd_layer *l = b->layers[i];
+		int ret;
+
+		bfsd_layer_held_name(l->id, held);
+		if (!i && faccessat(fs->layers_fd, held, F_OK, AT_SYMLINK_NOFOLLOW))
+			continue; /* a top holding nothing: its copies moved on */
+		ret = bfsd_store_hold_layer(fs, l->id, keeper->id);
+		if (ret) {
+			bfsd_warn("cannot keep layer %llu in layer %llu: %s; it goes to the trash",
+				  (unsigned long long)l->id, (unsigned long long)keeper->id,
+				  bfsd_strerror(-ret));
+			continue;
+		}
+		l->held_away = true;
+		bfsd_quota_fold(fs, l, keeper);
 	}
 }
 

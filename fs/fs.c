@@ -458,18 +458,16 @@ int bfsd_store_hand_held(struct bfsd_fs *fs, uint64_t id, uint64_t keeper)
 int bfsd_store_hold_layer(struct bfsd_fs *fs, uint64_t id, uint64_t keeper)
 {
 	char name[48], tmp[NAME_MAX + 1];
-	int fd, ret = 0;
+	int fd, ret = bfsd_store_hand_held(fs, id, keeper);
 
-	snprintf(name, sizeof(name), "%llu", (unsigned long long)keeper);
-	if (faccessat(fs->layers_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    bfsd_store_hand_held(fs, id, keeper) < 0)
-		return bfsd_store_trash_layer(fs, id);
+	if (ret)
+		return ret;
 	fd = bfsd_store_open_held(fs, keeper);
 	if (fd < 0)
-		return bfsd_store_trash_layer(fs, id);
+		return fd;
 	snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
 	bfsd_fs_tmpname(fs, tmp);
-	if (renameat(fs->layers_fd, name, fd, tmp) < 0 && errno != ENOENT)
+	if (renameat(fs->layers_fd, name, fd, tmp) < 0)
 		ret = -errno;
 	close(fd);
 	return ret;

@@ -164,9 +164,7 @@ void bfsd_layer_put(struct bfsd_layer *l)
 	if ((l->kind == BFSD_LAYER_DELTA || l->kind == BFSD_LAYER_PRESERVE) &&
 	    !l->fs->keep_layers) {
 		bfsd_quota_layer_gone(l->fs, l);
-		if (l->keeper)
-			bfsd_store_hold_layer(l->fs, l->id, l->keeper);
-		else
+		if (!l->held_away)
 			bfsd_store_trash_layer(l->fs, l->id);
 	}
 	close(l->dirfd);

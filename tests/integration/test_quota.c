@@ -498,6 +498,34 @@ START_TEST(nested_commit_keeps_the_total)
 }
 END_TEST
 
+/*
+ * A commit into a parent branch keeps the committed branch's frozen layer
+ * (its inode numbers may be carried by the moved copies): its bytes count
+ * as the parent's at once, as the next mount counts them.  They did not
+ * count until the next mount.
+ */
+START_TEST(a_layer_kept_by_a_nested_commit_counts_at_once)
+{
+	long long before;
+
+	create(NULL, "g");
+	create("g", "p");
+	write_pattern(in("p", "pf"), 0, 1 * MiB, 71);
+	create("p", "c");
+	write_pattern(in("c", "pf"), 1 * MiB, 4 * KiB, 71);
+	ck_ret(bfs_ioc_commit(ctl("c")), 0);
+	ck_ret(bfs_ioc_commit(ctl("p")), 0);
+	/* g shows pf (1 MiB + 4 KiB); p's frozen layer with the first 1 MiB
+	 * is kept. */
+	ck_used(2 * MiB + 4 * KiB, "after committing p into g");
+	before = used();
+	bfs_mount_crash(&m);
+	bfs_mount_start(&m, quota_args);
+	ck_used(before, "after a crash and a remount");
+	ck_pattern(in("g", "pf"), 0, 1 * MiB + 4 * KiB, 71);
+}
+END_TEST
+
 START_TEST(main_writes_are_charged_while_branches_need_the_old_data)
 {
 	/* No branch: main writes the base directly and costs nothing. */
@@ -1003,6 +1031,7 @@ static Suite *suite(void)
 	tcase_add_test(tq, commit_and_abort_give_space_back);
 	tcase_add_test(tq, commit_with_a_live_sibling_counts_the_preserved_files);
 	tcase_add_test(tq, nested_commit_keeps_the_total);
+	tcase_add_test(tq, a_layer_kept_by_a_nested_commit_counts_at_once);
 	tcase_add_test(tq, main_writes_are_charged_while_branches_need_the_old_data);
 	tcase_add_test(tq, usage_is_the_same_after_kill_and_remount);
 	suite_add_tcase(s, tq);

@@ -724,6 +724,39 @@ START_TEST(a_held_number_follows_the_next_commit)
 }
 END_TEST
 
+/* P's commit into GP with a file of P's open on an object of P's frozen
+ * layer, and a crash before it is closed. */
+static void commit_with_a_file_open(struct ut *t, void *arg)
+{
+	struct bfsd_branch *gp = ut_branch(t, t->fs->main, "GP"), *p = ut_branch(t, gp, "P"), *c;
+	struct bfsd_file *f;
+
+	(void)arg;
+	ck_assert_int_eq(ut_write(t, p, "x", "first"), 0);
+	ck_assert_int_eq(ut_write(t, p, "y", "in P's frozen layer"), 0);
+	c = ut_branch(t, p, "C");
+	ck_assert_int_eq(ut_write(t, c, "x", "second"), 0);
+	ck_assert_int_eq(ut_commit(t, c), 0);
+	ck_assert_int_eq(bfsd_file_open(t->fs, p, "y", O_RDONLY, &f), 0);
+	ck_assert_int_eq(ut_commit(t, p), 0);
+}
+
+/*
+ * The layers kept for their numbers are kept when the commit returns, not
+ * when the last file open on them closes: a crash meanwhile left them to
+ * the next mount's sweep, which freed the numbers.
+ */
+START_TEST(a_number_stays_taken_across_a_crash_with_a_file_open)
+{
+	struct stat x;
+
+	ut_close(&T);
+	ck_assert_int_eq(ut_crash(&T, commit_with_a_file_open, NULL), 0);
+	ut_open(&T, true);
+	ck_number_of_x_taken(bfsd_branch_find(T.fs, "GP"), &x);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("commit");
@@ -761,6 +794,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, commit_moves_files_into_the_base);
 	tcase_add_test(tc, a_nested_commit_keeps_the_numbers_it_carries);
 	tcase_add_test(tc, a_held_number_follows_the_next_commit);
+	tcase_add_test(tc, a_number_stays_taken_across_a_crash_with_a_file_open);
 	suite_add_tcase(s, tc);
 	return s;
 }
