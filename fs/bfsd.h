@@ -64,6 +64,8 @@
 
 /* Mark an unused parameter of a callback. */
 #define BFSD_UNUSED __attribute__((unused))
+/* Kept out of the frame of a caller that recurses once per tree level. */
+#define BFSD_NOINLINE __attribute__((noinline))
 
 struct bfsd_fs;
 struct bfsd_branch;

@@ -130,7 +130,7 @@ static int translate(struct bfsd_fs *fs, struct bfsd_branch *b, int from, const 
 
 /* Where the redirect of dir r (if one of its own copies has it) points, in
  * the parent's namespace.  Empty when r is not redirected. */
-static int redirect_source(struct plan *p, const struct bfsd_res *r, char *out)
+static BFSD_NOINLINE int redirect_source(struct plan *p, const struct bfsd_res *r, char *out)
 {
 	char redirect[PATH_MAX];
 	bool opaque;

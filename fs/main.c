@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,33 @@ static void raise_nofile(void)
 	}
 }
 
+/*
+ * Walks of a tree (a commit's plan, main keeping a moved tree for its
+ * branches, a fold) recurse once per level, up to 12.5 KiB a level, and a
+ * path of PATH_MAX bytes can be 2,048 levels deep: about 26 MiB.  A
+ * commit of a change 300 levels deep overran a worker's 8 MiB stack
+ * (33 KiB a level then).  Every thread gets BFSD_STACK (libfuse's workers
+ * and ours take the default), the main thread too (its stack grows up to
+ * the limit).  Address space only: pages are used as they are touched.
+ */
+#define BFSD_STACK (64UL << 20)
+
+static void raise_stack(void)
+{
+	pthread_attr_t attr;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur < BFSD_STACK) {
+		rl.rlim_cur = rl.rlim_max < BFSD_STACK ? rl.rlim_max : BFSD_STACK;
+		setrlimit(RLIMIT_STACK, &rl);
+	}
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setstacksize(&attr, BFSD_STACK);
+		pthread_setattr_default_np(&attr);
+		pthread_attr_destroy(&attr);
+	}
+}
+
 static int serve(struct cmdline *c, struct bfsd_mount *m)
 {
 	char *argv[] = { "branchfsd", "-o", NULL, c->debug ? "-d" : NULL, NULL };
@@ -317,6 +345,7 @@ int main(int argc, char **argv)
 	if (check_places(&c))
 		return 1;
 	raise_nofile();
+	raise_stack();
 	opt.base = c.base;
 	opt.storage = c.storage;
 	opt.keep = c.keep;

@@ -299,7 +299,7 @@ static int keep_object(struct bfsd_fs *fs, struct bfsd_layer *p, const char *pat
 
 /* Whether p's directory path is complete (opaque): what the base has
  * there now is none of its branches' business. */
-static bool complete_in(struct bfsd_layer *p, const char *path)
+static BFSD_NOINLINE bool complete_in(struct bfsd_layer *p, const char *path)
 {
 	char redirect[PATH_MAX];
 	bool opaque = false;

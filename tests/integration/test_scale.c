@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Scale on a real mount: a thousand live branches, nesting 64 deep, aborts
- * of big branches, and 12,000 pairs of hard links.
+ * of big branches, 12,000 pairs of hard links, and a tree 400 levels deep.
  *
  * 1,000 branches are created through the ioctl, listed at the root, written
  * to (each sees only its own writes), held open all at once, kept across a
@@ -507,6 +507,51 @@ START_TEST(twelve_thousand_hard_link_pairs)
 }
 END_TEST
 
+/* ---- a deep tree ---- */
+
+#define TREE_DEPTH 400
+
+/*
+ * A tree 400 directories deep (generated fixtures, a tree copied into
+ * itself): a change at its bottom commits, and main then moves the tree
+ * while a branch keeps the old one, also across a kill -9.  The daemon's
+ * walks of a tree recurse once per level: with 8 MiB thread stacks a
+ * commit of a change about 250 levels deep killed it.
+ */
+START_TEST(a_tree_400_levels_deep)
+{
+	char *chain = malloc(2 * TREE_DEPTH), file[4096], moved[4096];
+	double t0;
+
+	ck_assert_ptr_nonnull(chain);
+	for (int i = 0; i < TREE_DEPTH; i++)
+		memcpy(chain + 2 * i, "d/", 2);
+	chain[2 * TREE_DEPTH - 1] = '\0'; /* d/d/.../d */
+	snprintf(file, sizeof(file), "top/%s/f", chain);
+	snprintf(moved, sizeof(moved), "moved/%s/f", chain);
+	ck_assert_int_eq(bfs_sh(m.base, "mkdir -p top/%s && echo base > '%s'", chain, file), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "keep"), 0);
+	ck_ret(bfs_branch_create(&m, NULL, "b"), 0);
+	t0 = now();
+	ck_ret(bfs_write_file(at(br("b"), file), "changed\n"), 0);
+	report("copy up a file 400 levels deep", t0, 1);
+	t0 = now();
+	ck_ret(bfs_ioc_commit(ctl("b")), 0);
+	report("commit it", t0, 1);
+	ck_file_eq(at(m.base, file), "changed\n");
+	t0 = now();
+	ck_assert_int_eq(bfs_sh(m.mnt, "mv top moved"), 0);
+	report("main moves the tree, a branch keeping it", t0, 1);
+	ck_file_eq(at(m.mnt, moved), "changed\n");
+	ck_file_eq(at(br("keep"), file), "base\n");
+	bfs_mount_crash(&m);
+	bfs_mount_start(&m, NULL);
+	ck_file_eq(at(br("keep"), file), "base\n");
+	ck_file_eq(at(m.base, moved), "changed\n");
+	free(chain);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("scale");
@@ -519,6 +564,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, nesting_64_deep);
 	tcase_add_test(tc, abort_returns_at_once_and_space_comes_back);
 	tcase_add_test(tc, twelve_thousand_hard_link_pairs);
+	tcase_add_test(tc, a_tree_400_levels_deep);
 	suite_add_tcase(s, tc);
 	return s;
 }
