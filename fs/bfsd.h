@@ -41,13 +41,13 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <dirent.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -196,7 +196,7 @@ void bfsd_layer_refill(struct bfsd_fs *fs);
 #define BFSD_SPARE_LAYERS 16
 struct bfsd_layer *bfsd_layer_get(struct bfsd_layer *l);
 /* Drop a reference; the last one sends a storage layer's tree to the trash
- * (unless fs->keep_layers). */
+ * (unless fs->keep_layers, or a commit kept it: held_away). */
 void bfsd_layer_put(struct bfsd_layer *l);
 bool bfsd_layer_is_storage(const struct bfsd_layer *l);
 /* Whether l's root carries the view root's attributes (always, for the base). */

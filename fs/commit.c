@@ -23,7 +23,6 @@
  */
 #include "bfsd.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
