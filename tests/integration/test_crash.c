@@ -209,6 +209,11 @@ static void scene_prepare(struct scene *s, bool other_fs)
 		ck_sys(mkdir(other, 0755));
 		ck_sys(mount("tmpfs", other, "tmpfs", 0, "size=1g,mode=0755"));
 		s->other_fs = true;
+		bfs_path(probe, other, "probe");
+		ck_assert_msg(!bfs_write_file(probe, "") && !setxattr(probe, "user.p", "1", 1, 0),
+			      "a tmpfs here keeps no user xattrs (Linux < 6.6?): the commit's "
+			      "xattr changes cannot land in a base there");
+		unlink(probe);
 		bfs_path(s->m.base, other, "base");
 	}
 	bfs_path(s->m.storage, s->m.dir, "storage");
