@@ -1386,68 +1386,48 @@ static void teardown_scene(void)
 	memset(&scene, 0, sizeof(scene));
 }
 
+/* A case of tests on one scene, made once (each test starts from its saved
+ * copy), or of tests that make their own when setup is NULL. */
+static void add_case(Suite *s, const char *name, void (*setup)(void), int timeout,
+		     const TTest *const *tests, size_t n)
+{
+	TCase *tc = tcase_create(name);
+
+	if (setup)
+		tcase_add_unchecked_fixture(tc, setup, teardown_scene);
+	tcase_set_timeout(tc, timeout);
+	for (size_t i = 0; i < n; i++)
+		tcase_add_test(tc, tests[i]);
+	suite_add_tcase(s, tc);
+}
+
+#define ADD_CASE(s, name, setup, timeout, ...)                                               \
+	do {                                                                                 \
+		const TTest *const tests_[] = { __VA_ARGS__ };                               \
+		add_case(s, name, setup, timeout, tests_, sizeof(tests_) / sizeof(*tests_)); \
+	} while (0)
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("crash");
-	TCase *tc = tcase_create("commit");
 
-	tcase_add_unchecked_fixture(tc, setup_main, teardown_scene);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, crash_before_journal_is_complete);
-	tcase_add_test(tc, crash_after_journal);
-	tcase_add_test(tc, crash_after_each_op);
-	tcase_add_test(tc, crash_inside_put);
-	tcase_add_test(tc, crash_inside_stage_in);
-	tcase_add_test(tc, crash_after_preservation);
-	tcase_add_test(tc, crash_around_record);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("main_other_fs");
-	tcase_add_unchecked_fixture(tc, setup_main_other_fs, teardown_scene);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, crash_inside_copy_into_the_base);
-	tcase_add_test(tc, crash_after_each_op);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("nested");
-	tcase_add_unchecked_fixture(tc, setup_nested, teardown_scene);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, crash_before_journal_is_complete);
-	tcase_add_test(tc, crash_after_journal);
-	tcase_add_test(tc, crash_after_each_op);
-	tcase_add_test(tc, crash_inside_put);
-	tcase_add_test(tc, crash_inside_stage_in);
-	tcase_add_test(tc, crash_inside_parent_copy_up);
-	tcase_add_test(tc, crash_around_record);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("lost");
-	tcase_add_unchecked_fixture(tc, setup_lost_main, teardown_scene);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, crash_inside_lost_source_rebuild);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("lost_nested");
-	tcase_add_unchecked_fixture(tc, setup_lost_nested, teardown_scene);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, crash_inside_lost_source_rebuild);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("copyup");
-	tcase_add_unchecked_fixture(tc, setup_copy, teardown_scene);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, crash_during_copy_up);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("other");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, crash_during_create);
-	tcase_add_test(tc, crash_during_nested_create);
-	tcase_add_test(tc, crash_while_main_moves_a_directory);
-	tcase_add_test(tc, failed_create_loses_no_later_write);
-	tcase_add_test(tc, unrecorded_commit_stays_pending);
-	tcase_add_test(tc, crash_during_reclaim);
-	tcase_add_test(tc, crash_before_layer_is_trashed);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("fold");
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, crash_during_fold);
-	tcase_add_test(tc, a_fold_that_cannot_be_recorded_changes_nothing);
-	suite_add_tcase(s, tc);
+	ADD_CASE(s, "commit", setup_main, 120, crash_before_journal_is_complete,
+		 crash_after_journal, crash_after_each_op, crash_inside_put, crash_inside_stage_in,
+		 crash_after_preservation, crash_around_record);
+	ADD_CASE(s, "main_other_fs", setup_main_other_fs, 120, crash_inside_copy_into_the_base,
+		 crash_after_each_op);
+	ADD_CASE(s, "nested", setup_nested, 120, crash_before_journal_is_complete,
+		 crash_after_journal, crash_after_each_op, crash_inside_put, crash_inside_stage_in,
+		 crash_inside_parent_copy_up, crash_around_record);
+	ADD_CASE(s, "lost", setup_lost_main, 60, crash_inside_lost_source_rebuild);
+	ADD_CASE(s, "lost_nested", setup_lost_nested, 60, crash_inside_lost_source_rebuild);
+	ADD_CASE(s, "copyup", setup_copy, 120, crash_during_copy_up);
+	ADD_CASE(s, "other", NULL, 60, crash_during_create, crash_during_nested_create,
+		 crash_while_main_moves_a_directory, failed_create_loses_no_later_write,
+		 unrecorded_commit_stays_pending, crash_during_reclaim,
+		 crash_before_layer_is_trashed);
+	ADD_CASE(s, "fold", NULL, 120, crash_during_fold,
+		 a_fold_that_cannot_be_recorded_changes_nothing);
 	return s;
 }
 
