@@ -241,17 +241,20 @@ static int tmpspot_init(struct bfsd_fs *fs, struct bfsd_layer *dstl, const char 
 {
 	int ret;
 
-	bfsd_fs_tmpname(fs, t->name);
 	t->parent.owned = false;
 	if (bfsd_layer_is_storage(dstl)) {
+		bfsd_fs_tmpname(fs, t->name);
 		t->dirfd = fs->work_fd;
 		if (snprintf(t->abs, PATH_MAX, "%s/work/%s", fs->storage_path, t->name) >= PATH_MAX)
 			return -ENAMETOOLONG;
 		return 0;
 	}
-	/* The base may be another filesystem: build beside the target. */
+	/* The base may be another filesystem: build beside the target, under a
+	 * name of the commit's, which a mount finishing it after a crash finds. */
 	if (fs->committing)
 		bfsd_fs_copyname(fs, fs->committing, t->name);
+	else
+		bfsd_fs_tmpname(fs, t->name);
 	ret = bfsd_at_open(dstl, dphys, &t->parent);
 	if (ret)
 		return ret;
